@@ -1,0 +1,28 @@
+"""Open the books port a home is configured for."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from ..config import ConfigError, Home
+from .desktop import DesktopBooks
+
+
+@contextmanager
+def open_books(home: Home) -> Iterator[DesktopBooks]:
+    """Connect to the configured company for one session.
+
+    Raises :class:`~booksync.qbxml.errors.ConnectionFailure` when the company
+    file is missing, in use, or the application is not authorized.
+    """
+    kind = home.settings["company"].get("kind", "simulator")
+    if kind != "simulator":
+        raise ConfigError(f"company kind {kind!r} is not supported by this command; use the simulator, or run "
+                          "'booksync serve' for the Web Connector")
+    from ..simulator import open_company
+
+    company = open_company(home.company_path, app_name=home.settings["company"].get("app_name", "booksync"))
+    try:
+        yield DesktopBooks(company, backup_source=company)
+    finally:
+        company.close()

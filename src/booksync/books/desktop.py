@@ -1,0 +1,295 @@
+"""QuickBooks Desktop books port: the engine's operations as qbXML 13.0 over a transport.
+
+A transport is anything with ``process(message: bytes) -> bytes``: the
+simulator's :class:`~booksync.simulator.CompanyFile`, a Web Connector session,
+or the Windows request processor.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator, Protocol
+
+from lxml import etree
+
+from ..domain import (Action, ApplicationData, CustomerData, ItemData, Kind, Operation, PaymentData,
+                      PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBListEntry, QBSnapshot, Ref,
+                      SalesData)
+from ..money import fmt
+from ..qbxml import build
+from ..qbxml.parse import MalformedResponse, Response, boolean, date, decimal, parse_response, text
+from ..qbxml.schema import MAX_LENGTH
+from ..sync.fields import Limits
+from .port import Outcome, RemoteTxn, Resolver
+
+PAGE = 500
+TXN_TYPES = {Kind.INVOICE: "Invoice", Kind.CREDIT_MEMO: "CreditMemo", Kind.PAYMENT: "ReceivePayment"}
+
+DESKTOP_LIMITS = Limits(
+    customer_name=MAX_LENGTH["CustomerAdd"]["Name"], company_name=MAX_LENGTH["CustomerAdd"]["CompanyName"],
+    first_name=MAX_LENGTH["CustomerAdd"]["FirstName"], last_name=MAX_LENGTH["CustomerAdd"]["LastName"],
+    address_line=MAX_LENGTH["BillAddress"]["Addr1"], city=MAX_LENGTH["BillAddress"]["City"],
+    state=MAX_LENGTH["BillAddress"]["State"], postal_code=MAX_LENGTH["BillAddress"]["PostalCode"],
+    phone=MAX_LENGTH["CustomerAdd"]["Phone"], email=MAX_LENGTH["CustomerAdd"]["Email"],
+    account_number=MAX_LENGTH["CustomerAdd"]["AccountNumber"], item_name=MAX_LENGTH["ItemServiceAdd"]["Name"],
+    payment_method_name=MAX_LENGTH["PaymentMethodAdd"]["Name"],
+    invoice_ref_number=MAX_LENGTH["InvoiceAdd"]["RefNumber"],
+    payment_ref_number=MAX_LENGTH["ReceivePaymentAdd"]["RefNumber"], memo=MAX_LENGTH["InvoiceAdd"]["Memo"],
+    line_description=MAX_LENGTH["InvoiceLineAdd"]["Desc"], latin1_only=True)
+
+
+class Transport(Protocol):
+    def process(self, message: bytes) -> bytes: ...
+
+
+class DesktopBooks:
+    """The books port for QuickBooks Desktop (see :class:`booksync.books.port.BooksPort`)."""
+
+    limits = DESKTOP_LIMITS
+
+    def __init__(self, transport: Transport, backup_source: Any = None) -> None:
+        self.transport = transport
+        self._backup_source = backup_source
+        self._company_key = ""
+
+    # ------------------------------------------------------------------ reading
+
+    def _ask(self, requests: list[etree._Element]) -> list[Response]:
+        answer = self.transport.process(build.message(requests, on_error="continueOnError"))
+        responses = parse_response(answer)
+        if len(responses) != len(requests):
+            raise MalformedResponse(f"QuickBooks answered {len(responses)} of {len(requests)} requests")
+        return responses
+
+    def query(self, kind: str, body: dict[str, Any] | None = None, iterate: bool = True) -> Iterator[etree._Element]:
+        """Yield every Ret of a query, following iterators where the query supports them."""
+        body = dict(body or {})
+        if not iterate:
+            (rs,) = self._ask([build.request(kind, body, 1)])
+            if rs.code != 1:
+                rs.raise_for_status()
+            yield from rs.rets
+            return
+        body["MaxReturned"] = PAGE
+        (rs,) = self._ask([build.request(kind, body, 1, iterator="Start")])
+        while True:
+            if rs.code == 1:
+                return
+            rs.raise_for_status()
+            yield from rs.rets
+            if rs.remaining <= 0 or not rs.iterator_id:
+                return
+            (rs,) = self._ask([build.request(kind, {"MaxReturned": PAGE}, 1, iterator="Continue",
+                                             iteratorID=rs.iterator_id)])
+
+    def snapshot(self) -> QBSnapshot:
+        host, company, prefs = self._ask([build.request("HostQuery", None, 1), build.request("CompanyQuery", None, 2),
+                                          build.request("PreferencesQuery", None, 3)])
+        for rs in (host, company, prefs):
+            rs.raise_for_status()
+        company_ret = company.rets[0]
+        for ext in company_ret.findall("DataExtRet"):
+            if text(ext, "DataExtName") == "FileID":
+                self._company_key = text(ext, "DataExtValue")
+        info = QBCompany(
+            name=text(company_ret, "CompanyName"),
+            closing_date=date(prefs.rets[0], "AccountingPreferences/ClosingDate") if prefs.rets else None,
+            product=text(host.rets[0], "ProductName"),
+            qbxml_versions=tuple(e.text or "" for e in host.rets[0].findall("SupportedQBXMLVersion")),
+            first_fiscal_month=text(company_ret, "FirstMonthFiscalYear") or "January")
+        if not self._company_key:
+            self._company_key = "company:" + info.name
+        accounts = [QBAccount(list_id=text(r, "ListID"), full_name=text(r, "FullName"),
+                              account_type=text(r, "AccountType"), number=text(r, "AccountNumber"),
+                              special=text(r, "SpecialAccountType"), is_active=boolean(r, "IsActive", True),
+                              balance=decimal(r, "Balance"))
+                    for r in self.query("AccountQuery", {"ActiveStatus": "All"}, iterate=False)]
+        items = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "FullName"), kind=r.tag[:-3],
+                             is_active=boolean(r, "IsActive", True),
+                             account_list_id=(text(r, "SalesOrPurchase/AccountRef/ListID")
+                                              or text(r, "SalesAndPurchase/IncomeAccountRef/ListID")))
+                 for r in self.query("ItemQuery", {"ActiveStatus": "All"})]
+        methods = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "Name"), kind="PaymentMethod",
+                               is_active=boolean(r, "IsActive", True))
+                   for r in self.query("PaymentMethodQuery", {"ActiveStatus": "All"}, iterate=False)]
+        customers = [QBCustomer(list_id=text(r, "ListID"), name=text(r, "Name"), full_name=text(r, "FullName"),
+                                edit_sequence=text(r, "EditSequence"), balance=decimal(r, "Balance"),
+                                is_active=boolean(r, "IsActive", True), account_number=text(r, "AccountNumber"))
+                     for r in self.query("CustomerQuery", {"ActiveStatus": "All"})]
+        vendors = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "Name"), kind="Vendor",
+                               is_active=boolean(r, "IsActive", True))
+                   for r in self.query("VendorQuery", {"ActiveStatus": "All"})]
+        return QBSnapshot(info, accounts, items, methods, customers, vendors)
+
+    @property
+    def company_key(self) -> str:
+        return self._company_key
+
+    def transactions(self, kind: str, remote_ids: list[str]) -> dict[str, RemoteTxn]:
+        txn_type = TXN_TYPES[Kind(kind)]
+        out: dict[str, RemoteTxn] = {}
+        for start in range(0, len(remote_ids), PAGE):
+            body: dict[str, Any] = {"TxnID": remote_ids[start:start + PAGE]}
+            if txn_type != "ReceivePayment":
+                body["IncludeLineItems"] = True
+            for ret in self.query(f"{txn_type}Query", body, iterate=False):
+                txn = self._remote_txn(kind, txn_type, ret)
+                out[txn.remote_id] = txn
+        return out
+
+    @staticmethod
+    def _remote_txn(kind: str, txn_type: str, ret: etree._Element) -> RemoteTxn:
+        total_path = {"Invoice": "Subtotal", "CreditMemo": "TotalAmount", "ReceivePayment": "TotalAmount"}[txn_type]
+        txn = RemoteTxn(remote_id=text(ret, "TxnID"), kind=kind, edit_sequence=text(ret, "EditSequence"),
+                        customer_id=text(ret, "CustomerRef/ListID"), date=text(ret, "TxnDate"),
+                        total=decimal(ret, total_path), ref_number=text(ret, "RefNumber"),
+                        deposit_account_id=text(ret, "DepositToAccountRef/ListID"))
+        for line in ret.findall(f"{txn_type}LineRet"):
+            txn.lines.append((text(line, "ItemRef/ListID"), decimal(line, "Amount")))
+        for app in ret.findall("AppliedToTxnRet"):
+            txn.applied.append((text(app, "TxnID"), decimal(app, "Amount")))
+        return txn
+
+    # ------------------------------------------------------------------ writing
+
+    def render(self, ops: list[Operation], resolve: Resolver) -> bytes:
+        return build.message([self._request(op, resolve) for op in ops])
+
+    def send(self, ops: list[Operation], resolve: Resolver) -> list[Outcome]:
+        answer = self.transport.process(self.render(ops, resolve))
+        responses = {rs.request_id: rs for rs in parse_response(answer)}
+        outcomes = []
+        for op in ops:
+            rs = responses.get(str(op.seq))
+            if rs is None:
+                outcomes.append(Outcome(op.seq, "not processed"))
+            elif not rs.ok:
+                outcomes.append(Outcome(op.seq, "failed", error=rs.error()))
+            else:
+                outcomes.append(self._outcome(op, rs))
+        return outcomes
+
+    @staticmethod
+    def _outcome(op: Operation, rs: Response) -> Outcome:
+        if op.action in (Action.VOID, Action.DELETE):
+            return Outcome(op.seq, "done", remote_id=op.remote_id or "")
+        if not rs.rets:
+            raise MalformedResponse(f"QuickBooks accepted request {op.seq} ({rs.kind}) but returned no record")
+        ret = rs.rets[0]
+        remote_id = text(ret, "ListID") or text(ret, "TxnID")
+        if not remote_id:
+            raise MalformedResponse(f"QuickBooks' answer to request {op.seq} ({rs.kind}) has no ListID or TxnID")
+        return Outcome(op.seq, "done", remote_id=remote_id, edit_sequence=text(ret, "EditSequence"),
+                       name=text(ret, "FullName") or text(ret, "Name"))
+
+    def _request(self, op: Operation, resolve: Resolver) -> etree._Element:
+        rid = op.seq
+        if op.action is Action.DELETE:
+            return build.request("TxnDel", {"TxnDelType": TXN_TYPES[op.kind], "TxnID": op.remote_id}, rid)
+        if op.action is Action.VOID:
+            return build.request("TxnVoid", {"TxnVoidType": TXN_TYPES[op.kind], "TxnID": op.remote_id}, rid)
+        body = self._body(op.payload, resolve)
+        if op.action is Action.MOD:
+            body = {"ListID" if op.kind is Kind.CUSTOMER else "TxnID": op.remote_id,
+                    "EditSequence": op.edit_sequence, **_mod_fields(op.kind, body)}
+        elif op.kind in TXN_TYPES:
+            body = _add_fields(TXN_TYPES[op.kind], body)
+        name = {Kind.CUSTOMER: "Customer", Kind.ITEM: "ItemService", Kind.PAYMENT_METHOD: "PaymentMethod"}.get(
+            op.kind) or TXN_TYPES[op.kind]
+        return build.request(f"{name}{op.action.value.capitalize()}", body, rid)
+
+    def _body(self, payload: Any, resolve: Resolver) -> dict[str, Any]:
+        if isinstance(payload, CustomerData):
+            return _customer(payload)
+        if isinstance(payload, ItemData):
+            return {"Name": payload.name, "SalesOrPurchase": {"Desc": payload.description,
+                                                              "AccountRef": _ref(payload.account, resolve)}}
+        if isinstance(payload, PaymentMethodData):
+            return {"Name": payload.name, "PaymentMethodType": payload.method_type}
+        if isinstance(payload, SalesData):
+            return _sales(payload, resolve)
+        if isinstance(payload, PaymentData):
+            return _payment(payload, resolve)
+        raise TypeError(f"no qbXML for {type(payload).__name__}")
+
+    def backup(self, target: str) -> str | None:
+        if self._backup_source is None:
+            return None
+        path = Path(target) / Path(self._backup_source.path).name
+        self._backup_source.backup_to(path)
+        return str(path)
+
+
+# ---------------------------------------------------------------------- payload → qbXML
+
+
+def placeholder(ref: Ref) -> str:
+    """The stand-in ID written into staged files for a record created earlier in the same run."""
+    return f"pending-{ref.kind}-{ref.local_id}"[:36]
+
+
+def _id(ref: Ref, resolve: Resolver) -> str:
+    return ref.remote_id or resolve(ref) or placeholder(ref)
+
+
+def _ref(ref: Ref, resolve: Resolver) -> dict[str, str]:
+    return {"ListID": _id(ref, resolve)}
+
+
+def _customer(c: CustomerData) -> dict[str, Any]:
+    address = {k: v for k, v in (("Addr1", c.address.line1), ("Addr2", c.address.line2), ("City", c.address.city),
+                                 ("State", c.address.state), ("PostalCode", c.address.postal_code)) if v}
+    body: dict[str, Any] = {"Name": c.name, "IsActive": c.is_active, "CompanyName": c.company_name or None,
+                            "FirstName": c.first_name or None, "LastName": c.last_name or None,
+                            "BillAddress": address or None, "Phone": c.phone or None, "Email": c.email or None,
+                            "AccountNumber": c.account_number or None,
+                            "ExternalGUID": c.external_guid or None}
+    return body
+
+
+def _sales(s: SalesData, resolve: Resolver) -> dict[str, Any]:
+    lines = [{"ItemRef": _ref(line.item, resolve), "Desc": line.description or None,
+              "Quantity": str(line.quantity), "Rate": str(line.rate), "Amount": fmt(line.amount)}
+             for line in s.lines]
+    return {"CustomerRef": _ref(s.customer, resolve), "TxnDate": s.date, "RefNumber": s.ref_number or None,
+            "DueDate": s.due_date, "Memo": s.memo or None, "ExternalGUID": s.external_guid or None,
+            "_lines": lines}
+
+
+def _application(a: ApplicationData, resolve: Resolver) -> dict[str, Any]:
+    body: dict[str, Any] = {"TxnID": _id(a.invoice, resolve), "PaymentAmount": fmt(a.amount)}
+    if a.credits:
+        body["SetCredit"] = [{"CreditTxnID": _id(c.credit_memo, resolve), "AppliedAmount": fmt(c.amount)}
+                             for c in a.credits]
+    return body
+
+
+def _payment(p: PaymentData, resolve: Resolver) -> dict[str, Any]:
+    return {"CustomerRef": _ref(p.customer, resolve), "TxnDate": p.date, "RefNumber": p.ref_number or None,
+            "TotalAmount": fmt(p.total), "PaymentMethodRef": _ref(p.method, resolve) if p.method else None,
+            "Memo": p.memo or None, "DepositToAccountRef": _ref(p.deposit_to, resolve),
+            "ExternalGUID": p.external_guid or None,
+            # The schema requires IsAutoApply or AppliedToTxnAdd; false keeps an unapplied payment as credit.
+            "IsAutoApply": False if not p.applications else None,
+            "_applications": [_application(a, resolve) for a in p.applications]}
+
+
+def _mod_fields(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
+    """Turn an Add body into the Mod body: no ExternalGUID; lines as *LineMod with TxnLineID -1."""
+    out = {k: v for k, v in body.items() if k not in ("ExternalGUID",)}
+    if kind in (Kind.INVOICE, Kind.CREDIT_MEMO):
+        tag = "InvoiceLineMod" if kind is Kind.INVOICE else "CreditMemoLineMod"
+        out[tag] = [{"TxnLineID": "-1", **line} for line in out.pop("_lines")]
+    if kind is Kind.PAYMENT:
+        out.pop("IsAutoApply", None)
+        out["AppliedToTxnMod"] = out.pop("_applications")
+    return out
+
+
+def _add_fields(kind_tag: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Name the lines and applications of an Add body as the schema does."""
+    if "_lines" in body:
+        body[f"{kind_tag}LineAdd"] = body.pop("_lines")
+    if "_applications" in body:
+        body["AppliedToTxnAdd"] = body.pop("_applications")
+    return body

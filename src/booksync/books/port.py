@@ -1,0 +1,78 @@
+"""The books port: the interface between the sync engine and an accounting system."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Callable, Protocol
+
+from ..domain import Operation, QBSnapshot, Ref
+from ..sync.fields import Limits
+
+Resolver = Callable[[Ref], str | None]
+"""Returns the ListID/TxnID of a reference, or None when the record does not exist yet."""
+
+
+@dataclass
+class Outcome:
+    """What became of one operation sent to the accounting system.
+
+    Attributes:
+        seq: the operation's ``seq``.
+        status: "done", "failed" or "not processed" (a request after a failure in the same message).
+        remote_id: ListID/TxnID after the operation (done).
+        edit_sequence: EditSequence/SyncToken after the operation (done).
+        name: the record's name as stored (lists).
+        error: the typed error (failed).
+    """
+
+    seq: int
+    status: str
+    remote_id: str = ""
+    edit_sequence: str = ""
+    name: str = ""
+    error: Exception | None = None
+
+
+@dataclass
+class RemoteTxn:
+    """A transaction as the accounting system holds it, for reconciliation and corrections.
+
+    ``lines`` are (item ListID, amount); ``applied`` are (invoice TxnID, cash amount).
+    """
+
+    remote_id: str
+    kind: str
+    edit_sequence: str
+    customer_id: str
+    date: str
+    total: Decimal
+    ref_number: str = ""
+    lines: list[tuple[str, Decimal]] = field(default_factory=list)
+    deposit_account_id: str = ""
+    applied: list[tuple[str, Decimal]] = field(default_factory=list)
+
+
+class BooksPort(Protocol):
+    """What the sync engine needs from an accounting system."""
+
+    limits: Limits
+    """Field limits the engine fits values to before planning."""
+
+    def snapshot(self) -> QBSnapshot:
+        """Read the company, chart of accounts, items, payment methods, customers and other names."""
+
+    @property
+    def company_key(self) -> str:
+        """A stable identifier of the company (QuickBooks Desktop: the FileID)."""
+
+    def render(self, ops: list[Operation], resolve: Resolver) -> bytes:
+        """The request message that would carry ``ops`` (for the working files)."""
+
+    def send(self, ops: list[Operation], resolve: Resolver) -> list[Outcome]:
+        """Send ``ops`` in one message; return one outcome per operation, in order."""
+
+    def transactions(self, kind: str, remote_ids: list[str]) -> dict[str, RemoteTxn]:
+        """Read transactions of ``kind`` ("invoice", "credit_memo", "payment") by id."""
+
+    def backup(self, target: str) -> str | None:
+        """Copy the company file into folder ``target``; return the copy's path, or None when unreachable."""

@@ -1,0 +1,1 @@
+"""The booksync command line."""

@@ -1,0 +1,73 @@
+"""Helpers shared by the command modules: options, home loading, logging, connections."""
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from ..config import ConfigError, Home
+
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_USAGE = 2
+EXIT_CONNECTION = 6
+EXIT_DISAGREE = 7
+
+
+def home_option(fn: Callable) -> Callable:
+    return click.option("--home", "home_dir", type=click.Path(file_okay=False, path_type=Path),
+                        envvar="BOOKSYNC_HOME", show_envvar=True,
+                        help="booksync home folder (configuration, billing database, company, runs, backups, "
+                             "logs). Default: ~/.booksync")(fn)
+
+
+def json_option(fn: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print the result as JSON for scripts.")(fn)
+
+
+def load_home(home_dir: Path | None, create: bool = False) -> Home:
+    try:
+        return Home.load(home_dir, create=create)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def setup_logging(home: Home) -> Path:
+    path = home.logs_dir / "booksync.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("booksync")
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    return path
+
+
+def sessions_for(home: Home):
+    from ..store.db import open_store
+
+    return open_store(home.database_url)
+
+
+@contextmanager
+def books(home: Home) -> Iterator[Any]:
+    """Open the company, turning connection failures into a clear message and exit code 6."""
+    from ..books.connect import open_books
+    from ..qbxml.errors import ConnectionFailure
+
+    try:
+        with open_books(home) as port:
+            yield port
+    except ConnectionFailure as exc:
+        err.print(f"[bold red]Could not connect to QuickBooks.[/] {escape(exc.message)}")
+        if exc.advice:
+            err.print(escape(exc.advice))
+        sys.exit(EXIT_CONNECTION)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None

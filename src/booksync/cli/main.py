@@ -1,0 +1,365 @@
+"""The ``booksync`` command line: a thin layer of Click commands over the service functions.
+
+Exit codes: 0 success; 1 unexpected error; 2 usage or configuration error;
+3 a check stopped the run before anything was written; 4 the user declined
+(nothing was written); 5 QuickBooks refused an operation during the update;
+6 QuickBooks could not be reached (file in use, not authorized, missing);
+7 the books disagree (reconcile).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import traceback
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .. import __version__
+from ..domain import Plan
+
+from .common import (EXIT_CONNECTION, EXIT_DISAGREE, EXIT_USAGE, books, console, err, home_option,
+                     json_option, load_home, sessions_for, setup_logging)
+
+class BooksyncGroup(click.Group):
+    """Turns unexpected exceptions into one clear message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            log_path = _write_crash(exc)
+            err.print(f"[bold red]An unexpected error occurred:[/] {escape(type(exc).__name__)}: {escape(str(exc))}")
+            if log_path:
+                err.print(f"The details are in {log_path}")
+            sys.exit(1)
+
+
+def _write_crash(exc: Exception) -> str:
+    for handler in logging.getLogger("booksync").handlers:
+        if isinstance(handler, logging.FileHandler):
+            logging.getLogger("booksync").error("unexpected error\n%s", traceback.format_exc())
+            return handler.baseFilename
+    return ""
+
+
+@click.group(cls=BooksyncGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="booksync")
+def cli() -> None:
+    """Keep QuickBooks in step with your membership billing.
+
+    booksync synchronizes members, invoices, credit memos and payments from the
+    billing store into a QuickBooks company. It checks the account cross
+    references, plans every change, writes nothing until you confirm, backs up
+    first and never creates duplicates.
+
+    Start with 'booksync demo --home DIR' to try it on a demo chamber of commerce.
+    """
+
+
+# ---------------------------------------------------------------------- init and import
+
+
+@cli.command()
+@home_option
+def init(home_dir: Path | None) -> None:
+    """Create a booksync home folder with a default configuration and an empty billing store."""
+    home = load_home(home_dir, create=True)
+    sessions_for(home)
+    console.print(f"booksync home ready in {home.path}")
+    console.print("Next: import your billing data with 'booksync import KIND FILE.csv' and create or connect a "
+                  "company ('booksync simulator init').")
+
+
+@cli.command("import")
+@click.argument("kind", type=click.Choice(["members", "gl-accounts", "invoices", "credit-memos", "payments"]))
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@home_option
+@json_option
+def import_cmd(kind: str, file: Path, home_dir: Path | None, as_json: bool) -> None:
+    """Import a CSV file of KIND into the billing store.
+
+    Records with a number already in the store are updated. A file with any bad
+    row is not imported at all; every problem is listed with its row and column.
+    Column layouts: docs/import.md.
+    """
+    from ..store.importer import ImportFailed, import_file
+
+    home = load_home(home_dir)
+    setup_logging(home)
+    sessions = sessions_for(home)
+    with sessions() as session:
+        try:
+            result = import_file(session, kind, file)
+        except ImportFailed as exc:
+            if as_json:
+                console.print_json(json.dumps({"imported": False, "problems": [p.__dict__ for p in exc.problems]}))
+            else:
+                err.print(f"[bold red]{escape(file.name)} was not imported[/] ({len(exc.problems)} problem(s); "
+                          "nothing from this file was written):")
+                for p in exc.problems:
+                    err.print(f"  {escape(str(p))}")
+            sys.exit(3)
+    if as_json:
+        console.print_json(json.dumps({"imported": True, **result.__dict__}))
+    else:
+        console.print(f"Imported {file.name}: {result.added} added, {result.updated} updated, "
+                      f"{result.unchanged} unchanged.")
+
+
+# ---------------------------------------------------------------------- sync
+
+
+class CliInteraction:
+    """Answers the sync's questions at the terminal, or from the unattended flags."""
+
+    def __init__(self, assume_yes: bool, create_customers: bool | None, quiet: bool) -> None:
+        self.assume_yes = assume_yes
+        self.create_customers = create_customers
+        self.quiet = quiet
+        self._last_phase = ""
+
+    def ask_create_customers(self, members: list[str]) -> bool:
+        out = err if self.quiet else console
+        out.print(f"\n{len(members)} member(s) being billed have no QuickBooks customer:")
+        for label in members[:15]:
+            out.print(f"  {escape(label)}")
+        if len(members) > 15:
+            out.print(f"  ... and {len(members) - 15} more")
+        if self.create_customers is not None:
+            out.print("Create QuickBooks customers for them: " + ("yes" if self.create_customers else "no")
+                      + " (from the command line)")
+            return self.create_customers
+        if self.assume_yes:
+            out.print("Create QuickBooks customers for them: yes (--yes)")
+            return True
+        return click.confirm("Create QuickBooks customers for them now? (recommended)", default=True,
+                             err=self.quiet)
+
+    def confirm_update(self, plan: Plan, folder: Path) -> bool:
+        out = err if self.quiet else console
+        show_plan(out, plan, folder)
+        if self.assume_yes:
+            return True
+        return click.confirm("Do you want to update QuickBooks with the synchronization changes now?",
+                             default=False, err=self.quiet)
+
+    def progress(self, phase: str, done: int, total: int) -> None:
+        if phase != self._last_phase:
+            self._last_phase = phase
+            err.print(f"{phase}...")
+        elif total > 1 and (done == total or done % 500 < 50):
+            err.print(f"  {phase}: {done} of {total}")
+
+
+def show_plan(out: Console, plan: Plan, folder: Path) -> None:
+    table = Table(title="Synchronization plan", show_edge=False)
+    table.add_column("Change")
+    table.add_column("Count", justify="right")
+    for key, n in plan.counts().items():
+        table.add_row(key, str(n))
+    out.print(table)
+    if plan.adjustments:
+        out.print(f"\n{len(plan.adjustments)} value(s) changed to fit QuickBooks:")
+        for a in plan.adjustments[:12]:
+            out.print(f"  {escape(a.record)}, {a.field}: \"{escape(a.original)}\" -> \"{escape(a.adjusted)}\" "
+                      f"({escape(a.reason)})")
+        if len(plan.adjustments) > 12:
+            out.print(f"  ... the rest are in {folder / 'plan.txt'}")
+    out.print(f"\nWorking files (plan and every qbXML request): {folder}")
+
+
+def print_result(result: Any, as_json: bool) -> None:
+    if as_json:
+        console.print_json(json.dumps(result.as_dict()))
+        return
+    style = "green" if result.exit_code == 0 else "bold red" if result.exit_code in (3, 5) else "yellow"
+    console.print(f"\n[{style}]{escape(result.message)}[/]")
+    for p in result.problems:
+        console.print(f"  - {escape(p.record)}: {escape(p.message)}")
+        if p.fix:
+            console.print(f"      to fix: {escape(p.fix)}")
+    if result.problems and result.problems[0].code == "unmapped-account":
+        console.print("\nTo see the QuickBooks accounts to choose from: booksync accounts xref --quickbooks\n"
+                      "To map one: booksync accounts xref --set NUMBER=\"QuickBooks account\"   "
+                      "(or accept suggestions: booksync accounts xref --apply-suggestions)")
+    if result.applied:
+        table = Table(title="Applied", show_edge=False)
+        table.add_column("Change")
+        table.add_column("Count", justify="right")
+        for key, n in result.applied.items():
+            table.add_row(key, str(n))
+        console.print(table)
+    if result.backup:
+        console.print(f"Backup taken before the update: {result.backup}")
+    if result.folder:
+        console.print(f"Working files: {result.folder}")
+
+
+@cli.command()
+@home_option
+@click.option("--yes", "-y", is_flag=True, help="Answer yes to every question (unattended runs).")
+@click.option("--create-customers/--no-create-customers", default=None,
+              help="Create QuickBooks customers for members that have none, without asking (default: ask).")
+@click.option("--dry-run", is_flag=True, help="Stage the plan and working files; send nothing to QuickBooks.")
+@json_option
+def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_run: bool, as_json: bool) -> None:
+    """Synchronize transactions with QuickBooks.
+
+    Reads QuickBooks, checks the account cross references, members' customers and
+    deposit accounts, plans every change and stages the working files (plan and
+    every qbXML request). Asks before it writes anything; backs up the company
+    file, the billing database and the logs before the first write.
+
+    Exit codes: 0 done or nothing to do, 3 a check stopped the run, 4 you
+    declined, 5 QuickBooks refused an operation, 6 QuickBooks could not be reached.
+    """
+    from ..sync.engine import SyncOptions, synchronize
+
+    home = load_home(home_dir)
+    setup_logging(home)
+    sessions = sessions_for(home)
+    options = SyncOptions(dry_run=dry_run, message_size=int(home.settings["sync"].get("message_size", 50)),
+                          keep_backups=int(home.settings["sync"].get("keep_backups", 10)))
+    ui = CliInteraction(yes, create_customers, quiet=as_json)
+    with books(home) as port:
+        result = synchronize(sessions, port, home, ui, options)
+    logging.getLogger("booksync.sync").info("run %s: %s", result.run_id, result.message)
+    print_result(result, as_json)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@home_option
+@json_option
+def reconcile(home_dir: Path | None, as_json: bool) -> None:
+    """Compare member balances and account totals with QuickBooks.
+
+    Each member's open balance is compared with its QuickBooks customer's
+    balance, and the totals of synchronized records per QuickBooks account
+    with the same transactions in QuickBooks. Exits 7 when the books disagree.
+    """
+    from ..reports.reconcile import reconcile as run_reconcile
+
+    home = load_home(home_dir)
+    setup_logging(home)
+    sessions = sessions_for(home)
+    with books(home) as port, sessions() as session:
+        result = run_reconcile(session, port)
+    if as_json:
+        console.print_json(json.dumps(result.as_dict()))
+    else:
+        console.print(f"Compared {result.members_compared} member balance(s) and {result.accounts_compared} "
+                      "account total(s).")
+        for label, diffs in (("Member balances", result.member_differences),
+                             ("Account totals", result.account_differences)):
+            if diffs:
+                table = Table(title=f"{label} that differ", show_edge=False)
+                for col in ("", "Billing", "QuickBooks", "Difference"):
+                    table.add_column(col, justify="right" if col else "left")
+                for d in diffs:
+                    table.add_row(escape(d.what), str(d.billing), str(d.quickbooks), str(d.difference))
+                console.print(table)
+        if result.not_synchronized:
+            console.print(f"{result.not_synchronized} billing record(s) are not synchronized yet "
+                          "(run 'booksync sync').")
+        console.print("[green]The books agree: zero differences.[/]" if result.agrees
+                      else f"[bold red]The books disagree: {len(result.member_differences)} member and "
+                           f"{len(result.account_differences)} account difference(s).[/]")
+    sys.exit(0 if result.agrees else EXIT_DISAGREE)
+
+
+# ---------------------------------------------------------------------- mapping commands
+
+
+from . import mapping, runs, simulator_cmd  # noqa: E402
+
+cli.add_command(mapping.accounts)
+cli.add_command(mapping.members)
+cli.add_command(simulator_cmd.simulator)
+cli.add_command(runs.runs)
+
+
+# ---------------------------------------------------------------------- demo
+
+
+@cli.command()
+@home_option
+@click.option("--no-sync", is_flag=True, help="Only create the demo billing store and company; do not synchronize.")
+@json_option
+def demo(home_dir: Path | None, no_sync: bool, as_json: bool) -> None:
+    """Create the demo chamber of commerce and a simulated QuickBooks company, then synchronize.
+
+    Imports about 400 members and two years of dues, events, sponsorships,
+    advertising, credit memos and payments; creates a simulated QuickBooks
+    Desktop company with a standard chart of accounts; cross references are
+    already set. Runs the sync unattended unless --no-sync. Running it again
+    in the same home starts the demo afresh.
+    """
+    from ..simulator import create_company
+    from ..store.importer import import_file
+    from ..sync.engine import SyncOptions, synchronize
+
+    home_dir = home_dir or Path("booksync-demo")
+    target = home_dir.expanduser().resolve()
+    config = target / "booksync.toml"
+    if config.exists():
+        existing = load_home(target)
+        if not existing.settings.get("demo", {}).get("is_demo"):
+            raise click.ClickException(f"{target} holds a booksync home that is not a demo; choose another --home.")
+        for name in ("billing.db", "billing.db-wal", "billing.db-shm", "company.qbsim", "company.qbsim-wal",
+                     "company.qbsim-shm", "runs", "backups", "logs"):
+            path = target / name
+            if path.is_dir():
+                shutil.rmtree(path)
+            elif path.exists():
+                path.unlink()
+        config.unlink()
+    home = load_home(target, create=True)
+    home.settings["demo"] = {"is_demo": True}
+    home.save()
+    setup_logging(home)
+    out = err if as_json else console
+    sessions = sessions_for(home)
+    data = resources.files("booksync.demo") / "data"
+    with sessions() as session:
+        for kind, name in (("gl-accounts", "gl_accounts.csv"), ("members", "members.csv"),
+                           ("invoices", "invoices.csv"), ("credit-memos", "credit_memos.csv"),
+                           ("payments", "payments.csv")):
+            with resources.as_file(data / name) as path:
+                result = import_file(session, kind, path)
+            out.print(f"Imported {result.added:5d} {kind.replace('-', ' ')}")
+    create_company(home.company_path, "Riverside Regional Chamber of Commerce", overwrite=True)
+    out.print(f"Created the simulated QuickBooks company {home.company_path}")
+    if no_sync:
+        out.print(f"\nNext: booksync sync --home {target}   (it will ask before creating customers and before "
+                  "updating QuickBooks)")
+        return
+    ui = CliInteraction(assume_yes=True, create_customers=True, quiet=as_json)
+    with books(home) as port:
+        result = synchronize(sessions, port, home, ui, SyncOptions())
+    print_result(result, as_json)
+    if not as_json and result.exit_code == 0:
+        console.print("\nWhat to try next:")
+        console.print(f"  booksync reconcile --home {target}        the books agree, member by member")
+        console.print(f"  booksync sync --home {target}             a second run has nothing to send")
+        console.print(f"  booksync accounts xref --home {target}    the G/L account cross references")
+        console.print(f"  booksync simulator request FILE.xml --home {target}   ask the company in qbXML")
+    sys.exit(result.exit_code)
+
+
+def main() -> None:
+    cli(prog_name="booksync")
+
+
+if __name__ == "__main__":
+    main()

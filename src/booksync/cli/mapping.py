@@ -1,0 +1,207 @@
+"""Mapping commands: G/L account cross references and members' Bill Info."""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import select
+
+from ..domain import Kind
+from ..store.models import GLAccount, Invoice, Link, Member, Payment
+from .common import books, console, err, home_option, json_option, load_home, sessions_for, setup_logging
+
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def suggest(gl: GLAccount, accounts: list) -> object | None:
+    """Suggest the QuickBooks account for a G/L account: same account number first, then the
+    QuickBooks account whose name shares the most words with the G/L account's name."""
+    candidates = [a for a in accounts if a.is_active]
+    same_number = [a for a in candidates if a.number and a.number == gl.number]
+    if len(same_number) == 1:
+        return same_number[0]
+    words = set(_WORDS.findall(gl.name.lower()))
+    best, score = None, 0
+    for account in candidates:
+        name_words = set(_WORDS.findall(account.full_name.lower().replace(":", " ")))
+        common = len(words & name_words)
+        if common > score:
+            best, score = account, common
+    return best
+
+
+@click.group()
+def accounts() -> None:
+    """G/L accounts and their QuickBooks cross references."""
+
+
+@accounts.command()
+@home_option
+@click.option("--quickbooks", "show_qb", is_flag=True, help="List the QuickBooks accounts to choose from.")
+@click.option("--set", "assignments", multiple=True, metavar="NUMBER=ACCOUNT",
+              help="Cross-reference G/L account NUMBER to the QuickBooks account named ACCOUNT (full name, "
+                   "e.g. 'Membership Dues:Corporate'). Repeatable.")
+@click.option("--clear", "clears", multiple=True, metavar="NUMBER", help="Remove a G/L account's cross reference.")
+@click.option("--suggest", "show_suggestions", is_flag=True, help="Show suggested matches by number and name.")
+@click.option("--apply-suggestions", is_flag=True, help="Set the suggested match for every unmapped G/L account.")
+@json_option
+def xref(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], clears: tuple[str, ...],
+         show_suggestions: bool, apply_suggestions: bool, as_json: bool) -> None:
+    """Cross reference G/L accounts with QuickBooks accounts.
+
+    Without options, lists every G/L account with its QuickBooks account
+    (unmapped ones first). Reads the chart of accounts from QuickBooks, so the
+    company must be reachable.
+    """
+    home = load_home(home_dir)
+    setup_logging(home)
+    sessions = sessions_for(home)
+    with books(home) as port:
+        snapshot = port.snapshot()
+    qb = sorted(snapshot.accounts, key=lambda a: a.full_name.casefold())
+    by_name = {a.full_name.casefold(): a for a in qb}
+    with sessions() as session:
+        gls = {g.number: g for g in session.scalars(select(GLAccount).order_by(GLAccount.number))}
+        changed = []
+        for item in assignments:
+            number, sep, name = item.partition("=")
+            number, name = number.strip(), name.strip()
+            if not sep or number not in gls:
+                raise click.BadParameter(f"{item!r}: no G/L account numbered {number!r}", param_hint="--set")
+            account = by_name.get(name.casefold())
+            if account is None:
+                raise click.BadParameter(f"QuickBooks has no account named {name!r}; see --quickbooks",
+                                         param_hint="--set")
+            gls[number].qb_account = account.full_name
+            changed.append((number, account.full_name))
+        for number in clears:
+            if number not in gls:
+                raise click.BadParameter(f"no G/L account numbered {number!r}", param_hint="--clear")
+            gls[number].qb_account = ""
+            changed.append((number, ""))
+        suggestions = {n: suggest(g, qb) for n, g in gls.items()
+                       if not g.qb_account or g.qb_account.casefold() not in by_name}
+        if apply_suggestions:
+            for number, account in suggestions.items():
+                if account is not None:
+                    gls[number].qb_account = account.full_name
+                    changed.append((number, account.full_name))
+        session.commit()
+        rows = sorted(gls.values(), key=lambda g: (bool(g.qb_account and g.qb_account.casefold() in by_name),
+                                                   g.number))
+        if as_json:
+            console.print_json(json.dumps({
+                "gl_accounts": [{"number": g.number, "name": g.name, "type": g.type, "qb_account": g.qb_account,
+                                 "mapped": bool(g.qb_account and g.qb_account.casefold() in by_name),
+                                 "suggestion": getattr(suggestions.get(g.number), "full_name", None)} for g in rows],
+                "quickbooks_accounts": [{"full_name": a.full_name, "type": a.account_type, "number": a.number}
+                                        for a in qb] if show_qb else None,
+                "changed": changed}))
+            return
+        for number, name in changed:
+            console.print(f"G/L account {number} -> {escape(name) or '(no cross reference)'}")
+        table = Table(title="G/L accounts and their QuickBooks accounts", show_edge=False)
+        for col in ("G/L", "Name", "Type", "QuickBooks account", "Suggestion"):
+            table.add_column(col)
+        for g in rows:
+            mapped = g.qb_account and g.qb_account.casefold() in by_name
+            state = escape(g.qb_account) if mapped else (
+                f"[red]missing: {escape(g.qb_account)}[/]" if g.qb_account else "[red](none)[/]")
+            hint = suggestions.get(g.number)
+            table.add_row(g.number, escape(g.name), g.type, state,
+                          escape(hint.full_name) if hint is not None and (show_suggestions or not mapped) else "")
+        console.print(table)
+        if show_qb:
+            qtable = Table(title=f"QuickBooks accounts in {escape(snapshot.company.name)}", show_edge=False)
+            for col in ("Number", "Full name", "Type", "Active"):
+                qtable.add_column(col)
+            for a in qb:
+                qtable.add_row(a.number, escape(a.full_name), a.account_type, "yes" if a.is_active else "no")
+            console.print(qtable)
+        unmapped = [g for g in rows if not (g.qb_account and g.qb_account.casefold() in by_name)]
+        if unmapped:
+            err.print(f"{len(unmapped)} G/L account(s) have no matching QuickBooks account. Set one with "
+                      "--set NUMBER=\"QuickBooks account\", or --apply-suggestions.")
+
+
+@click.group()
+def members() -> None:
+    """Members and their Bill Info (the QuickBooks customer each member maps to)."""
+
+
+@members.command("map")
+@click.argument("member", required=False)
+@click.argument("customer", required=False)
+@home_option
+@click.option("--suggest", "show_suggestions", is_flag=True,
+              help="Suggest existing QuickBooks customers whose name matches the member's exactly.")
+@json_option
+def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, show_suggestions: bool,
+            as_json: bool) -> None:
+    """Link MEMBER (its number) to the existing QuickBooks CUSTOMER (its full name).
+
+    Without arguments, lists the members being billed that have no QuickBooks
+    customer yet.
+    """
+    home = load_home(home_dir)
+    setup_logging(home)
+    sessions = sessions_for(home)
+    with books(home) as port:
+        snapshot = port.snapshot()
+        key = port.company_key
+    customers = {c.full_name.casefold(): c for c in snapshot.customers}
+    with sessions() as session:
+        linked = {lk.local_id: lk for lk in session.scalars(
+            select(Link).where(Link.company_key == key, Link.kind == Kind.CUSTOMER.value))}
+        if member:
+            if not customer:
+                raise click.UsageError("give the QuickBooks customer's name after the member number")
+            record = session.scalar(select(Member).where(Member.number == member))
+            if record is None:
+                raise click.BadParameter(f"no member numbered {member!r}", param_hint="MEMBER")
+            target = customers.get(customer.casefold())
+            if target is None:
+                raise click.BadParameter(f"QuickBooks has no customer named {customer!r}", param_hint="CUSTOMER")
+            holder = next((lk for lk in linked.values() if lk.remote_id == target.list_id), None)
+            if holder is not None and holder.local_id != record.id:
+                other = session.get(Member, holder.local_id)
+                err.print(f"QuickBooks customer {escape(target.full_name)} is already linked to member "
+                          f"{other.number} {escape(other.name)}; each member needs its own customer.")
+                sys.exit(3)
+            record.qb_customer = target.full_name
+            link = linked.get(record.id)
+            if link is None:
+                session.add(Link(company_key=key, kind=Kind.CUSTOMER.value, local_id=record.id,
+                                 remote_id=target.list_id, qb_name=target.full_name))
+            else:
+                link.remote_id, link.qb_name = target.list_id, target.full_name
+            session.commit()
+            console.print(f"Member {record.number} {escape(record.name)} -> QuickBooks customer "
+                          f"{escape(target.full_name)}")
+            return
+        billed = set(session.scalars(select(Invoice.member_id))) | set(session.scalars(select(Payment.member_id)))
+        unmapped = [m for m in session.scalars(select(Member).order_by(Member.number))
+                    if m.id in billed and m.id not in linked]
+        rows = [{"number": m.number, "name": m.name, "bill_info": m.qb_customer,
+                 "suggestion": customers[m.name.casefold()].full_name if m.name.casefold() in customers else None}
+                for m in unmapped]
+        if as_json:
+            console.print_json(json.dumps({"members_without_customer": rows}))
+            return
+        if not rows:
+            console.print("Every member being billed has a QuickBooks customer.")
+            return
+        table = Table(title=f"{len(rows)} member(s) being billed without a QuickBooks customer", show_edge=False)
+        for col in ("Member", "Name", "Bill Info", "Suggested customer"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(r["number"], escape(r["name"]), escape(r["bill_info"] or ""),
+                          escape(r["suggestion"] or "") if show_suggestions or r["suggestion"] else "")
+        console.print(table)
+        console.print("Link one with: booksync members map MEMBER \"Customer name\"; or let 'booksync sync' create "
+                      "the customers.")

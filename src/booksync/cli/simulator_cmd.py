@@ -1,0 +1,98 @@
+"""``booksync simulator``: create, inspect and act on the simulated QuickBooks company."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..qbxml.errors import ConnectionFailure
+from .common import EXIT_CONNECTION, console, err, home_option, load_home
+
+
+@click.group()
+def simulator() -> None:
+    """The simulated QuickBooks Desktop company (a SQLite file answering qbXML 13.0)."""
+
+
+@simulator.command("init")
+@home_option
+@click.option("--name", default="My Organization", show_default=True, help="Company name.")
+@click.option("--seed", "seed_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Seed the lists from a qbXML query response file dumped from a real company "
+                   "(AccountQueryRs, CustomerQueryRs, ItemQueryRs, VendorQueryRs, PaymentMethodQueryRs). "
+                   "Repeatable. Without it, a standard chart of accounts is created.")
+@click.option("--force", is_flag=True, help="Replace an existing company file.")
+def init_cmd(home_dir: Path | None, name: str, seed_files: tuple[Path, ...], force: bool) -> None:
+    """Create the simulated company file of this home."""
+    from ..simulator import create_company, open_company
+    from ..simulator.seed import seed_from_responses
+
+    home = load_home(home_dir, create=True)
+    path = home.company_path
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} already exists; use --force to replace it")
+    create_company(path, name, chart=[] if seed_files else None, overwrite=force)
+    if seed_files:
+        with open_company(path) as company:
+            counts = seed_from_responses(company.processor, list(seed_files))
+        console.print("Seeded " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    console.print(f"Created the simulated QuickBooks company \"{name}\" in {path}")
+
+
+@simulator.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@home_option
+def request(file: Path, home_dir: Path | None) -> None:
+    """Send the qbXML request message in FILE to the company and print QuickBooks' response.
+
+    The way to inspect the company, and to act on it as a QuickBooks user would
+    (for example, edit an invoice or record a deposit).
+    """
+    from ..simulator import open_company
+
+    home = load_home(home_dir)
+    try:
+        with open_company(home.company_path) as company:
+            sys.stdout.write(company.process(file.read_bytes()).decode("utf-8"))
+    except ConnectionFailure as exc:
+        err.print(f"QuickBooks could not process the request: {exc.message}")
+        if exc.advice:
+            err.print(exc.advice)
+        sys.exit(EXIT_CONNECTION)
+
+
+@simulator.command()
+@click.argument("app_name", default="booksync")
+@home_option
+def authorize(app_name: str, home_dir: Path | None) -> None:
+    """Grant APP_NAME access to the company file, as the QuickBooks administrator does."""
+    from ..simulator import open_company
+
+    home = load_home(home_dir)
+    with open_company(home.company_path) as company:
+        company.authorize(app_name)
+    console.print(f"{app_name} may now access {home.company_path}")
+
+
+@simulator.command("closing-date")
+@click.argument("date", required=False)
+@home_option
+def closing_date(date: str | None, home_dir: Path | None) -> None:
+    """Show, set (YYYY-MM-DD) or clear ('none') the company's closing date."""
+    import datetime as dt
+
+    from ..simulator import open_company
+
+    home = load_home(home_dir)
+    with open_company(home.company_path) as company:
+        if date:
+            if date.lower() == "none":
+                company.db.execute("DELETE FROM meta WHERE key='closing_date'")
+            else:
+                try:
+                    dt.date.fromisoformat(date)
+                except ValueError:
+                    raise click.BadParameter("use YYYY-MM-DD or 'none'", param_hint="DATE") from None
+                company.set_meta("closing_date", date)
+        console.print(f"Closing date: {company.meta('closing_date') or 'none'}")

@@ -1,0 +1,360 @@
+"""booksync's domain records, declared in one place.
+
+Three families:
+
+* what the engine reads from QuickBooks (``QB*``): the chart of accounts, items,
+  customers and names, as the books port reports them;
+* neutral payloads (``*Data``): what booksync wants a QuickBooks record to hold,
+  independent of qbXML or JSON; the books port turns them into its wire format;
+* the plan (:class:`Operation`, :class:`Plan`): ordered changes to QuickBooks.
+
+Amounts are ``Decimal`` with two places (see :mod:`booksync.money`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+# --------------------------------------------------------------------------- QuickBooks side
+
+BANK_LIKE = frozenset({"Bank", "OtherCurrentAsset"})
+"""Account types a payment may be deposited to (reference/quickbooks-desktop.md §9, 3140)."""
+
+
+@dataclass(frozen=True)
+class QBCompany:
+    """The company file booksync is connected to.
+
+    Attributes:
+        name: CompanyRet/CompanyName.
+        closing_date: AccountingPreferences/ClosingDate, or None when no closing date is set.
+        product: HostRet/ProductName (e.g. "QuickBooks Pro 2024 (simulated)").
+        qbxml_versions: SupportedQBXMLVersion values, e.g. ("13.0",).
+        first_fiscal_month: FirstMonthFiscalYear name, e.g. "January".
+    """
+
+    name: str
+    closing_date: dt.date | None = None
+    product: str = ""
+    qbxml_versions: tuple[str, ...] = ()
+    first_fiscal_month: str = "January"
+
+
+@dataclass(frozen=True)
+class QBAccount:
+    """One account of the QuickBooks chart of accounts.
+
+    Attributes:
+        list_id: ListID.
+        full_name: FullName, parent and child joined with ":" (e.g. "Membership Dues:Corporate").
+        account_type: AccountType, e.g. "Income", "Bank", "OtherCurrentAsset".
+        number: AccountNumber, or "" when the company does not number accounts.
+        special: SpecialAccountType, e.g. "UndepositedFunds", or "".
+        is_active: IsActive.
+        balance: Balance in the company's currency.
+    """
+
+    list_id: str
+    full_name: str
+    account_type: str
+    number: str = ""
+    special: str = ""
+    is_active: bool = True
+    balance: Decimal = Decimal("0.00")
+
+    @property
+    def holds_deposits(self) -> bool:
+        """True when QuickBooks accepts this account as a payment's DepositToAccountRef."""
+        return self.account_type in BANK_LIKE
+
+
+@dataclass(frozen=True)
+class QBListEntry:
+    """An item, payment method, vendor or other name: what the engine needs is its ListID and name."""
+
+    list_id: str
+    name: str
+    kind: str
+    is_active: bool = True
+    account_list_id: str = ""
+
+
+@dataclass(frozen=True)
+class QBCustomer:
+    """A QuickBooks customer.
+
+    Attributes:
+        list_id: ListID.
+        name: Name (at most 41 characters); FullName equals Name for top-level customers.
+        full_name: FullName.
+        edit_sequence: EditSequence, changed by QuickBooks on every modification.
+        balance: Balance (open balance of this customer alone).
+        is_active: IsActive.
+        account_number: AccountNumber (booksync writes the member number there).
+    """
+
+    list_id: str
+    name: str
+    full_name: str
+    edit_sequence: str
+    balance: Decimal = Decimal("0.00")
+    is_active: bool = True
+    account_number: str = ""
+
+
+@dataclass
+class QBSnapshot:
+    """What the engine read from QuickBooks at the start of a run."""
+
+    company: QBCompany
+    accounts: list[QBAccount]
+    items: list[QBListEntry]
+    payment_methods: list[QBListEntry]
+    customers: list[QBCustomer]
+    other_names: list[QBListEntry]
+
+    def account_by_name(self) -> dict[str, QBAccount]:
+        return {a.full_name.casefold(): a for a in self.accounts}
+
+    def names_in_use(self) -> dict[str, str]:
+        """Names QuickBooks keeps unique across customers, vendors, employees and
+        other names (status 3100), casefolded, mapped to the ListID holding them."""
+        names = {c.full_name.casefold(): c.list_id for c in self.customers}
+        names.update({n.name.casefold(): n.list_id for n in self.other_names})
+        return names
+
+
+# --------------------------------------------------------------------------- neutral payloads
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference from one record to another.
+
+    Either ``remote_id`` is known (the ListID/TxnID in QuickBooks), or the record
+    is created earlier in the same run and is named by ``kind`` and ``local_id``;
+    the books port resolves it when the operation is sent. ``name`` is for people.
+    """
+
+    kind: str
+    local_id: int | None = None
+    remote_id: str | None = None
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Address:
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerData:
+    """A QuickBooks customer as booksync writes it (CustomerAdd/CustomerMod)."""
+
+    name: str
+    company_name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    address: Address = Address()
+    phone: str = ""
+    email: str = ""
+    account_number: str = ""
+    is_active: bool = True
+    external_guid: str = ""
+
+
+@dataclass(frozen=True)
+class ItemData:
+    """A service item whose sales post to ``account`` (ItemServiceAdd)."""
+
+    name: str
+    description: str
+    account: Ref
+
+
+@dataclass(frozen=True)
+class PaymentMethodData:
+    """A payment method (PaymentMethodAdd). ``method_type`` is qbXML PaymentMethodType."""
+
+    name: str
+    method_type: str
+
+
+@dataclass(frozen=True)
+class LineData:
+    """One invoice or credit memo line: ``amount`` = ``quantity`` × ``rate``."""
+
+    item: Ref
+    description: str
+    quantity: Decimal
+    rate: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class SalesData:
+    """An invoice or a credit memo (InvoiceAdd / CreditMemoAdd)."""
+
+    customer: Ref
+    date: dt.date
+    ref_number: str
+    lines: tuple[LineData, ...]
+    due_date: dt.date | None = None
+    memo: str = ""
+    external_guid: str = ""
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
+class CreditData:
+    """Credit from a credit memo applied to an invoice inside a payment (SetCredit)."""
+
+    credit_memo: Ref
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class ApplicationData:
+    """A payment applied to an invoice (AppliedToTxnAdd): cash ``amount`` and credits."""
+
+    invoice: Ref
+    amount: Decimal
+    credits: tuple[CreditData, ...] = ()
+
+
+@dataclass(frozen=True)
+class PaymentData:
+    """A payment received from a member (ReceivePaymentAdd)."""
+
+    customer: Ref
+    date: dt.date
+    ref_number: str
+    total: Decimal
+    method: Ref | None
+    deposit_to: Ref
+    memo: str = ""
+    applications: tuple[ApplicationData, ...] = ()
+    external_guid: str = ""
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+class Action(str, Enum):
+    ADD = "add"
+    MOD = "mod"
+    VOID = "void"
+    DELETE = "delete"
+
+
+class Kind(str, Enum):
+    """Kinds of record booksync links between the billing store and QuickBooks."""
+
+    CUSTOMER = "customer"
+    ITEM = "item"
+    PAYMENT_METHOD = "payment_method"
+    INVOICE = "invoice"
+    CREDIT_MEMO = "credit_memo"
+    PAYMENT = "payment"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+@dataclass
+class Adjustment:
+    """A value changed to fit QuickBooks' rules, shown in the plan.
+
+    Attributes:
+        record: who it concerns, e.g. "member 1042".
+        field: the field, e.g. "customer name".
+        original: the billing store's value.
+        adjusted: what QuickBooks receives.
+        reason: why, e.g. "longer than 41 characters".
+    """
+
+    record: str
+    field: str
+    original: str
+    adjusted: str
+    reason: str
+
+
+@dataclass
+class Operation:
+    """One change to QuickBooks.
+
+    Attributes:
+        seq: position in the plan, from 1; also the qbXML requestID.
+        action: add, mod, void or delete.
+        kind: the record kind.
+        local_id: the billing store's row id (for items: the G/L account's id;
+            for payment methods: a stable number derived from the method).
+        number: the record's number as people know it (invoice number, member number...).
+        description: one line for people, e.g. "Invoice INV10001 for Smith & Sons Hardware, 150.00".
+        payload: the neutral record (``CustomerData``, ``SalesData`` ...), or None for void/delete.
+        remote_id: ListID/TxnID for mod, void and delete.
+        edit_sequence: the EditSequence expected in QuickBooks, for mod.
+        fingerprint: a digest of the billing record this operation carries, stored in the link table.
+    """
+
+    seq: int
+    action: Action
+    kind: Kind
+    local_id: int
+    number: str
+    description: str
+    payload: Any = None
+    remote_id: str | None = None
+    edit_sequence: str | None = None
+    fingerprint: str = ""
+    amount: Decimal | None = None
+
+
+@dataclass
+class Problem:
+    """A reason the run cannot go on, as a person must read it.
+
+    Attributes:
+        code: a stable identifier, e.g. "unmapped-account".
+        record: the record concerned, e.g. "G/L account 4300 Advertising".
+        message: what is wrong.
+        fix: what to do about it.
+    """
+
+    code: str
+    record: str
+    message: str
+    fix: str = ""
+
+
+@dataclass
+class Plan:
+    """The ordered operations of one run, with what was adjusted to fit QuickBooks."""
+
+    operations: list[Operation] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+
+    def add(self, **kwargs: Any) -> Operation:
+        op = Operation(seq=len(self.operations) + 1, **kwargs)
+        self.operations.append(op)
+        return op
+
+    def counts(self) -> dict[str, int]:
+        """Operations counted by "<action> <kind>", e.g. {"add invoice": 12}."""
+        out: dict[str, int] = {}
+        for op in self.operations:
+            key = f"{op.action.value} {op.kind.value}"
+            out[key] = out.get(key, 0) + 1
+        return out

@@ -1,0 +1,1 @@
+"""Reports: reconciliation of the billing store against QuickBooks, and the Corrections Log."""

@@ -1,0 +1,129 @@
+"""Reconciliation: do the books agree after a sync? (DESIGN.md, Invariants)
+
+Two comparisons:
+
+* each member's open balance in the billing store (invoices − credit memos −
+  payments, voided and deleted records excluded) against the linked QuickBooks
+  customer's Balance;
+* per QuickBooks account, the totals of the synchronized records as the billing
+  store has them (income lines by G/L account, payments by deposit account)
+  against the same transactions as QuickBooks holds them.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from ..books.port import BooksPort
+from ..domain import Kind
+from ..store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment
+
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class Difference:
+    what: str
+    billing: Decimal
+    quickbooks: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.billing - self.quickbooks
+
+    def as_dict(self) -> dict[str, str]:
+        return {"what": self.what, "billing": str(self.billing), "quickbooks": str(self.quickbooks),
+                "difference": str(self.difference)}
+
+
+@dataclass
+class Reconciliation:
+    members_compared: int = 0
+    accounts_compared: int = 0
+    member_differences: list[Difference] = field(default_factory=list)
+    account_differences: list[Difference] = field(default_factory=list)
+    not_synchronized: int = 0
+
+    @property
+    def agrees(self) -> bool:
+        return not self.member_differences and not self.account_differences
+
+    def as_dict(self) -> dict:
+        return {"agrees": self.agrees, "members_compared": self.members_compared,
+                "accounts_compared": self.accounts_compared, "not_synchronized": self.not_synchronized,
+                "member_differences": [d.as_dict() for d in self.member_differences],
+                "account_differences": [d.as_dict() for d in self.account_differences]}
+
+
+def reconcile(session: Session, port: BooksPort) -> Reconciliation:
+    """Compare the billing store with QuickBooks; see the module docstring."""
+    snapshot = port.snapshot()
+    key = port.company_key
+    result = Reconciliation()
+    links = {(lk.kind, lk.local_id): lk.remote_id
+             for lk in session.scalars(select(Link).where(Link.company_key == key))}
+    balances: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    invoices = list(session.scalars(select(Invoice).where(Invoice.status == "open")
+                                    .options(selectinload(Invoice.lines))))
+    memos = list(session.scalars(select(CreditMemo).where(CreditMemo.status == "open")
+                                 .options(selectinload(CreditMemo.lines))))
+    payments = list(session.scalars(select(Payment).where(Payment.status == "open")))
+    for inv in invoices:
+        balances[inv.member_id] += inv.total
+    for cm in memos:
+        balances[cm.member_id] -= cm.total
+    for p in payments:
+        balances[p.member_id] -= p.amount
+    customers = {c.list_id: c for c in snapshot.customers}
+    members = {m.id: m for m in session.scalars(select(Member))}
+    for member_id, member in sorted(members.items(), key=lambda kv: kv[1].number):
+        list_id = links.get((Kind.CUSTOMER.value, member_id))
+        if list_id is None:
+            continue
+        result.members_compared += 1
+        qb = customers[list_id].balance if list_id in customers else ZERO
+        if qb != balances[member_id]:
+            result.member_differences.append(Difference(f"member {member.number} {member.name}",
+                                                        balances[member_id], qb))
+    result.not_synchronized = sum(1 for kind, recs in ((Kind.INVOICE, invoices), (Kind.CREDIT_MEMO, memos),
+                                                       (Kind.PAYMENT, payments))
+                                  for r in recs if (kind.value, r.id) not in links)
+    _accounts(session, port, snapshot, links, invoices, memos, payments, result)
+    return result
+
+
+def _accounts(session, port, snapshot, links, invoices, memos, payments, result: Reconciliation) -> None:
+    gl = {g.id: g for g in session.scalars(select(GLAccount))}
+    qb_by_name = snapshot.account_by_name()
+    qb_names = {a.list_id: a.full_name for a in snapshot.accounts}
+    item_account = {i.list_id: i.account_list_id for i in snapshot.items}
+    billing: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    books: dict[str, Decimal] = defaultdict(lambda: ZERO)
+
+    def qb_account_of(gl_id: int) -> str:
+        account = qb_by_name.get((gl[gl_id].qb_account or "").casefold())
+        return account.full_name if account else f"(unmapped G/L {gl[gl_id].number})"
+
+    for kind, records, sign in ((Kind.INVOICE, invoices, 1), (Kind.CREDIT_MEMO, memos, -1)):
+        synced = [r for r in records if (kind.value, r.id) in links]
+        for r in synced:
+            for line in r.lines:
+                billing[qb_account_of(line.gl_account_id)] += sign * line.amount
+        remote = port.transactions(kind.value, [links[(kind.value, r.id)] for r in synced])
+        for txn in remote.values():
+            for item_id, amount in txn.lines:
+                books[qb_names.get(item_account.get(item_id, ""), "(unknown item)")] += sign * amount
+    synced_payments = [p for p in payments if (Kind.PAYMENT.value, p.id) in links]
+    for p in synced_payments:
+        billing[qb_account_of(p.deposit_account_id)] += p.amount
+    remote = port.transactions(Kind.PAYMENT.value, [links[(Kind.PAYMENT.value, p.id)] for p in synced_payments])
+    for txn in remote.values():
+        books[qb_names.get(txn.deposit_account_id, "(unknown account)")] += txn.total
+    for name in sorted(set(billing) | set(books)):
+        result.accounts_compared += 1
+        if billing[name] != books[name]:
+            result.account_differences.append(Difference(f"QuickBooks account {name}", billing[name], books[name]))

@@ -1,0 +1,9 @@
+"""A simulated QuickBooks Desktop company: a SQLite file answering qbXML 13.0.
+
+It behaves as QuickBooks Desktop is documented to (DESIGN.md, "The simulator's
+rules"): the embedded default for trying booksync, the peer of every
+end-to-end test, and a rehearsal target seeded from a real company's lists.
+"""
+from .company import CompanyFile, InUse, create_company, open_company
+
+__all__ = ["CompanyFile", "InUse", "create_company", "open_company"]

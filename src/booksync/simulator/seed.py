@@ -1,0 +1,125 @@
+"""Lists a new simulated company starts with, and seeding from a real company's lists.
+
+``STANDARD_CHART`` is the chart of accounts of a membership organisation as
+QuickBooks Desktop would hold it after setup: bank accounts, Undeposited Funds,
+Accounts Receivable, deferred revenue, and income accounts by programme with
+membership dues split by tier as subaccounts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..qbxml.parse import boolean, parse_xml, text
+
+if TYPE_CHECKING:
+    from .processor import Processor
+
+STANDARD_CHART: list[dict[str, str]] = [
+    {"name": "Checking", "type": "Bank", "number": "1000"},
+    {"name": "Savings", "type": "Bank", "number": "1010"},
+    {"name": "Undeposited Funds", "type": "OtherCurrentAsset", "number": "1499", "special": "UndepositedFunds"},
+    {"name": "Accounts Receivable", "type": "AccountsReceivable", "number": "1200",
+     "special": "AccountsReceivable"},
+    {"name": "Prepaid Expenses", "type": "OtherCurrentAsset", "number": "1400"},
+    {"name": "Accounts Payable", "type": "AccountsPayable", "number": "2000", "special": "AccountsPayable"},
+    {"name": "Deferred Revenue", "type": "OtherCurrentLiability", "number": "2400"},
+    {"name": "Opening Balance Equity", "type": "Equity", "number": "3000", "special": "OpeningBalanceEquity"},
+    {"name": "Unrestricted Net Assets", "type": "Equity", "number": "3100", "special": "RetainedEarnings"},
+    {"name": "Membership Dues", "type": "Income", "number": "4000"},
+    {"name": "Individual", "type": "Income", "number": "4010", "parent": "Membership Dues"},
+    {"name": "Small Business", "type": "Income", "number": "4020", "parent": "Membership Dues"},
+    {"name": "Corporate", "type": "Income", "number": "4030", "parent": "Membership Dues"},
+    {"name": "Chairman's Circle", "type": "Income", "number": "4040", "parent": "Membership Dues"},
+    {"name": "Events", "type": "Income", "number": "4100"},
+    {"name": "Sponsorships", "type": "Income", "number": "4200"},
+    {"name": "Advertising Income", "type": "Income", "number": "4300"},
+    {"name": "Certificates of Origin", "type": "Income", "number": "4400"},
+    {"name": "Program Service Revenue", "type": "Income", "number": "4900"},
+    {"name": "Salaries and Wages", "type": "Expense", "number": "6000"},
+    {"name": "Rent Expense", "type": "Expense", "number": "6100"},
+    {"name": "Event Expenses", "type": "Expense", "number": "6200"},
+    {"name": "Office Supplies", "type": "Expense", "number": "6300"},
+]
+
+STANDARD_PAYMENT_METHODS = [("Cash", "Cash"), ("Check", "Check"), ("Visa", "Visa"), ("MasterCard", "MasterCard"),
+                            ("American Express", "AmericanExpress"), ("E-Check", "ECheck")]
+STANDARD_VENDORS = ["Riverside Office Supply", "City Utilities"]
+
+
+def standard_lists(processor: "Processor", chart: list[dict[str, str]]) -> None:
+    """Insert ``chart``, the standard payment methods and vendors into a new company."""
+    by_name: dict[str, str] = {}
+    for account in chart:
+        parent = account.get("parent")
+        full_name = f"{parent}:{account['name']}" if parent else account["name"]
+        row = processor._insert_list("Account", "account", account["name"], full_name,
+                                     parent_id=by_name.get(parent) if parent else None,
+                                     account_type=account["type"], number=account.get("number"),
+                                     special=account.get("special"))
+        by_name[full_name] = row["list_id"]
+    for name, method_type in STANDARD_PAYMENT_METHODS:
+        processor._insert_list("PaymentMethod", "paymentmethod", name, name, method_type=method_type)
+    for name in STANDARD_VENDORS:
+        processor._insert_list("Vendor", "entity", name, name, company_name=name)
+
+
+def seed_from_responses(processor: "Processor", files: list[Path]) -> dict[str, int]:
+    """Load lists from qbXML query responses dumped from a real company.
+
+    Accepts AccountQueryRs, CustomerQueryRs, ItemQueryRs (ItemServiceRet),
+    VendorQueryRs and PaymentMethodQueryRs files. ListIDs, names, types and
+    EditSequences are kept so that a rehearsal sees the real identifiers.
+    Returns counts by kind.
+    """
+    counts: dict[str, int] = {}
+    accounts: list = []
+    others: list = []
+    for path in files:
+        root = parse_xml(path.read_bytes(), f"response file {path.name}")
+        for ret in root.iter("AccountRet"):
+            accounts.append(ret)
+        for tag in ("CustomerRet", "ItemServiceRet", "VendorRet", "PaymentMethodRet"):
+            others.extend(root.iter(tag))
+    accounts.sort(key=lambda r: int(text(r, "Sublevel") or 0))
+    for ret in accounts:
+        _insert_ret(processor, ret, "Account", "account", account_type=text(ret, "AccountType"),
+                    number=text(ret, "AccountNumber"), special=text(ret, "SpecialAccountType"),
+                    parent_id=text(ret, "ParentRef/ListID") or None)
+        counts["accounts"] = counts.get("accounts", 0) + 1
+    for ret in others:
+        if ret.tag == "CustomerRet":
+            _insert_ret(processor, ret, "Customer", "entity", company_name=text(ret, "CompanyName"),
+                        first_name=text(ret, "FirstName"), last_name=text(ret, "LastName"),
+                        addr1=text(ret, "BillAddress/Addr1"), addr2=text(ret, "BillAddress/Addr2"),
+                        city=text(ret, "BillAddress/City"), state=text(ret, "BillAddress/State"),
+                        postal_code=text(ret, "BillAddress/PostalCode"), phone=text(ret, "Phone"),
+                        email=text(ret, "Email"), account_number=text(ret, "AccountNumber"))
+            counts["customers"] = counts.get("customers", 0) + 1
+        elif ret.tag == "ItemServiceRet":
+            account = (text(ret, "SalesOrPurchase/AccountRef/ListID")
+                       or text(ret, "SalesAndPurchase/IncomeAccountRef/ListID"))
+            _insert_ret(processor, ret, "ItemService", "item", account_id=account,
+                        descr=text(ret, "SalesOrPurchase/Desc"))
+            counts["items"] = counts.get("items", 0) + 1
+        elif ret.tag == "VendorRet":
+            _insert_ret(processor, ret, "Vendor", "entity", company_name=text(ret, "CompanyName"))
+            counts["vendors"] = counts.get("vendors", 0) + 1
+        else:
+            _insert_ret(processor, ret, "PaymentMethod", "paymentmethod",
+                        method_type=text(ret, "PaymentMethodType"))
+            counts["payment methods"] = counts.get("payment methods", 0) + 1
+    return counts
+
+
+def _insert_ret(processor: "Processor", ret, kind: str, name_space: str, **cols) -> None:
+    name = text(ret, "Name")
+    full_name = text(ret, "FullName") or name
+    cols = {k: v for k, v in cols.items() if v not in (None, "")}
+    cols.update(list_id=text(ret, "ListID"), kind=kind, name_space=name_space, name=name, full_name=full_name,
+                is_active=1 if boolean(ret, "IsActive", True) else 0,
+                edit_seq=text(ret, "EditSequence") or processor.new_edit_seq(),
+                created=text(ret, "TimeCreated")[:19], modified=text(ret, "TimeModified")[:19])
+    keys = ",".join(cols)
+    processor.db.execute(f"INSERT OR REPLACE INTO lists ({keys}) VALUES ({','.join('?' * len(cols))})",
+                         list(cols.values()))

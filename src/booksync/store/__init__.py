@@ -1,0 +1,5 @@
+"""The billing store: the membership system's billing data, plus booksync's link table and journal.
+
+SQLAlchemy 2 models (:mod:`.models`), migrations with Alembic (:mod:`.db`),
+CSV import (:mod:`.importer`).
+"""

@@ -1,0 +1,268 @@
+"""SQLAlchemy models of the billing store, the link table and the run journal.
+
+Money columns hold integer cents (:class:`Money`) so that SQLite and
+PostgreSQL both sum exactly; Python sees two-place ``Decimal``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+                        TypeDecorator, UniqueConstraint, func)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Money(TypeDecorator):
+    """A two-place ``Decimal`` stored as integer cents."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        return int((Decimal(value) * 100).to_integral_value())
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        if value is None:
+            return None
+        return (Decimal(value) / 100).quantize(Decimal("0.01"))
+
+
+class DecimalText(TypeDecorator):
+    """An exact ``Decimal`` (quantity, rate) stored as text."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001
+        return None if value is None else str(value)
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001
+        return None if value is None else Decimal(value)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Timestamps:
+    """``created_at``/``updated_at`` in UTC; ``updated_at`` changes with every change of the row."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now, index=True)
+
+
+class Member(Timestamps, Base):
+    """A member business or person billed by the organisation.
+
+    ``qb_customer`` is the member's Bill Info: the full name of the QuickBooks
+    customer the member maps to ("" until mapped or created).
+    """
+
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    company: Mapped[str] = mapped_column(String(200), default="")
+    contact_first: Mapped[str] = mapped_column(String(100), default="")
+    contact_last: Mapped[str] = mapped_column(String(100), default="")
+    address1: Mapped[str] = mapped_column(String(200), default="")
+    address2: Mapped[str] = mapped_column(String(200), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    state: Mapped[str] = mapped_column(String(50), default="")
+    postal_code: Mapped[str] = mapped_column(String(20), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    qb_customer: Mapped[str] = mapped_column(String(209), default="")
+
+
+class GLAccount(Timestamps, Base):
+    """A G/L account of the membership system; ``qb_account`` is its cross reference:
+    the full name of the QuickBooks account it posts to ("" when not mapped)."""
+
+    __tablename__ = "gl_accounts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(40))
+    qb_account: Mapped[str] = mapped_column(String(159), default="")
+
+
+class Invoice(Timestamps, Base):
+    """An invoice. ``status`` is "open", "void" or "deleted" (a deleted invoice is kept
+    so that the next sync can delete it in QuickBooks)."""
+
+    __tablename__ = "invoices"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    memo: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    member: Mapped[Member] = relationship()
+    lines: Mapped[list["InvoiceLine"]] = relationship(order_by="InvoiceLine.seq", cascade="all, delete-orphan")
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    gl_account_id: Mapped[int] = mapped_column(ForeignKey("gl_accounts.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    quantity: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(1))
+    rate: Mapped[Decimal] = mapped_column(DecimalText)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    gl_account: Mapped[GLAccount] = relationship()
+
+
+class CreditMemo(Timestamps, Base):
+    """A credit memo; same shape as an invoice. ``status``: "open", "void" or "deleted"."""
+
+    __tablename__ = "credit_memos"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    due_date: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    memo: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    member: Mapped[Member] = relationship()
+    lines: Mapped[list["CreditMemoLine"]] = relationship(order_by="CreditMemoLine.seq",
+                                                         cascade="all, delete-orphan")
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+class CreditMemoLine(Base):
+    __tablename__ = "credit_memo_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    credit_memo_id: Mapped[int] = mapped_column(ForeignKey("credit_memos.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    gl_account_id: Mapped[int] = mapped_column(ForeignKey("gl_accounts.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    quantity: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(1))
+    rate: Mapped[Decimal] = mapped_column(DecimalText)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    gl_account: Mapped[GLAccount] = relationship()
+
+
+class Payment(Timestamps, Base):
+    """A payment received from a member. ``number`` is the receipt number;
+    ``reference`` the check number or confirmation; ``status`` "open" or "deleted"."""
+
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    method: Mapped[str] = mapped_column(String(40), default="")
+    reference: Mapped[str] = mapped_column(String(40), default="")
+    deposit_account_id: Mapped[int] = mapped_column(ForeignKey("gl_accounts.id"))
+    memo: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    member: Mapped[Member] = relationship()
+    deposit_account: Mapped[GLAccount] = relationship()
+    applications: Mapped[list["Application"]] = relationship(order_by="Application.seq",
+                                                             cascade="all, delete-orphan")
+
+
+class Application(Base):
+    """A payment applied to an invoice: ``amount`` of cash, and optionally
+    ``credit_amount`` of a credit memo's credit applied to the same invoice."""
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    credit_memo_id: Mapped[int | None] = mapped_column(ForeignKey("credit_memos.id"), nullable=True)
+    credit_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    invoice: Mapped[Invoice] = relationship()
+    credit_memo: Mapped[CreditMemo | None] = relationship()
+
+
+class Link(Base):
+    """The link table: what booksync wrote to a company, as what, at which version.
+
+    One row per (company, kind, local record). ``remote_id`` is the ListID or
+    TxnID; ``edit_sequence`` the EditSequence QuickBooks returned after
+    booksync's last write; ``fingerprint`` a digest of the billing record as
+    written; ``written`` the neutral payload as JSON (for the Corrections Log's
+    "before"); ``source_updated_at`` the billing row's ``updated_at`` then.
+    """
+
+    __tablename__ = "links"
+    __table_args__ = (UniqueConstraint("company_key", "kind", "local_id"),
+                      UniqueConstraint("company_key", "kind", "remote_id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    company_key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    local_id: Mapped[int] = mapped_column(Integer)
+    remote_id: Mapped[str] = mapped_column(String(40))
+    edit_sequence: Mapped[str] = mapped_column(String(20), default="")
+    qb_name: Mapped[str] = mapped_column(String(209), default="")
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    written: Mapped[str] = mapped_column(Text, default="")
+    source_updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    run_id: Mapped[str] = mapped_column(String(40), default="")
+    synced_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
+
+
+class SyncRun(Base):
+    """One sync run. ``status``: planned, cancelled, nothing, applying, completed, failed, stopped."""
+
+    __tablename__ = "sync_runs"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    company_key: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    folder: Mapped[str] = mapped_column(Text, default="")
+
+
+class JournalEntry(Base):
+    """One operation of a confirmed plan: recorded before it is sent, completed after.
+
+    ``status``: pending (not sent), sent (outcome unknown until QuickBooks answers),
+    done, failed, skipped.
+    """
+
+    __tablename__ = "journal"
+    __table_args__ = (Index("journal_run_seq", "run_id", "seq", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("sync_runs.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
+    local_id: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(40), default="")
+    request_id: Mapped[str] = mapped_column(String(50), default="")
+    external_guid: Mapped[str] = mapped_column(String(40), default="")
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    remote_id: Mapped[str] = mapped_column(String(40), default="")
+    edit_sequence: Mapped[str] = mapped_column(String(20), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
+
+
+__all__ = ["Base", "Member", "GLAccount", "Invoice", "InvoiceLine", "CreditMemo", "CreditMemoLine", "Payment",
+           "Application", "Link", "SyncRun", "JournalEntry", "func"]

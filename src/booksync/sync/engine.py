@@ -1,0 +1,371 @@
+"""One synchronization run: DESIGN.md "The main job", steps 2–10.
+
+:func:`synchronize` reads QuickBooks through a books port, checks, plans,
+stages the working files, asks (through an :class:`Interaction`), backs up,
+applies the operations with a journal, and reports. The command line and the
+web interface both call it; neither holds sync logic.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from ..books.port import BooksPort, Outcome
+from ..domain import Action, Kind, Operation, Plan, Problem, Ref
+from ..qbxml.errors import QBError, StatusError
+from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Payment,
+                            SyncRun, _now)
+from . import planner
+from .staging import stage_run
+
+log = logging.getLogger("booksync.sync")
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_CHECKS = 3
+EXIT_DECLINED = 4
+EXIT_REFUSED = 5
+EXIT_CONNECTION = 6
+
+
+class Interaction(Protocol):
+    """The questions a run asks, answered by a person or by unattended flags."""
+
+    def ask_create_customers(self, members: list[str]) -> bool: ...
+
+    def confirm_update(self, plan: Plan, folder: Path) -> bool: ...
+
+    def progress(self, phase: str, done: int, total: int) -> None: ...
+
+
+@dataclass
+class SyncOptions:
+    dry_run: bool = False
+    message_size: int = 50
+    keep_backups: int = 10
+
+
+@dataclass
+class SyncResult:
+    """What a run did. ``status``: nothing, stopped, declined, dry-run, completed, refused.
+
+    ``exit_code`` follows the command line's convention (0 fine, 3 checks
+    stopped the run, 4 the user declined, 5 QuickBooks refused an operation).
+    """
+
+    run_id: str
+    status: str
+    exit_code: int
+    message: str
+    problems: list[Problem] = field(default_factory=list)
+    planned: dict[str, int] = field(default_factory=dict)
+    applied: dict[str, int] = field(default_factory=dict)
+    folder: str = ""
+    backup: str = ""
+    adjustments: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code, "message": self.message,
+                "problems": [p.__dict__ for p in self.problems], "planned": self.planned, "applied": self.applied,
+                "folder": self.folder, "backup": self.backup, "adjustments": self.adjustments}
+
+
+def new_run_id(runs_dir: Path) -> str:
+    base = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_id, n = base, 1
+    while (runs_dir / run_id).exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
+
+
+# ---------------------------------------------------------------------- loading the work
+
+
+def load_work(session: Session, company_key: str) -> planner.Work:
+    """Load the records not yet in QuickBooks, and what they need, from the billing store."""
+    work = planner.Work()
+    work.gl_accounts = {g.id: g for g in session.scalars(select(GLAccount))}
+
+    def unlinked(model: Any, kind: Kind, *options: Any) -> list[Any]:
+        stmt = (select(model).outerjoin(Link, and_(Link.company_key == company_key, Link.kind == kind.value,
+                                                   Link.local_id == model.id))
+                .where(Link.id.is_(None), model.status == "open").options(*options))
+        return list(session.scalars(stmt))
+
+    work.invoices = unlinked(Invoice, Kind.INVOICE, selectinload(Invoice.lines))
+    work.credit_memos = unlinked(CreditMemo, Kind.CREDIT_MEMO, selectinload(CreditMemo.lines))
+    work.payments = unlinked(Payment, Kind.PAYMENT, selectinload(Payment.applications)
+                             .selectinload(Application.invoice), selectinload(Payment.applications)
+                             .selectinload(Application.credit_memo))
+    member_ids = ({r.member_id for r in work.invoices} | {r.member_id for r in work.credit_memos}
+                  | {p.member_id for p in work.payments})
+    for chunk in _chunks(sorted(member_ids)):
+        work.members.update({m.id: m for m in session.scalars(select(Member).where(Member.id.in_(chunk)))})
+    wanted: dict[str, set[int]] = {Kind.CUSTOMER.value: member_ids, Kind.INVOICE.value: set(),
+                                   Kind.CREDIT_MEMO.value: set()}
+    for payment in work.payments:
+        for app in payment.applications:
+            wanted[Kind.INVOICE.value].add(app.invoice_id)
+            if app.credit_memo_id is not None:
+                wanted[Kind.CREDIT_MEMO.value].add(app.credit_memo_id)
+    for kind, ids in wanted.items():
+        for chunk in _chunks(sorted(ids)):
+            stmt = select(Link).where(Link.company_key == company_key, Link.kind == kind, Link.local_id.in_(chunk))
+            work.links.update({(link.kind, link.local_id): link for link in session.scalars(stmt)})
+    return work
+
+
+def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+# ---------------------------------------------------------------------- the run
+
+
+class Run:
+    """State of one run while it goes through the steps."""
+
+    def __init__(self, sessions: sessionmaker[Session], port: BooksPort, home: Any, interaction: Interaction,
+                 options: SyncOptions) -> None:
+        self.sessions = sessions
+        self.port = port
+        self.home = home
+        self.ui = interaction
+        self.options = options
+        self.run_id = new_run_id(home.runs_dir)
+        self.folder = home.runs_dir / self.run_id
+        self.resolved: dict[tuple[str, int], str] = {}
+
+    def result(self, status: str, code: int, message: str, **kw: Any) -> SyncResult:
+        return SyncResult(self.run_id, status, code, message, folder=str(self.folder) if self.folder.exists() else "",
+                          **kw)
+
+    def execute(self) -> SyncResult:
+        self.ui.progress("Reading QuickBooks", 0, 1)
+        snapshot = self.port.snapshot()
+        key = self.port.company_key
+        self.ui.progress("Reading QuickBooks", 1, 1)
+        with self.sessions() as session:
+            work = load_work(session, key)
+            if work.is_empty():
+                return self.result("nothing", EXIT_OK, "Nothing to synchronize: QuickBooks is up to date.")
+            problems = planner.check_accounts(work, snapshot)
+            if problems:
+                headline = planner.UNMAPPED_HEADLINE.format(n=len(problems))
+                return self.result("stopped", EXIT_CHECKS, headline + " Map them, then synchronize again.",
+                                   problems=problems)
+            customers = planner.resolve_customers(work, snapshot)
+            if customers.problems:
+                return self.result("stopped", EXIT_CHECKS, "Some members cannot reach their QuickBooks customer.",
+                                   problems=customers.problems)
+            create = False
+            if customers.missing:
+                labels = [planner.member_label(m) for m in customers.missing]
+                create = self.ui.ask_create_customers(labels)
+                if not create:
+                    problems = [Problem("no-customer", label, "has no QuickBooks customer",
+                                        f"link it by hand: booksync members map {m.number} \"Customer name\"")
+                                for label, m in zip(labels, customers.missing)]
+                    return self.result("declined", EXIT_DECLINED,
+                                       f"{len(labels)} member(s) have no QuickBooks customer and none were created; "
+                                       "nothing was written.", problems=problems)
+            problems = planner.check_deposit_accounts(work, snapshot)
+            if problems:
+                return self.result("stopped", EXIT_CHECKS, f"{len(problems)} payment(s) deposit to an account "
+                                   "QuickBooks does not accept for payments; nothing was written.", problems=problems)
+            plan_builder = planner.Planner(work, snapshot, customers, self.port.limits, key)
+            plan = plan_builder.build(create)
+            planned_keys = {(op.kind.value, op.local_id) for op in plan.operations}
+            problems = plan_builder.problems + planner.check_applications(work, planned_keys)
+            if problems:
+                return self.result("stopped", EXIT_CHECKS, "The plan cannot be applied; nothing was written.",
+                                   problems=problems)
+            self.resolved = {(link.kind, link.local_id): link.remote_id for link in work.links.values()}
+            self.resolved.update({(Kind.CUSTOMER.value, m): lid for m, lid in customers.linked.items()})
+            batches = self.batches(plan)
+            stage_run(self.folder, plan, batches, self.port, self.resolve, snapshot)
+            run = SyncRun(id=self.run_id, company_key=key, status="planned", dry_run=self.options.dry_run,
+                          folder=str(self.folder), summary=json.dumps(plan.counts()))
+            session.add(run)
+            session.commit()
+            counts = plan.counts()
+            adjusted = len(plan.adjustments)
+            if self.options.dry_run:
+                return self._finish(session, run, "dry-run", EXIT_OK,
+                                    f"Dry run: {len(plan.operations)} operation(s) staged in {self.folder}; "
+                                    "nothing was sent to QuickBooks.", planned=counts, adjustments=adjusted)
+            if not self.ui.confirm_update(plan, self.folder):
+                return self._finish(session, run, "declined", EXIT_DECLINED,
+                                    "QuickBooks was not updated; the plan was discarded.", planned=counts,
+                                    adjustments=adjusted)
+            backup = self.backup()
+            self._record_bill_info(session, key, customers.new_links)
+            applied, error = self.apply(session, run, plan, batches, key)
+            if error is not None:
+                return self._finish(session, run, "refused", EXIT_REFUSED, error, planned=counts, applied=applied,
+                                    backup=backup, adjustments=adjusted)
+            return self._finish(session, run, "completed", EXIT_OK,
+                                f"QuickBooks was updated: {sum(applied.values())} operation(s) applied.",
+                                planned=counts, applied=applied, backup=backup, adjustments=adjusted)
+
+    def _finish(self, session: Session, run: SyncRun, status: str, code: int, message: str, **kw: Any) -> SyncResult:
+        run.status = status
+        run.finished_at = _now()
+        result = self.result(status, code, message, **kw)
+        run.summary = json.dumps(result.as_dict())
+        session.commit()
+        if self.folder.exists():
+            (self.folder / "summary.json").write_text(json.dumps(result.as_dict(), indent=2))
+        return result
+
+    def resolve(self, ref: Ref) -> str | None:
+        if ref.remote_id:
+            return ref.remote_id
+        return self.resolved.get((ref.kind, ref.local_id)) if ref.local_id is not None else None
+
+    def batches(self, plan: Plan) -> list[list[Operation]]:
+        """Split the plan into messages: one kind of record each, at most ``message_size`` requests."""
+        out: list[list[Operation]] = []
+        for op in plan.operations:
+            if out and out[-1][0].kind == op.kind and out[-1][0].action == op.action \
+                    and len(out[-1]) < self.options.message_size:
+                out[-1].append(op)
+            else:
+                out.append([op])
+        return out
+
+    # -- backup, apply
+
+    def backup(self) -> str:
+        """Copy the company file, booksync's database and the logs into backups/RUN_ID."""
+        target = self.home.backups_dir / self.run_id
+        target.mkdir(parents=True, exist_ok=True)
+        self.ui.progress("Backing up", 0, 1)
+        self.port.backup(str(target))
+        url = self.home.database_url
+        if url.startswith("sqlite:///"):
+            source = sqlite3.connect(url[len("sqlite:///"):])
+            dest = sqlite3.connect(str(target / "billing.db"))
+            with dest:
+                source.backup(dest)
+            source.close()
+            dest.close()
+        if self.home.logs_dir.exists():
+            shutil.copytree(self.home.logs_dir, target / "logs", dirs_exist_ok=True)
+        self._prune_backups()
+        self.ui.progress("Backing up", 1, 1)
+        return str(target)
+
+    def _prune_backups(self) -> None:
+        keep = max(1, int(self.options.keep_backups))
+        folders = sorted(p for p in self.home.backups_dir.iterdir() if p.is_dir())
+        for old in folders[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _record_bill_info(self, session: Session, key: str, links: dict[int, tuple[str, str]]) -> None:
+        for member_id, (list_id, name) in links.items():
+            session.add(Link(company_key=key, kind=Kind.CUSTOMER.value, local_id=member_id, remote_id=list_id,
+                             qb_name=name, run_id=self.run_id))
+        session.commit()
+
+    def apply(self, session: Session, run: SyncRun, plan: Plan, batches: list[list[Operation]],
+              key: str) -> tuple[dict[str, int], str | None]:
+        """Send the batches in order, journaling each operation; stop at the first refusal."""
+        run.status = "applying"
+        entries = {op.seq: JournalEntry(run_id=run.id, seq=op.seq, action=op.action.value, kind=op.kind.value,
+                                        local_id=op.local_id, number=op.number, request_id=str(op.seq),
+                                        external_guid=getattr(op.payload, "external_guid", "") or "")
+                   for op in plan.operations}
+        session.add_all(entries.values())
+        session.commit()
+        applied: dict[str, int] = {}
+        done = 0
+        total = len(plan.operations)
+        for batch in batches:
+            for op in batch:
+                entries[op.seq].status = "sent"
+            session.commit()
+            outcomes = self.port.send(batch, self.resolve)
+            failure: tuple[Operation, Outcome] | None = None
+            for op, outcome in zip(batch, outcomes):
+                entry = entries[op.seq]
+                if outcome.status == "done":
+                    entry.status, entry.remote_id, entry.edit_sequence = "done", outcome.remote_id, \
+                        outcome.edit_sequence
+                    self._record_link(session, key, op, outcome)
+                    label = f"{op.action.value} {op.kind.value}"
+                    applied[label] = applied.get(label, 0) + 1
+                    done += 1
+                elif outcome.status == "failed":
+                    entry.status, entry.error = "failed", str(outcome.error)
+                    failure = (op, outcome)
+                else:
+                    entry.status = "pending"
+            session.commit()
+            self.ui.progress("Updating QuickBooks", done, total)
+            if failure is not None:
+                return applied, explain_refusal(*failure)
+        return applied, None
+
+    def _record_link(self, session: Session, key: str, op: Operation, outcome: Outcome) -> None:
+        self.resolved[(op.kind.value, op.local_id)] = outcome.remote_id
+        if op.kind in (Kind.ITEM, Kind.PAYMENT_METHOD):
+            return
+        link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == op.kind.value,
+                                                 Link.local_id == op.local_id))
+        if link is None:
+            link = Link(company_key=key, kind=op.kind.value, local_id=op.local_id)
+            session.add(link)
+        link.remote_id = outcome.remote_id
+        link.edit_sequence = outcome.edit_sequence
+        link.qb_name = outcome.name or op.number
+        link.fingerprint = op.fingerprint
+        link.written = planner.written_json(op.payload) if op.payload is not None else ""
+        link.run_id = self.run_id
+        model = {Kind.INVOICE: Invoice, Kind.CREDIT_MEMO: CreditMemo, Kind.PAYMENT: Payment,
+                 Kind.CUSTOMER: Member}[op.kind]
+        record = session.get(model, op.local_id)
+        link.source_updated_at = record.updated_at if record is not None else None
+        if op.kind is Kind.CUSTOMER and record is not None and outcome.name:
+            record.qb_customer = outcome.name
+
+
+def explain_refusal(op: Operation, outcome: Outcome) -> str:
+    """What happened, to which record, what to do — for a refused operation."""
+    error = outcome.error
+    what = f"QuickBooks refused to {op.action.value} {op.kind.label} {op.number} ({op.description})"
+    if isinstance(error, StatusError):
+        advice = {
+            3100: "Another customer, vendor or other name in QuickBooks already uses this name: rename one of them "
+                  "or link the member to the existing customer with 'booksync members map'.",
+            3140: "A customer, item or account it refers to is missing, inactive or of the wrong type in "
+                  "QuickBooks: check the cross references ('booksync accounts xref') and the member's Bill Info.",
+            3171: "It is dated on or before QuickBooks' closing date: change the date, or ask the accountant "
+                  "to move the closing date.",
+            3200: "It was changed in QuickBooks since booksync read it: synchronize again.",
+            3210: "A value is not accepted (for example a payment larger than what is due): correct the record "
+                  "in the billing store and synchronize again.",
+        }.get(error.code, "Correct the record and synchronize again; operations before it were applied.")
+        return f"{what}: status {error.code}, \"{error.message}\". {advice}"
+    return f"{what}: {error}"
+
+
+def synchronize(sessions: sessionmaker[Session], port: BooksPort, home: Any, interaction: Interaction,
+                options: SyncOptions | None = None) -> SyncResult:
+    """Run one synchronization (see module docstring). Raises :class:`QBError` for
+    connection failures and malformed answers; refusals come back in the result."""
+    run = Run(sessions, port, home, interaction, options or SyncOptions())
+    return run.execute()
+
+
+__all__ = ["synchronize", "SyncOptions", "SyncResult", "Interaction", "QBError", "Action"]

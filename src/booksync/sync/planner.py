@@ -1,0 +1,385 @@
+"""Checks and planning: from the billing records to synchronize, what QuickBooks holds,
+and the link table, to the problems that stop a run and the ordered operations.
+
+Pure functions over plain inputs (:class:`Work` and a :class:`~booksync.domain.QBSnapshot`);
+nothing here reads a database or talks to QuickBooks. Checks run in the order
+of DESIGN.md step 3: account cross references, customers, deposit accounts.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable
+
+from ..domain import (Action, Address, ApplicationData, CreditData, CustomerData, ItemData, Kind, LineData,
+                      PaymentData, PaymentMethodData, Plan, Problem, QBAccount, QBSnapshot, Ref, SalesData)
+from .fields import FieldFitter, Limits
+
+GUID_NAMESPACE = uuid.UUID("6f1c3a52-9d1e-4f7b-8a2d-5b0c1e9a7d31")
+METHOD_TYPES = {"cash": "Cash", "check": "Check", "ach": "ECheck", "e-check": "ECheck", "echeck": "ECheck",
+                "credit card": "OtherCreditCard", "visa": "Visa", "mastercard": "MasterCard",
+                "american express": "AmericanExpress", "discover": "Discover", "debit card": "DebitCard"}
+UNMAPPED_HEADLINE = "You have {n} account(s) which do not have a matching QuickBooks account specified."
+
+
+@dataclass
+class Work:
+    """The billing records one run looks at.
+
+    Attributes:
+        invoices, credit_memos, payments: records not yet in QuickBooks (store rows).
+        gl_accounts: every G/L account, by id.
+        members: every member these records bill, by id.
+        links: the link table rows that matter, by (kind, local_id): customers of
+            these members, and invoices/credit memos the payments apply to.
+    """
+
+    invoices: list[Any] = field(default_factory=list)
+    credit_memos: list[Any] = field(default_factory=list)
+    payments: list[Any] = field(default_factory=list)
+    gl_accounts: dict[int, Any] = field(default_factory=dict)
+    members: dict[int, Any] = field(default_factory=dict)
+    links: dict[tuple[str, int], Any] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        return not (self.invoices or self.credit_memos or self.payments)
+
+    def sales(self) -> Iterable[tuple[Kind, Any]]:
+        yield from ((Kind.INVOICE, i) for i in self.invoices)
+        yield from ((Kind.CREDIT_MEMO, c) for c in self.credit_memos)
+
+    def billed_members(self) -> list[Any]:
+        ids = {r.member_id for _, r in self.sales()} | {p.member_id for p in self.payments}
+        return sorted((self.members[i] for i in ids), key=lambda m: m.number)
+
+
+def external_guid(company_key: str, kind: Kind, local_id: int) -> str:
+    """A stable ExternalGUID for a record, so a lost response can be matched later."""
+    return "{" + str(uuid.uuid5(GUID_NAMESPACE, f"{company_key}/{kind.value}/{local_id}")).upper() + "}"
+
+
+def member_label(member: Any) -> str:
+    return f"member {member.number} {member.name}"
+
+
+def gl_label(account: Any) -> str:
+    return f"G/L account {account.number} {account.name}"
+
+
+# ---------------------------------------------------------------------- checks
+
+
+def check_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
+    """Every G/L account used by the records must cross-reference an active QuickBooks account."""
+    used: dict[int, int] = {}
+    for _, record in work.sales():
+        for line in record.lines:
+            used[line.gl_account_id] = used.get(line.gl_account_id, 0) + 1
+    for payment in work.payments:
+        used[payment.deposit_account_id] = used.get(payment.deposit_account_id, 0) + 1
+    by_name = snapshot.account_by_name()
+    problems = []
+    for gl_id in sorted(used, key=lambda i: work.gl_accounts[i].number):
+        gl = work.gl_accounts[gl_id]
+        target = by_name.get((gl.qb_account or "").casefold())
+        if not gl.qb_account:
+            reason = "has no QuickBooks account specified"
+        elif target is None:
+            reason = f"names QuickBooks account \"{gl.qb_account}\", which the company file does not have"
+        elif not target.is_active:
+            reason = f"names QuickBooks account \"{gl.qb_account}\", which is inactive"
+        else:
+            continue
+        problems.append(Problem("unmapped-account", gl_label(gl), f"{reason} (used {used[gl_id]} time(s))",
+                                f"booksync accounts xref --set {gl.number}=\"QuickBooks account name\""))
+    return problems
+
+
+@dataclass
+class CustomerResolution:
+    """How each billed member reaches a QuickBooks customer."""
+
+    linked: dict[int, str] = field(default_factory=dict)
+    """member id → ListID, from the link table or the member's Bill Info."""
+    new_links: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """member id → (ListID, name) found through Bill Info this run (recorded when the run applies)."""
+    missing: list[Any] = field(default_factory=list)
+    """Members with no customer: the question is whether to create them."""
+    problems: list[Problem] = field(default_factory=list)
+
+
+def resolve_customers(work: Work, snapshot: QBSnapshot) -> CustomerResolution:
+    """Find the customer of every billed member: the link table first, then the Bill Info name."""
+    result = CustomerResolution()
+    by_id = {c.list_id: c for c in snapshot.customers}
+    by_name = {c.full_name.casefold(): c for c in snapshot.customers}
+    taken = {link.remote_id: local for (kind, local), link in work.links.items() if kind == Kind.CUSTOMER.value}
+    for member in work.billed_members():
+        link = work.links.get((Kind.CUSTOMER.value, member.id))
+        if link is not None and link.remote_id in by_id:
+            result.linked[member.id] = link.remote_id
+            continue
+        if link is not None:
+            result.problems.append(Problem(
+                "customer-gone", member_label(member),
+                f"was synchronized to a QuickBooks customer (ListID {link.remote_id}) that no longer exists",
+                f"link the member again: booksync members map {member.number} \"Customer name\""))
+            continue
+        if member.qb_customer:
+            customer = by_name.get(member.qb_customer.casefold())
+            if customer is None:
+                result.problems.append(Problem(
+                    "bill-info-unknown", member_label(member),
+                    f"Bill Info names QuickBooks customer \"{member.qb_customer}\", which does not exist",
+                    f"correct it: booksync members map {member.number} \"Customer name\""))
+            elif customer.list_id in taken and taken[customer.list_id] != member.id:
+                result.problems.append(Problem(
+                    "customer-taken", member_label(member),
+                    f"Bill Info names QuickBooks customer \"{customer.full_name}\", already linked to another member",
+                    "give each member its own customer; deduplicate the members first"))
+            else:
+                result.linked[member.id] = customer.list_id
+                result.new_links[member.id] = (customer.list_id, customer.full_name)
+            continue
+        result.missing.append(member)
+    return result
+
+
+def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
+    """Every payment must deposit to a Bank or Other Current Asset account (QuickBooks status 3140)."""
+    by_name = snapshot.account_by_name()
+    problems = []
+    for payment in sorted(work.payments, key=lambda p: p.number):
+        gl = work.gl_accounts[payment.deposit_account_id]
+        target = by_name.get((gl.qb_account or "").casefold())
+        if target is None or target.holds_deposits:
+            continue
+        member = work.members[payment.member_id]
+        problems.append(Problem(
+            "deposit-account", f"payment {payment.number} from {member.name}, {payment.date}, {payment.amount}",
+            f"deposits to {gl_label(gl)}, which maps to QuickBooks account \"{target.full_name}\" of type "
+            f"{target.account_type}; QuickBooks accepts payments only into a Bank or Other Current Asset account",
+            "deposit the payment to Undeposited Funds in the billing store, or correct the account's cross "
+            f"reference: booksync accounts xref --set {gl.number}=\"Undeposited Funds\""))
+    return problems
+
+
+# ---------------------------------------------------------------------- planning
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Ref):
+        return {"ref": value.kind, "id": value.local_id if value.local_id is not None else value.remote_id,
+                "name": value.name}
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _canonical(getattr(value, k)) for k in value.__dataclass_fields__ if k != "external_guid"}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def written_json(payload: Any) -> str:
+    """The payload as canonical JSON: what the link table keeps as "written"."""
+    return json.dumps(_canonical(payload), sort_keys=True, ensure_ascii=False)
+
+
+def fingerprint(payload: Any) -> str:
+    return hashlib.sha256(written_json(payload).encode()).hexdigest()
+
+
+@dataclass
+class Planner:
+    """Builds the plan of one run (adds). Create with the run's inputs, then call :meth:`build`."""
+
+    work: Work
+    snapshot: QBSnapshot
+    customers: CustomerResolution
+    limits: Limits
+    company_key: str
+    plan: Plan = field(default_factory=Plan)
+    problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.fit = FieldFitter(self.limits, self.plan.adjustments)
+        self._accounts: dict[str, QBAccount] = self.snapshot.account_by_name()
+        self._items: dict[int, Ref] = {}
+        self._methods: dict[str, Ref] = {}
+
+    def build(self, create_customers: bool) -> Plan:
+        if create_customers:
+            self._plan_customers()
+        self._plan_items()
+        self._plan_methods()
+        for kind, record in sorted(self.work.sales(), key=lambda kr: (kr[0] is Kind.CREDIT_MEMO, kr[1].date,
+                                                                      kr[1].number)):
+            self._plan_sales(kind, record)
+        for payment in sorted(self.work.payments, key=lambda p: (p.date, p.number)):
+            self._plan_payment(payment)
+        return self.plan
+
+    # -- customers
+
+    def _plan_customers(self) -> None:
+        in_use = self.snapshot.names_in_use()
+        planned: dict[str, str] = {}
+        lim = self.limits
+        for member in sorted(self.customers.missing, key=lambda m: m.number):
+            label = member_label(member)
+            name = self.fit.name(label, "customer name", member.name, lim.customer_name)
+            holder = in_use.get(name.casefold())
+            if holder is not None or name.casefold() in planned:
+                who = (f"member {planned[name.casefold()]} in this run" if holder is None
+                       else "a customer, vendor or other name in QuickBooks")
+                name = self.fit.unique(label, "customer name", name, member.number, lim.customer_name, who)
+            planned[name.casefold()] = member.number
+            data = CustomerData(
+                name=name,
+                company_name=self.fit.text(label, "company name", member.company, lim.company_name),
+                first_name=self.fit.text(label, "contact first name", member.contact_first, lim.first_name),
+                last_name=self.fit.text(label, "contact last name", member.contact_last, lim.last_name),
+                address=Address(self.fit.text(label, "address line 1", member.address1, lim.address_line),
+                                self.fit.text(label, "address line 2", member.address2, lim.address_line),
+                                self.fit.text(label, "city", member.city, lim.city),
+                                self.fit.text(label, "state", member.state, lim.state),
+                                self.fit.text(label, "postal code", member.postal_code, lim.postal_code)),
+                phone=self.fit.text(label, "phone", member.phone, lim.phone),
+                email=self.fit.text(label, "email", member.email, lim.email),
+                account_number=self.fit.text(label, "account number", member.number, lim.account_number),
+                # Created active even for lapsed members: QuickBooks refuses transactions for
+                # inactive customers (3140), and their history still has to be written.
+                is_active=True,
+                external_guid=external_guid(self.company_key, Kind.CUSTOMER, member.id))
+            self.plan.add(action=Action.ADD, kind=Kind.CUSTOMER, local_id=member.id, number=member.number,
+                          description=f"Customer \"{name}\" for {label}", payload=data,
+                          fingerprint=fingerprint(data))
+
+    def customer_ref(self, member_id: int) -> Ref:
+        member = self.work.members[member_id]
+        return Ref(Kind.CUSTOMER.value, member_id, self.customers.linked.get(member_id), member.name)
+
+    # -- items and payment methods
+
+    def _income_accounts(self) -> list[Any]:
+        ids = {line.gl_account_id for _, r in self.work.sales() for line in r.lines}
+        return sorted((self.work.gl_accounts[i] for i in ids), key=lambda g: g.number)
+
+    def _plan_items(self) -> None:
+        items = {i.name.casefold(): i for i in self.snapshot.items}
+        for gl in self._income_accounts():
+            label = gl_label(gl)
+            account = self._accounts[gl.qb_account.casefold()]
+            name = self.fit.name(label, "item name", f"{gl.number} {gl.name}", self.limits.item_name)
+            existing = items.get(name.casefold())
+            if existing is not None:
+                if existing.account_list_id != account.list_id:
+                    self.problems.append(Problem(
+                        "item-account", label,
+                        f"QuickBooks item \"{existing.name}\" exists but does not post to \"{account.full_name}\"",
+                        "correct the item's account in QuickBooks, or rename the item so booksync can create its own"))
+                self._items[gl.id] = Ref(Kind.ITEM.value, gl.id, existing.list_id, existing.name)
+                continue
+            data = ItemData(name=name, description=gl.name,
+                            account=Ref("account", None, account.list_id, account.full_name))
+            self.plan.add(action=Action.ADD, kind=Kind.ITEM, local_id=gl.id, number=gl.number,
+                          description=f"Service item \"{name}\" posting to \"{account.full_name}\"", payload=data,
+                          fingerprint=fingerprint(data))
+            self._items[gl.id] = Ref(Kind.ITEM.value, gl.id, None, name)
+
+    def _plan_methods(self) -> None:
+        existing = {m.name.casefold(): m for m in self.snapshot.payment_methods}
+        for method in sorted({p.method for p in self.work.payments if p.method}):
+            name = self.fit.name("payment method", "name", method, self.limits.payment_method_name)
+            key = name.casefold()
+            local_id = int(hashlib.sha256(key.encode()).hexdigest()[:7], 16)
+            if key in existing:
+                self._methods[method] = Ref(Kind.PAYMENT_METHOD.value, local_id, existing[key].list_id, name)
+                continue
+            data = PaymentMethodData(name, METHOD_TYPES.get(key, "Other"))
+            self.plan.add(action=Action.ADD, kind=Kind.PAYMENT_METHOD, local_id=local_id, number=name,
+                          description=f"Payment method \"{name}\"", payload=data, fingerprint=fingerprint(data))
+            self._methods[method] = Ref(Kind.PAYMENT_METHOD.value, local_id, None, name)
+
+    # -- transactions
+
+    def sales_data(self, kind: Kind, record: Any) -> SalesData:
+        label = f"{kind.label} {record.number}"
+        lines = tuple(LineData(item=self._items[line.gl_account_id],
+                               description=self.fit.text(label, f"line {line.seq} description", line.description,
+                                                         self.limits.line_description),
+                               quantity=line.quantity, rate=line.rate, amount=line.amount)
+                      for line in record.lines)
+        return SalesData(customer=self.customer_ref(record.member_id), date=record.date,
+                         ref_number=self.fit.ref_number(label, "number", record.number,
+                                                        self.limits.invoice_ref_number),
+                         lines=lines, due_date=record.due_date,
+                         memo=self.fit.text(label, "memo", record.memo, self.limits.memo),
+                         external_guid=external_guid(self.company_key, kind, record.id))
+
+    def _plan_sales(self, kind: Kind, record: Any) -> None:
+        data = self.sales_data(kind, record)
+        member = self.work.members[record.member_id]
+        self.plan.add(action=Action.ADD, kind=kind, local_id=record.id, number=record.number,
+                      description=f"{kind.label.capitalize()} {record.number} for {member.name}, {record.date}, "
+                                  f"{data.total}",
+                      payload=data, fingerprint=fingerprint(data), amount=data.total)
+
+    def _txn_ref(self, kind: Kind, local_id: int, number: str) -> Ref:
+        link = self.work.links.get((kind.value, local_id))
+        return Ref(kind.value, local_id, link.remote_id if link is not None else None, number)
+
+    def payment_data(self, payment: Any) -> PaymentData:
+        label = f"payment {payment.number}"
+        gl = self.work.gl_accounts[payment.deposit_account_id]
+        account = self._accounts[gl.qb_account.casefold()]
+        apps = []
+        for app in payment.applications:
+            credits: tuple[CreditData, ...] = ()
+            if app.credit_memo_id is not None and app.credit_amount:
+                credits = (CreditData(self._txn_ref(Kind.CREDIT_MEMO, app.credit_memo_id, app.credit_memo.number),
+                                      app.credit_amount),)
+            apps.append(ApplicationData(self._txn_ref(Kind.INVOICE, app.invoice_id, app.invoice.number),
+                                        app.amount, credits))
+        ref = payment.reference or payment.number
+        memo = f"Receipt {payment.number}" + (f" - {payment.memo}" if payment.memo else "")
+        return PaymentData(
+            customer=self.customer_ref(payment.member_id), date=payment.date,
+            ref_number=self.fit.ref_number(label, "reference", ref, self.limits.payment_ref_number),
+            total=payment.amount, method=self._methods.get(payment.method) if payment.method else None,
+            deposit_to=Ref("account", None, account.list_id, account.full_name),
+            memo=self.fit.text(label, "memo", memo, self.limits.memo), applications=tuple(apps),
+            external_guid=external_guid(self.company_key, Kind.PAYMENT, payment.id))
+
+    def _plan_payment(self, payment: Any) -> None:
+        data = self.payment_data(payment)
+        member = self.work.members[payment.member_id]
+        self.plan.add(action=Action.ADD, kind=Kind.PAYMENT, local_id=payment.id, number=payment.number,
+                      description=f"Payment {payment.number} from {member.name}, {payment.date}, {payment.amount}",
+                      payload=data, fingerprint=fingerprint(data), amount=payment.amount)
+
+
+def check_applications(work: Work, planned: set[tuple[str, int]]) -> list[Problem]:
+    """Every invoice or credit memo a payment applies to must be in QuickBooks or in this plan."""
+    problems = []
+    for payment in work.payments:
+        for app in payment.applications:
+            targets = [(Kind.INVOICE, app.invoice_id, app.invoice)]
+            if app.credit_memo_id is not None:
+                targets.append((Kind.CREDIT_MEMO, app.credit_memo_id, app.credit_memo))
+            for kind, local_id, record in targets:
+                key = (kind.value, local_id)
+                if key in work.links or key in planned:
+                    continue
+                state = "is " + record.status if record.status != "open" else "is not synchronized"
+                problems.append(Problem(
+                    "application-target", f"payment {payment.number}",
+                    f"applies to {kind.label} {record.number}, which {state}",
+                    f"correct the payment's applications: booksync payments edit {payment.number} --apply ..."))
+    return problems
