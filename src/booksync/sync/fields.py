@@ -43,6 +43,19 @@ class Limits:
     latin1_only: bool = True
 
 
+def cut(value: str, limit: int) -> str:
+    """Cut ``value`` to ``limit`` characters, at the last space when one falls in the second half,
+    so that names lose whole words ("...Economic Development Corporation" -> "...Economic")."""
+    if len(value) <= limit:
+        return value
+    head = value[:limit]
+    if value[limit] != " ":
+        space = head.rfind(" ")
+        if space >= limit // 2:
+            head = head[:space]
+    return head.rstrip(" -,&/")
+
+
 def _latin1(value: str) -> str:
     out = []
     for ch in value:
@@ -72,7 +85,7 @@ class FieldFitter:
                 reasons.append("characters QuickBooks Desktop cannot store were transliterated")
                 fitted = converted
         if len(fitted) > limit:
-            fitted = fitted[:limit].rstrip()
+            fitted = cut(fitted, limit)
             reasons.append(f"longer than {limit} characters")
         if reasons:
             self.adjustments.append(Adjustment(record, label, original, fitted, "; ".join(reasons)))
@@ -91,7 +104,7 @@ class FieldFitter:
                 reasons.append("characters QuickBooks Desktop cannot store were transliterated")
                 base = converted
         if len(base) > limit:
-            base = base[:limit].rstrip()
+            base = cut(base, limit)
             reasons.append(f"longer than {limit} characters")
         if reasons:
             self.adjustments.append(Adjustment(record, label, value, base, "; ".join(reasons)))
@@ -102,7 +115,7 @@ class FieldFitter:
 
         ``taken`` says who holds the plain name (shown in the plan)."""
         tail = f" ({suffix})"
-        result = name[:limit - len(tail)].rstrip() + tail
+        result = cut(name, limit - len(tail)) + tail
         self.adjustments.append(Adjustment(record, label, name, result, f"the name is already used by {taken}"))
         return result
 
