@@ -351,6 +351,17 @@ class Plan:
         self.operations.append(op)
         return op
 
+    def digest(self) -> str:
+        """A digest of what the plan would do: equal digests mean the same operations on the same
+        records at the same versions (used to check a confirmed plan is still current)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for op in self.operations:
+            h.update(f"{op.action.value}|{op.kind.value}|{op.local_id}|{op.fingerprint}|{op.remote_id}|"
+                     f"{op.edit_sequence}\n".encode())
+        return h.hexdigest()
+
     def counts(self) -> dict[str, int]:
         """Operations counted by "<action> <kind>", e.g. {"add invoice": 12}."""
         out: dict[str, int] = {}

@@ -195,7 +195,8 @@ class Run:
             batches = self.batches(plan)
             stage_run(self.folder, plan, batches, self.port, self.resolve, snapshot)
             run = SyncRun(id=self.run_id, company_key=key, status="planned", dry_run=self.options.dry_run,
-                          folder=str(self.folder), summary=json.dumps(plan.counts()))
+                          folder=str(self.folder), summary=json.dumps({"planned": plan.counts(),
+                                                                       "digest": plan.digest()}))
             session.add(run)
             session.commit()
             counts = plan.counts()

@@ -21,7 +21,8 @@ def stage_run(folder: Path, plan: Plan, batches: list[list[Operation]], port, re
     files = []
     for n, batch in enumerate(batches, 1):
         first = batch[0]
-        path = requests / f"{n:03d}-{first.action.value}-{first.kind.value}.xml"
+        suffix = getattr(port, "request_suffix", ".xml")
+        path = requests / f"{n:03d}-{first.action.value}-{first.kind.value}{suffix}"
         path.write_bytes(port.render(batch, resolve))
         files.append(path)
     (folder / "plan.json").write_text(json.dumps({
