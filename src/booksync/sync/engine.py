@@ -72,11 +72,14 @@ class SyncResult:
     folder: str = ""
     backup: str = ""
     adjustments: int = 0
+    digest: str = ""
+    """The plan's digest (:meth:`booksync.domain.Plan.digest`), when a plan was made."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code, "message": self.message,
                 "problems": [p.__dict__ for p in self.problems], "planned": self.planned, "applied": self.applied,
-                "folder": self.folder, "backup": self.backup, "adjustments": self.adjustments}
+                "folder": self.folder, "backup": self.backup, "adjustments": self.adjustments,
+                "digest": self.digest}
 
 
 def new_run_id(runs_dir: Path) -> str:
@@ -145,10 +148,11 @@ class Run:
         self.run_id = new_run_id(home.runs_dir)
         self.folder = home.runs_dir / self.run_id
         self.resolved: dict[tuple[str, int], str] = {}
+        self.digest = ""
 
     def result(self, status: str, code: int, message: str, **kw: Any) -> SyncResult:
         return SyncResult(self.run_id, status, code, message, folder=str(self.folder) if self.folder.exists() else "",
-                          **kw)
+                          digest=self.digest, **kw)
 
     def execute(self) -> SyncResult:
         self.ui.progress("Reading QuickBooks", 0, 1)
@@ -185,6 +189,7 @@ class Run:
                                    "QuickBooks does not accept for payments; nothing was written.", problems=problems)
             plan_builder = planner.Planner(work, snapshot, customers, self.port.limits, key)
             plan = plan_builder.build(create)
+            self.digest = plan.digest()
             planned_keys = {(op.kind.value, op.local_id) for op in plan.operations}
             problems = plan_builder.problems + planner.check_applications(work, planned_keys)
             if problems:
