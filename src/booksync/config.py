@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "database": {"url": ""},
     "company": {"kind": "simulator", "path": "company.qbsim", "app_name": "booksync"},
     "sync": {"message_size": 50, "keep_backups": 10},
+    "corrections": {"period": "month", "fiscal_year_start": 1, "on_conflict": "stop", "closed_period": "stop"},
 }
 
 

@@ -320,6 +320,42 @@ class Operation:
     edit_sequence: str | None = None
     fingerprint: str = ""
     amount: Decimal | None = None
+    link_mode: str = "full"
+    """How the link table follows a done operation: "full" (remote id, version, what was written),
+    "version" (only the EditSequence: a payment's applications released for a moment), "void",
+    "deleted", or "adjustment" (a new document in the open period standing for a closed one)."""
+    related: tuple[str, int, str, str] | None = None
+    """For an adjustment: (kind, local_id, fingerprint, written JSON) of the original it corrects."""
+
+
+@dataclass
+class Correction:
+    """One correction of a transaction or customer already in QuickBooks, for the Corrections Log.
+
+    Attributes:
+        kind: "Invoice", "Credit memo", "Payment" or "Customer".
+        number: the record's number.
+        member: the member's number and name.
+        date: the transaction's date (for a customer: None).
+        changes: "field: before -> after" lines.
+        action: what booksync does in QuickBooks, e.g. "InvoiceMod", "TxnVoid".
+        past_period: dated before the start of the current accounting period.
+        closed: dated on or before QuickBooks' closing date.
+        note: anything else the accountant must know (a conflict overwritten, an adjustment).
+        amount_before / amount_after: the totals, when the record has one.
+    """
+
+    kind: str
+    number: str
+    member: str
+    date: "dt.date | None"
+    changes: list[str]
+    action: str
+    past_period: bool = False
+    closed: bool = False
+    note: str = ""
+    amount_before: Decimal | None = None
+    amount_after: Decimal | None = None
 
 
 @dataclass
@@ -345,6 +381,7 @@ class Plan:
 
     operations: list[Operation] = field(default_factory=list)
     adjustments: list[Adjustment] = field(default_factory=list)
+    corrections: list[Correction] = field(default_factory=list)
 
     def add(self, **kwargs: Any) -> Operation:
         op = Operation(seq=len(self.operations) + 1, **kwargs)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import subprocess
 import sys
 import traceback
 from importlib import resources
@@ -122,11 +123,58 @@ def import_cmd(kind: str, file: Path, home_dir: Path | None, as_json: bool) -> N
 class CliInteraction:
     """Answers the sync's questions at the terminal, or from the unattended flags."""
 
-    def __init__(self, assume_yes: bool, create_customers: bool | None, quiet: bool) -> None:
+    def __init__(self, assume_yes: bool, create_customers: bool | None, quiet: bool,
+                 corrections_log: Path | None = None) -> None:
         self.assume_yes = assume_yes
         self.create_customers = create_customers
         self.quiet = quiet
+        self.corrections_log = corrections_log
         self._last_phase = ""
+
+    def review_corrections(self, plan: Plan, log_files: dict[str, Path]) -> bool:
+        out = err if self.quiet else console
+        out.print(f"\n[bold]{len(plan.corrections)} correction(s) change transactions already in QuickBooks[/] "
+                  f"({sum(c.past_period for c in plan.corrections)} in a past period, "
+                  f"{sum(c.closed for c in plan.corrections)} on or before the closing date).")
+        out.print(f"The Corrections Log: {log_files['pdf']}  (also .html and .csv)")
+        if self.corrections_log is not None:
+            target = self.corrections_log
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fmt = target.suffix.lower().lstrip(".")
+            shutil.copyfile(log_files.get(fmt, log_files["pdf"]), target)
+            out.print(f"Corrections Log written to {target} (--corrections-log)")
+            return True
+        if self.assume_yes:
+            out.print("[red]With corrections, an unattended run needs --corrections-log PATH; cancelled.[/]")
+            return False
+        while True:
+            choice = click.prompt("Corrections Log: [p]review, p[r]int, or [c]ancel",
+                                  type=click.Choice(["p", "r", "c"], case_sensitive=False), default="p",
+                                  show_choices=False, err=self.quiet).lower()
+            if choice == "c":
+                return False
+            if choice == "p":
+                show_corrections(out, plan)
+                return True
+            if print_pdf(log_files["pdf"], out):
+                return True
+
+
+    def confirm_update(self, plan: Plan, folder: Path) -> bool:
+        out = err if self.quiet else console
+        show_plan(out, plan, folder)
+        if self.assume_yes:
+            return True
+        return click.confirm("Do you want to update QuickBooks with the synchronization changes now?",
+                             default=False, err=self.quiet)
+
+    def progress(self, phase: str, done: int, total: int) -> None:
+        if phase != self._last_phase:
+            self._last_phase = phase
+            err.print(f"{phase}...")
+        elif total > 1 and (done == total or done % 500 < 50):
+            err.print(f"  {phase}: {done} of {total}")
+
 
     def ask_create_customers(self, members: list[str]) -> bool:
         out = err if self.quiet else console
@@ -145,21 +193,30 @@ class CliInteraction:
         return click.confirm("Create QuickBooks customers for them now? (recommended)", default=True,
                              err=self.quiet)
 
-    def confirm_update(self, plan: Plan, folder: Path) -> bool:
-        out = err if self.quiet else console
-        show_plan(out, plan, folder)
-        if self.assume_yes:
-            return True
-        return click.confirm("Do you want to update QuickBooks with the synchronization changes now?",
-                             default=False, err=self.quiet)
 
-    def progress(self, phase: str, done: int, total: int) -> None:
-        if phase != self._last_phase:
-            self._last_phase = phase
-            err.print(f"{phase}...")
-        elif total > 1 and (done == total or done % 500 < 50):
-            err.print(f"  {phase}: {done} of {total}")
+def show_corrections(out: Console, plan: Plan) -> None:
+    table = Table(title="QuickBooks Corrections Log", show_lines=True)
+    for col in ("Type", "Number", "Member", "Date", "What changed", "Action", "Past period", "Closed"):
+        table.add_column(col)
+    for c in plan.corrections:
+        table.add_row(c.kind, escape(c.number), escape(c.member), str(c.date or ""),
+                      escape("\n".join(c.changes + ([c.note] if c.note else []))), escape(c.action),
+                      "[bold red]yes[/]" if c.past_period else "no", "[bold red]yes[/]" if c.closed else "no")
+    out.print(table)
 
+
+def print_pdf(pdf: Path, out: Console) -> bool:
+    """Send the PDF to the system's printer (lp or lpr); say so when there is none."""
+    for command in ("lp", "lpr"):
+        if shutil.which(command):
+            done = subprocess.run([command, str(pdf)], capture_output=True, text=True)
+            if done.returncode == 0:
+                out.print(f"Sent to the printer: {pdf}")
+                return True
+            out.print(f"[red]Printing failed:[/] {escape(done.stderr.strip())}")
+            return False
+    out.print(f"No printer is set up on this computer. Open and print {pdf}, or choose preview.")
+    return False
 
 def show_plan(out: Console, plan: Plan, folder: Path) -> None:
     table = Table(title="Synchronization plan", show_edge=False)
@@ -211,8 +268,18 @@ def print_result(result: Any, as_json: bool) -> None:
 @click.option("--create-customers/--no-create-customers", default=None,
               help="Create QuickBooks customers for members that have none, without asking (default: ask).")
 @click.option("--dry-run", is_flag=True, help="Stage the plan and working files; send nothing to QuickBooks.")
+@click.option("--corrections-log", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the Corrections Log to PATH (.pdf, .html or .csv) and continue: for unattended runs.")
+@click.option("--on-conflict", type=click.Choice(["stop", "overwrite", "skip"]), default=None,
+              help="A transaction edited in QuickBooks since booksync wrote it: stop (default), overwrite it "
+                   "with the billing store's version, or skip it.")
+@click.option("--closed-period-policy", type=click.Choice(["stop", "adjust"]), default=None,
+              help="A correction dated on or before the closing date: stop (default), or adjust: leave it and "
+                   "post the difference today as an invoice or credit memo.")
 @json_option
-def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_run: bool, as_json: bool) -> None:
+def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_run: bool,
+         corrections_log: Path | None, on_conflict: str | None, closed_period_policy: str | None,
+         as_json: bool) -> None:
     """Synchronize transactions with QuickBooks.
 
     Reads QuickBooks, checks the account cross references, members' customers and
@@ -229,13 +296,30 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     setup_logging(home)
     sessions = sessions_for(home)
     options = SyncOptions(dry_run=dry_run, message_size=int(home.settings["sync"].get("message_size", 50)),
-                          keep_backups=int(home.settings["sync"].get("keep_backups", 10)))
-    ui = CliInteraction(yes, create_customers, quiet=as_json)
+                          keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
+                          policy=correction_policy(home, on_conflict, closed_period_policy))
+    ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
     with books(home) as port:
         result = synchronize(sessions, port, home, ui, options)
     logging.getLogger("booksync.sync").info("run %s: %s", result.run_id, result.message)
     print_result(result, as_json)
     sys.exit(result.exit_code)
+
+
+def correction_policy(home: Any, on_conflict: str | None, closed_period: str | None) -> Any:
+    """The correction policy from the command line, else the home's [corrections] settings.
+    BOOKSYNC_TODAY (YYYY-MM-DD) sets the run's date, for rehearsals."""
+    import datetime as dt
+    import os
+
+    from ..sync.corrections import CorrectionPolicy
+
+    cfg = home.settings.get("corrections", {})
+    today = os.environ.get("BOOKSYNC_TODAY")
+    return CorrectionPolicy(on_conflict=on_conflict or cfg.get("on_conflict", "stop"),
+                            closed_period=closed_period or cfg.get("closed_period", "stop"),
+                            period=cfg.get("period", "month"), fiscal_year_start=int(cfg.get("fiscal_year_start", 1)),
+                            today=dt.date.fromisoformat(today) if today else dt.date.today())
 
 
 @cli.command()
@@ -281,12 +365,15 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
 # ---------------------------------------------------------------------- mapping commands
 
 
-from . import mapping, runs, simulator_cmd  # noqa: E402
+from . import mapping, runs, simulator_cmd, txn_cmd  # noqa: E402
 
 cli.add_command(mapping.accounts)
 cli.add_command(mapping.members)
 cli.add_command(simulator_cmd.simulator)
 cli.add_command(runs.runs)
+cli.add_command(txn_cmd.invoices)
+cli.add_command(txn_cmd.credit_memos)
+cli.add_command(txn_cmd.payments)
 
 
 # ---------------------------------------------------------------------- demo

@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from ..domain import Kind
-from ..store.models import GLAccount, Invoice, Link, Member, Payment
+from ..store.models import GLAccount, Invoice, Link, Member, Payment, _now
 from .common import books, console, err, home_option, json_option, load_home, sessions_for, setup_logging
 
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -173,13 +173,15 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
                 err.print(f"QuickBooks customer {escape(target.full_name)} is already linked to member "
                           f"{other.number} {escape(other.name)}; each member needs its own customer.")
                 sys.exit(3)
-            record.qb_customer = target.full_name
+            stamp = _now()
+            record.qb_customer, record.updated_at = target.full_name, stamp
             link = linked.get(record.id)
             if link is None:
-                session.add(Link(company_key=key, kind=Kind.CUSTOMER.value, local_id=record.id,
-                                 remote_id=target.list_id, qb_name=target.full_name))
-            else:
-                link.remote_id, link.qb_name = target.list_id, target.full_name
+                link = Link(company_key=key, kind=Kind.CUSTOMER.value, local_id=record.id)
+                session.add(link)
+            # A customer linked by hand keeps its QuickBooks details until the member changes.
+            link.remote_id, link.qb_name, link.source_updated_at = target.list_id, target.full_name, stamp
+            link.written, link.fingerprint = "", ""
             session.commit()
             console.print(f"Member {record.number} {escape(record.name)} -> QuickBooks customer "
                           f"{escape(target.full_name)}")

@@ -117,6 +117,12 @@ def _accounts(session, port, snapshot, links, invoices, memos, payments, result:
         for txn in remote.values():
             for item_id, amount in txn.lines:
                 books[qb_names.get(item_account.get(item_id, ""), "(unknown item)")] += sign * amount
+    # Adjustments stand in QuickBooks for corrections of closed-period transactions.
+    for kind, sign in ((Kind.INVOICE, 1), (Kind.CREDIT_MEMO, -1)):
+        ids = [remote for (k, _), remote in links.items() if k == f"adjustment_{kind.value}"]
+        for txn in port.transactions(kind.value, ids).values() if ids else ():
+            for item_id, amount in txn.lines:
+                books[qb_names.get(item_account.get(item_id, ""), "(unknown item)")] += sign * amount
     synced_payments = [p for p in payments if (Kind.PAYMENT.value, p.id) in links]
     for p in synced_payments:
         billing[qb_account_of(p.deposit_account_id)] += p.amount

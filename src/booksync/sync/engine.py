@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..books.port import BooksPort, Outcome
@@ -25,7 +25,8 @@ from ..qbxml.errors import QBError, StatusError
 from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Payment,
                             SyncRun, _now)
 from . import planner
-from .staging import stage_run
+from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
+from .staging import stage_run, write_corrections_log
 
 log = logging.getLogger("booksync.sync")
 
@@ -42,6 +43,10 @@ class Interaction(Protocol):
 
     def ask_create_customers(self, members: list[str]) -> bool: ...
 
+    def review_corrections(self, plan: Plan, log_files: dict[str, Path]) -> bool:
+        """The Corrections Log gate: True once the log was previewed or printed; False cancels."""
+        ...
+
     def confirm_update(self, plan: Plan, folder: Path) -> bool: ...
 
     def progress(self, phase: str, done: int, total: int) -> None: ...
@@ -52,6 +57,7 @@ class SyncOptions:
     dry_run: bool = False
     message_size: int = 50
     keep_backups: int = 10
+    policy: CorrectionPolicy = field(default_factory=CorrectionPolicy)
 
 
 @dataclass
@@ -110,22 +116,66 @@ def load_work(session: Session, company_key: str) -> planner.Work:
     work.payments = unlinked(Payment, Kind.PAYMENT, selectinload(Payment.applications)
                              .selectinload(Application.invoice), selectinload(Payment.applications)
                              .selectinload(Application.credit_memo))
+    _load_changes(session, company_key, work)
     member_ids = ({r.member_id for r in work.invoices} | {r.member_id for r in work.credit_memos}
-                  | {p.member_id for p in work.payments})
+                  | {p.member_id for p in work.payments}
+                  | {r.member_id for r in work.changed_invoices + work.changed_credit_memos}
+                  | {p.member_id for p in work.changed_payments + work.deleted_payments
+                     + work.linked_payments_touching}
+                  | {m.id for m in work.changed_members})
     for chunk in _chunks(sorted(member_ids)):
         work.members.update({m.id: m for m in session.scalars(select(Member).where(Member.id.in_(chunk)))})
     wanted: dict[str, set[int]] = {Kind.CUSTOMER.value: member_ids, Kind.INVOICE.value: set(),
                                    Kind.CREDIT_MEMO.value: set()}
-    for payment in work.payments:
+    wanted[Kind.INVOICE.value] |= {r.id for r in work.changed_invoices}
+    wanted[Kind.CREDIT_MEMO.value] |= {r.id for r in work.changed_credit_memos}
+    wanted[Kind.PAYMENT.value] = {p.id for p in work.changed_payments + work.deleted_payments
+                                  + work.linked_payments_touching}
+    for payment in work.open_payments() + work.linked_payments_touching:
         for app in payment.applications:
             wanted[Kind.INVOICE.value].add(app.invoice_id)
             if app.credit_memo_id is not None:
                 wanted[Kind.CREDIT_MEMO.value].add(app.credit_memo_id)
+
     for kind, ids in wanted.items():
         for chunk in _chunks(sorted(ids)):
             stmt = select(Link).where(Link.company_key == company_key, Link.kind == kind, Link.local_id.in_(chunk))
             work.links.update({(link.kind, link.local_id): link for link in session.scalars(stmt)})
     return work
+
+
+def _load_changes(session: Session, key: str, work: planner.Work) -> None:
+    """Records already in QuickBooks whose billing row changed since booksync wrote it."""
+    def changed(model: Any, kind: Kind, *options: Any) -> list[Any]:
+        stmt = (select(model).join(Link, and_(Link.company_key == key, Link.kind == kind.value,
+                                              Link.local_id == model.id))
+                .where(Link.source_updated_at.is_not(None), Link.source_updated_at != model.updated_at,
+                       Link.fingerprint.not_in(("void", "deleted"))).options(*options))
+        return list(session.scalars(stmt))
+
+    work.changed_invoices = [r for r in changed(Invoice, Kind.INVOICE, selectinload(Invoice.lines))]
+    work.changed_credit_memos = changed(CreditMemo, Kind.CREDIT_MEMO, selectinload(CreditMemo.lines))
+    payments = changed(Payment, Kind.PAYMENT, selectinload(Payment.applications))
+    work.changed_payments = [p for p in payments if p.status == "open"]
+    work.deleted_payments = [p for p in payments if p.status != "open"]
+    work.changed_members = changed(Member, Kind.CUSTOMER)
+    invoice_ids = [r.id for r in work.changed_invoices]
+    memo_ids = [r.id for r in work.changed_credit_memos]
+    touching: dict[int, Any] = {}
+    for ids, column in ((invoice_ids, Application.invoice_id), (memo_ids, Application.credit_memo_id)):
+        for chunk in _chunks(ids):
+            stmt = (select(Payment).join(Application, Application.payment_id == Payment.id)
+                    .join(Link, and_(Link.company_key == key, Link.kind == Kind.PAYMENT.value,
+                                     Link.local_id == Payment.id))
+                    .where(column.in_(chunk)).options(selectinload(Payment.applications)))
+            touching.update({p.id: p for p in session.scalars(stmt)})
+    # Payments whose QuickBooks copy (what booksync wrote) applies to them, though the billing store no longer does.
+    for p in work.changed_payments + work.deleted_payments:
+        touching.setdefault(p.id, p)
+    work.linked_payments_touching = list(touching.values())
+    for p in work.linked_payments_touching:
+        for app in p.applications:
+            _ = app.invoice, app.credit_memo
 
 
 def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
@@ -148,6 +198,8 @@ class Run:
         self.run_id = new_run_id(home.runs_dir)
         self.folder = home.runs_dir / self.run_id
         self.resolved: dict[tuple[str, int], str] = {}
+        self.versions: dict[str, str] = {}
+        """Latest EditSequence by ListID/TxnID, from the answers of this run."""
         self.digest = ""
 
     def result(self, status: str, code: int, message: str, **kw: Any) -> SyncResult:
@@ -187,7 +239,9 @@ class Run:
             if problems:
                 return self.result("stopped", EXIT_CHECKS, f"{len(problems)} payment(s) deposit to an account "
                                    "QuickBooks does not accept for payments; nothing was written.", problems=problems)
-            plan_builder = planner.Planner(work, snapshot, customers, self.port.limits, key)
+            remote = self.read_versions(work, snapshot)
+            plan_builder = CorrectionPlanner(work, snapshot, customers, self.port.limits, key, remote=remote,
+                                             policy=self.options.policy)
             plan = plan_builder.build(create)
             self.digest = plan.digest()
             planned_keys = {(op.kind.value, op.local_id) for op in plan.operations}
@@ -195,10 +249,16 @@ class Run:
             if problems:
                 return self.result("stopped", EXIT_CHECKS, "The plan cannot be applied; nothing was written.",
                                    problems=problems)
+            if not plan.operations:
+                skipped = f" ({len(plan_builder.skipped)} conflict(s) skipped)" if plan_builder.skipped else ""
+                return self.result("nothing", EXIT_OK, "Nothing to synchronize: QuickBooks is up to date" + skipped
+                                   + ".")
             self.resolved = {(link.kind, link.local_id): link.remote_id for link in work.links.values()}
             self.resolved.update({(Kind.CUSTOMER.value, m): lid for m, lid in customers.linked.items()})
             batches = self.batches(plan)
             stage_run(self.folder, plan, batches, self.port, self.resolve, snapshot)
+            log_files = write_corrections_log(self.folder, plan, snapshot, self.options.policy) \
+                if plan.corrections else {}
             run = SyncRun(id=self.run_id, company_key=key, status="planned", dry_run=self.options.dry_run,
                           folder=str(self.folder), summary=json.dumps({"planned": plan.counts(),
                                                                        "digest": plan.digest()}))
@@ -210,6 +270,11 @@ class Run:
                 return self._finish(session, run, "dry-run", EXIT_OK,
                                     f"Dry run: {len(plan.operations)} operation(s) staged in {self.folder}; "
                                     "nothing was sent to QuickBooks.", planned=counts, adjustments=adjusted)
+            review = getattr(self.ui, "review_corrections", None)
+            if plan.corrections and review is not None and not review(plan, log_files):
+                return self._finish(session, run, "cancelled", EXIT_DECLINED,
+                                    "Cancelled at the Corrections Log; nothing was written to QuickBooks.",
+                                    planned=counts, adjustments=adjusted)
             if not self.ui.confirm_update(plan, self.folder):
                 return self._finish(session, run, "declined", EXIT_DECLINED,
                                     "QuickBooks was not updated; the plan was discarded.", planned=counts,
@@ -233,6 +298,27 @@ class Run:
         if self.folder.exists():
             (self.folder / "summary.json").write_text(json.dumps(result.as_dict(), indent=2))
         return result
+
+    def read_versions(self, work: planner.Work, snapshot: Any) -> dict[tuple[str, int], Remote]:
+        """Re-read, from QuickBooks, the current version of every linked record a correction may touch."""
+        out: dict[tuple[str, int], Remote] = {}
+        customers = {c.list_id: c for c in snapshot.customers}
+        for member in work.changed_members:
+            link = work.links.get((Kind.CUSTOMER.value, member.id))
+            if link is not None:
+                c = customers.get(link.remote_id)
+                out[(Kind.CUSTOMER.value, member.id)] = Remote(c.edit_sequence if c else "", exists=c is not None)
+        groups = ((Kind.INVOICE, work.changed_invoices), (Kind.CREDIT_MEMO, work.changed_credit_memos),
+                  (Kind.PAYMENT, work.changed_payments + work.deleted_payments + work.linked_payments_touching))
+        for kind, records in groups:
+            ids = {work.links[(kind.value, r.id)].remote_id: r.id for r in records
+                   if (kind.value, r.id) in work.links}
+            found = self.port.transactions(kind.value, list(ids)) if ids else {}
+            for remote_id, local_id in ids.items():
+                txn = found.get(remote_id)
+                out[(kind.value, local_id)] = (Remote(txn.edit_sequence, txn.total, txn.date) if txn
+                                               else Remote("", exists=False))
+        return out
 
     def resolve(self, ref: Ref) -> str | None:
         if ref.remote_id:
@@ -280,8 +366,10 @@ class Run:
 
     def _record_bill_info(self, session: Session, key: str, links: dict[int, tuple[str, str]]) -> None:
         for member_id, (list_id, name) in links.items():
+            member = session.get(Member, member_id)
             session.add(Link(company_key=key, kind=Kind.CUSTOMER.value, local_id=member_id, remote_id=list_id,
-                             qb_name=name, run_id=self.run_id))
+                             qb_name=name, run_id=self.run_id,
+                             source_updated_at=member.updated_at if member is not None else None))
         session.commit()
 
     def apply(self, session: Session, run: SyncRun, plan: Plan, batches: list[list[Operation]],
@@ -300,6 +388,8 @@ class Run:
         for batch in batches:
             for op in batch:
                 entries[op.seq].status = "sent"
+                if op.action is Action.MOD and op.remote_id in self.versions:
+                    op.edit_sequence = self.versions[op.remote_id]
             session.commit()
             outcomes = self.port.send(batch, self.resolve)
             failure: tuple[Operation, Outcome] | None = None
@@ -324,16 +414,36 @@ class Run:
         return applied, None
 
     def _record_link(self, session: Session, key: str, op: Operation, outcome: Outcome) -> None:
-        self.resolved[(op.kind.value, op.local_id)] = outcome.remote_id
+        if outcome.edit_sequence:
+            self.versions[outcome.remote_id] = outcome.edit_sequence
+        if op.action is Action.ADD:
+            self.resolved[(op.kind.value, op.local_id)] = outcome.remote_id
         if op.kind in (Kind.ITEM, Kind.PAYMENT_METHOD):
             return
-        link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == op.kind.value,
+        kind = f"adjustment_{op.kind.value}" if op.link_mode == "adjustment" else op.kind.value
+        link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == kind,
                                                  Link.local_id == op.local_id))
         if link is None:
-            link = Link(company_key=key, kind=op.kind.value, local_id=op.local_id)
+            link = Link(company_key=key, kind=kind, local_id=op.local_id)
             session.add(link)
-        link.remote_id = outcome.remote_id
+        if op.link_mode == "version":
+            link.edit_sequence = outcome.edit_sequence
+            return
+        link.remote_id = outcome.remote_id or link.remote_id
         link.edit_sequence = outcome.edit_sequence
+        if op.link_mode in ("void", "deleted"):
+            link.fingerprint, link.written = op.link_mode, ""
+            model = {Kind.INVOICE: Invoice, Kind.CREDIT_MEMO: CreditMemo, Kind.PAYMENT: Payment}[op.kind]
+            record = session.get(model, op.local_id)
+            link.source_updated_at = record.updated_at if record is not None else None
+            link.run_id = self.run_id
+            return
+        if op.link_mode == "adjustment":
+            link.fingerprint, link.written = op.fingerprint, planner.written_json(op.payload)
+            link.qb_name, link.run_id = op.number, self.run_id
+            link.source_updated_at = _now()
+            self._follow_original(session, key, op)
+            return
         link.qb_name = outcome.name or op.number
         link.fingerprint = op.fingerprint
         link.written = planner.written_json(op.payload) if op.payload is not None else ""
@@ -341,9 +451,23 @@ class Run:
         model = {Kind.INVOICE: Invoice, Kind.CREDIT_MEMO: CreditMemo, Kind.PAYMENT: Payment,
                  Kind.CUSTOMER: Member}[op.kind]
         record = session.get(model, op.local_id)
-        link.source_updated_at = record.updated_at if record is not None else None
-        if op.kind is Kind.CUSTOMER and record is not None and outcome.name:
+        if op.kind is Kind.CUSTOMER and record is not None and outcome.name \
+                and record.qb_customer != outcome.name:
+            # Bill Info follows the customer; one timestamp for both so the member is not seen as changed.
             record.qb_customer = outcome.name
+            record.updated_at = _now()
+        link.source_updated_at = record.updated_at if record is not None else None
+
+    def _follow_original(self, session: Session, key: str, op: Operation) -> None:
+        """After an adjustment, the closed original's link records the billing version as handled."""
+        kind, local_id, fp, written = op.related
+        link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == kind,
+                                                 Link.local_id == local_id))
+        model = {Kind.INVOICE.value: Invoice, Kind.CREDIT_MEMO.value: CreditMemo}[kind]
+        record = session.get(model, local_id)
+        if link is not None and record is not None:
+            link.fingerprint, link.written = fp, written or link.written
+            link.source_updated_at = record.updated_at
 
 
 def explain_refusal(op: Operation, outcome: Outcome) -> str:

@@ -44,16 +44,38 @@ class Work:
     gl_accounts: dict[int, Any] = field(default_factory=dict)
     members: dict[int, Any] = field(default_factory=dict)
     links: dict[tuple[str, int], Any] = field(default_factory=dict)
+    changed_invoices: list[Any] = field(default_factory=list)
+    """Invoices in QuickBooks that changed, were voided or deleted in the billing store."""
+    changed_credit_memos: list[Any] = field(default_factory=list)
+    changed_payments: list[Any] = field(default_factory=list)
+    """Payments in QuickBooks that changed (still open)."""
+    deleted_payments: list[Any] = field(default_factory=list)
+    changed_members: list[Any] = field(default_factory=list)
+    """Members with a customer in QuickBooks whose details changed."""
+    linked_payments_touching: list[Any] = field(default_factory=list)
+    """Payments in QuickBooks applied to the changed invoices and credit memos."""
 
     def is_empty(self) -> bool:
-        return not (self.invoices or self.credit_memos or self.payments)
+        return not (self.invoices or self.credit_memos or self.payments or self.changed_invoices
+                    or self.changed_credit_memos or self.changed_payments or self.deleted_payments
+                    or self.changed_members)
 
     def sales(self) -> Iterable[tuple[Kind, Any]]:
+        """Invoices and credit memos to add."""
         yield from ((Kind.INVOICE, i) for i in self.invoices)
         yield from ((Kind.CREDIT_MEMO, c) for c in self.credit_memos)
 
+    def open_sales(self) -> Iterable[tuple[Kind, Any]]:
+        """Invoices and credit memos whose lines QuickBooks will receive: adds and open changed ones."""
+        yield from self.sales()
+        yield from ((Kind.INVOICE, i) for i in self.changed_invoices if i.status == "open")
+        yield from ((Kind.CREDIT_MEMO, c) for c in self.changed_credit_memos if c.status == "open")
+
+    def open_payments(self) -> list[Any]:
+        return self.payments + self.changed_payments
+
     def billed_members(self) -> list[Any]:
-        ids = {r.member_id for _, r in self.sales()} | {p.member_id for p in self.payments}
+        ids = {r.member_id for _, r in self.open_sales()} | {p.member_id for p in self.open_payments()}
         return sorted((self.members[i] for i in ids), key=lambda m: m.number)
 
 
@@ -76,10 +98,10 @@ def gl_label(account: Any) -> str:
 def check_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
     """Every G/L account used by the records must cross-reference an active QuickBooks account."""
     used: dict[int, int] = {}
-    for _, record in work.sales():
+    for _, record in work.open_sales():
         for line in record.lines:
             used[line.gl_account_id] = used.get(line.gl_account_id, 0) + 1
-    for payment in work.payments:
+    for payment in work.open_payments():
         used[payment.deposit_account_id] = used.get(payment.deposit_account_id, 0) + 1
     by_name = snapshot.account_by_name()
     problems = []
@@ -153,7 +175,7 @@ def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
     """Every payment must deposit to a Bank or Other Current Asset account (QuickBooks status 3140)."""
     by_name = snapshot.account_by_name()
     problems = []
-    for payment in sorted(work.payments, key=lambda p: p.number):
+    for payment in sorted(work.open_payments(), key=lambda p: p.number):
         gl = work.gl_accounts[payment.deposit_account_id]
         target = by_name.get((gl.qb_account or "").casefold())
         if target is None or target.holds_deposits:
@@ -268,7 +290,7 @@ class Planner:
     # -- items and payment methods
 
     def _income_accounts(self) -> list[Any]:
-        ids = {line.gl_account_id for _, r in self.work.sales() for line in r.lines}
+        ids = {line.gl_account_id for _, r in self.work.open_sales() for line in r.lines}
         return sorted((self.work.gl_accounts[i] for i in ids), key=lambda g: g.number)
 
     def _plan_items(self) -> None:
@@ -295,7 +317,7 @@ class Planner:
 
     def _plan_methods(self) -> None:
         existing = {m.name.casefold(): m for m in self.snapshot.payment_methods}
-        for method in sorted({p.method for p in self.work.payments if p.method}):
+        for method in sorted({p.method for p in self.work.open_payments() if p.method}):
             name = self.fit.name("payment method", "name", method, self.limits.payment_method_name)
             key = name.casefold()
             local_id = int(hashlib.sha256(key.encode()).hexdigest()[:7], 16)
@@ -368,18 +390,40 @@ class Planner:
 def check_applications(work: Work, planned: set[tuple[str, int]]) -> list[Problem]:
     """Every invoice or credit memo a payment applies to must be in QuickBooks or in this plan."""
     problems = []
-    for payment in work.payments:
+    for payment in work.open_payments():
         for app in payment.applications:
             targets = [(Kind.INVOICE, app.invoice_id, app.invoice)]
             if app.credit_memo_id is not None:
                 targets.append((Kind.CREDIT_MEMO, app.credit_memo_id, app.credit_memo))
             for kind, local_id, record in targets:
                 key = (kind.value, local_id)
-                if key in work.links or key in planned:
+                if (key in work.links or key in planned) and record.status == "open":
                     continue
                 state = "is " + record.status if record.status != "open" else "is not synchronized"
                 problems.append(Problem(
                     "application-target", f"payment {payment.number}",
                     f"applies to {kind.label} {record.number}, which {state}",
                     f"correct the payment's applications: booksync payments edit {payment.number} --apply ..."))
+    problems += check_overapplied(work)
+    return problems
+
+
+def check_overapplied(work: Work) -> list[Problem]:
+    """A changed invoice must stay at least as large as what payments apply to it (QuickBooks 3210)."""
+    payments = {p.id: p for p in work.open_payments() + work.linked_payments_touching if p.status == "open"}
+    applied: dict[int, Decimal] = {}
+    receipts: dict[int, list[str]] = {}
+    for payment in payments.values():
+        for app in payment.applications:
+            applied[app.invoice_id] = applied.get(app.invoice_id, Decimal("0.00")) + app.amount + app.credit_amount
+            receipts.setdefault(app.invoice_id, []).append(payment.number)
+    problems = []
+    for invoice in work.changed_invoices:
+        if invoice.status == "open" and applied.get(invoice.id, Decimal("0.00")) > invoice.total:
+            problems.append(Problem(
+                "overapplied", f"invoice {invoice.number}",
+                f"payments {', '.join(sorted(receipts[invoice.id]))} apply {applied[invoice.id]} to it, but its "
+                f"total is now {invoice.total}",
+                "reduce the payments' applications first: booksync payments edit RECEIPT --apply "
+                f"{invoice.number}=AMOUNT"))
     return problems

@@ -48,3 +48,11 @@ def plan_text(plan: Plan, snapshot: QBSnapshot) -> str:
     lines += ["", "Operations, in order:"]
     lines += [f"  {op.seq:6d}  {op.action.value:6s} {op.description}" for op in plan.operations]
     return "\n".join(lines) + "\n"
+
+
+def write_corrections_log(folder: Path, plan: Plan, snapshot: QBSnapshot, policy) -> dict[str, Path]:  # noqa: ANN001
+    """Write the Corrections Log of ``plan`` (CSV, HTML, PDF) into the run's folder."""
+    from ..reports.corrections_log import write_log
+
+    return write_log(folder, plan.corrections, snapshot.company.name, folder.name,
+                     snapshot.company.closing_date, policy.period_start(), policy.today)

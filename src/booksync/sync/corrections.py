@@ -1,0 +1,528 @@
+"""Planning corrections: transactions and customers already in QuickBooks that changed,
+were voided or were deleted in the billing store.
+
+Rules (reference/quickbooks-desktop.md §5, §6, §8; DESIGN.md step 4):
+
+* a changed invoice or credit memo becomes InvoiceMod / CreditMemoMod with all its lines
+  (every line not listed is deleted by QuickBooks, so all are sent, as new lines);
+* a voided invoice or credit memo becomes TxnVoid; a deleted one TxnDel;
+* a changed payment becomes ReceivePaymentMod; a deleted payment TxnDel (a payment
+  cannot be voided through qbXML);
+* a member whose name, address or contact changed becomes CustomerMod; a new name
+  QuickBooks already uses stops the run before anything is written;
+* every Mod carries the EditSequence QuickBooks has now; when it differs from the one
+  booksync recorded, the transaction was edited in QuickBooks: a conflict;
+* a payment applied to an invoice or credit memo that changes is first released
+  (its applications to them removed), and applied again after the change, so that
+  QuickBooks never sees an invoice smaller than what was paid on it (status 3210);
+* a correction dated on or before the closing date is refused by QuickBooks (3171):
+  by default the run stops; with the "adjust" policy the closed transaction is left
+  alone and the difference is posted today as an invoice or credit memo.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from ..domain import (Action, ApplicationData, Correction, CustomerData, Kind, LineData, PaymentData, Problem,
+                      Ref, SalesData)
+from .planner import Planner, external_guid, fingerprint, member_label, written_json
+
+@dataclass
+class CorrectionPolicy:
+    """How to treat corrections the user must decide about.
+
+    Attributes:
+        on_conflict: "stop" (default), "overwrite" (the billing store wins) or "skip".
+        closed_period: "stop" (default) or "adjust".
+        period: length of an accounting period: "month" (default), "quarter" or "year".
+        fiscal_year_start: first month of the fiscal year, 1–12.
+        today: the date of the run (adjustments are dated today).
+    """
+
+    on_conflict: str = "stop"
+    closed_period: str = "stop"
+    period: str = "month"
+    fiscal_year_start: int = 1
+    today: dt.date = field(default_factory=dt.date.today)
+
+    def period_start(self) -> dt.date:
+        """First day of the current accounting period."""
+        today = self.today
+        if self.period == "month":
+            return today.replace(day=1)
+        months = {"quarter": 3, "year": 12}[self.period]
+        offset = (today.month - self.fiscal_year_start) % 12
+        start_month_index = today.month - offset % months
+        year = today.year
+        while start_month_index < 1:
+            start_month_index += 12
+            year -= 1
+        return dt.date(year, start_month_index, 1)
+
+
+@dataclass
+class Remote:
+    """The version of a linked record QuickBooks has now."""
+
+    edit_sequence: str
+    total: Decimal | None = None
+    date: str = ""
+    exists: bool = True
+
+
+def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Human lines "field: before -> after" between two canonical payloads."""
+    out = []
+    labels = {"customer": "member", "date": "date", "ref_number": "number", "memo": "memo", "total": "amount",
+              "due_date": "due date", "deposit_to": "deposit account", "method": "payment method",
+              "name": "name", "company_name": "company", "first_name": "contact first name",
+              "last_name": "contact last name", "address": "address", "phone": "phone", "email": "email"}
+    for key in sorted(set(before) | set(after)):
+        if key in ("lines", "applications"):
+            continue
+        b, a = before.get(key), after.get(key)
+        if isinstance(b, dict) and "ref" in b:
+            b = b.get("name")
+        if isinstance(a, dict) and "ref" in a:
+            a = a.get("name")
+        if isinstance(b, dict) or isinstance(a, dict):
+            b = ", ".join(str(v) for v in (b or {}).values() if v)
+            a = ", ".join(str(v) for v in (a or {}).values() if v)
+        if b != a and key in labels:
+            out.append(f"{labels[key]}: {b or '(none)'} -> {a or '(none)'}")
+    if before.get("lines") != after.get("lines") and ("lines" in before or "lines" in after):
+        out.append(f"lines: {_lines_text(before.get('lines'))} -> {_lines_text(after.get('lines'))}")
+    if before.get("applications") != after.get("applications") and ("applications" in before
+                                                                     or "applications" in after):
+        out.append(f"applied to: {_apps_text(before.get('applications'))} -> "
+                   f"{_apps_text(after.get('applications'))}")
+    return out
+
+
+def _lines_text(lines: list | None) -> str:
+    if not lines:
+        return "(none)"
+    return "; ".join(f"{ln['item']['name']} {ln['amount']}" for ln in lines)
+
+
+def _apps_text(apps: list | None) -> str:
+    if not apps:
+        return "(none)"
+    parts = []
+    for app in apps:
+        text = f"{app['invoice']['name']} {app['amount']}"
+        for credit in app.get("credits") or []:
+            text += f" + credit {credit['credit_memo']['name']} {credit['amount']}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def _total(payload: dict[str, Any]) -> Decimal:
+    if "total" in payload:
+        return Decimal(payload["total"])
+    return sum((Decimal(ln["amount"]) for ln in payload.get("lines") or []), Decimal("0.00"))
+
+
+class CorrectionPlanner(Planner):
+    """The planner with corrections: see the module docstring.
+
+    Extra inputs: ``remote`` (kind, local_id) → :class:`Remote` for every linked record to
+    correct, and ``policy``.
+    """
+
+    def __init__(self, *args: Any, remote: dict[tuple[str, int], Remote], policy: CorrectionPolicy,
+                 **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.remote = remote
+        self.policy = policy
+        self.skipped: list[str] = []
+        self._corrections_of_sales: list[tuple] = []
+
+    # -- the order of a plan with corrections
+
+    def build(self, create_customers: bool) -> Any:
+        if create_customers:
+            self._plan_customers()
+        self._plan_customer_mods()
+        self._plan_items()
+        self._plan_methods()
+        self._corrections_of_sales = self._sales_corrections()
+        releases = self._payments_to_release()
+        for payment in sorted(self.work.deleted_payments, key=lambda p: p.number):
+            self._plan_payment_delete(payment)
+        for payment in releases:
+            self._plan_release(payment)
+        for kind, record in sorted(self.work.sales(), key=lambda kr: (kr[0] is Kind.CREDIT_MEMO, kr[1].date,
+                                                                      kr[1].number)):
+            self._plan_sales(kind, record)
+        for item in self._corrections_of_sales:
+            self._emit_sales_correction(*item)
+        for payment in sorted(self.work.payments, key=lambda p: (p.date, p.number)):
+            self._plan_payment(payment)
+        final = {p.id: p for p in self.work.changed_payments}
+        final.update({p.id: p for p in releases})
+        for payment in sorted(final.values(), key=lambda p: (p.date, p.number)):
+            self._plan_payment_mod(payment, released=payment.id in {r.id for r in releases})
+        return self.plan
+
+    # -- helpers
+
+    def _flags(self, *dates: Any) -> tuple[bool, bool]:
+        ds = [d if isinstance(d, dt.date) else dt.date.fromisoformat(d) for d in dates if d]
+        closing = self.snapshot.company.closing_date
+        past = any(d < self.policy.period_start() for d in ds)
+        closed = closing is not None and any(d <= closing for d in ds)
+        return past, closed
+
+    def _check_version(self, kind: Kind, local_id: int, number: str, label: str) -> tuple[bool, str, str]:
+        """Return (go ahead, EditSequence to send, note). Records conflicts as problems or skips."""
+        link = self.work.links[(kind.value, local_id)]
+        remote = self.remote.get((kind.value, local_id))
+        if remote is None or not remote.exists:
+            self.problems.append(Problem(
+                "deleted-in-quickbooks", label,
+                f"was deleted in QuickBooks after booksync wrote it (TxnID/ListID {link.remote_id})",
+                "restore it in QuickBooks, or unlink it so booksync writes it again: booksync runs show"))
+            return False, "", ""
+        if remote.edit_sequence == link.edit_sequence or not link.edit_sequence:
+            return True, remote.edit_sequence, ""
+        detail = (f"edited in QuickBooks after booksync wrote it (EditSequence {link.edit_sequence} when written, "
+                  f"{remote.edit_sequence} now")
+        if remote.total is not None:
+            detail += f"; QuickBooks now has amount {remote.total}, date {remote.date}"
+        detail += ")"
+        if self.policy.on_conflict == "overwrite":
+            return True, remote.edit_sequence, "Conflict: " + detail + "; overwritten with the billing store's version."
+        if self.policy.on_conflict == "skip":
+            self.skipped.append(label)
+            return False, "", ""
+        self.problems.append(Problem("conflict", label, "was " + detail,
+                                     "decide: --on-conflict=overwrite (the billing store wins) or "
+                                     "--on-conflict=skip (leave QuickBooks' version)"))
+        return False, "", ""
+
+    # -- customers
+
+    def _plan_customer_mods(self) -> None:
+        lim = self.limits
+        in_use = self.snapshot.names_in_use()
+        for member in sorted(self.work.changed_members, key=lambda m: m.number):
+            link = self.work.links[(Kind.CUSTOMER.value, member.id)]
+            label = member_label(member)
+            before = json.loads(link.written) if link.written else {}
+            name = self.fit.name(label, "customer name", member.name, lim.customer_name)
+            old_name = before.get("name") or link.qb_name
+            if name.casefold() != (old_name or "").casefold():
+                holder = in_use.get(name.casefold())
+                if holder is not None and holder != link.remote_id:
+                    self.problems.append(Problem(
+                        "rename-taken", label,
+                        f"is renamed to \"{name}\", which QuickBooks already uses for another customer, vendor "
+                        "or other name", "choose another name for the member, or rename the other record in "
+                        "QuickBooks first"))
+                    continue
+            else:
+                name = link.qb_name or name
+            data = self._customer_data(member, name)
+            if before and fingerprint(data) == link.fingerprint:
+                continue
+            ok, version, note = self._check_version(Kind.CUSTOMER, member.id, member.number, label)
+            if not ok:
+                continue
+            after = json.loads(written_json(data))
+            changes = describe_changes(before, after) if before else ["customer details updated"]
+            self.plan.add(action=Action.MOD, kind=Kind.CUSTOMER, local_id=member.id, number=member.number,
+                          description=f"Update customer \"{name}\" for {label}", payload=data,
+                          remote_id=link.remote_id, edit_sequence=version, fingerprint=fingerprint(data))
+            self.plan.corrections.append(Correction("Customer", member.number, f"{member.number} {member.name}",
+                                                    None, changes, "CustomerMod", note=note))
+
+    def _customer_data(self, member: Any, name: str) -> CustomerData:
+        lim, label = self.limits, member_label(member)
+        from ..domain import Address
+
+        return CustomerData(
+            name=name,
+            company_name=self.fit.text(label, "company name", member.company, lim.company_name),
+            first_name=self.fit.text(label, "contact first name", member.contact_first, lim.first_name),
+            last_name=self.fit.text(label, "contact last name", member.contact_last, lim.last_name),
+            address=Address(self.fit.text(label, "address line 1", member.address1, lim.address_line),
+                            self.fit.text(label, "address line 2", member.address2, lim.address_line),
+                            self.fit.text(label, "city", member.city, lim.city),
+                            self.fit.text(label, "state", member.state, lim.state),
+                            self.fit.text(label, "postal code", member.postal_code, lim.postal_code)),
+            phone=self.fit.text(label, "phone", member.phone, lim.phone),
+            email=self.fit.text(label, "email", member.email, lim.email),
+            account_number=self.fit.text(label, "account number", member.number, lim.account_number),
+            is_active=True, external_guid=external_guid(self.company_key, Kind.CUSTOMER, member.id))
+
+    # -- invoices and credit memos
+
+    def _sales_corrections(self) -> list[tuple]:
+        """Decide each changed invoice/credit memo; returns what to emit after the adds."""
+        out = []
+        for kind, records in ((Kind.INVOICE, self.work.changed_invoices),
+                              (Kind.CREDIT_MEMO, self.work.changed_credit_memos)):
+            for record in sorted(records, key=lambda r: (r.date, r.number)):
+                link = self.work.links[(kind.value, record.id)]
+                label = f"{kind.label} {record.number}"
+                before = json.loads(link.written) if link.written else {}
+                member = self.work.members[record.member_id]
+                if record.status == "open":
+                    data = self.sales_data(kind, record)
+                    if fingerprint(data) == link.fingerprint:
+                        continue
+                    action, after = Action.MOD, json.loads(written_json(data))
+                else:
+                    data, after = None, {}
+                    action = Action.VOID if record.status == "void" else Action.DELETE
+                past, closed = self._flags(before.get("date"), record.date if record.status == "open" else None)
+                if closed:
+                    if self.policy.closed_period != "adjust":
+                        self.problems.append(Problem(
+                            "closed-period", f"{label} for {member.name}, dated {before.get('date')}",
+                            f"is dated on or before QuickBooks' closing date ({self.snapshot.company.closing_date}); "
+                            "QuickBooks refuses to change it",
+                            "use --closed-period-policy=adjust to post the difference in the current period, or ask "
+                            "the accountant to move the closing date"))
+                        continue
+                    out.append(("adjust", kind, record, link, before, data, after, member))
+                    continue
+                ok, version, note = self._check_version(kind, record.id, record.number, label)
+                if not ok:
+                    continue
+                out.append(("correct", kind, record, link, before, data, after, member, action, version, note,
+                            past))
+        return out
+
+    def touched_sales(self) -> set[tuple[str, int]]:
+        """Invoices and credit memos whose correction must not find payments applied to them."""
+        return {(item[1].value, item[2].id) for item in self._corrections_of_sales if item[0] == "correct"}
+
+    def _emit_sales_correction(self, mode: str, kind: Kind, record: Any, link: Any, before: dict, data: Any,
+                               after: dict, member: Any, *rest: Any) -> None:
+        txn_name = "Invoice" if kind is Kind.INVOICE else "CreditMemo"
+        label = "Invoice" if kind is Kind.INVOICE else "Credit memo"
+        if mode == "adjust":
+            self._emit_adjustment(kind, record, link, before, data, after, member)
+            return
+        action, version, note, past = rest
+        amount_after = data.total if data is not None else Decimal("0.00")
+        if action is Action.MOD:
+            changes = describe_changes(before, after)
+            qb_action = f"{txn_name}Mod"
+            description = f"Correct {kind.label} {record.number} for {member.name}: {', '.join(changes)}"
+        else:
+            changes = [f"status: open -> {'void' if action is Action.VOID else 'deleted'}",
+                       f"amount: {_total(before)} -> 0.00"]
+            qb_action = "TxnVoid" if action is Action.VOID else "TxnDel"
+            description = f"{'Void' if action is Action.VOID else 'Delete'} {kind.label} {record.number} for " \
+                          f"{member.name}"
+        self.plan.add(action=action, kind=kind, local_id=record.id, number=record.number, description=description,
+                      payload=data, remote_id=link.remote_id, edit_sequence=version,
+                      fingerprint=fingerprint(data) if data is not None else action.value,
+                      amount=amount_after, link_mode="full" if action is Action.MOD else
+                      ("void" if action is Action.VOID else "deleted"))
+        _, closed = self._flags(before.get("date"))
+        self.plan.corrections.append(Correction(label, record.number, f"{member.number} {member.name}",
+                                                record.date, changes, qb_action, past_period=past, closed=closed,
+                                                note=note, amount_before=_total(before), amount_after=amount_after))
+
+    def _emit_adjustment(self, kind: Kind, record: Any, link: Any, before: dict, data: Any, after: dict,
+                         member: Any) -> None:
+        """Leave the closed transaction alone; post the difference today (invoice and/or credit memo)."""
+        sign = 1 if kind is Kind.INVOICE else -1
+        old = {}
+        for ln in before.get("lines") or []:
+            old[ln["item"]["id"]] = old.get(ln["item"]["id"], Decimal("0")) + Decimal(ln["amount"])
+        new = {}
+        for ln in (data.lines if data is not None else ()):
+            new[ln.item.local_id] = new.get(ln.item.local_id, Decimal("0")) + ln.amount
+        diffs = {gl: sign * (new.get(gl, Decimal("0")) - old.get(gl, Decimal("0"))) for gl in set(old) | set(new)}
+        label = "Invoice" if kind is Kind.INVOICE else "Credit memo"
+        notes = []
+        for doc_kind, wanted in ((Kind.INVOICE, 1), (Kind.CREDIT_MEMO, -1)):
+            lines = []
+            for gl_id, diff in sorted(diffs.items()):
+                if diff * wanted > 0:
+                    gl = self.work.gl_accounts[gl_id]
+                    amount = (diff * wanted).quantize(Decimal("0.01"))
+                    lines.append(LineData(self._item_ref(gl_id), f"Adjustment of {kind.label} {record.number} "
+                                                                   f"({gl.number} {gl.name})",
+                                          Decimal(1), amount, amount))
+            if not lines:
+                continue
+            prefix = "A" if doc_kind is Kind.INVOICE else "C"
+            ref = self.fit.ref_number(f"adjustment of {record.number}", "number", f"{prefix}{record.number}",
+                                      self.limits.invoice_ref_number)
+            adj_id = _adjustment_id(self.company_key, kind, record.id, self.policy.today, doc_kind)
+            payload = SalesData(customer=self.customer_ref(record.member_id), date=self.policy.today,
+                                ref_number=ref, lines=tuple(lines),
+                                memo=f"Adjustment of {kind.label} {record.number} dated {before.get('date')} "
+                                     f"(closed period): posted in the current period",
+                                external_guid=external_guid(self.company_key, doc_kind, adj_id))
+            related = (kind.value, record.id, fingerprint(data) if data is not None else
+                       ("void" if record.status == "void" else "deleted"),
+                       written_json(data) if data is not None else "")
+            self.plan.add(action=Action.ADD, kind=doc_kind, local_id=adj_id, number=ref,
+                          description=f"Adjustment {doc_kind.label} {ref} for {member.name}, {self.policy.today}, "
+                                      f"{payload.total} (for closed {kind.label} {record.number})",
+                          payload=payload, fingerprint=fingerprint(payload), amount=payload.total,
+                          link_mode="adjustment", related=related)
+            notes.append(f"{doc_kind.label} {ref} of {payload.total} dated {self.policy.today}")
+        changes = describe_changes(before, after) if data is not None else [
+            f"status: open -> {record.status}", f"amount: {_total(before)} -> 0.00"]
+        self.plan.corrections.append(Correction(
+            label, record.number, f"{member.number} {member.name}", record.date, changes,
+            "Adjustment in the open period: " + ("; ".join(notes) or "nothing to post"),
+            past_period=True, closed=True,
+            note="The closed transaction was left unchanged in QuickBooks.",
+            amount_before=_total(before), amount_after=data.total if data is not None else Decimal("0.00")))
+
+    def _item_ref(self, gl_id: int) -> Ref:
+        if gl_id not in self._items:
+            raise KeyError(gl_id)
+        return self._items[gl_id]
+
+    # -- payments
+
+    def _payments_to_release(self) -> list[Any]:
+        touched = self.touched_sales()
+        out = {}
+        for payment in self.work.linked_payments_touching:
+            link = self.work.links[(Kind.PAYMENT.value, payment.id)]
+            written = json.loads(link.written) if link.written else {}
+            if payment.status != "open":
+                continue
+            for app in written.get("applications") or []:
+                keys = {(Kind.INVOICE.value, app["invoice"]["id"])}
+                keys |= {(Kind.CREDIT_MEMO.value, c["credit_memo"]["id"]) for c in app.get("credits") or []}
+                if keys & touched:
+                    out[payment.id] = payment
+        return sorted(out.values(), key=lambda p: (p.date, p.number))
+
+    def _plan_payment_delete(self, payment: Any) -> None:
+        link = self.work.links[(Kind.PAYMENT.value, payment.id)]
+        before = json.loads(link.written) if link.written else {}
+        label = f"payment {payment.number}"
+        past, closed = self._flags(before.get("date"))
+        member = self.work.members[payment.member_id]
+        if closed:
+            self.problems.append(Problem(
+                "closed-period", f"{label} from {member.name}, dated {before.get('date')}",
+                f"is dated on or before QuickBooks' closing date ({self.snapshot.company.closing_date}); QuickBooks "
+                "refuses to delete it", "ask the accountant to move the closing date (payments are not adjusted)"))
+            return
+        ok, version, note = self._check_version(Kind.PAYMENT, payment.id, payment.number, label)
+        if not ok:
+            return
+        self.plan.add(action=Action.DELETE, kind=Kind.PAYMENT, local_id=payment.id, number=payment.number,
+                      description=f"Delete payment {payment.number} from {member.name}", remote_id=link.remote_id,
+                      fingerprint="deleted", link_mode="deleted", amount=Decimal("0.00"))
+        self.plan.corrections.append(Correction(
+            "Payment", payment.number, f"{member.number} {member.name}", payment.date,
+            ["status: received -> deleted", f"amount: {before.get('total')} -> 0.00"], "TxnDel",
+            past_period=past, closed=closed, note=note, amount_before=Decimal(before.get("total") or "0"),
+            amount_after=Decimal("0.00")))
+
+    def _plan_release(self, payment: Any) -> None:
+        """Remove the payment's applications to corrected invoices/credit memos for a moment."""
+        link = self.work.links[(Kind.PAYMENT.value, payment.id)]
+        written = json.loads(link.written)
+        label = f"payment {payment.number}"
+        before_date = written.get("date")
+        _, closed = self._flags(before_date)
+        if closed:
+            self.problems.append(Problem(
+                "closed-period", f"{label}, dated {before_date}",
+                "applies to a transaction being corrected, and is dated on or before QuickBooks' closing date",
+                "ask the accountant to move the closing date"))
+            return
+        ok, version, _ = self._check_version(Kind.PAYMENT, payment.id, payment.number, label)
+        if not ok:
+            return
+        touched = self.touched_sales()
+        kept = []
+        first_touched = None
+        for app in written.get("applications") or []:
+            invoice_key = (Kind.INVOICE.value, app["invoice"]["id"])
+            credits = [c for c in app.get("credits") or [] if (Kind.CREDIT_MEMO.value, c["credit_memo"]["id"])
+                       not in touched]
+            if invoice_key in touched or len(credits) != len(app.get("credits") or []):
+                first_touched = first_touched or app
+                continue
+            kept.append(ApplicationData(self._ref_from(app["invoice"]), Decimal(app["amount"]), tuple(
+                _credit(c, self._ref_from) for c in credits)))
+        if not kept and first_touched is not None:
+            # An empty AppliedToTxnMod list leaves applications as they are; 0.00 on one invoice clears them.
+            kept = [ApplicationData(self._ref_from(first_touched["invoice"]), Decimal("0.00"))]
+        data = self._payment_from_written(payment, written, tuple(kept))
+        self.plan.add(action=Action.MOD, kind=Kind.PAYMENT, local_id=payment.id, number=payment.number,
+                      description=f"Release payment {payment.number}'s applications before the corrections",
+                      payload=data, remote_id=link.remote_id, edit_sequence=version, link_mode="version")
+
+    def _ref_from(self, ref: dict) -> Ref:
+        kind, local_id = ref["ref"], ref["id"]
+        link = self.work.links.get((kind, local_id))
+        return Ref(kind, local_id, link.remote_id if link is not None else None, ref.get("name", ""))
+
+    def _payment_from_written(self, payment: Any, written: dict, apps: tuple) -> PaymentData:
+        current = self.payment_data(payment)
+        return PaymentData(customer=self._ref_from(written["customer"]),
+                           date=dt.date.fromisoformat(written["date"]), ref_number=written.get("ref_number", ""),
+                           total=Decimal(written["total"]), method=current.method, deposit_to=current.deposit_to,
+                           memo=written.get("memo", ""), applications=apps)
+
+    def _plan_payment_mod(self, payment: Any, released: bool) -> None:
+        link = self.work.links[(Kind.PAYMENT.value, payment.id)]
+        before = json.loads(link.written) if link.written else {}
+        data = self.payment_data(payment)
+        changed = fingerprint(data) != link.fingerprint
+        if not changed and not released:
+            return
+        label = f"payment {payment.number}"
+        member = self.work.members[payment.member_id]
+        past, closed = self._flags(before.get("date"), payment.date)
+        if closed:
+            self.problems.append(Problem(
+                "closed-period", f"{label} from {member.name}, dated {before.get('date')}",
+                f"is dated on or before QuickBooks' closing date ({self.snapshot.company.closing_date})",
+                "ask the accountant to move the closing date (payments are not adjusted)"))
+            return
+        if released:
+            version = ""  # the release's answer supplies it when the plan is applied
+            note = ""
+        else:
+            ok, version, note = self._check_version(Kind.PAYMENT, payment.id, payment.number, label)
+            if not ok:
+                return
+        after = json.loads(written_json(data))
+        changes = describe_changes(before, after)
+        self.plan.add(action=Action.MOD, kind=Kind.PAYMENT, local_id=payment.id, number=payment.number,
+                      description=f"Correct payment {payment.number} from {member.name}"
+                                  + (f": {', '.join(changes)}" if changes else " (applications re-applied)"),
+                      payload=data, remote_id=link.remote_id, edit_sequence=version, fingerprint=fingerprint(data),
+                      amount=payment.amount)
+        if changed:
+            self.plan.corrections.append(Correction(
+                "Payment", payment.number, f"{member.number} {member.name}", payment.date, changes,
+                "ReceivePaymentMod" + (" (applications released first, then applied again)" if released else ""),
+                past_period=past, closed=closed, note=note, amount_before=Decimal(before.get("total") or "0"),
+                amount_after=payment.amount))
+
+
+def _credit(c: dict, ref_from) -> Any:  # noqa: ANN001
+    from ..domain import CreditData
+
+    return CreditData(ref_from(c["credit_memo"]), Decimal(c["amount"]))
+
+
+def _adjustment_id(company_key: str, kind: Kind, local_id: int, today: dt.date, doc_kind: Kind) -> int:
+    import hashlib
+
+    digest = hashlib.sha256(f"{company_key}/{kind.value}/{local_id}/{today}/{doc_kind.value}".encode()).hexdigest()
+    return int(digest[:7], 16)
