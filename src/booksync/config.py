@@ -25,6 +25,24 @@ DEFAULTS: dict[str, Any] = {
     "company": {"kind": "simulator", "path": "company.qbsim", "app_name": "booksync"},
     "sync": {"message_size": 50, "keep_backups": 10},
     "corrections": {"period": "month", "fiscal_year_start": 1, "on_conflict": "stop", "closed_period": "stop"},
+    # QuickBooks Web Connector service (docs/webconnector.md): owner_id/file_id are the .qwc GUIDs, made
+    # once by 'booksync qwc'; password_hash is argon2, set by 'booksync webconnector set-password'.
+    "webconnector": {"user": "", "password_hash": "", "owner_id": "", "file_id": "", "company_file": "",
+                     "create_customers": True, "unattended": False, "wait_seconds": 15,
+                     "idle_timeout_seconds": 600, "max_session_seconds": 14400, "max_body_bytes": 10485760},
+    # The Windows request processor (company.kind = "rp2"); company_file "" = the file open in QuickBooks.
+    "rp2": {"company_file": "", "file_mode": "DoNotCare", "app_id": "", "launch_ui": False},
+    # QuickBooks Online (company kind "online"; docs/quickbooks-online.md). Sandbox and production keep
+    # separate URLs (reference/quickbooks-online.md §1); tokens live encrypted in online/, never here.
+    "online": {"environment": "sandbox", "realm_id": "", "client_id": "",
+               "redirect_uri": "http://localhost:8765/qbo/callback",
+               "sandbox_api_base": "https://sandbox-quickbooks.api.intuit.com",
+               "production_api_base": "https://quickbooks.api.intuit.com",
+               "sandbox_discovery_url": "https://developer.intuit.com/.well-known/openid_sandbox_configuration/",
+               "production_discovery_url": "https://developer.intuit.com/.well-known/openid_configuration/",
+               "minorversion": 75, "batch_size": 30, "requests_per_minute": 490, "batches_per_minute": 40,
+               "concurrent_requests": 10, "rate_window_seconds": 60, "count_batch_items": True,
+               "refresh_margin_seconds": 300, "max_retries": 6, "backoff_seconds": 1.0, "timeout_seconds": 60},
 }
 
 

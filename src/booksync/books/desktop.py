@@ -150,6 +150,24 @@ class DesktopBooks:
             txn.applied.append((text(app, "TxnID"), decimal(app, "Amount")))
         return txn
 
+    def find_added(self, kind: str, ref: str, external_guid: str) -> tuple[str, str, str] | None:
+        """Find a record booksync added, after its answer was lost: by RefNumber (transactions) or
+        name (lists), and by ExternalGUID where booksync sent one (no 13.0 query filters on it,
+        reference §6). Returns (ListID/TxnID, EditSequence, name) or None."""
+        k = Kind(kind)
+        if k in TXN_TYPES:
+            rets = self.query(f"{TXN_TYPES[k]}Query", {"RefNumber": [ref]}, iterate=False)
+        else:
+            query = {Kind.CUSTOMER: "CustomerQuery", Kind.ITEM: "ItemQuery",
+                     Kind.PAYMENT_METHOD: "PaymentMethodQuery"}[k]
+            rets = self.query(query, {"FullName": [ref]}, iterate=False)
+        for ret in rets:
+            if external_guid and text(ret, "ExternalGUID").upper() != external_guid.upper():
+                continue
+            return (text(ret, "ListID") or text(ret, "TxnID"), text(ret, "EditSequence"),
+                    text(ret, "FullName") or text(ret, "Name"))
+        return None
+
     # ------------------------------------------------------------------ writing
 
     def render(self, ops: list[Operation], resolve: Resolver) -> bytes:

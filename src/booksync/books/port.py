@@ -74,5 +74,8 @@ class BooksPort(Protocol):
     def transactions(self, kind: str, remote_ids: list[str]) -> dict[str, RemoteTxn]:
         """Read transactions of ``kind`` ("invoice", "credit_memo", "payment") by id."""
 
+    def find_added(self, kind: str, ref: str, external_guid: str) -> tuple[str, str, str] | None:
+        """Find a record booksync added whose answer was lost: (remote id, version, name), or None."""
+
     def backup(self, target: str) -> str | None:
         """Copy the company file into folder ``target``; return the copy's path, or None when unreachable."""

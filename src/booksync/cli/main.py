@@ -239,6 +239,11 @@ def print_result(result: Any, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps(result.as_dict()))
         return
+    if result.settled:
+        console.print(f"An earlier run was interrupted; {len(result.settled)} operation(s) whose outcome was unknown "
+                      "were settled by asking QuickBooks first:")
+        for line in result.settled[:10]:
+            console.print(f"  {escape(line)}")
     style = "green" if result.exit_code == 0 else "bold red" if result.exit_code in (3, 5) else "yellow"
     console.print(f"\n[{style}]{escape(result.message)}[/]")
     for p in result.problems:

@@ -262,6 +262,15 @@ class JournalEntry(Base):
     edit_sequence: Mapped[str] = mapped_column(String(20), default="")
     error: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
+    company_key: Mapped[str] = mapped_column(String(64), default="")
+    target_id: Mapped[str] = mapped_column(String(40), default="")
+    """ListID/TxnID the operation acts on (mod, void, delete)."""
+    fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    written: Mapped[str] = mapped_column(Text, default="")
+    """The operation's payload as canonical JSON, so a run that stopped can be settled later."""
+    link_mode: Mapped[str] = mapped_column(String(12), default="full")
+    ref_number: Mapped[str] = mapped_column(String(40), default="")
+    """RefNumber (transactions) or Name (lists) sent, to find the record again in QuickBooks."""
 
 
 __all__ = ["Base", "Member", "GLAccount", "Invoice", "InvoiceLine", "CreditMemo", "CreditMemoLine", "Payment",

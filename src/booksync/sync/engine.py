@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import shutil
+import signal
 import sqlite3
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -80,12 +83,31 @@ class SyncResult:
     adjustments: int = 0
     digest: str = ""
     """The plan's digest (:meth:`booksync.domain.Plan.digest`), when a plan was made."""
+    settled: list[str] = field(default_factory=list)
+    """Operations of interrupted runs settled at the start of this run."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code, "message": self.message,
                 "problems": [p.__dict__ for p in self.problems], "planned": self.planned, "applied": self.applied,
                 "folder": self.folder, "backup": self.backup, "adjustments": self.adjustments,
-                "digest": self.digest}
+                "digest": self.digest, "settled": self.settled}
+
+
+_FAULT_COUNTS: dict[str, int] = {}
+
+
+def fault_point(name: str) -> None:
+    """Die here as if killed (SIGKILL), when BOOKSYNC_FAULT is "NAME:N" and this is the N-th time
+    NAME is reached. Used by the crash-recovery tests; does nothing otherwise."""
+    spec = os.environ.get("BOOKSYNC_FAULT", "")
+    if not spec:
+        return
+    wanted, _, count = spec.partition(":")
+    if wanted != name:
+        return
+    _FAULT_COUNTS[name] = _FAULT_COUNTS.get(name, 0) + 1
+    if _FAULT_COUNTS[name] == int(count or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def new_run_id(runs_dir: Path) -> str:
@@ -201,10 +223,11 @@ class Run:
         self.versions: dict[str, str] = {}
         """Latest EditSequence by ListID/TxnID, from the answers of this run."""
         self.digest = ""
+        self.settled: list[str] = []
 
     def result(self, status: str, code: int, message: str, **kw: Any) -> SyncResult:
         return SyncResult(self.run_id, status, code, message, folder=str(self.folder) if self.folder.exists() else "",
-                          digest=self.digest, **kw)
+                          digest=self.digest, settled=self.settled, **kw)
 
     def execute(self) -> SyncResult:
         self.ui.progress("Reading QuickBooks", 0, 1)
@@ -212,6 +235,7 @@ class Run:
         key = self.port.company_key
         self.ui.progress("Reading QuickBooks", 1, 1)
         with self.sessions() as session:
+            self.settled = self.settle_journal(session, key, snapshot)
             work = load_work(session, key)
             if work.is_empty():
                 return self.result("nothing", EXIT_OK, "Nothing to synchronize: QuickBooks is up to date.")
@@ -299,6 +323,61 @@ class Run:
             (self.folder / "summary.json").write_text(json.dumps(result.as_dict(), indent=2))
         return result
 
+    def settle_journal(self, session: Session, key: str, snapshot: Any) -> list[str]:
+        """Settle every operation of an interrupted run whose outcome is unknown (journal status "sent")
+        by asking QuickBooks whether it took effect; record it as done, or as pending to plan again.
+        Returns one line per settled operation."""
+        entries = list(session.scalars(select(JournalEntry).where(JournalEntry.company_key == key,
+                                                                  JournalEntry.status == "sent")
+                                       .order_by(JournalEntry.run_id, JournalEntry.seq)))
+        lines = []
+        customers = {c.list_id: c for c in snapshot.customers}
+        for entry in entries:
+            found = self._took_effect(session, key, entry, customers)
+            if found is not None:
+                entry.status, entry.remote_id, entry.edit_sequence = "done", found[0], found[1]
+                entry.error = f"settled by run {self.run_id}: it had taken effect"
+                self._record_link(session, key, entry, found[0], found[1], found[2])
+                lines.append(f"{entry.action} {entry.kind} {entry.number}: had taken effect; recorded")
+            else:
+                entry.status = "pending"
+                entry.error = f"settled by run {self.run_id}: it had not taken effect"
+                lines.append(f"{entry.action} {entry.kind} {entry.number}: had not taken effect; planned again")
+        for run in session.scalars(select(SyncRun).where(SyncRun.company_key == key, SyncRun.status == "applying")):
+            run.status = "interrupted"
+        session.commit()
+        if lines:
+            log.info("settled %d operation(s) of interrupted runs: %s", len(lines), "; ".join(lines))
+        return lines
+
+    def _took_effect(self, session: Session, key: str, entry: JournalEntry,
+                     customers: dict[str, Any]) -> tuple[str, str, str] | None:
+        kind = Kind(entry.kind)
+        if entry.action == Action.ADD.value:
+            return self.port.find_added(entry.kind, entry.ref_number, entry.external_guid)
+        link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == entry.kind,
+                                                 Link.local_id == entry.local_id))
+        recorded = link.edit_sequence if link is not None else ""
+        if kind is Kind.CUSTOMER:
+            customer = customers.get(entry.target_id)
+            written = json.loads(entry.written or "{}")
+            if customer is not None and customer.edit_sequence != recorded and customer.name == written.get("name"):
+                return customer.list_id, customer.edit_sequence, customer.full_name
+            return None
+        txn = self.port.transactions(entry.kind, [entry.target_id]).get(entry.target_id)
+        if entry.action == Action.DELETE.value:
+            return (entry.target_id, "", "") if txn is None else None
+        if txn is None:
+            return None
+        if entry.action == Action.VOID.value:
+            return (txn.remote_id, txn.edit_sequence, "") if txn.total == 0 else None
+        written = json.loads(entry.written or "{}")
+        expected = Decimal(written["total"]) if "total" in written else sum(
+            (Decimal(line["amount"]) for line in written.get("lines") or []), Decimal("0.00"))
+        if txn.edit_sequence != recorded and txn.total == expected:
+            return txn.remote_id, txn.edit_sequence, ""
+        return None
+
     def read_versions(self, work: planner.Work, snapshot: Any) -> dict[tuple[str, int], Remote]:
         """Re-read, from QuickBooks, the current version of every linked record a correction may touch."""
         out: dict[tuple[str, int], Remote] = {}
@@ -343,6 +422,7 @@ class Run:
         target = self.home.backups_dir / self.run_id
         target.mkdir(parents=True, exist_ok=True)
         self.ui.progress("Backing up", 0, 1)
+        fault_point("backup")
         self.port.backup(str(target))
         url = self.home.database_url
         if url.startswith("sqlite:///"):
@@ -376,10 +456,7 @@ class Run:
               key: str) -> tuple[dict[str, int], str | None]:
         """Send the batches in order, journaling each operation; stop at the first refusal."""
         run.status = "applying"
-        entries = {op.seq: JournalEntry(run_id=run.id, seq=op.seq, action=op.action.value, kind=op.kind.value,
-                                        local_id=op.local_id, number=op.number, request_id=str(op.seq),
-                                        external_guid=getattr(op.payload, "external_guid", "") or "")
-                   for op in plan.operations}
+        entries = {op.seq: journal_entry(run.id, key, op) for op in plan.operations}
         session.add_all(entries.values())
         session.commit()
         applied: dict[str, int] = {}
@@ -390,15 +467,18 @@ class Run:
                 entries[op.seq].status = "sent"
                 if op.action is Action.MOD and op.remote_id in self.versions:
                     op.edit_sequence = self.versions[op.remote_id]
+            fault_point("before-sent")
             session.commit()
+            fault_point("before-send")
             outcomes = self.port.send(batch, self.resolve)
+            fault_point("after-send")
             failure: tuple[Operation, Outcome] | None = None
             for op, outcome in zip(batch, outcomes):
                 entry = entries[op.seq]
                 if outcome.status == "done":
                     entry.status, entry.remote_id, entry.edit_sequence = "done", outcome.remote_id, \
                         outcome.edit_sequence
-                    self._record_link(session, key, op, outcome)
+                    self._record_link(session, key, entry, outcome.remote_id, outcome.edit_sequence, outcome.name)
                     label = f"{op.action.value} {op.kind.value}"
                     applied[label] = applied.get(label, 0) + 1
                     done += 1
@@ -408,59 +488,63 @@ class Run:
                 else:
                     entry.status = "pending"
             session.commit()
+            fault_point("after-record")
             self.ui.progress("Updating QuickBooks", done, total)
             if failure is not None:
                 return applied, explain_refusal(*failure)
         return applied, None
 
-    def _record_link(self, session: Session, key: str, op: Operation, outcome: Outcome) -> None:
-        if outcome.edit_sequence:
-            self.versions[outcome.remote_id] = outcome.edit_sequence
-        if op.action is Action.ADD:
-            self.resolved[(op.kind.value, op.local_id)] = outcome.remote_id
-        if op.kind in (Kind.ITEM, Kind.PAYMENT_METHOD):
+    def _record_link(self, session: Session, key: str, entry: JournalEntry, remote_id: str, edit_sequence: str,
+                     name: str = "") -> None:
+        """Make the link table follow a done operation, described by its journal entry."""
+        if edit_sequence:
+            self.versions[remote_id] = edit_sequence
+        kind = Kind(entry.kind)
+        if entry.action == Action.ADD.value and entry.link_mode != "adjustment":
+            self.resolved[(entry.kind, entry.local_id)] = remote_id
+        if kind in (Kind.ITEM, Kind.PAYMENT_METHOD):
             return
-        kind = f"adjustment_{op.kind.value}" if op.link_mode == "adjustment" else op.kind.value
-        link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == kind,
-                                                 Link.local_id == op.local_id))
+        link_kind = f"adjustment_{entry.kind}" if entry.link_mode == "adjustment" else entry.kind
+        link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == link_kind,
+                                                 Link.local_id == entry.local_id))
         if link is None:
-            link = Link(company_key=key, kind=kind, local_id=op.local_id)
+            link = Link(company_key=key, kind=link_kind, local_id=entry.local_id)
             session.add(link)
-        if op.link_mode == "version":
-            link.edit_sequence = outcome.edit_sequence
+        if entry.link_mode == "version":
+            # Applications released for a moment: until the payment's final ReceivePaymentMod is recorded,
+            # the link says "released", so a run that stops in between plans the payment again.
+            link.edit_sequence, link.fingerprint = edit_sequence, "released"
+            link.source_updated_at = dt.datetime(1970, 1, 1)
             return
-        link.remote_id = outcome.remote_id or link.remote_id
-        link.edit_sequence = outcome.edit_sequence
-        if op.link_mode in ("void", "deleted"):
-            link.fingerprint, link.written = op.link_mode, ""
-            model = {Kind.INVOICE: Invoice, Kind.CREDIT_MEMO: CreditMemo, Kind.PAYMENT: Payment}[op.kind]
-            record = session.get(model, op.local_id)
-            link.source_updated_at = record.updated_at if record is not None else None
-            link.run_id = self.run_id
-            return
-        if op.link_mode == "adjustment":
-            link.fingerprint, link.written = op.fingerprint, planner.written_json(op.payload)
-            link.qb_name, link.run_id = op.number, self.run_id
-            link.source_updated_at = _now()
-            self._follow_original(session, key, op)
-            return
-        link.qb_name = outcome.name or op.number
-        link.fingerprint = op.fingerprint
-        link.written = planner.written_json(op.payload) if op.payload is not None else ""
-        link.run_id = self.run_id
+        link.remote_id = remote_id or link.remote_id
+        link.edit_sequence = edit_sequence
+        link.run_id = entry.run_id
         model = {Kind.INVOICE: Invoice, Kind.CREDIT_MEMO: CreditMemo, Kind.PAYMENT: Payment,
-                 Kind.CUSTOMER: Member}[op.kind]
-        record = session.get(model, op.local_id)
-        if op.kind is Kind.CUSTOMER and record is not None and outcome.name \
-                and record.qb_customer != outcome.name:
+                 Kind.CUSTOMER: Member}[kind]
+        if entry.link_mode in ("void", "deleted"):
+            link.fingerprint, link.written = entry.link_mode, ""
+            record = session.get(model, entry.local_id)
+            link.source_updated_at = record.updated_at if record is not None else None
+            return
+        if entry.link_mode == "adjustment":
+            data = json.loads(entry.written)
+            link.fingerprint, link.written = entry.fingerprint, data["payload"]
+            link.qb_name, link.source_updated_at = entry.number, _now()
+            self._follow_original(session, key, data["related"])
+            return
+        link.qb_name = name or entry.number
+        link.fingerprint, link.written = entry.fingerprint, entry.written
+        record = session.get(model, entry.local_id)
+        if kind is Kind.CUSTOMER and record is not None and name and record.qb_customer != name:
             # Bill Info follows the customer; one timestamp for both so the member is not seen as changed.
-            record.qb_customer = outcome.name
+            record.qb_customer = name
             record.updated_at = _now()
         link.source_updated_at = record.updated_at if record is not None else None
 
-    def _follow_original(self, session: Session, key: str, op: Operation) -> None:
+    @staticmethod
+    def _follow_original(session: Session, key: str, related: list) -> None:
         """After an adjustment, the closed original's link records the billing version as handled."""
-        kind, local_id, fp, written = op.related
+        kind, local_id, fp, written = related
         link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == kind,
                                                  Link.local_id == local_id))
         model = {Kind.INVOICE.value: Invoice, Kind.CREDIT_MEMO.value: CreditMemo}[kind]
@@ -468,6 +552,20 @@ class Run:
         if link is not None and record is not None:
             link.fingerprint, link.written = fp, written or link.written
             link.source_updated_at = record.updated_at
+
+
+def journal_entry(run_id: str, key: str, op: Operation) -> JournalEntry:
+    """The journal row of an operation: everything needed to settle it after a crash."""
+    payload = op.payload
+    written = planner.written_json(payload) if payload is not None else ""
+    if op.link_mode == "adjustment":
+        written = json.dumps({"payload": written, "related": list(op.related or ())})
+    ref = getattr(payload, "ref_number", None) or getattr(payload, "name", None) or op.number
+    return JournalEntry(run_id=run_id, seq=op.seq, action=op.action.value, kind=op.kind.value,
+                        local_id=op.local_id, number=op.number, request_id=str(op.seq),
+                        external_guid=getattr(payload, "external_guid", "") or "", company_key=key,
+                        target_id=op.remote_id or "", fingerprint=op.fingerprint, written=written,
+                        link_mode=op.link_mode, ref_number=ref)
 
 
 def explain_refusal(op: Operation, outcome: Outcome) -> str:
