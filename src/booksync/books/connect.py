@@ -16,6 +16,13 @@ def open_books(home: Home) -> Iterator[DesktopBooks]:
     file is missing, in use, or the application is not authorized.
     """
     kind = home.settings["company"].get("kind", "simulator")
+    if kind == "rp2":
+        # QuickBooks Desktop on this Windows PC, through QBXMLRP2 (books/rp2.py; settings in [rp2]).
+        from .rp2 import open_rp2
+
+        with open_rp2(home.settings) as transport:
+            yield DesktopBooks(transport)
+        return
     if kind != "simulator":
         raise ConfigError(f"company kind {kind!r} is not supported by this command; use the simulator, or run "
                           "'booksync serve' for the Web Connector")

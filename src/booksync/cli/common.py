@@ -18,6 +18,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_USAGE = 2
 EXIT_CONNECTION = 6
+EXIT_BUSY = 8
 EXIT_DISAGREE = 7
 
 
@@ -56,6 +57,19 @@ def sessions_for(home: Home):
 
 
 @contextmanager
+def sync_lock(home: Home) -> Iterator[None]:
+    """Hold the home's sync lock (one sync at a time); exit 8 with who holds it otherwise."""
+    from ..sync.engine import SyncBusy, sync_lock as engine_lock
+
+    try:
+        with engine_lock(home):
+            yield
+    except SyncBusy as exc:
+        err.print(f"[bold red]{escape(str(exc))}[/]")
+        sys.exit(EXIT_BUSY)
+
+
+@contextmanager
 def books(home: Home) -> Iterator[Any]:
     """Open the company, turning connection failures into a clear message and exit code 6."""
     from ..books.connect import open_books
@@ -71,3 +85,10 @@ def books(home: Home) -> Iterator[Any]:
         sys.exit(EXIT_CONNECTION)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        from ..sync.engine import SyncBusy
+
+        if isinstance(exc, SyncBusy):
+            err.print(f"[bold red]{escape(str(exc))}[/]")
+            sys.exit(EXIT_BUSY)
+        raise

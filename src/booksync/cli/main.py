@@ -4,7 +4,7 @@ Exit codes: 0 success; 1 unexpected error; 2 usage or configuration error;
 3 a check stopped the run before anything was written; 4 the user declined
 (nothing was written); 5 QuickBooks refused an operation during the update;
 6 QuickBooks could not be reached (file in use, not authorized, missing);
-7 the books disagree (reconcile).
+7 the books disagree (reconcile); 8 another sync is running for this home.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from .. import __version__
 from ..domain import Plan
 
 from .common import (EXIT_CONNECTION, EXIT_DISAGREE, EXIT_USAGE, books, console, err, home_option,
-                     json_option, load_home, sessions_for, setup_logging)
+                     json_option, load_home, sessions_for, setup_logging, sync_lock)
 
 class BooksyncGroup(click.Group):
     """Turns unexpected exceptions into one clear message and exit code 1."""
@@ -304,7 +304,7 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
                           keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
                           policy=correction_policy(home, on_conflict, closed_period_policy))
     ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
-    with books(home) as port:
+    with sync_lock(home), books(home) as port:
         result = synchronize(sessions, port, home, ui, options)
     logging.getLogger("booksync.sync").info("run %s: %s", result.run_id, result.message)
     print_result(result, as_json)
@@ -437,7 +437,7 @@ def demo(home_dir: Path | None, no_sync: bool, as_json: bool) -> None:
                   "updating QuickBooks)")
         return
     ui = CliInteraction(assume_yes=True, create_customers=True, quiet=as_json)
-    with books(home) as port:
+    with sync_lock(home), books(home) as port:
         result = synchronize(sessions, port, home, ui, SyncOptions())
     print_result(result, as_json)
     if not as_json and result.exit_code == 0:

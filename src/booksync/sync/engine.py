@@ -8,16 +8,21 @@ web interface both call it; neither holds sync logic.
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import logging
 import os
 import shutil
 import signal
+import socket
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
+
+from filelock import FileLock, Timeout
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -588,10 +593,39 @@ def explain_refusal(op: Operation, outcome: Outcome) -> str:
     return f"{what}: {error}"
 
 
+class SyncBusy(Exception):
+    """Another sync holds this home; the message says who and since when."""
+
+
+@contextmanager
+def sync_lock(home: Any) -> Iterator[None]:
+    """One sync at a time per home (and so per company): a file lock, with who holds it beside it."""
+    lock = FileLock(str(home.path / "sync.lock"), timeout=0)
+    info = home.path / "sync.lock.json"
+    try:
+        lock.acquire()
+    except Timeout:
+        try:
+            holder = json.loads(info.read_text())
+            who = f"{holder['user']} on {holder['host']} (process {holder['pid']}), since {holder['since']}"
+        except (OSError, ValueError, KeyError):
+            who = "another process"
+        raise SyncBusy(f"Another sync is running for this company: {who}. Nothing was written; wait for it to "
+                       "finish, then synchronize again.") from None
+    try:
+        info.write_text(json.dumps({"pid": os.getpid(), "user": getpass.getuser(), "host": socket.gethostname(),
+                                    "since": dt.datetime.now().isoformat(timespec="seconds")}))
+        yield
+    finally:
+        info.unlink(missing_ok=True)
+        lock.release()
+
+
 def synchronize(sessions: sessionmaker[Session], port: BooksPort, home: Any, interaction: Interaction,
                 options: SyncOptions | None = None) -> SyncResult:
-    """Run one synchronization (see module docstring). Raises :class:`QBError` for
-    connection failures and malformed answers; refusals come back in the result."""
+    """Run one synchronization (see module docstring). Callers hold :func:`sync_lock`.
+    Raises :class:`QBError` for connection failures and malformed answers; refusals come
+    back in the result."""
     run = Run(sessions, port, home, interaction, options or SyncOptions())
     return run.execute()
 
