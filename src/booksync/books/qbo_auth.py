@@ -382,6 +382,10 @@ class TokenProvider:
                                f"{self.realm_id}: {what}.",
                                f"Reconnect: {reconnect_command(self.home_path, env)}")
 
+    def refused(self, what: str) -> ReconnectNeeded:
+        """The error for an authorization QuickBooks Online refused: ``what`` happened; reconnect."""
+        return self._reconnect(what)
+
     def access_token(self) -> str:
         """A valid access token (refreshed first when it expires within ``refresh_margin_seconds``)."""
         with self._mutex:

@@ -96,3 +96,16 @@ def closing_date(date: str | None, home_dir: Path | None) -> None:
                     raise click.BadParameter("use YYYY-MM-DD or 'none'", param_hint="DATE") from None
                 company.set_meta("closing_date", date)
         console.print(f"Closing date: {company.meta('closing_date') or 'none'}")
+
+
+@simulator.command()
+@click.argument("writes", type=int)
+@home_option
+def busy(writes: int, home_dir: Path | None) -> None:
+    """Play another QuickBooks user holding records: refuse the next WRITES writes with status 3175."""
+    from ..simulator import open_company
+
+    home = load_home(home_dir)
+    with open_company(home.company_path) as company:
+        company.set_meta("busy_writes", str(max(0, writes)))
+    console.print(f"The next {writes} write(s) to {home.company_path} will find records locked by another user.")

@@ -152,6 +152,8 @@ class Processor:
             return self._status(rs, 1030, "Error", f"The request {kind}Rq is not supported by this implementation.")
         self.db.execute("SAVEPOINT rq")
         try:
+            if not kind.endswith("Query"):
+                self._other_user_holds_lock(kind)
             result = handler(rq)
         except Refusal as exc:
             self.db.execute("ROLLBACK TO rq")
@@ -185,6 +187,17 @@ class Processor:
         for r in rets or []:
             result.append(r)
         return result
+
+    def _other_user_holds_lock(self, kind: str) -> None:
+        """Plays another QuickBooks user editing records: while the meta counter "busy_writes" is
+        above zero, each write is refused with QuickBooks' lock status (reference §9, 3175)."""
+        busy = int(self.meta("busy_writes", "0"))
+        if busy > 0:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('busy_writes', ?)", (str(busy - 1),))
+            self.db.execute("RELEASE rq")
+            self.db.execute("SAVEPOINT rq")
+            raise Refusal(3175, f"The {kind} request could not be completed: the record could not be locked; "
+                                "it is in use by another user.")
 
     # ------------------------------------------------------------------ ids, clocks, meta
 

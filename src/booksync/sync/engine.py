@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -97,6 +98,9 @@ class SyncResult:
                 "folder": self.folder, "backup": self.backup, "adjustments": self.adjustments,
                 "digest": self.digest, "settled": self.settled}
 
+
+RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+"""Seconds to wait before resending after a transient refusal (a record locked by another user)."""
 
 _FAULT_COUNTS: dict[str, int] = {}
 
@@ -468,36 +472,54 @@ class Run:
         done = 0
         total = len(plan.operations)
         for batch in batches:
-            for op in batch:
-                entries[op.seq].status = "sent"
-                if op.action is Action.MOD and op.remote_id in self.versions:
-                    op.edit_sequence = self.versions[op.remote_id]
-            fault_point("before-sent")
-            session.commit()
-            fault_point("before-send")
-            outcomes = self.port.send(batch, self.resolve)
-            fault_point("after-send")
-            failure: tuple[Operation, Outcome] | None = None
-            for op, outcome in zip(batch, outcomes):
-                entry = entries[op.seq]
-                if outcome.status == "done":
-                    entry.status, entry.remote_id, entry.edit_sequence = "done", outcome.remote_id, \
-                        outcome.edit_sequence
-                    self._record_link(session, key, entry, outcome.remote_id, outcome.edit_sequence, outcome.name)
-                    label = f"{op.action.value} {op.kind.value}"
-                    applied[label] = applied.get(label, 0) + 1
-                    done += 1
-                elif outcome.status == "failed":
-                    entry.status, entry.error = "failed", str(outcome.error)
-                    failure = (op, outcome)
-                else:
-                    entry.status = "pending"
-            session.commit()
-            fault_point("after-record")
+            pending = batch
+            for attempt in range(len(RETRY_DELAYS) + 1):
+                failure = self._send(session, key, pending, entries, applied)
+                done = sum(applied.values())
+                if failure is None or not getattr(failure[1].error, "transient", False) \
+                        or attempt == len(RETRY_DELAYS):
+                    break
+                # Another user holds a record: wait, then resend what did not go through (bounded).
+                log.info("retrying after a transient refusal: %s", failure[1].error)
+                self.ui.progress(f"QuickBooks is busy; retrying in {RETRY_DELAYS[attempt]} s", attempt + 1,
+                                 len(RETRY_DELAYS))
+                time.sleep(RETRY_DELAYS[attempt])
+                pending = [op for op in pending if entries[op.seq].status in ("failed", "pending")]
             self.ui.progress("Updating QuickBooks", done, total)
             if failure is not None:
                 return applied, explain_refusal(*failure)
         return applied, None
+
+    def _send(self, session: Session, key: str, batch: list[Operation], entries: dict[int, JournalEntry],
+              applied: dict[str, int]) -> tuple[Operation, Outcome] | None:
+        """Send one message: journal "sent" before, each outcome after. Returns the first refusal."""
+        for op in batch:
+            entries[op.seq].status = "sent"
+            if op.action is Action.MOD and op.remote_id in self.versions:
+                op.edit_sequence = self.versions[op.remote_id]
+        fault_point("before-sent")
+        session.commit()
+        fault_point("before-send")
+        outcomes = self.port.send(batch, self.resolve)
+        fault_point("after-send")
+        failure: tuple[Operation, Outcome] | None = None
+        for op, outcome in zip(batch, outcomes):
+            entry = entries[op.seq]
+            if outcome.status == "done":
+                entry.status, entry.remote_id, entry.edit_sequence = "done", outcome.remote_id, \
+                    outcome.edit_sequence
+                entry.error = ""
+                self._record_link(session, key, entry, outcome.remote_id, outcome.edit_sequence, outcome.name)
+                label = f"{op.action.value} {op.kind.value}"
+                applied[label] = applied.get(label, 0) + 1
+            elif outcome.status == "failed":
+                entry.status, entry.error = "failed", str(outcome.error)
+                failure = failure or (op, outcome)
+            else:
+                entry.status = "pending"
+        session.commit()
+        fault_point("after-record")
+        return failure
 
     def _record_link(self, session: Session, key: str, entry: JournalEntry, remote_id: str, edit_sequence: str,
                      name: str = "") -> None:
@@ -577,6 +599,10 @@ def explain_refusal(op: Operation, outcome: Outcome) -> str:
     """What happened, to which record, what to do — for a refused operation."""
     error = outcome.error
     what = f"QuickBooks refused to {op.action.value} {op.kind.label} {op.number} ({op.description})"
+    if isinstance(error, StatusError) and error.transient:
+        return (f"{what}: status {error.code}, \"{error.message}\". Another QuickBooks user holds the record; "
+                f"booksync retried {len(RETRY_DELAYS)} times. Ask them to finish and close the record, then "
+                "synchronize again; operations before it were applied.")
     if isinstance(error, StatusError):
         advice = {
             3100: "Another customer, vendor or other name in QuickBooks already uses this name: rename one of them "
