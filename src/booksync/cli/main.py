@@ -370,12 +370,13 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
 # ---------------------------------------------------------------------- mapping commands
 
 
-from . import mapping, runs, simulator_cmd, txn_cmd  # noqa: E402
+from . import backups, mapping, runs, simulator_cmd, txn_cmd  # noqa: E402
 
 cli.add_command(mapping.accounts)
 cli.add_command(mapping.members)
 cli.add_command(simulator_cmd.simulator)
 cli.add_command(runs.runs)
+cli.add_command(backups.backups)
 cli.add_command(txn_cmd.invoices)
 cli.add_command(txn_cmd.credit_memos)
 cli.add_command(txn_cmd.payments)

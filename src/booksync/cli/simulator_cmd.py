@@ -109,3 +109,16 @@ def busy(writes: int, home_dir: Path | None) -> None:
     with open_company(home.company_path) as company:
         company.set_meta("busy_writes", str(max(0, writes)))
     console.print(f"The next {writes} write(s) to {home.company_path} will find records locked by another user.")
+
+
+@simulator.command()
+@click.argument("app_name", default="booksync")
+@home_option
+def deauthorize(app_name: str, home_dir: Path | None) -> None:
+    """Withdraw APP_NAME's access to the company file (as the QuickBooks administrator can)."""
+    from ..simulator import open_company
+
+    home = load_home(home_dir)
+    with open_company(home.company_path) as company:
+        company.db.execute("DELETE FROM authorized_apps WHERE app_name=?", (app_name,))
+    console.print(f"{app_name} may no longer access {home.company_path}")

@@ -164,7 +164,7 @@ def check_company(info: CompanyInfo, state: ConnectorState, owner_id: str, qwc_f
     """
     values = [value for _, value in info.file_ids if value]
     if state.company_file_id:
-        if state.company_file_id in values:
+        if any(_same_guid(value, state.company_file_id) for value in values):
             state.company_file = company_file or state.company_file
             return False
         found = ", ".join(values) or "none"
