@@ -6,7 +6,6 @@ or the Windows request processor.
 """
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 

@@ -17,6 +17,7 @@ console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_USAGE = 2
+EXIT_BAD_ANSWER = 9
 EXIT_CONNECTION = 6
 EXIT_BUSY = 8
 EXIT_DISAGREE = 7

@@ -4,7 +4,8 @@ Exit codes: 0 success; 1 unexpected error; 2 usage or configuration error;
 3 a check stopped the run before anything was written; 4 the user declined
 (nothing was written); 5 QuickBooks refused an operation during the update;
 6 QuickBooks could not be reached (file in use, not authorized, missing);
-7 the books disagree (reconcile); 8 another sync is running for this home.
+7 the books disagree (reconcile); 8 another sync is running for this home;
+9 QuickBooks' answer could not be read (the next sync settles what it can).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from rich.table import Table
 from .. import __version__
 from ..domain import Plan
 
-from .common import (EXIT_CONNECTION, EXIT_DISAGREE, EXIT_USAGE, books, console, err, home_option,
+from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, console, err, home_option,
                      json_option, load_home, sessions_for, setup_logging, sync_lock)
 
 class BooksyncGroup(click.Group):
@@ -295,7 +296,7 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     Exit codes: 0 done or nothing to do, 3 a check stopped the run, 4 you
     declined, 5 QuickBooks refused an operation, 6 QuickBooks could not be reached.
     """
-    from ..sync.engine import SyncOptions, synchronize
+    from ..sync.engine import SyncOptions
 
     home = load_home(home_dir)
     setup_logging(home)
@@ -305,10 +306,32 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
                           policy=correction_policy(home, on_conflict, closed_period_policy))
     ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
     with sync_lock(home), books(home) as port:
-        result = synchronize(sessions, port, home, ui, options)
+        result = run_sync(sessions, port, home, ui, options)
     logging.getLogger("booksync.sync").info("run %s: %s", result.run_id, result.message)
     print_result(result, as_json)
     sys.exit(result.exit_code)
+
+
+def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: Any) -> Any:
+    """Run the engine; a QuickBooks answer that cannot be trusted ends the run with exit 9."""
+    from ..qbxml.errors import ConnectionFailure
+    from ..qbxml.parse import MalformedResponse
+    from ..sync.engine import synchronize
+
+    try:
+        return synchronize(sessions, port, home, ui, options)
+    except MalformedResponse as exc:
+        logging.getLogger("booksync.sync").exception("malformed answer from QuickBooks")
+        err.print(f"[bold red]QuickBooks' answer could not be read:[/] {escape(str(exc))}")
+        err.print("Operations recorded before it stand; any whose answer was lost will be settled by asking "
+                  "QuickBooks at the start of the next sync. Run 'booksync sync' again.")
+        sys.exit(EXIT_BAD_ANSWER)
+    except ConnectionFailure as exc:
+        err.print(f"[bold red]The connection to QuickBooks failed during the run:[/] {escape(exc.message)}")
+        if exc.advice:
+            err.print(escape(exc.advice))
+        err.print("Run 'booksync sync' again once QuickBooks is reachable; nothing will be written twice.")
+        sys.exit(EXIT_CONNECTION)
 
 
 def correction_policy(home: Any, on_conflict: str | None, closed_period: str | None) -> Any:
@@ -400,7 +423,7 @@ def demo(home_dir: Path | None, no_sync: bool, as_json: bool) -> None:
     """
     from ..simulator import create_company
     from ..store.importer import import_file
-    from ..sync.engine import SyncOptions, synchronize
+    from ..sync.engine import SyncOptions
 
     home_dir = home_dir or Path("booksync-demo")
     target = home_dir.expanduser().resolve()
@@ -439,7 +462,7 @@ def demo(home_dir: Path | None, no_sync: bool, as_json: bool) -> None:
         return
     ui = CliInteraction(assume_yes=True, create_customers=True, quiet=as_json)
     with sync_lock(home), books(home) as port:
-        result = synchronize(sessions, port, home, ui, SyncOptions())
+        result = run_sync(sessions, port, home, ui, SyncOptions())
     print_result(result, as_json)
     if not as_json and result.exit_code == 0:
         console.print("\nWhat to try next:")

@@ -16,7 +16,6 @@ message QuickBooks would refuse with HRESULT 0x80040400
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any, Iterable
 
 from lxml import etree

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Protocol
 
 from filelock import FileLock, Timeout
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..books.port import BooksPort, Outcome
