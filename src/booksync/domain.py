@@ -247,6 +247,57 @@ class PaymentData:
     external_guid: str = ""
 
 
+PLACEHOLDER_MEMO = "booksync: holds the place of payment {txn_id} while it is corrected"
+"""Memo of the deposit line that stands for a payment taken out of its deposit for a moment."""
+
+
+@dataclass(frozen=True)
+class DepositLineData:
+    """One line of a deposit as booksync sends it in a DepositMod.
+
+    A line to keep as it is has only ``line_id`` (its TxnLineID). A new line has ``line_id``
+    "-1" and either ``payment`` (a payment in Undeposited Funds) or ``entity``, ``account``
+    and ``amount`` (a line that holds a payment's place while the payment is corrected).
+    """
+
+    line_id: str
+    payment: Ref | None = None
+    entity: Ref | None = None
+    account: Ref | None = None
+    amount: Decimal | None = None
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class DepositData:
+    """The lines a deposit keeps after a DepositMod (every line not listed is removed)."""
+
+    lines: tuple[DepositLineData, ...]
+
+
+@dataclass(frozen=True)
+class QBDepositLine:
+    line_id: str
+    payment_id: str
+    entity_id: str
+    account_id: str
+    amount: Decimal
+    memo: str = ""
+
+
+@dataclass(frozen=True)
+class QBDeposit:
+    """A deposit in QuickBooks (DepositRet), for corrections of the payments it holds."""
+
+    txn_id: str
+    edit_sequence: str
+    date: str
+    account_id: str
+    account_name: str
+    total: Decimal
+    lines: tuple[QBDepositLine, ...]
+
+
 # --------------------------------------------------------------------------- the plan
 
 
@@ -266,6 +317,8 @@ class Kind(str, Enum):
     INVOICE = "invoice"
     CREDIT_MEMO = "credit_memo"
     PAYMENT = "payment"
+    DEPOSIT = "deposit"
+    """A deposit made in QuickBooks by its users; booksync changes one only to correct a payment in it."""
 
     @property
     def label(self) -> str:

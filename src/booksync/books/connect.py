@@ -23,6 +23,13 @@ def open_books(home: Home) -> Iterator[DesktopBooks]:
         with open_rp2(home.settings) as transport:
             yield DesktopBooks(transport)
         return
+    if kind == "online":
+        # QuickBooks Online through the Accounting API (books/online.py; settings in [online], tokens in online/).
+        from .online import open_online
+
+        with open_online(home) as port:
+            yield port
+        return
     if kind != "simulator":
         raise ConfigError(f"company kind {kind!r} is not supported by this command; use the simulator, or run "
                           "'booksync serve' for the Web Connector")

@@ -11,9 +11,9 @@ from typing import Any, Iterator, Protocol
 
 from lxml import etree
 
-from ..domain import (Action, ApplicationData, CustomerData, ItemData, Kind, Operation, PaymentData,
-                      PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBListEntry, QBSnapshot, Ref,
-                      SalesData)
+from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
+                      PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBDeposit, QBDepositLine, QBListEntry,
+                      QBSnapshot, Ref, SalesData)
 from ..money import fmt
 from ..qbxml import build
 from ..qbxml.parse import MalformedResponse, Response, boolean, date, decimal, parse_response, text
@@ -22,7 +22,8 @@ from ..sync.fields import Limits
 from .port import Outcome, RemoteTxn, Resolver
 
 PAGE = 500
-TXN_TYPES = {Kind.INVOICE: "Invoice", Kind.CREDIT_MEMO: "CreditMemo", Kind.PAYMENT: "ReceivePayment"}
+TXN_TYPES = {Kind.INVOICE: "Invoice", Kind.CREDIT_MEMO: "CreditMemo", Kind.PAYMENT: "ReceivePayment",
+             Kind.DEPOSIT: "Deposit"}
 
 DESKTOP_LIMITS = Limits(
     customer_name=MAX_LENGTH["CustomerAdd"]["Name"], company_name=MAX_LENGTH["CustomerAdd"]["CompanyName"],
@@ -129,7 +130,7 @@ class DesktopBooks:
         out: dict[str, RemoteTxn] = {}
         for start in range(0, len(remote_ids), PAGE):
             body: dict[str, Any] = {"TxnID": remote_ids[start:start + PAGE]}
-            if txn_type != "ReceivePayment":
+            if txn_type in ("Invoice", "CreditMemo", "Deposit"):
                 body["IncludeLineItems"] = True
             for ret in self.query(f"{txn_type}Query", body, iterate=False):
                 txn = self._remote_txn(kind, txn_type, ret)
@@ -138,7 +139,8 @@ class DesktopBooks:
 
     @staticmethod
     def _remote_txn(kind: str, txn_type: str, ret: etree._Element) -> RemoteTxn:
-        total_path = {"Invoice": "Subtotal", "CreditMemo": "TotalAmount", "ReceivePayment": "TotalAmount"}[txn_type]
+        total_path = {"Invoice": "Subtotal", "CreditMemo": "TotalAmount", "ReceivePayment": "TotalAmount",
+                      "Deposit": "DepositTotal"}[txn_type]
         txn = RemoteTxn(remote_id=text(ret, "TxnID"), kind=kind, edit_sequence=text(ret, "EditSequence"),
                         customer_id=text(ret, "CustomerRef/ListID"), date=text(ret, "TxnDate"),
                         total=decimal(ret, total_path), ref_number=text(ret, "RefNumber"),
@@ -148,6 +150,30 @@ class DesktopBooks:
         for app in ret.findall("AppliedToTxnRet"):
             txn.applied.append((text(app, "TxnID"), decimal(app, "Amount")))
         return txn
+
+    def deposits_holding(self, payment_ids: list[str], since: str) -> dict[str, QBDeposit]:
+        wanted = set(payment_ids)
+        out: dict[str, QBDeposit] = {}
+        if not wanted:
+            return out
+        body = {"TxnDateRangeFilter": {"FromTxnDate": since}, "IncludeLineItems": True}
+        for ret in self.query("DepositQuery", body, iterate=False):
+            lines = tuple(QBDepositLine(line_id=text(ln, "TxnLineID"),
+                                        payment_id=text(ln, "TxnID") if text(ln, "TxnType") == "ReceivePayment"
+                                        else "", entity_id=text(ln, "EntityRef/ListID"),
+                                        account_id=text(ln, "AccountRef/ListID"), amount=decimal(ln, "Amount"),
+                                        memo=text(ln, "Memo"))
+                          for ln in ret.findall("DepositLineRet"))
+            deposit = QBDeposit(txn_id=text(ret, "TxnID"), edit_sequence=text(ret, "EditSequence"),
+                                date=text(ret, "TxnDate"), account_id=text(ret, "DepositToAccountRef/ListID"),
+                                account_name=text(ret, "DepositToAccountRef/FullName"),
+                                total=decimal(ret, "DepositTotal"), lines=lines)
+            for line in lines:
+                if line.payment_id in wanted:
+                    out[line.payment_id] = deposit
+                for marker_id in _placeholder_payment(line.memo):
+                    out.setdefault(marker_id, deposit)
+        return out
 
     def find_added(self, kind: str, ref: str, external_guid: str) -> tuple[str, str, str] | None:
         """Find a record booksync added, after its answer was lost: by RefNumber (transactions) or
@@ -206,7 +232,9 @@ class DesktopBooks:
         if op.action is Action.VOID:
             return build.request("TxnVoid", {"TxnVoidType": TXN_TYPES[op.kind], "TxnID": op.remote_id}, rid)
         body = self._body(op.payload, resolve)
-        if op.action is Action.MOD:
+        if op.kind is Kind.DEPOSIT:
+            body = {"TxnID": op.remote_id, "EditSequence": op.edit_sequence, **body}
+        elif op.action is Action.MOD:
             body = {"ListID" if op.kind is Kind.CUSTOMER else "TxnID": op.remote_id,
                     "EditSequence": op.edit_sequence, **_mod_fields(op.kind, body)}
         elif op.kind in TXN_TYPES:
@@ -227,6 +255,8 @@ class DesktopBooks:
             return _sales(payload, resolve)
         if isinstance(payload, PaymentData):
             return _payment(payload, resolve)
+        if isinstance(payload, DepositData):
+            return {"DepositLineMod": [_deposit_line(line, resolve) for line in payload.lines]}
         raise TypeError(f"no qbXML for {type(payload).__name__}")
 
     def backup(self, target: str) -> str | None:
@@ -289,6 +319,22 @@ def _payment(p: PaymentData, resolve: Resolver) -> dict[str, Any]:
             # The schema requires IsAutoApply or AppliedToTxnAdd; false keeps an unapplied payment as credit.
             "IsAutoApply": False if not p.applications else None,
             "_applications": [_application(a, resolve) for a in p.applications]}
+
+
+def _placeholder_payment(memo: str) -> list[str]:
+    prefix, suffix = PLACEHOLDER_MEMO.split("{txn_id}")
+    if memo.startswith(prefix) and memo.endswith(suffix):
+        return [memo[len(prefix):len(memo) - len(suffix)]]
+    return []
+
+
+def _deposit_line(line: Any, resolve: Resolver) -> dict[str, Any]:
+    if line.payment is not None:
+        return {"TxnLineID": line.line_id, "PaymentTxnID": _id(line.payment, resolve)}
+    if line.account is None:
+        return {"TxnLineID": line.line_id}
+    return {"TxnLineID": line.line_id, "EntityRef": _ref(line.entity, resolve) if line.entity else None,
+            "AccountRef": _ref(line.account, resolve), "Memo": line.memo or None, "Amount": fmt(line.amount)}
 
 
 def _mod_fields(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Protocol
 
-from ..domain import Operation, QBSnapshot, Ref
+from ..domain import Operation, QBDeposit, QBSnapshot, Ref
 from ..sync.fields import Limits
 
 Resolver = Callable[[Ref], str | None]
@@ -73,6 +73,9 @@ class BooksPort(Protocol):
 
     def transactions(self, kind: str, remote_ids: list[str]) -> dict[str, RemoteTxn]:
         """Read transactions of ``kind`` ("invoice", "credit_memo", "payment") by id."""
+
+    def deposits_holding(self, payment_ids: list[str], since: str) -> dict[str, "QBDeposit"]:
+        """The deposits dated on or after ``since`` (YYYY-MM-DD), by the TxnID of each payment they hold."""
 
     def find_added(self, kind: str, ref: str, external_guid: str) -> tuple[str, str, str] | None:
         """Find a record booksync added whose answer was lost: (remote id, version, name), or None."""

@@ -282,10 +282,13 @@ def print_result(result: Any, as_json: bool) -> None:
 @click.option("--closed-period-policy", type=click.Choice(["stop", "adjust"]), default=None,
               help="A correction dated on or before the closing date: stop (default), or adjust: leave it and "
                    "post the difference today as an invoice or credit memo.")
+@click.option("--allow-deposit-changes", is_flag=True,
+              help="Correct payments already deposited in QuickBooks even when the deposit's total changes "
+                   "(the Corrections Log flags each deposit to re-reconcile). Default: stop and explain.")
 @json_option
 def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_run: bool,
          corrections_log: Path | None, on_conflict: str | None, closed_period_policy: str | None,
-         as_json: bool) -> None:
+         allow_deposit_changes: bool, as_json: bool) -> None:
     """Synchronize transactions with QuickBooks.
 
     Reads QuickBooks, checks the account cross references, members' customers and
@@ -303,7 +306,8 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     sessions = sessions_for(home)
     options = SyncOptions(dry_run=dry_run, message_size=int(home.settings["sync"].get("message_size", 50)),
                           keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
-                          policy=correction_policy(home, on_conflict, closed_period_policy))
+                          policy=correction_policy(home, on_conflict, closed_period_policy,
+                                                   allow_deposit_changes))
     ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
     with sync_lock(home), books(home) as port:
         result = run_sync(sessions, port, home, ui, options)
@@ -334,7 +338,8 @@ def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: A
         sys.exit(EXIT_CONNECTION)
 
 
-def correction_policy(home: Any, on_conflict: str | None, closed_period: str | None) -> Any:
+def correction_policy(home: Any, on_conflict: str | None, closed_period: str | None,
+                      allow_deposit_changes: bool = False) -> Any:
     """The correction policy from the command line, else the home's [corrections] settings.
     BOOKSYNC_TODAY (YYYY-MM-DD) sets the run's date, for rehearsals."""
     import datetime as dt
@@ -347,7 +352,9 @@ def correction_policy(home: Any, on_conflict: str | None, closed_period: str | N
     return CorrectionPolicy(on_conflict=on_conflict or cfg.get("on_conflict", "stop"),
                             closed_period=closed_period or cfg.get("closed_period", "stop"),
                             period=cfg.get("period", "month"), fiscal_year_start=int(cfg.get("fiscal_year_start", 1)),
-                            today=dt.date.fromisoformat(today) if today else dt.date.today())
+                            today=dt.date.fromisoformat(today) if today else dt.date.today(),
+                            allow_deposit_changes=allow_deposit_changes
+                            or bool(cfg.get("allow_deposit_changes", False)))
 
 
 @cli.command()
@@ -399,6 +406,10 @@ cli.add_command(mapping.accounts)
 cli.add_command(mapping.members)
 cli.add_command(simulator_cmd.simulator)
 cli.add_command(runs.runs)
+from . import webconnector_cmd  # noqa: E402  (QuickBooks Web Connector: serve, qwc, webconnector)
+cli.add_command(webconnector_cmd.serve)
+cli.add_command(webconnector_cmd.qwc)
+cli.add_command(webconnector_cmd.webconnector)
 cli.add_command(backups.backups)
 cli.add_command(txn_cmd.invoices)
 cli.add_command(txn_cmd.credit_memos)

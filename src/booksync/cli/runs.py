@@ -65,3 +65,41 @@ def show(run_id: str, home_dir: Path | None, as_json: bool) -> None:
     for e in entries:
         if e.status in ("failed", "sent"):
             console.print(f"  {e.seq}: {e.action} {e.kind} {escape(e.number)}: {e.status} {escape(e.error)}")
+
+
+@runs.command()
+@click.argument("run_id", required=False)
+@click.option("--latest", is_flag=True, help="Confirm the latest run awaiting confirmation.")
+@home_option
+@json_option
+def confirm(run_id: str | None, latest: bool, home_dir: Path | None, as_json: bool) -> None:
+    """Confirm a plan a Web Connector update staged; the next update applies it.
+
+    Review the run first ('booksync runs show RUN_ID', its folder: plan.txt, the qbXML
+    requests and, when there are corrections, the Corrections Log). The next update plans
+    again and applies only if the plan is the same; if anything changed, it stages the new
+    plan and asks again. Exits 1 when there is nothing to confirm.
+    """
+    import getpass
+
+    from ..webconnector.confirm import ConfirmError, confirm_run
+
+    if bool(run_id) == latest:
+        raise click.UsageError("Give a RUN_ID or --latest (one of them).")
+    home = load_home(home_dir)
+    try:
+        done = confirm_run(sessions_for(home), run_id, getpass.getuser())
+    except ConfirmError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        console.print_json(json.dumps({"run_id": done.run_id, "digest": done.digest, "counts": done.counts,
+                                       "corrections": done.corrections, "folder": str(done.folder)}))
+        return
+    total = sum(done.counts.values())
+    console.print(f"Run {done.run_id} is confirmed: {total} change(s) "
+                  f"({', '.join(f'{n} {k}' for k, n in done.counts.items())}).")
+    if done.corrections:
+        console.print(f"It corrects {done.corrections} record(s) already in QuickBooks; the Corrections Log is in "
+                      f"{escape(str(done.folder))}.")
+    console.print("The next Web Connector update applies it, if nothing changed in between (otherwise it stages the "
+                  "new plan and asks again).")

@@ -122,3 +122,50 @@ def deauthorize(app_name: str, home_dir: Path | None) -> None:
     with open_company(home.company_path) as company:
         company.db.execute("DELETE FROM authorized_apps WHERE app_name=?", (app_name,))
     console.print(f"{app_name} may no longer access {home.company_path}")
+
+
+@simulator.command()
+@home_option
+@click.option("--to", "account", default="Checking", show_default=True, help="The bank account deposited to.")
+@click.option("--date", "date", help="Deposit date, YYYY-MM-DD (default: today).")
+@click.option("--payment", "refs", multiple=True, metavar="REF",
+              help="Deposit the undeposited payment whose receipt number (booksync writes 'Receipt R...' in the "
+                   "memo) or reference (QuickBooks' RefNumber, e.g. a check number) is REF. Repeatable.")
+@click.option("--all", "all_payments", is_flag=True, help="Deposit every payment still in Undeposited Funds.")
+@click.option("--memo", default="", help="Deposit memo.")
+def deposit(home_dir: Path | None, account: str, date: str | None, refs: tuple[str, ...], all_payments: bool,
+            memo: str) -> None:
+    """Record a bank deposit of payments from Undeposited Funds, as a QuickBooks user does (DepositAdd)."""
+    import datetime as dt
+
+    from ..qbxml import build
+    from ..qbxml.parse import parse_response
+    from ..simulator import open_company
+
+    if not refs and not all_payments:
+        raise click.UsageError("name the payments with --payment REF, or use --all")
+    home = load_home(home_dir)
+    with open_company(home.company_path) as company:
+        rows = company.db.execute(
+            "SELECT t.txn_id, t.ref_number, t.total, t.memo FROM txns t JOIN lists a ON a.list_id=t.account_id "
+            "WHERE t.txn_type='ReceivePayment' AND a.special='UndepositedFunds' "
+            "AND NOT EXISTS (SELECT 1 FROM lines l WHERE l.payment_id=t.txn_id) ORDER BY t.txn_number").fetchall()
+        def receipt(row) -> str:  # noqa: ANN001
+            memo = row["memo"] or ""
+            return memo.split(" - ")[0].removeprefix("Receipt ") if memo.startswith("Receipt ") else ""
+
+        chosen = [r for r in rows if all_payments or receipt(r) in refs or r["ref_number"] in refs]
+        missing = set(refs) - {r["ref_number"] for r in chosen} - {receipt(r) for r in chosen}
+        if missing:
+            raise click.ClickException(f"no undeposited payment with reference {', '.join(sorted(missing))}")
+        if not chosen:
+            raise click.ClickException("no payment is waiting in Undeposited Funds")
+        body = {"TxnDate": date or dt.date.today().isoformat(), "DepositToAccountRef": {"FullName": account},
+                "Memo": memo or None, "DepositLineAdd": [{"PaymentTxnID": r["txn_id"]} for r in chosen]}
+        (rs,) = parse_response(company.process(build.message([build.request("DepositAdd", body, 1)])))
+    if not rs.ok:
+        err.print(f"QuickBooks refused the deposit: status {rs.code}, {rs.message}")
+        sys.exit(5)
+    ret = rs.rets[0]
+    console.print(f"Deposited {len(chosen)} payment(s) to {account} on {ret.findtext('TxnDate')}: total "
+                  f"{ret.findtext('DepositTotal')} (TxnID {ret.findtext('TxnID')})")

@@ -975,6 +975,10 @@ class Processor:
         row = self._txn_row(text(mod, "TxnID"), "ReceivePayment")
         self._check_edit_seq(row["edit_seq"], mod)
         deposit = self._deposit_of(row["txn_id"])
+        if deposit is not None:
+            raise Refusal(3170, f"The payment {row['ref_number'] or row['txn_id']} has been deposited (deposit of "
+                                f"{deposit['txn_date']}, {amount(deposit['total'])}). It cannot be changed until it "
+                                "is removed from the deposit.")
         cols: dict[str, Any] = {}
         if mod.find("CustomerRef") is not None:
             cols["customer_id"] = self._list_row(mod.find("CustomerRef"), ("Customer",), "Customer",
@@ -986,10 +990,6 @@ class Processor:
             cols["total"] = cents(_d(text(mod, "TotalAmount"), "TotalAmount"))
         if mod.find("DepositToAccountRef") is not None:
             cols["account_id"] = self._deposit_account(mod)
-        if deposit is not None and any(cols.get(k, row[k]) != row[k] for k in ("total", "account_id")):
-            raise Refusal(3170, f"The payment {row['ref_number'] or row['txn_id']} has been deposited "
-                                f"(deposit of {deposit['txn_date']}). Remove it from the deposit before "
-                                "changing its amount or account.")
         if mod.find("PaymentMethodRef") is not None:
             cols["method_id"] = self._list_row(mod.find("PaymentMethodRef"), ("PaymentMethod",), "PaymentMethod",
                                                "ReceivePayment")["list_id"]
@@ -1012,8 +1012,18 @@ class Processor:
 
     def _deposit_lines(self, el: etree._Element, tag: str, deposit_id: str | None) -> list[dict[str, Any]]:
         lines = []
+        existing = {r["line_id"]: r for r in self.db.execute("SELECT * FROM lines WHERE txn_id=?", (deposit_id,))} \
+            if deposit_id else {}
         for line in el.findall(tag):
             payment_id = text(line, "PaymentTxnID")
+            line_id = text(line, "TxnLineID")
+            if line_id and line_id != "-1" and line_id not in existing:
+                raise Refusal(3120, f'Object "{line_id}" specified in the request cannot be found.')
+            if line_id in existing and not payment_id and line.find("AccountRef") is None:
+                kept = existing[line_id]   # only the TxnLineID: the line stays as it is
+                lines.append({k: kept[k] for k in ("payment_id", "amount", "account_id", "line_id")}
+                             | {"descr": kept["descr"]})
+                continue
             if payment_id:
                 payment = self._txn_row(payment_id, "ReceivePayment")
                 uf = self.db.execute("SELECT special FROM lists WHERE list_id=?", (payment["account_id"],)).fetchone()

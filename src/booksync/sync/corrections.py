@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ..domain import (Action, ApplicationData, Correction, CustomerData, Kind, LineData, PaymentData, Problem,
-                      Ref, SalesData)
+from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, Correction, CustomerData, DepositData, DepositLineData, Kind, LineData,
+                      PaymentData, Problem, Ref, SalesData)
 from .planner import Planner, external_guid, fingerprint, member_label, written_json
 
 @dataclass
@@ -41,10 +41,12 @@ class CorrectionPolicy:
         period: length of an accounting period: "month" (default), "quarter" or "year".
         fiscal_year_start: first month of the fiscal year, 1–12.
         today: the date of the run (adjustments are dated today).
+        allow_deposit_changes: correct deposited payments even when the deposit's total changes.
     """
 
     on_conflict: str = "stop"
     closed_period: str = "stop"
+    allow_deposit_changes: bool = False
     period: str = "month"
     fiscal_year_start: int = 1
     today: dt.date = field(default_factory=dt.date.today)
@@ -135,10 +137,14 @@ class CorrectionPlanner(Planner):
     """
 
     def __init__(self, *args: Any, remote: dict[tuple[str, int], Remote], policy: CorrectionPolicy,
-                 **kw: Any) -> None:
+                 deposits: dict[str, Any] | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.remote = remote
         self.policy = policy
+        self.deposits = deposits or {}
+        """QuickBooks deposits by the TxnID of each payment they hold (or hold the place of)."""
+        self._deposit_notes: dict[int, tuple[str, str, bool]] = {}
+        """payment id → (action prefix, note for the Corrections Log, put back into its deposit)."""
         self.skipped: list[str] = []
         self._corrections_of_sales: list[tuple] = []
 
@@ -152,6 +158,7 @@ class CorrectionPlanner(Planner):
         self._plan_methods()
         self._corrections_of_sales = self._sales_corrections()
         releases = self._payments_to_release()
+        after_deposits = self._deposits_before(releases)
         for payment in sorted(self.work.deleted_payments, key=lambda p: p.number):
             self._plan_payment_delete(payment)
         for payment in releases:
@@ -167,6 +174,8 @@ class CorrectionPlanner(Planner):
         final.update({p.id: p for p in releases})
         for payment in sorted(final.values(), key=lambda p: (p.date, p.number)):
             self._plan_payment_mod(payment, released=payment.id in {r.id for r in releases})
+        for step in after_deposits:
+            step()
         return self.plan
 
     # -- helpers
@@ -425,8 +434,10 @@ class CorrectionPlanner(Planner):
                       fingerprint="deleted", link_mode="deleted", amount=Decimal("0.00"))
         self.plan.corrections.append(Correction(
             "Payment", payment.number, f"{member.number} {member.name}", payment.date,
-            ["status: received -> deleted", f"amount: {before.get('total')} -> 0.00"], "TxnDel",
-            past_period=past, closed=closed, note=note, amount_before=Decimal(before.get("total") or "0"),
+            ["status: received -> deleted", f"amount: {before.get('total')} -> 0.00"],
+            self._deposit_notes.get(payment.id, NO_DEPOSIT)[0] + "TxnDel",
+            past_period=past, closed=closed, note=" ".join(x for x in (note, self._deposit_notes.get(
+                payment.id, NO_DEPOSIT)[1]) if x), amount_before=Decimal(before.get("total") or "0"),
             amount_after=Decimal("0.00")))
 
     def _plan_release(self, payment: Any) -> None:
@@ -510,9 +521,154 @@ class CorrectionPlanner(Planner):
         if changed:
             self.plan.corrections.append(Correction(
                 "Payment", payment.number, f"{member.number} {member.name}", payment.date, changes,
-                "ReceivePaymentMod" + (" (applications released first, then applied again)" if released else ""),
-                past_period=past, closed=closed, note=note, amount_before=Decimal(before.get("total") or "0"),
+                self._deposit_notes.get(payment.id, NO_DEPOSIT)[0] + "ReceivePaymentMod"
+                + (" (applications released first, then applied again)" if released else "")
+                + (", DepositMod (put back into the deposit)" if self._deposit_notes.get(payment.id, NO_DEPOSIT)[2]
+                   else ""),
+                past_period=past, closed=closed, note=" ".join(x for x in (note, self._deposit_notes.get(
+                    payment.id, NO_DEPOSIT)[1]) if x), amount_before=Decimal(before.get("total") or "0"),
                 amount_after=payment.amount))
+
+
+    # -- deposits (issue: deposited payments)
+
+    def _deposits_before(self, releases: list[Any]) -> list[Any]:
+        """Take corrected payments out of their deposits, each replaced by a line of the same amount
+        so that the deposit's total does not move; return the steps that put them back afterwards.
+
+        A deposit whose total would change at the end (an amount changed, a payment deleted or no
+        longer deposited through Undeposited Funds) stops the run unless deposit changes are allowed.
+        """
+        affected: dict[str, dict[int, Any]] = {}
+        payments = {p.id: p for p in self.work.deleted_payments + self.work.changed_payments + releases}
+        by_remote: dict[str, Any] = {}
+        for payment in payments.values():
+            link = self.work.links.get((Kind.PAYMENT.value, payment.id))
+            if link is None:
+                continue
+            by_remote[link.remote_id] = payment
+            deposit = self.deposits.get(link.remote_id)
+            if deposit is not None:
+                affected.setdefault(deposit.txn_id, {})[payment.id] = payment
+        deposits = {d.txn_id: d for d in self.deposits.values()}
+        for deposit in deposits.values():
+            for line in deposit.lines:
+                holder = _placeholder(line.memo)
+                if holder and holder not in by_remote:
+                    # A line left by an interrupted run: the payment it stands for goes back in now.
+                    payment = next((p for (k, _), p in self._linked_payments().items() if k == holder), None)
+                    affected.setdefault(deposit.txn_id, {})
+                    if payment is not None:
+                        affected[deposit.txn_id][payment.id] = payment
+        steps = []
+        for txn_id, members in affected.items():
+            step = self._deposit_plan(deposits[txn_id], members)
+            if step is not None:
+                steps.append(step)
+        return steps
+
+    def _linked_payments(self) -> dict[tuple[str, str], Any]:
+        out = {}
+        for p in self.work.linked_payments_touching + self.work.changed_payments + self.work.deleted_payments:
+            link = self.work.links.get((Kind.PAYMENT.value, p.id))
+            if link is not None:
+                out[(link.remote_id, "payment")] = p
+        return out
+
+    def _deposit_plan(self, deposit: Any, payments: dict[int, Any]) -> Any:
+        uf = next((a for a in self.snapshot.accounts if a.special == "UndepositedFunds"), None)
+        remote_of = {pid: self.work.links[(Kind.PAYMENT.value, pid)].remote_id for pid in payments}
+        affected_ids = set(remote_of.values())
+        keep = [ln for ln in deposit.lines if ln.payment_id not in affected_ids and not _placeholder(ln.memo)]
+        placeholders = [ln for ln in deposit.lines if _placeholder(ln.memo)]
+        back: list[tuple[Any, Decimal]] = []
+        for pid, payment in payments.items():
+            gl = self.work.gl_accounts[payment.deposit_account_id]
+            target = self._accounts.get((gl.qb_account or "").casefold())
+            if payment.status == "open" and uf is not None and target is not None and target.list_id == uf.list_id:
+                back.append((payment, payment.amount))
+        new_total = sum((ln.amount for ln in keep), Decimal("0.00")) + sum((a for _, a in back), Decimal("0.00"))
+        where = f"the deposit of {deposit.date} to {deposit.account_name}"
+        changed = new_total != deposit.total
+        if changed and not self.policy.allow_deposit_changes:
+            for pid, payment in payments.items():
+                member = self.work.members[payment.member_id]
+                only = len(deposit.lines) == 1
+                steps = ("in QuickBooks, " + ("delete the deposit (the payment is its only line)" if only else
+                                              "remove the payment from the deposit") + ", run 'booksync sync' again")
+                steps += (", then deposit the payment again; a re-created deposit is no longer reconciled"
+                          if payment.status == "open" else "; re-reconcile the deposit afterwards")
+                self.problems.append(Problem(
+                    "deposit-change", f"payment {payment.number} from {member.name}, {payment.date}",
+                    f"is in {where} (total {deposit.total}); " +
+                    ("deleting" if payment.status != "open" else "correcting") +
+                    f" it would change the deposit's total to {new_total}, and the deposit may already be reconciled",
+                    steps + ". Or let booksync do it: --allow-deposit-changes"))
+            return None
+        if uf is None:
+            return None
+        lines = [DepositLineData(ln.line_id) for ln in keep]
+        for pid, payment in payments.items():
+            member_ref = self.customer_ref(payment.member_id)
+            old = next((ln for ln in deposit.lines if ln.payment_id == remote_of[pid]), None)
+            if old is not None:
+                lines.append(DepositLineData("-1", entity=member_ref, account=Ref("account", None, uf.list_id),
+                                             amount=old.amount,
+                                             memo=PLACEHOLDER_MEMO.format(txn_id=remote_of[pid])))
+        lines += [DepositLineData("-1", entity=Ref("customer", None, ln.entity_id) if ln.entity_id else None,
+                                  account=Ref("account", None, ln.account_id), amount=ln.amount, memo=ln.memo)
+                  for ln in placeholders]
+        if any(ln.payment_id in affected_ids for ln in deposit.lines):
+            self.plan.add(action=Action.MOD, kind=Kind.DEPOSIT, local_id=_deposit_local_id(deposit.txn_id),
+                          number=f"deposit {deposit.date}",
+                          description=f"Take payment(s) {', '.join(p.number for p in payments.values())} out of "
+                                      f"{where}; a line of the same amount keeps its total at {deposit.total}",
+                          payload=DepositData(tuple(lines)), remote_id=deposit.txn_id,
+                          edit_sequence=deposit.edit_sequence, link_mode="deposit")
+        if not changed:
+            note = f"Taken out of {where} and put back; the deposit's total and account are unchanged."
+        elif new_total == 0 and not keep and not back:
+            note = (f"The deposit of {deposit.date} to {deposit.account_name} ({deposit.total}) was deleted: no "
+                    "payment was left in it; re-reconcile the bank account for that date.")
+        else:
+            note = (f"The deposit of {deposit.date} to {deposit.account_name} changed from {deposit.total} to "
+                    f"{new_total}; re-reconcile this deposit.")
+        put_back = {p.id for p, _ in back}
+        for pid in payments:
+            self._deposit_notes[pid] = ("DepositMod (taken out of the deposit), ", note, pid in put_back)
+
+        def after() -> None:
+            final = [DepositLineData(ln.line_id) for ln in keep]
+            final += [DepositLineData("-1", payment=Ref(Kind.PAYMENT.value, p.id, remote_of[p.id], p.number))
+                      for p, _ in back]
+            if final:
+                self.plan.add(action=Action.MOD, kind=Kind.DEPOSIT, local_id=_deposit_local_id(deposit.txn_id),
+                              number=f"deposit {deposit.date}",
+                              description=f"Put payment(s) back into {where}; its total is then {new_total}",
+                              payload=DepositData(tuple(final)), remote_id=deposit.txn_id, edit_sequence="",
+                              link_mode="deposit")
+            else:
+                self.plan.add(action=Action.DELETE, kind=Kind.DEPOSIT, local_id=_deposit_local_id(deposit.txn_id),
+                              number=f"deposit {deposit.date}",
+                              description=f"Delete {where}: no payment is left in it", remote_id=deposit.txn_id,
+                              link_mode="deposit")
+        return after
+
+
+NO_DEPOSIT = ("", "", False)
+
+
+def _placeholder(memo: str) -> str:
+    prefix, suffix = PLACEHOLDER_MEMO.split("{txn_id}")
+    if memo and memo.startswith(prefix) and memo.endswith(suffix):
+        return memo[len(prefix):len(memo) - len(suffix)]
+    return ""
+
+
+def _deposit_local_id(txn_id: str) -> int:
+    import hashlib
+
+    return int(hashlib.sha256(txn_id.encode()).hexdigest()[:7], 16)
 
 
 def _credit(c: dict, ref_from) -> Any:  # noqa: ANN001

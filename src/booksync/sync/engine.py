@@ -273,8 +273,9 @@ class Run:
                 return self.result("stopped", EXIT_CHECKS, f"{len(problems)} payment(s) deposit to an account "
                                    "QuickBooks does not accept for payments; nothing was written.", problems=problems)
             remote = self.read_versions(work, snapshot)
+            deposits = self.read_deposits(work)
             plan_builder = CorrectionPlanner(work, snapshot, customers, self.port.limits, key, remote=remote,
-                                             policy=self.options.policy)
+                                             policy=self.options.policy, deposits=deposits)
             plan = plan_builder.build(create)
             self.digest = plan.digest()
             planned_keys = {(op.kind.value, op.local_id) for op in plan.operations}
@@ -366,7 +367,7 @@ class Run:
             return self.port.find_added(entry.kind, entry.ref_number, entry.external_guid)
         link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == entry.kind,
                                                  Link.local_id == entry.local_id))
-        recorded = link.edit_sequence if link is not None else ""
+        recorded = link.edit_sequence if link is not None else entry.fingerprint
         if kind is Kind.CUSTOMER:
             customer = customers.get(entry.target_id)
             written = json.loads(entry.written or "{}")
@@ -380,12 +381,24 @@ class Run:
             return None
         if entry.action == Action.VOID.value:
             return (txn.remote_id, txn.edit_sequence, "") if txn.total == 0 else None
+        if kind is Kind.DEPOSIT:
+            return (txn.remote_id, txn.edit_sequence, "") if txn.edit_sequence != recorded else None
         written = json.loads(entry.written or "{}")
         expected = Decimal(written["total"]) if "total" in written else sum(
             (Decimal(line["amount"]) for line in written.get("lines") or []), Decimal("0.00"))
         if txn.edit_sequence != recorded and txn.total == expected:
             return txn.remote_id, txn.edit_sequence, ""
         return None
+
+    def read_deposits(self, work: planner.Work) -> dict[str, Any]:
+        """The QuickBooks deposits holding payments that may be corrected (read only when there are some)."""
+        payments = work.changed_payments + work.deleted_payments + work.linked_payments_touching
+        ids = [work.links[(Kind.PAYMENT.value, p.id)].remote_id for p in payments
+               if (Kind.PAYMENT.value, p.id) in work.links]
+        if not ids:
+            return {}
+        since = min(p.date for p in payments).isoformat()
+        return self.port.deposits_holding(ids, since)
 
     def read_versions(self, work: planner.Work, snapshot: Any) -> dict[tuple[str, int], Remote]:
         """Re-read, from QuickBooks, the current version of every linked record a correction may touch."""
@@ -497,6 +510,8 @@ class Run:
             entries[op.seq].status = "sent"
             if op.action is Action.MOD and op.remote_id in self.versions:
                 op.edit_sequence = self.versions[op.remote_id]
+            if op.kind is Kind.DEPOSIT:
+                entries[op.seq].fingerprint = op.edit_sequence or ""  # the version before, to settle it later
         fault_point("before-sent")
         session.commit()
         fault_point("before-send")
@@ -529,7 +544,7 @@ class Run:
         kind = Kind(entry.kind)
         if entry.action == Action.ADD.value and entry.link_mode != "adjustment":
             self.resolved[(entry.kind, entry.local_id)] = remote_id
-        if kind in (Kind.ITEM, Kind.PAYMENT_METHOD):
+        if kind in (Kind.ITEM, Kind.PAYMENT_METHOD, Kind.DEPOSIT):
             return
         link_kind = f"adjustment_{entry.kind}" if entry.link_mode == "adjustment" else entry.kind
         link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == link_kind,

@@ -1,0 +1,389 @@
+"""The Web Connector callbacks, with the return conventions of Intuit's guide, independent of SOAP.
+
+QuickBooks Web Connector (QBWC) calls, per update (guide ch. 2, p.21–25; reference §12):
+``clientVersion`` → ``authenticate`` → (QBWC opens QuickBooks; on failure ``connectionError``)
+→ ``sendRequestXML`` / ``receiveResponseXML`` … → ``closeConnection``; ``getLastError`` after
+an empty sendRequestXML or a negative receiveResponseXML.
+
+How booksync answers:
+
+* ``authenticate`` → [ticket, ""] (use the open company, or ``webconnector.company_file``);
+  [ticket, "nvu"] for a wrong user or password; [ticket, "none"] when there is nothing to do
+  (nothing new in the billing store, or a staged run still awaits confirmation) (guide p.21–22);
+  [ticket, "busy"] when the previous session's sync does not stop (guide p.62).
+* ``sendRequestXML`` → the engine's next qbXML request; "" when there is none yet (the engine is
+  thinking: getLastError then answers "NoOp" and QBWC asks again 5 s later, guide p.8, p.80) or
+  the session ended (getLastError says why). The first call checks the qbXML version and the
+  company's FileID (:mod:`booksync.webconnector.company`) before the engine starts.
+* ``receiveResponseXML`` → percent done, 100 when the run ended well; negative when QuickBooks
+  could not process a request (empty response with an HRESULT), when the answer was out of
+  sequence, or when the run ended with a refusal (guide p.77, p.53).
+* ``connectionError`` → "done" after logging (guide p.69: do not retry blindly).
+* ``getLastError`` → the error message, "NoOp" while the engine thinks, or the result.
+* ``closeConnection`` → the session's outcome in one sentence; the ticket is invalid afterwards.
+
+Tickets are random (``secrets``), stored only as SHA-256 digests, bound to one session, and expire
+after ``webconnector.idle_timeout_seconds`` without a callback or ``max_session_seconds`` in all.
+Every wait on the engine is bounded by ``webconnector.wait_seconds``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .. import __version__
+from ..books.desktop import DesktopBooks
+from ..books.rp2 import explain_hresult, parse_hresult
+from ..config import Home
+from ..store.db import open_store
+from .auth import check_credentials
+from .company import CompanyRefused, ConnectorState, check_company, negotiate_version, read_hcp
+from .confirm import AWAITING, CONFIRMED, billing_state, pending_run, record_staged, staged_unchanged
+from .session import (FAILED, FINISHED, NEW, NO_WORK, RUNNING, WCSession, WebConnectorInteraction, is_query_only,
+                      request_text, staged_message)
+
+log = logging.getLogger("booksync.webconnector")
+
+ERROR_QUICKBOOKS = -101
+"""receiveResponseXML's answer when QuickBooks could not process a request (as Intuit's sample, guide p.78)."""
+ERROR_SERVICE = -1
+"""receiveResponseXML's answer for every other error; getLastError says what happened."""
+MIN_QBWC_VERSION = (2, 0)
+"""getLastError's "NoOp" (used while the engine thinks) needs QBWC 2.0 (guide p.8)."""
+UNKNOWN_TICKET = ("booksync does not know this Web Connector session: it ended, expired, or booksync was restarted. "
+                  "Nothing more was sent. Update again.")
+ENDED = "booksync: this session has already ended."
+
+
+def ticket_key(ticket: str) -> str:
+    """Tickets are kept as digests: a memory dump or a log line never holds a usable ticket."""
+    return hashlib.sha256((ticket or "").encode("utf-8")).hexdigest()
+
+
+class WebConnectorService:
+    """The eight callbacks of QBWebConnectorSvc.wsdl over one booksync home (see module docstring).
+
+    ``engine`` is :func:`booksync.sync.engine.synchronize` (a stand-in in tests); ``clock`` a
+    monotonic clock in seconds.
+    """
+
+    def __init__(self, home_path: Path | str, engine: Callable[..., Any] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        home = Home.load(home_path)
+        self.home_path = home.path
+        self.db = open_store(home.database_url)
+        if engine is None:
+            from ..sync.engine import synchronize as engine
+        self._engine = engine
+        self._clock = clock
+        self._sessions: dict[str, WCSession] = {}
+        self._lock = threading.Lock()
+        self._state_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _home(self) -> Home:
+        # Read for every session: set-password, policies and timeouts apply without a restart.
+        return Home.load(self.home_path)
+
+    @staticmethod
+    def _setting(home: Home, key: str) -> Any:
+        return home.settings["webconnector"][key]
+
+    def _find(self, ticket: str | None) -> WCSession | None:
+        self._sweep()
+        with self._lock:
+            return self._sessions.get(ticket_key(ticket or ""))
+
+    def _sweep(self) -> None:
+        """End the sessions that expired (no callback for idle_timeout_seconds, or older than max_session_seconds)."""
+        home = self._home()
+        idle = float(self._setting(home, "idle_timeout_seconds"))
+        longest = float(self._setting(home, "max_session_seconds"))
+        now = self._clock()
+        with self._lock:
+            expired = [s for s in self._sessions.values() if now - s.last_seen > idle or now - s.created > longest]
+            for s in expired:
+                del self._sessions[s.ticket_key]
+        for s in expired:
+            log.warning("session for %r expired; its sync was stopped", s.user)
+            with s.lock:
+                s.end("The Web Connector session expired.")
+
+    def _wait(self, session: WCSession, home: Home) -> None:
+        session.take_event(float(self._setting(home, "wait_seconds")), self._clock)
+
+    def _remember(self, **last: Any) -> None:
+        with self._state_lock:
+            state = ConnectorState.load(self.home_path)
+            state.last_session = {"at": dt.datetime.now().replace(microsecond=0).isoformat(), **last}
+            state.save(self.home_path)
+
+    # ------------------------------------------------------------------ serverVersion, clientVersion
+
+    def serverVersion(self, strVersion: str | None = None) -> str:
+        """booksync's version, shown in QBWC's "More information" (guide p.8, p.74)."""
+        return f"booksync {__version__}"
+
+    def clientVersion(self, strVersion: str | None) -> str:
+        """"" to proceed; "W:…" for a Web Connector older than 2.0 (guide p.66–67)."""
+        match = re.match(r"\s*(\d+)\.(\d+)", strVersion or "")
+        if match and (int(match.group(1)), int(match.group(2))) < MIN_QBWC_VERSION:
+            return ("W:booksync is made for QuickBooks Web Connector 2.0 or later; with this version a long update "
+                    "may stop early. Please install the latest Web Connector from Intuit.")
+        return ""
+
+    # ------------------------------------------------------------------ authenticate
+
+    def authenticate(self, strUserName: str | None, strPassword: str | None, client: str = "") -> list[str]:
+        """[ticket, "" | company path | "nvu" | "none" | "busy"] (guide p.21–22, p.62)."""
+        ticket = secrets.token_urlsafe(32)
+        home = self._home()
+        user = strUserName or ""
+        if not check_credentials(home.settings, user, strPassword or ""):
+            # Never the password: only who tried, and from where.
+            log.warning("authenticate: refused user %r from %s: wrong user name or password", user, client or "?")
+            return [ticket, "nvu"]
+        if not self._drop_previous(user):
+            log.warning("authenticate: the previous session's sync does not stop; answering busy")
+            return [ticket, "busy"]
+        work, message = self._pending_work(home)
+        now = self._clock()
+        session = WCSession(ticket_key(ticket), user, now, float(self._setting(home, "idle_timeout_seconds")))
+        with self._lock:
+            self._sessions[session.ticket_key] = session
+        if not work:
+            session.state, session.message = NO_WORK, message
+            log.info("authenticate: %r from %s: nothing to do (%s)", user, client or "?", message)
+            return [ticket, "none"]
+        log.info("authenticate: %r from %s: session started", user, client or "?")
+        return [ticket, str(self._setting(home, "company_file") or "")]
+
+    def _drop_previous(self, user: str) -> bool:
+        """A new authenticate means the user's previous session was lost: drop it (guide p.42, item 4).
+        Returns False when its sync thread does not stop within 10 seconds."""
+        with self._lock:
+            old = [s for s in self._sessions.values() if s.user == user]
+            for s in old:
+                del self._sessions[s.ticket_key]
+        for s in old:
+            with s.lock:
+                s.end("A new Web Connector session started; this one was dropped.")
+        return all(s.thread is None or (s.thread.join(10) or not s.thread.is_alive()) for s in old)
+
+    def _pending_work(self, home: Home) -> tuple[bool, str]:
+        """Whether a session has something to do, and when not, why (for closeConnection)."""
+        from ..sync.engine import load_work
+
+        state = ConnectorState.load(home.path)
+        with self.db() as session:
+            run = pending_run(session)
+            if run is not None and run.status == CONFIRMED:
+                return True, ""
+            if run is not None and run.status == AWAITING:
+                if staged_unchanged(session, run):
+                    return False, (f"booksync: run {run.id} awaits your confirmation; nothing was written. Review "
+                                   f"runs/{run.id} and run 'booksync runs confirm {run.id}'; the next update "
+                                   "applies it.")
+                return True, ""
+            if not state.company_key:
+                return True, ""
+            if load_work(session, state.company_key).is_empty():
+                return False, "booksync: nothing to synchronize; QuickBooks is up to date."
+        return True, ""
+
+    # ------------------------------------------------------------------ sendRequestXML
+
+    def sendRequestXML(self, ticket: str | None, strHCPResponse: str | None, strCompanyFileName: str | None,
+                       qbXMLCountry: str | None, qbXMLMajorVers: int, qbXMLMinorVers: int) -> str:
+        """The next qbXML request, or "" (see module docstring; guide p.80)."""
+        session = self._find(ticket)
+        if session is None:
+            log.warning("sendRequestXML: unknown or ended ticket")
+            return ""
+        home = self._home()
+        with session.lock:
+            session.last_seen = self._clock()
+            if session.state == NEW:
+                try:
+                    self._begin(session, home, strHCPResponse or "", strCompanyFileName or "", qbXMLCountry or "",
+                                qbXMLMajorVers, qbXMLMinorVers)
+                except CompanyRefused as exc:
+                    log.warning("sendRequestXML: %s", exc)
+                    session.fail(str(exc))
+                    return ""
+            if session.state != RUNNING:
+                return ""
+            if session.outstanding is not None:
+                return self._asked_again(session)
+            if session.pending is None:
+                self._wait(session, home)
+            if session.pending is None:
+                return ""
+            session.outstanding, session.pending = session.pending, None
+            return request_text(session.outstanding)
+
+    def _begin(self, session: WCSession, home: Home, hcp: str, company_file: str, country: str, major: int,
+               minor: int) -> None:
+        """Check the company and the qbXML version, then start the engine. Raises CompanyRefused."""
+        info = read_hcp(hcp)
+        version = negotiate_version(int(major or 0), int(minor or 0), info)
+        if country and country.upper() != "US":
+            log.warning("QuickBooks reports qbXMLCountry %r; booksync writes US qbXML %s", country, version)
+        wc = home.settings["webconnector"]
+        with self._state_lock:
+            state = ConnectorState.load(home.path)
+            recorded = check_company(info, state, str(wc.get("owner_id", "")), str(wc.get("file_id", "")),
+                                     company_file)
+            state.save(home.path)
+        if recorded:
+            log.info("recorded the company \"%s\" (FileID %s, %s) for this booksync home", info.name,
+                     state.company_file_id, company_file or "the open company file")
+        with self.db() as db_session:
+            billing = billing_state(db_session)
+        log.info("session for %r: QuickBooks %s, company \"%s\", qbXML %s", session.user, info.product, info.name,
+                 version)
+        session.start(lambda: self._run(session, home, billing))
+
+    def _asked_again(self, session: WCSession) -> str:
+        """sendRequestXML before the answer to the last request came back: the exchange was disrupted
+        (guide p.53). Reads are asked again; a write is not, so nothing is written twice."""
+        if is_query_only(session.outstanding):
+            log.warning("session for %r: the Web Connector asked again before answering; resending a query",
+                        session.user)
+            return request_text(session.outstanding)
+        session.fail("The Web Connector asked for the next request before bringing QuickBooks' answer to one that "
+                     "writes; booksync stopped so that nothing is written twice. 'booksync runs show' lists what "
+                     "the run sent; update again.")
+        return ""
+
+    def _run(self, session: WCSession, home: Home, billing: str) -> Any:
+        """The engine, in the session's worker thread."""
+        from ..cli.main import correction_policy
+        from ..sync.engine import SyncOptions
+
+        wc = home.settings["webconnector"]
+        port = DesktopBooks(session.bridge)
+        interaction = WebConnectorInteraction(session, self.db, bool(wc.get("create_customers", True)),
+                                              bool(wc.get("unattended", False)), billing)
+        options = SyncOptions(message_size=int(home.settings["sync"].get("message_size", 50)),
+                              keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
+                              policy=correction_policy(home, None, None))
+        result = self._engine(self.db, port, home, interaction, options)
+        if session.decision is not None and session.decision.staged and result.status == "declined":
+            result.message = staged_message(result, interaction.plan.counts() if interaction.plan else {})
+            result.status = AWAITING
+            record_staged(self.db, result.run_id, result.message)
+        if port.company_key:
+            with self._state_lock:
+                state = ConnectorState.load(home.path)
+                state.company_key = port.company_key
+                state.save(home.path)
+        log.info("run %s: %s", result.run_id, result.message)
+        return result
+
+    # ------------------------------------------------------------------ receiveResponseXML
+
+    def receiveResponseXML(self, ticket: str | None, response: str | None, hresult: str | None,
+                           message: str | None) -> int:
+        """Percent done (0–100), or negative on error (guide p.77)."""
+        session = self._find(ticket)
+        if session is None:
+            log.warning("receiveResponseXML: unknown or ended ticket")
+            return ERROR_SERVICE
+        home = self._home()
+        with session.lock:
+            session.last_seen = self._clock()
+            if session.state != RUNNING:
+                return 100 if session.succeeded else ERROR_SERVICE
+            if session.outstanding is None:
+                session.fail("The Web Connector brought an answer booksync did not ask for (the exchange was "
+                             "disrupted); booksync stopped. Update again.")
+                return ERROR_SERVICE
+            session.outstanding = None
+            if (hresult or "").strip() or not (response or "").strip():
+                return self._quickbooks_failed(session, home, hresult or "", message or "")
+            session.bridge.answer(response or "")
+            self._wait(session, home)
+            if session.state == RUNNING:
+                return session.percent_for_qbwc()
+            return 100 if session.succeeded else ERROR_SERVICE
+
+    def _quickbooks_failed(self, session: WCSession, home: Home, hresult: str, message: str) -> int:
+        """QuickBooks could not process the request: the response is empty and hresult/message say why
+        (guide p.77). The engine stops; the session ends with a negative percent, never a resend
+        (a service that ignores this path makes QBWC send the same request forever, reference §12)."""
+        failure = session.bridge.fail(hresult or "0x80040402", message or "QuickBooks returned an empty response.")
+        log.warning("session for %r: QuickBooks could not process a request: %s %s", session.user, hresult, message)
+        self._wait(session, home)
+        session.fail(f"QuickBooks could not process booksync's request (HRESULT {hresult or 'none'}): "
+                     f"{failure.message} {failure.advice}")
+        return ERROR_QUICKBOOKS
+
+    # ------------------------------------------------------------------ getLastError, connectionError, close
+
+    def getLastError(self, ticket: str | None) -> str:
+        """The message to show, or "NoOp" while the engine is still working (guide p.72–73)."""
+        session = self._find(ticket)
+        if session is None:
+            return UNKNOWN_TICKET
+        home = self._home()
+        with session.lock:
+            now = self._clock()
+            session.last_seen = now
+            if session.state == RUNNING:
+                limit = float(self._setting(home, "idle_timeout_seconds"))
+                if session.pending is None and now - session.last_engine_event > limit:
+                    session.fail(f"booksync's sync made no progress for {limit:.0f} seconds and was stopped. Update "
+                                 "again; if it happens again, see logs/booksync.log.")
+                    return session.message
+                return "NoOp"
+            if session.state == NEW:
+                return "NoOp"
+            return session.message
+
+    def connectionError(self, ticket: str | None, hresult: str | None, message: str | None) -> str:
+        """Always "done": QBWC could not open QuickBooks; booksync logs why and stops (guide p.51–52, p.69)."""
+        failure = explain_hresult(parse_hresult(hresult), message or "")
+        log.warning("connectionError: the Web Connector could not open QuickBooks: %s %s", hresult, message)
+        session = self._find(ticket)
+        if session is not None:
+            with session.lock:
+                session.fail(f"The Web Connector could not open QuickBooks: {failure.message} {failure.advice}")
+        return "done"
+
+    def closeConnection(self, ticket: str | None) -> str:
+        """The session's outcome, shown by QBWC; the ticket is invalid afterwards (guide p.68)."""
+        self._sweep()
+        with self._lock:
+            session = self._sessions.pop(ticket_key(ticket or ""), None)
+        if session is None:
+            return ENDED
+        with session.lock:
+            session.end("The Web Connector closed the session.")
+            text = session.message or "booksync: the session ended before anything was done."
+            if session.state not in (FINISHED, FAILED, NO_WORK):
+                text = "booksync: the session ended before anything was done."
+        run_id = getattr(session.result, "run_id", "")
+        self._remember(status=session.state if session.state != FINISHED else session.result.status,
+                       message=text, run_id=run_id)
+        log.info("closeConnection for %r: %s", session.user, text)
+        return text
+
+    def shutdown(self) -> None:
+        """Stop every running sync (server shutdown)."""
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for s in sessions:
+            with s.lock:
+                s.end("booksync's Web Connector service stopped.")
+
+
+__all__ = ["WebConnectorService", "ERROR_QUICKBOOKS", "ERROR_SERVICE", "UNKNOWN_TICKET", "ENDED"]
