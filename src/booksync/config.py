@@ -11,6 +11,7 @@ Layout of a home (``--home DIR`` or ``BOOKSYNC_HOME``)::
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass
@@ -50,6 +51,14 @@ class ConfigError(Exception):
     """The home folder or its configuration is missing or wrong."""
 
 
+def initial_database_url(root: Path) -> str:
+    """The database URL a new home starts with: BOOKSYNC_DATABASE_URL when set (``{home_id}`` in it
+    becomes a short digest of the home's path, so several homes can share one PostgreSQL server),
+    else "" (SQLite in the home)."""
+    url = os.environ.get("BOOKSYNC_DATABASE_URL", "")
+    return url.replace("{home_id}", hashlib.sha1(str(root).encode()).hexdigest()[:12])
+
+
 def default_home() -> Path:
     return Path(os.environ.get("BOOKSYNC_HOME") or Path.home() / ".booksync")
 
@@ -72,7 +81,9 @@ class Home:
                 raise ConfigError(f"{root} is not a booksync home (no {CONFIG_NAME}). "
                                   f"Run 'booksync init --home {root}' or 'booksync demo --home {root}'.")
             root.mkdir(parents=True, exist_ok=True)
-            config.write_text(tomli_w.dumps(DEFAULTS))
+            settings = {k: dict(v) for k, v in DEFAULTS.items()}
+            settings["database"]["url"] = initial_database_url(root)
+            config.write_text(tomli_w.dumps(settings))
         try:
             data = tomllib.loads(config.read_text())
         except tomllib.TOMLDecodeError as exc:

@@ -12,7 +12,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from .common import console, err, home_option, json_option, load_home, sync_lock
+from .common import console, err, home_option, json_option, load_home, sessions_for, sync_lock
 
 
 def _size(path: Path) -> int:
@@ -79,10 +79,9 @@ def restore(run_id: str, home_dir: Path | None, company_only: bool, yes: bool) -
     if not folder.is_dir():
         raise click.BadParameter(f"no backup {run_id!r}; see 'booksync backups list'", param_hint="RUN_ID")
     company_copy = folder / home.company_path.name
-    billing_copy = folder / "billing.db"
     url = home.database_url
     what = ["the company file"] if company_copy.exists() else []
-    if not company_only and billing_copy.exists() and url.startswith("sqlite:///"):
+    if not company_only and ((folder / "billing.db").exists() or (folder / "billing").is_dir()):
         what.append("booksync's database")
     if not what:
         raise click.ClickException(f"the backup {run_id} holds nothing this home can restore")
@@ -100,7 +99,10 @@ def restore(run_id: str, home_dir: Path | None, company_only: bool, yes: bool) -
                 err.print(f"[bold red]Cannot restore the company file:[/] {escape(exc.message)}")
                 sys.exit(6)
         if "booksync's database" in what:
-            _restore_sqlite(billing_copy, Path(url[len("sqlite:///"):]))
+            from ..store.backup import restore_database
+
+            sessions = sessions_for(home)
+            restore_database(url, sessions.kw["bind"], folder)
         if (folder / "logs").is_dir():
             shutil.copytree(folder / "logs", home.logs_dir / f"restored-{run_id}", dirs_exist_ok=True)
     console.print(f"Restored {' and '.join(what)} as they were before run {run_id}.")

@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import socket
-import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from ..store.models import (Application, CreditMemo, GLAccount, Invoice, Journal
                             SyncRun, _now)
 from . import planner
 from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
+from ..store.backup import backup_database
 from .staging import stage_run, write_corrections_log
 
 log = logging.getLogger("booksync.sync")
@@ -446,14 +446,7 @@ class Run:
         self.ui.progress("Backing up", 0, 1)
         fault_point("backup")
         self.port.backup(str(target))
-        url = self.home.database_url
-        if url.startswith("sqlite:///"):
-            source = sqlite3.connect(url[len("sqlite:///"):])
-            dest = sqlite3.connect(str(target / "billing.db"))
-            with dest:
-                source.backup(dest)
-            source.close()
-            dest.close()
+        backup_database(self.home.database_url, self.sessions.kw["bind"], target)
         if self.home.logs_dir.exists():
             shutil.copytree(self.home.logs_dir, target / "logs", dirs_exist_ok=True)
         self._prune_backups()
