@@ -55,7 +55,7 @@ def set_status(session: Session, kind: str, number: str, status: str) -> str:
     if kind != "payment":
         apps = _applications_to(session, kind, record)
         if apps:
-            receipts = ", ".join(sorted({a.payment_id and session.get(Payment, a.payment_id).number for a in apps}))
+            receipts = ", ".join(sorted({session.get(Payment, a.payment_id).number for a in apps}))
             raise ChangeRefused(f"Payment(s) {receipts} apply to the {label}. Remove those applications first "
                                 f"(booksync payments edit RECEIPT --apply ...), then {status} it.")
     record.status = status
