@@ -90,19 +90,23 @@ def restore(run_id: str, home_dir: Path | None, company_only: bool, yes: bool) -
         err.print("Nothing was restored.")
         sys.exit(4)
     with sync_lock(home):
-        if company_copy.exists():
-            try:
-                with open_company(home.company_path) as company:
-                    company.db.close()
-                    _restore_sqlite(company_copy, home.company_path)
-            except ConnectionFailure as exc:
-                err.print(f"[bold red]Cannot restore the company file:[/] {escape(exc.message)}")
-                sys.exit(6)
-        if "booksync's database" in what:
-            from ..store.backup import restore_database
+        try:
+            # Hold the company file first, so that nothing is restored when it is in use.
+            company = open_company(home.company_path) if company_copy.exists() else None
+        except ConnectionFailure as exc:
+            err.print(f"[bold red]Cannot restore the company file:[/] {escape(exc.message)} Nothing was restored.")
+            sys.exit(6)
+        try:
+            if "booksync's database" in what:
+                from ..store.backup import restore_database
 
-            sessions = sessions_for(home)
-            restore_database(url, sessions.kw["bind"], folder)
+                restore_database(url, sessions_for(home).kw["bind"], folder)
+            if company is not None:
+                company.db.close()
+                _restore_sqlite(company_copy, home.company_path)
+        finally:
+            if company is not None:
+                company.close()
         if (folder / "logs").is_dir():
             shutil.copytree(folder / "logs", home.logs_dir / f"restored-{run_id}", dirs_exist_ok=True)
     console.print(f"Restored {' and '.join(what)} as they were before run {run_id}.")

@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, Integer, insert, select
 
 from .models import Base
 
@@ -44,10 +45,14 @@ def backup_database(url: str, engine: Engine, target: Path) -> Path:
 def _plain(value: object) -> object:
     if isinstance(value, (dt.date, dt.datetime)):
         return {"__dt__": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"__dec__": str(value)}
     return value
 
 
 def _back(value: object) -> object:
+    if isinstance(value, dict) and "__dec__" in value:
+        return Decimal(value["__dec__"])
     if isinstance(value, dict) and "__dt__" in value:
         text = value["__dt__"]
         return dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
@@ -78,6 +83,6 @@ def restore_database(url: str, engine: Engine, source: Path) -> None:
                 conn.execute(insert(table), rows)
         if engine.dialect.name == "postgresql":
             for table in Base.metadata.sorted_tables:
-                if "id" in table.c and table.c.id.autoincrement:
+                if "id" in table.c and isinstance(table.c.id.type, Integer):
                     conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                                          f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)")
