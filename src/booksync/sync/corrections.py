@@ -29,6 +29,7 @@ from typing import Any
 
 from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, Correction, CustomerData, DepositData, DepositLineData, Kind, LineData,
                       PaymentData, Problem, Ref, SalesData)
+from .fields import cut
 from .planner import Planner, external_guid, fingerprint, member_label, written_json
 
 @dataclass
@@ -225,7 +226,11 @@ class CorrectionPlanner(Planner):
             before = json.loads(link.written) if link.written else {}
             name = self.fit.name(label, "customer name", member.name, lim.customer_name)
             old_name = before.get("name") or link.qb_name
-            if name.casefold() != (old_name or "").casefold():
+            tail = f" ({member.number})"
+            same_name = {name.casefold(), (cut(name, lim.customer_name - len(tail)) + tail).casefold()}
+            if not before:
+                name = link.qb_name or name  # linked by hand: the customer keeps its QuickBooks name
+            elif (old_name or "").casefold() not in same_name:
                 holder = in_use.get(name.casefold())
                 if holder is not None and holder != link.remote_id:
                     self.problems.append(Problem(
