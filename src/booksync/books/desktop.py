@@ -55,8 +55,8 @@ class DesktopBooks:
     # ------------------------------------------------------------------ reading
 
     def _ask(self, requests: list[etree._Element]) -> list[Response]:
-        answer = self.transport.process(build.message(requests, on_error="continueOnError"))
-        responses = parse_response(answer)
+        message = build.message(requests, on_error="continueOnError")
+        responses = parse_response(self.transport.process(message), request=message)
         if len(responses) != len(requests):
             raise MalformedResponse(f"QuickBooks answered {len(responses)} of {len(requests)} requests")
         return responses
@@ -199,8 +199,8 @@ class DesktopBooks:
         return build.message([self._request(op, resolve) for op in ops])
 
     def send(self, ops: list[Operation], resolve: Resolver) -> list[Outcome]:
-        answer = self.transport.process(self.render(ops, resolve))
-        responses = {rs.request_id: rs for rs in parse_response(answer)}
+        message = self.render(ops, resolve)
+        responses = {rs.request_id: rs for rs in parse_response(self.transport.process(message), request=message)}
         outcomes = []
         for op in ops:
             rs = responses.get(str(op.seq))

@@ -13,8 +13,8 @@ from rich.markup import escape
 
 from ..config import ConfigError, Home
 
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 EXIT_USAGE = 2
 EXIT_BAD_ANSWER = 9

@@ -105,14 +105,15 @@ class Processor:
         on_error = msgs.get("onError")
         if on_error not in ("stopOnError", "continueOnError", "rollbackOnError"):
             raise ConnectionFailure(HRESULT_PARSE, PARSE_MESSAGE, "onError is missing or invalid")
-        for rq in msgs:
+        requests = [rq for rq in msgs if isinstance(rq.tag, str)]  # comments and PIs are not requests
+        for rq in requests:
             if rq.get("iterator") is not None and rq.tag not in ITERABLE:
                 raise ConnectionFailure(HRESULT_PARSE, PARSE_MESSAGE, f"<{rq.tag}> does not accept an iterator")
             self._check_order(rq)
         out_root = etree.Element("QBXML")
         out = etree.SubElement(out_root, "QBXMLMsgsRs")
         stopped = False
-        for rq in msgs:
+        for rq in requests:
             kind = rq.tag[:-2]
             if stopped:
                 break
@@ -1080,17 +1081,18 @@ class Processor:
 
     # ------------------------------------------------------------------ delete and void
 
-    def _del_ret(self, tag: str, type_tag: str, row: sqlite3.Row) -> etree._Element:
-        ret = etree.Element("TxnDelRet" if tag == "TxnDel" else "TxnVoidRet")
-        etree.SubElement(ret, type_tag).text = row["txn_type"]
-        etree.SubElement(ret, "TxnID").text = row["txn_id"]
-        if tag == "TxnDel":
-            etree.SubElement(ret, "TimeDeleted").text = now_text()
-        else:
-            etree.SubElement(ret, "TimeModified").text = now_text()
-        if row["ref_number"]:
-            etree.SubElement(ret, "RefNumber").text = row["ref_number"]
-        return ret
+    @staticmethod
+    def _del_ret(tag: str, type_tag: str, row: sqlite3.Row) -> list[etree._Element]:
+        """The TxnDelRet / TxnVoidRet group: its elements sit directly inside the Rs (qbxmlops130.xsd)."""
+        out = []
+        for name, value in ((type_tag, row["txn_type"]), ("TxnID", row["txn_id"]),
+                            ("TimeDeleted" if tag == "TxnDel" else "TimeModified", now_text()),
+                            ("RefNumber", row["ref_number"])):
+            if value:
+                el = etree.Element(name)
+                el.text = value
+                out.append(el)
+        return out
 
     def txn_del(self, rq: etree._Element) -> etree._Element:
         txn_type = text(rq, "TxnDelType")
@@ -1109,7 +1111,7 @@ class Processor:
         self.db.execute("DELETE FROM applications WHERE payment_id=?", (row["txn_id"],))
         self.db.execute("DELETE FROM lines WHERE txn_id=?", (row["txn_id"],))
         self.db.execute("DELETE FROM txns WHERE txn_id=?", (row["txn_id"],))
-        return self._ok([ret])
+        return self._ok(ret)
 
     def txn_void(self, rq: etree._Element) -> etree._Element:
         txn_type = text(rq, "TxnVoidType")
@@ -1128,4 +1130,4 @@ class Processor:
         self.db.execute("UPDATE txns SET total=0, is_voided=1, memo=?, edit_seq=?, modified=? WHERE txn_id=?",
                         ("VOID: " + memo if not memo.startswith("VOID:") else memo, self.new_edit_seq(),
                          now_text(), row["txn_id"]))
-        return self._ok([self._del_ret("TxnVoid", "TxnVoidType", row)])
+        return self._ok(self._del_ret("TxnVoid", "TxnVoidType", row))

@@ -179,6 +179,31 @@ class CorrectionPlanner(Planner):
             step()
         return self.plan
 
+    # -- new transactions dated in a closed period
+
+    def _plan_sales(self, kind: Kind, record: Any) -> None:
+        if self._closed_add(kind, record):
+            return
+        super()._plan_sales(kind, record)
+
+    def _plan_payment(self, payment: Any) -> None:
+        if self._closed_add(Kind.PAYMENT, payment):
+            return
+        super()._plan_payment(payment)
+
+    def _closed_add(self, kind: Kind, record: Any) -> bool:
+        """QuickBooks refuses a new transaction dated on or before the closing date (3171): say so before
+        anything is written. Returns True when the record must not be added in this run."""
+        closing = self.snapshot.company.closing_date
+        if closing is None or record.date > closing:
+            return False
+        member = self.work.members[record.member_id]
+        self.problems.append(Problem(
+            "closed-period", f"{kind.label} {record.number} for {member.name}, dated {record.date}",
+            f"is new, and dated on or before QuickBooks' closing date ({closing}); QuickBooks refuses it",
+            "date it after the closing date in the billing store, or ask the accountant to move the closing date"))
+        return True
+
     # -- helpers
 
     def _flags(self, *dates: Any) -> tuple[bool, bool]:
