@@ -1,0 +1,512 @@
+"""Shared fixtures of booksync's test suite.
+
+* qbXML schema guard: every request handed to the simulator and every response it
+  returns is validated against Intuit's qbxmlops130.xsd, in process (an autouse
+  fixture wraps ``Processor.process``) and in CLI subprocesses (``qbxml_guard/
+  sitecustomize.py`` does the same there, and every staged ``runs/*/requests/*.xml``
+  is validated after each run).
+* ``cli``: runs the real command line, ``python -m booksync.cli.main``.
+* ``demo_home`` / ``nosync_home``: the demo chamber, synchronized or not, built once
+  per session (per xdist worker) and copied by the tests that change it.
+* ``qb``: a fresh simulated company in process, with helpers to talk qbXML to it.
+
+The schema path is ``$QBXML_XSD`` or, unset, ``<repo>/../shared/qbxml/13.0/qbxmlops130.xsd``.
+When QBXML_XSD is set and the file is missing the session fails; when it is unset and
+the file is missing, the tests that need the schema are skipped.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from lxml import etree
+
+from booksync.qbxml import build
+from booksync.qbxml.parse import Response, parse_response
+from booksync.simulator import create_company, open_company
+from booksync.simulator.processor import Processor
+
+TESTS = Path(__file__).resolve().parent
+DEFAULT_XSD = Path(__file__).resolve().parents[2] / "shared" / "qbxml" / "13.0" / "qbxmlops130.xsd"
+GUARD_DIR = TESTS / "qbxml_guard"
+DEMO_DATA = resources.files("booksync.demo") / "data"
+WRITE_REQUESTS = re.compile(r"(Add|Mod)Rq$|^TxnDelRq$|^TxnVoidRq$")
+
+
+# ---------------------------------------------------------------------- the schema
+
+
+def schema_path() -> tuple[Path, bool]:
+    """The XSD to validate against, and whether QBXML_XSD named it explicitly."""
+    env = os.environ.get("QBXML_XSD")
+    if env:
+        return Path(env), True
+    return DEFAULT_XSD, False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "invalid_qbxml_request: the test deliberately sends the simulator a request that breaks "
+                   "the schema (responses are still validated)")
+    config.addinivalue_line(
+        "markers", "known_invalid_response(*rs_tags, reason): tolerate schema violations in these response "
+                   "elements only (a documented simulator bug); strict: fails when the violation no longer happens")
+    path, explicit = schema_path()
+    if explicit and not path.is_file():
+        pytest.exit(f"QBXML_XSD is set to {path}, which does not exist; cannot validate qbXML.",
+                    returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+_SCHEMA: dict[str, Any] = {}
+
+
+def load_schema() -> etree.XMLSchema | None:
+    """The qbXML 13.0 schema, loaded once per process; None when it is unavailable (and not required)."""
+    if "schema" not in _SCHEMA:
+        path, explicit = schema_path()
+        if not path.is_file():
+            if explicit:
+                pytest.exit(f"QBXML_XSD is set to {path}, which does not exist.",
+                            returncode=pytest.ExitCode.USAGE_ERROR)
+            _SCHEMA["schema"] = None
+        else:
+            _SCHEMA["schema"] = etree.XMLSchema(etree.parse(str(path)))
+    return _SCHEMA["schema"]
+
+
+@pytest.fixture(scope="session")
+def qbxml_schema() -> etree.XMLSchema:
+    """The qbXML schema; tests that need it are skipped when it is not there (and QBXML_XSD is unset)."""
+    schema = load_schema()
+    if schema is None:
+        pytest.skip(f"qbXML schema not found at {schema_path()[0]} (set QBXML_XSD)")
+    return schema
+
+
+class QbxmlSchemaViolation(AssertionError):
+    """A qbXML message that does not validate against qbxmlops130.xsd."""
+
+
+_SAFE = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def _as_bytes(message: bytes | str) -> bytes:
+    if isinstance(message, bytes):
+        return message
+    # A str cannot carry its encoding declaration into lxml; drop it.
+    return re.sub(r"^\s*<\?xml[^>]*\?>", "", message).encode("utf-8")
+
+
+def schema_errors(schema: etree.XMLSchema, message: bytes | str) -> str:
+    """'' when ``message`` is a valid qbXML document, else the schema's complaint."""
+    try:
+        doc = etree.fromstring(_as_bytes(message), _SAFE)
+    except etree.XMLSyntaxError as exc:
+        return f"not well-formed: {exc}"
+    if schema.validate(doc):
+        return ""
+    return "; ".join(str(e) for e in list(schema.error_log)[:3])
+
+
+def assert_valid_qbxml(schema: etree.XMLSchema, message: bytes | str, what: str = "message") -> None:
+    problem = schema_errors(schema, message)
+    if problem:
+        text = _as_bytes(message)[:1500].decode("latin-1")
+        raise QbxmlSchemaViolation(f"qbXML {what} does not validate against the schema: {problem}\n{text}")
+
+
+@dataclass
+class GuardLog:
+    """What the in-process guard saw during one test."""
+
+    requests: int = 0
+    responses: int = 0
+    violations: list[str] = field(default_factory=list)
+    tolerated: list[str] = field(default_factory=list)
+
+
+def _invalid_responses(schema: etree.XMLSchema, response: bytes) -> list[str]:
+    """The tags of the *Rs elements of a response message that do not validate on their own."""
+    root = etree.fromstring(response, _SAFE)
+    bad = []
+    for rs in root.find("QBXMLMsgsRs"):
+        single = etree.Element("QBXML")
+        etree.SubElement(single, "QBXMLMsgsRs").append(copy.deepcopy(rs))
+        if not schema.validate(single):
+            bad.append(rs.tag)
+    return bad
+
+
+_CALL_PASSED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Remember whether a test's call phase passed (the guard's teardown needs it)."""
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_PASSED] = report.passed
+    return report
+
+
+@pytest.fixture(autouse=True)
+def qbxml_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[GuardLog | None]:
+    """Validate every request given to, and every response returned by, the in-process simulator.
+
+    A test may carry ``@pytest.mark.known_invalid_response("TxnVoidRs", reason=...)`` to tolerate a
+    documented simulator bug in those response elements only; the marker is strict: if no tolerated
+    violation happens, the test fails so that the marker is removed once the bug is fixed.
+    """
+    schema = load_schema()
+    if schema is None:
+        yield None
+        return
+    check_requests = request.node.get_closest_marker("invalid_qbxml_request") is None
+    known = request.node.get_closest_marker("known_invalid_response")
+    tolerated_tags = set(known.args) if known else set()
+    log = GuardLog()
+    original = Processor.process
+
+    def process(self: Processor, message: bytes | str) -> bytes:
+        if check_requests:
+            problem = schema_errors(schema, message)
+            if problem:
+                log.violations.append(f"request: {problem}")
+                assert_valid_qbxml(schema, message, "request")
+        log.requests += 1
+        response = original(self, message)
+        problem = schema_errors(schema, response)
+        if problem:
+            bad = _invalid_responses(schema, response)
+            if tolerated_tags and bad and set(bad) <= tolerated_tags:
+                log.tolerated.extend(bad)
+            else:
+                log.violations.append(f"response: {problem}")
+                assert_valid_qbxml(schema, response, "response")
+        log.responses += 1
+        return response
+
+    monkeypatch.setattr(Processor, "process", process)
+    yield log
+    call_passed = request.node.stash.get(_CALL_PASSED, False)
+    if log.violations and call_passed:
+        pytest.fail("qbXML schema violations seen by the simulator (and swallowed):\n" + "\n".join(log.violations),
+                    pytrace=False)
+    if known and call_passed and not log.tolerated:
+        pytest.fail(f"known_invalid_response{known.args} no longer happens: the simulator's responses validate "
+                    "now; remove the marker", pytrace=False)
+
+
+# ---------------------------------------------------------------------- the command line
+
+
+@dataclass(repr=False)
+class CliResult:
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+    requests: list[list[str]]
+    """Request tags of every message the simulator processed during the run, in order."""
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    @property
+    def writes(self) -> list[str]:
+        """The write requests (Add, Mod, TxnDel, TxnVoid) the simulator received."""
+        return [tag for message in self.requests for tag in message if WRITE_REQUESTS.search(tag)]
+
+    def __str__(self) -> str:
+        return (f"booksync {' '.join(self.args)} -> exit {self.code}\n--- stdout (end)\n{self.stdout[-4000:]}\n"
+                f"--- stderr (end)\n{self.stderr[-4000:]}")
+
+    __repr__ = __str__
+
+
+_VALIDATED: dict[Path, float] = {}
+
+
+def validate_run_files(home: Path) -> int:
+    """Validate every staged request file under ``home/runs``; return how many files there are."""
+    schema = load_schema()
+    files = sorted(Path(home).glob("runs/*/requests/*.xml"))
+    if schema is None:
+        return len(files)
+    for path in files:
+        mtime = path.stat().st_mtime
+        if _VALIDATED.get(path) == mtime:
+            continue
+        assert_valid_qbxml(schema, path.read_bytes(), f"request file {path}")
+        _VALIDATED[path] = mtime
+    return len(files)
+
+
+def run_cli(*args: str, input: str | None = None, timeout: float = 180, allow_violations: bool = False) -> CliResult:
+    """Run ``python -m booksync.cli.main ARGS`` with the schema guard; validate the home's staged requests.
+
+    A schema violation seen by the simulator in the subprocess fails the test, unless
+    ``allow_violations`` (then they are in ``result.violations``)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BOOKSYNC_HOME", "QBXML_GUARD_XSD", "QBXML_GUARD_LOG")}
+    env.update(PYTHONPATH=os.pathsep.join([str(GUARD_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]),
+               COLUMNS="200", NO_COLOR="1", TERM="dumb", PYTHONIOENCODING="utf-8")
+    path, _ = schema_path()
+    fd, log_name = tempfile.mkstemp(prefix="qbxml-guard-", suffix=".jsonl")
+    os.close(fd)
+    log_path = Path(log_name)
+    if load_schema() is not None:
+        env["QBXML_GUARD_XSD"] = str(path)
+    env["QBXML_GUARD_LOG"] = str(log_path)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "booksync.cli.main", *args], input=input, capture_output=True,
+                              text=True, encoding="utf-8", env=env, timeout=timeout, cwd=tempfile.gettempdir())
+        entries = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    finally:
+        log_path.unlink(missing_ok=True)
+    violations = [e for e in entries if e.get("event") == "violation"]
+    result = CliResult(tuple(args), proc.returncode, proc.stdout, proc.stderr,
+                       [e["requests"] for e in entries if e.get("event") == "request"],
+                       [f"{v['what']}: {v['problem']}" for v in violations])
+    if violations and not allow_violations:
+        pytest.fail(f"qbXML schema violations in the simulator during {result.args}:\n"
+                    + "\n".join(f"{v['what']}: {v['problem']}" for v in violations), pytrace=False)
+    if "--home" in args:
+        home = Path(args[args.index("--home") + 1])
+        if home.exists():
+            validate_run_files(home)
+    return result
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """The ``run_cli`` function: ``cli("sync", "--home", str(h), "--yes")``."""
+    return run_cli
+
+
+# ---------------------------------------------------------------------- homes
+
+
+@dataclass
+class DemoHome:
+    path: Path
+    output: str
+    result: CliResult | None = None
+
+    @property
+    def company(self) -> Path:
+        return self.path / "company.qbsim"
+
+    @property
+    def billing(self) -> Path:
+        return self.path / "billing.db"
+
+
+def _build_demo(tmp_path_factory: pytest.TempPathFactory, *extra: str) -> DemoHome:
+    home = tmp_path_factory.mktemp("demo") / "home"
+    result = run_cli("demo", "--home", str(home), *extra)
+    assert result.code == 0, str(result)
+    return DemoHome(home, result.output, result)
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> DemoHome:
+    """The demo chamber after `booksync demo` (synchronized). Read-only: copy it to change it."""
+    return _build_demo(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def nosync_home(tmp_path_factory: pytest.TempPathFactory) -> DemoHome:
+    """The demo chamber after `booksync demo --no-sync`. Read-only: copy it to change it."""
+    return _build_demo(tmp_path_factory, "--no-sync")
+
+
+def copy_home(source: DemoHome, target: Path) -> DemoHome:
+    shutil.copytree(source.path, target, ignore=shutil.ignore_patterns("*.lock"))
+    return DemoHome(target, source.output, source.result)
+
+
+@pytest.fixture
+def demo_copy(demo_home: DemoHome, tmp_path: Path) -> DemoHome:
+    """A private copy of the synchronized demo home."""
+    return copy_home(demo_home, tmp_path / "home")
+
+
+@pytest.fixture
+def nosync_copy(nosync_home: DemoHome, tmp_path: Path) -> DemoHome:
+    """A private copy of the not-yet-synchronized demo home."""
+    return copy_home(nosync_home, tmp_path / "home")
+
+
+# ---------------------------------------------------------------------- reading company and billing files
+
+
+class SqliteFile:
+    """Read-only questions to a SQLite file (the simulated company or the billing store)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        db = sqlite3.connect(str(self.path))
+        db.row_factory = sqlite3.Row
+        try:
+            return db.execute(sql, args).fetchall()
+        finally:
+            db.close()
+
+    def value(self, sql: str, *args: Any) -> Any:
+        rows = self.rows(sql, *args)
+        return rows[0][0] if rows else None
+
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.rows("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+
+    def fingerprint(self) -> str:
+        """A digest of every row of every table: equal fingerprints mean nothing was written."""
+        digest = hashlib.sha256()
+        db = sqlite3.connect(str(self.path))
+        try:
+            for table in self.tables():
+                digest.update(table.encode())
+                for row in sorted(repr(tuple(r)) for r in db.execute(f"SELECT * FROM {table}")):
+                    digest.update(row.encode())
+        finally:
+            db.close()
+        return digest.hexdigest()
+
+
+class CompanyDB(SqliteFile):
+    """The simulated company file, read through its tables."""
+
+    def count_lists(self, kind: str) -> int:
+        return self.value("SELECT COUNT(*) FROM lists WHERE kind=?", kind)
+
+    def count_txns(self, txn_type: str) -> int:
+        return self.value("SELECT COUNT(*) FROM txns WHERE txn_type=?", txn_type)
+
+    def total(self, txn_type: str) -> Decimal:
+        cents = self.value("SELECT COALESCE(SUM(total), 0) FROM txns WHERE txn_type=?", txn_type)
+        return (Decimal(cents) / 100).quantize(Decimal("0.01"))
+
+    def customer_names(self) -> dict[str, str]:
+        """Customer Name -> AccountNumber (the member number booksync writes there)."""
+        return {r["name"]: r["account_number"] for r in self.rows("SELECT name, account_number FROM lists "
+                                                                   "WHERE kind='Customer'")}
+
+    def max_modified(self) -> str:
+        return max(self.value("SELECT COALESCE(MAX(modified), '') FROM lists"),
+                   self.value("SELECT COALESCE(MAX(modified), '') FROM txns"))
+
+
+@pytest.fixture
+def company_db():
+    return CompanyDB
+
+
+@pytest.fixture
+def billing_db():
+    return SqliteFile
+
+
+def demo_csv(name: str) -> list[dict[str, str]]:
+    """Rows of a bundled demo CSV file."""
+    with resources.as_file(DEMO_DATA / name) as path:
+        with open(path, newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def demo_data():
+    return demo_csv
+
+
+# ---------------------------------------------------------------------- an in-process company
+
+
+class QB:
+    """A fresh simulated company, open in this process, spoken to in qbXML."""
+
+    def __init__(self, company: Any) -> None:
+        self.company = company
+
+    def send(self, *requests: etree._Element, on_error: str = "stopOnError") -> list[Response]:
+        return parse_response(self.company.process(build.message(list(requests), on_error=on_error)))
+
+    def one(self, kind: str, body: dict[str, Any] | None = None, **attrs: Any) -> Response:
+        (rs,) = self.send(build.request(kind, body, 1, **attrs))
+        return rs
+
+    def ok(self, kind: str, body: dict[str, Any] | None = None, **attrs: Any) -> etree._Element:
+        """Send one request that must succeed; return its first Ret."""
+        rs = self.one(kind, body, **attrs).raise_for_status()
+        return rs.rets[0]
+
+    # -- conveniences
+
+    def account_id(self, full_name: str) -> str:
+        (ret,) = self.one("AccountQuery", {"FullName": full_name}).raise_for_status().rets
+        return ret.findtext("ListID")
+
+    def add_customer(self, name: str, **fields: Any) -> etree._Element:
+        return self.ok("CustomerAdd", {"Name": name, **fields})
+
+    def add_item(self, name: str = "Dues", account: str = "Membership Dues") -> etree._Element:
+        return self.ok("ItemServiceAdd", {"Name": name, "SalesOrPurchase": {"Desc": name,
+                                                                            "AccountRef": {"FullName": account}}})
+
+    def sales(self, kind: str, customer_id: str, amount: str, date: str = "2025-03-01", item: str = "Dues",
+              ref: str | None = None) -> Response:
+        return self.one(f"{kind}Add", {"CustomerRef": {"ListID": customer_id}, "TxnDate": date, "RefNumber": ref,
+                                       f"{kind}LineAdd": [{"ItemRef": {"FullName": item}, "Amount": amount}]})
+
+    def payment(self, customer_id: str, total: str, applications: list[dict[str, Any]] | None = None,
+                deposit_to: str | None = None, date: str = "2025-03-15") -> Response:
+        body: dict[str, Any] = {"CustomerRef": {"ListID": customer_id}, "TxnDate": date, "TotalAmount": total,
+                                "DepositToAccountRef": {"FullName": deposit_to} if deposit_to else None}
+        if applications:
+            body["AppliedToTxnAdd"] = applications
+        else:
+            body["IsAutoApply"] = False
+        return self.one("ReceivePaymentAdd", body)
+
+    def customer(self, list_id: str) -> etree._Element:
+        (ret,) = self.one("CustomerQuery", {"ListID": list_id}).raise_for_status().rets
+        return ret
+
+    def txn(self, kind: str, txn_id: str) -> etree._Element | None:
+        rs = self.one(f"{kind}Query", {"TxnID": txn_id})
+        return rs.rets[0] if rs.rets else None
+
+    def count(self, sql: str, *args: Any) -> int:
+        return self.company.db.execute(sql, args).fetchone()[0]
+
+
+@pytest.fixture
+def company_path(tmp_path: Path) -> Path:
+    path = tmp_path / "company.qbsim"
+    create_company(path, "Test Chamber")
+    return path
+
+
+@pytest.fixture
+def qb(company_path: Path) -> Iterator[QB]:
+    """A new simulated company with the standard chart, open for this test."""
+    with open_company(company_path, app_name="booksync") as company:
+        yield QB(company)
