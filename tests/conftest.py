@@ -59,6 +59,40 @@ def schema_path() -> tuple[Path, bool]:
     return DEFAULT_XSD, False
 
 
+# ---------------------------------------------------------------------- PostgreSQL mode
+
+POSTGRES = os.environ.get("BOOKSYNC_TEST_POSTGRES", "")
+"""A PostgreSQL URL template with {home_id} (e.g. postgresql+psycopg://u:p@127.0.0.1/booksync_{home_id}):
+every home the tests create keeps its billing store in its own database on that server."""
+if POSTGRES:
+    os.environ["BOOKSYNC_DATABASE_URL"] = POSTGRES
+
+
+def _clone_postgres_home(source: Path, target: Path) -> None:
+    """Give a copied home its own database: a copy of the source's (CREATE DATABASE ... TEMPLATE)."""
+    import tomllib
+
+    import tomli_w
+    from sqlalchemy import create_engine, make_url, text
+
+    from booksync.config import initial_database_url
+
+    config = target / "booksync.toml"
+    settings = tomllib.loads(config.read_text())
+    old = make_url(settings["database"]["url"])
+    new_url = initial_database_url(target)
+    admin = create_engine(old.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            name = make_url(new_url).database
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{old.database}"'))
+    finally:
+        admin.dispose()
+    settings["database"]["url"] = new_url
+    config.write_text(tomli_w.dumps(settings))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "invalid_qbxml_request: the test deliberately sends the simulator a request that breaks "
@@ -315,6 +349,8 @@ class DemoHome:
 
     @property
     def billing(self) -> Path:
+        if POSTGRES:
+            pytest.skip("reads the SQLite billing file directly; the billing store is on PostgreSQL in this run")
         return self.path / "billing.db"
 
 
@@ -339,6 +375,8 @@ def nosync_home(tmp_path_factory: pytest.TempPathFactory) -> DemoHome:
 
 def copy_home(source: DemoHome, target: Path) -> DemoHome:
     shutil.copytree(source.path, target, ignore=shutil.ignore_patterns("*.lock"))
+    if POSTGRES:
+        _clone_postgres_home(source.path, target)
     return DemoHome(target, source.output, source.result)
 
 
@@ -422,6 +460,8 @@ def company_db():
 
 @pytest.fixture
 def billing_db():
+    if POSTGRES:
+        pytest.skip("reads the SQLite billing file directly; the billing store is on PostgreSQL in this run")
     return SqliteFile
 
 
