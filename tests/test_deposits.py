@@ -1,0 +1,106 @@
+"""Payments already deposited in QuickBooks, through the real CLI, after a first sync of the demo and a
+deposit made in the simulated company (`booksync simulator deposit`, as a QuickBooks user would)."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from conftest import demo_csv
+
+
+def single_payments(n: int) -> list[dict[str, str]]:
+    """N demo payments to Undeposited Funds with exactly one application that equals their amount."""
+    rows = demo_csv("payments.csv")
+    count: dict[str, int] = {}
+    for r in rows:
+        count[r["number"]] = count.get(r["number"], 0) + 1
+    return [r for r in rows if count[r["number"]] == 1 and r["deposit_account"] == "1050" and r["apply_to"]
+            and r["apply_amount"] == r["amount"] and not r["apply_credit_memo"]][:n]
+
+
+def deposit(cli, home: str, *receipts: str) -> None:  # noqa: ANN001
+    args = [a for r in receipts for a in ("--payment", r)]
+    result = cli("simulator", "deposit", "--to", "Checking", "--date", "2026-01-15", *args, "--home", home)
+    assert result.code == 0, str(result)
+
+
+def deposit_total(db, receipt: str) -> int | None:  # noqa: ANN001
+    return db.value("SELECT d.total FROM lines l JOIN txns d ON d.txn_id=l.txn_id JOIN txns p ON p.txn_id=l.payment_id "
+                    "WHERE p.memo LIKE ?", f"Receipt {receipt}%")
+
+
+def sync(cli, home: str, *extra: str):  # noqa: ANN001
+    log = Path(home) / "log.csv"
+    result = cli("sync", "--yes", "--corrections-log", str(log), "--home", home, *extra)
+    return result, (list(csv.DictReader(log.open())) if log.exists() else [])
+
+
+def test_member_or_date_change_of_a_deposited_payment_is_corrected_automatically(demo_copy, cli, company_db):
+    a, b = single_payments(2)
+    home = str(demo_copy.path)
+    deposit(cli, home, a["number"], b["number"])
+    db = company_db(demo_copy.company)
+    total = db.value("SELECT total FROM txns WHERE txn_type='Deposit'")
+    account = db.value("SELECT account_id FROM txns WHERE txn_type='Deposit'")
+    assert cli("payments", "edit", a["number"], "--date", "2026-01-02", "--home", home).code == 0
+    result, log = sync(cli, home)
+    assert result.code == 0, str(result)
+    (entry,) = log
+    assert entry["Action in QuickBooks"].startswith("DepositMod (taken out of the deposit), ReceivePaymentMod")
+    assert "put back" in entry["Action in QuickBooks"] and "total and account are unchanged" in entry["Note"]
+    assert db.value("SELECT total FROM txns WHERE txn_type='Deposit'") == total
+    assert db.value("SELECT account_id FROM txns WHERE txn_type='Deposit'") == account
+    assert deposit_total(db, a["number"]) == total  # the payment is back in the deposit
+    assert db.value("SELECT COUNT(*) FROM lines WHERE descr LIKE 'booksync: holds the place%'") == 0
+    assert cli("reconcile", "--home", home).code == 0
+
+
+def test_amount_change_of_a_deposited_payment_stops_then_goes_through_when_allowed(demo_copy, cli, company_db):
+    a, b = single_payments(2)
+    home = str(demo_copy.path)
+    deposit(cli, home, a["number"], b["number"])
+    db = company_db(demo_copy.company)
+    before = db.fingerprint()
+    total = db.value("SELECT total FROM txns WHERE txn_type='Deposit'")
+    new = "5.00"
+    assert cli("payments", "edit", a["number"], "--amount", new, "--apply", f"{a['apply_to']}={new}",
+               "--home", home).code == 0
+    stopped, _ = sync(cli, home)
+    assert stopped.code == 3 and "the deposit of 2026-01-15 to Checking" in stopped.stdout
+    assert "remove the payment from the deposit" in stopped.stdout and "no longer reconciled" in stopped.stdout
+    assert stopped.writes == [] and db.fingerprint() == before
+    allowed, log = sync(cli, home, "--allow-deposit-changes")
+    assert allowed.code == 0, str(allowed)
+    assert "re-reconcile this deposit" in log[0]["Note"]
+    expected = total - int(float(a["amount"]) * 100) + 500
+    assert db.value("SELECT total FROM txns WHERE txn_type='Deposit'") == expected
+    assert cli("reconcile", "--home", home).code == 0
+
+
+def test_deleting_the_only_payment_of_a_deposit(demo_copy, cli, company_db):
+    (a,) = single_payments(1)
+    home = str(demo_copy.path)
+    deposit(cli, home, a["number"])
+    db = company_db(demo_copy.company)
+    assert cli("payments", "delete", a["number"], "--home", home).code == 0
+    stopped, _ = sync(cli, home)
+    assert stopped.code == 3 and "delete the deposit (the payment is its only line)" in stopped.stdout
+    allowed, log = sync(cli, home, "--allow-deposit-changes")
+    assert allowed.code == 0, str(allowed)
+    assert db.value("SELECT COUNT(*) FROM txns WHERE txn_type='Deposit'") == 0
+    assert "was deleted" in log[0]["Note"]
+    assert cli("reconcile", "--home", home).code == 0
+
+
+def test_a_payment_recorded_to_an_income_account_stops_the_sync(nosync_copy, cli, company_db):
+    """The importer refuses a deposit G/L account of an income type; a cross reference that maps the deposit
+    account to a QuickBooks income account is caught by the sync's check, before anything is written."""
+    home = str(nosync_copy.path)
+    assert cli("accounts", "xref", "--set", "1000=Events", "--home", home).code == 0
+    ach_direct = [r for r in demo_csv("payments.csv") if r["deposit_account"] == "1000"]
+    before = company_db(nosync_copy.company).fingerprint()
+    result = cli("sync", "--yes", "--home", home)
+    assert result.code == 3, str(result)
+    assert f"payment {ach_direct[0]['number']}" in result.stdout and "Bank or Other Current Asset" in result.stdout
+    assert "Undeposited Funds" in result.stdout and 'QuickBooks account "Events" of type Income' in result.stdout
+    assert result.writes == [] and company_db(nosync_copy.company).fingerprint() == before
