@@ -38,12 +38,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..domain import (Action, CustomerData, ItemData, Kind, Operation, PaymentData, PaymentMethodData, QBAccount,
-                      QBCompany, QBCustomer, QBListEntry, QBSnapshot, Ref, SalesData)
+from ..domain import (PLACEHOLDER_MEMO, Action, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
+                      PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBDeposit, QBDepositLine, QBListEntry,
+                      QBSnapshot, Ref, SalesData)
 from ..money import CENT
 from ..sync.fields import Limits
 from . import qbo_json
-from .qbo_errors import FaultEntry, QboFault, QboThrottled, QboUnsupported, ReconnectNeeded, fault_error, parse_fault
+from .qbo_errors import (FaultEntry, QboFault, QboThrottled, QboUnsupported, ReconnectNeeded, fault_error,
+                         parse_fault)
 from .qbo_http import QboClient, quote
 from .port import Outcome, RemoteTxn, Resolver
 
@@ -56,12 +58,16 @@ ONLINE_LIMITS = Limits(
     # Intuit entity pages (Customer, Item, PaymentMethod, Invoice, Payment); reference §4.
     customer_name=100, company_name=100, first_name=100, last_name=100, address_line=500, city=255, state=255,
     postal_code=30, phone=30, email=100, account_number=99, item_name=100, payment_method_name=31,
-    invoice_ref_number=21, payment_ref_number=21, memo=4000, line_description=4000,
+    # PrivateNote holds 4000; 3950 leaves room for booksync's marker line ("[booksync GUID]", see marker()).
+    invoice_ref_number=21, payment_ref_number=21, memo=3950, line_description=4000,
     # QuickBooks Online stores UTF-8: nothing is transliterated.
     latin1_only=False)
 
 ENTITIES = {Kind.CUSTOMER: "Customer", Kind.ITEM: "Item", Kind.PAYMENT_METHOD: "PaymentMethod",
-            Kind.INVOICE: "Invoice", Kind.CREDIT_MEMO: "CreditMemo", Kind.PAYMENT: "Payment"}
+            Kind.INVOICE: "Invoice", Kind.CREDIT_MEMO: "CreditMemo", Kind.PAYMENT: "Payment", Kind.DEPOSIT: "Deposit"}
+TRANSACTION_KINDS = (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.PAYMENT, Kind.DEPOSIT)
+RECENT_DAYS = 30
+"""How far back :meth:`OnlineBooks.find_added` looks for a booksync marker when no query filter finds the record."""
 
 ACCOUNT_TYPES = {
     # QuickBooks Online AccountType (Intuit Account page) → the QuickBooks Desktop name the engine uses.
@@ -175,7 +181,7 @@ class OnlineBooks:
         return QBSnapshot(company, accounts, items, methods, customers, others)
 
     def transactions(self, kind: str, remote_ids: list[str]) -> dict[str, RemoteTxn]:
-        """Read invoices, credit memos or payments by Id (100 per query).
+        """Read invoices, credit memos, payments or deposits by Id (100 per query).
 
         ``RemoteTxn.lines`` are (item Id, amount) of the SalesItemLines; ``applied`` are (invoice Id,
         amount applied to it, credits included) of a payment's lines.
@@ -206,19 +212,78 @@ class OnlineBooks:
                     txn.applied.append((str(linked.get("TxnId", "")), qbo_json.money(line.get("Amount"))))
         return txn
 
+    def deposits_holding(self, payment_ids: list[str], since: str) -> dict[str, QBDeposit]:
+        """The deposits dated on or after ``since`` (YYYY-MM-DD) holding any of ``payment_ids`` (or a line
+        standing in for one, by its memo), by payment Id. Deposit lines: a linked line (``LinkedTxn`` of
+        type Payment) or a direct ``DepositLineDetail`` line (Intuit Deposit page; reference §3.4)."""
+        wanted = {str(i) for i in payment_ids}
+        out: dict[str, QBDeposit] = {}
+        if not wanted:
+            return out
+        for row in self.client.query_all("Deposit", f"TxnDate >= {quote(since)}"):
+            deposit = deposit_of(row)
+            for line in deposit.lines:
+                if line.payment_id in wanted:
+                    out[line.payment_id] = deposit
+                held = _placeholder_payment(line.memo)
+                if held:
+                    out.setdefault(held, deposit)
+        return out
+
+    def find_added(self, kind: str, ref: str, external_guid: str) -> tuple[str, str, str] | None:
+        """Find a record booksync added whose answer was lost: (Id, SyncToken, name), or None.
+
+        Customers by DisplayName, items and payment methods by Name (unique in QuickBooks Online);
+        invoices and credit memos by DocNumber; payments by PaymentRefNum. A transaction must also carry
+        booksync's marker for ``external_guid`` in its PrivateNote. When the filter is refused or finds
+        nothing for a payment (or a document sent without DocNumber), the transactions created in the last
+        ``RECENT_DAYS`` days are searched for the marker.
+        """
+        k = Kind(kind)
+        mark = marker(external_guid) if external_guid else ""
+        field = {Kind.CUSTOMER: "DisplayName", Kind.ITEM: "Name", Kind.PAYMENT_METHOD: "Name",
+                 Kind.INVOICE: "DocNumber", Kind.CREDIT_MEMO: "DocNumber", Kind.PAYMENT: "PaymentRefNum"}.get(k)
+        if field is None:
+            return None
+        entity = ENTITIES[k]
+        rows: list[dict[str, Any]] = []
+        try:
+            rows = self.client.query(f"SELECT * FROM {entity} WHERE {field} = {quote(ref)}"
+                                     + (" AND Active IN (true, false)" if k not in TRANSACTION_KINDS else "")
+                                     ).get(entity) or []
+        except QboFault:
+            rows = []
+        found = self._match(k, rows, mark)
+        scan = k is Kind.PAYMENT or (k in (Kind.INVOICE, Kind.CREDIT_MEMO) and not self.custom_txn_numbers)
+        if found is None and mark and scan:
+            since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            found = self._match(k, self.client.query_all(entity, f"MetaData.CreateTime >= {quote(since)}"), mark)
+        return found
+
+    @staticmethod
+    def _match(kind: Kind, rows: Any, mark: str) -> tuple[str, str, str] | None:
+        for row in rows:
+            if kind in TRANSACTION_KINDS and mark and mark not in (row.get("PrivateNote") or ""):
+                continue
+            name = "" if kind in TRANSACTION_KINDS else (row.get("FullyQualifiedName") or row.get("DisplayName")
+                                                         or row.get("Name", ""))
+            return str(row["Id"]), str(row.get("SyncToken", "")), name
+        return None
+
     # ------------------------------------------------------------------ writing
 
     def render(self, ops: list[Operation], resolve: Resolver) -> bytes:
         """The batch requests that would carry ``ops``, as JSON (a staged working file).
 
-        Records created earlier in the run appear as ``pending-KIND-ID``; a delete or void without a
-        SyncToken shows ``"(current)"``, read just before sending.
+        Records created earlier in the run appear as ``pending-KIND-ID``. What is read just before sending
+        shows as ``"(current)"``: the SyncToken of a delete or void that has none, and, in a deposit change,
+        the lines kept as they are and the amounts of the payments put back.
         """
         batches = []
         for chunk in self._chunks(ops):
             items = []
             for op in chunk:
-                item = self._item(op, resolve, op.edit_sequence or "(current)")
+                item = self._item(op, resolve, op.edit_sequence or "(current)", None)
                 items.append(item if item is not None else {"bId": str(op.seq), "not sent": _unsupported(op)})
             batches.append({"requestid": request_id(chunk), "BatchItemRequest": items})
         doc = {"request": f"POST /v3/company/{self.realm_id}/batch?minorversion={self.client.minorversion}"
@@ -234,7 +299,7 @@ class OnlineBooks:
         same requestid).
         """
         outcomes: dict[int, Outcome] = {}
-        tokens = self._current_tokens([op for op in ops if op.action is not Action.ADD and not op.edit_sequence])
+        current = self._current(ops, resolve)
         stop = False
         for chunk in self._chunks(ops):
             if stop:
@@ -242,7 +307,13 @@ class OnlineBooks:
                 continue
             items, sendable = [], []
             for op in chunk:
-                item = self._item(op, resolve, op.edit_sequence or tokens.get(op.remote_id or "", ""))
+                token = op.edit_sequence or current["tokens"].get(op.remote_id or "", "")
+                try:
+                    item = self._item(op, resolve, token, current)
+                except QboFault as exc:
+                    outcomes[op.seq] = Outcome(op.seq, "failed", error=exc)
+                    stop = True
+                    continue
                 if item is None:
                     outcomes[op.seq] = Outcome(op.seq, "failed", error=QboUnsupported(
                         [FaultEntry("0", "Unsupported operation", _unsupported(op))], "", _unsupported(op),
@@ -304,21 +375,35 @@ class OnlineBooks:
                                   edit_sequence=str(entity.get("SyncToken", "")), name=name)
         return out
 
-    def _current_tokens(self, ops: list[Operation]) -> dict[str, str]:
-        """Current SyncTokens of the records ``ops`` change without one (deletes and voids), by Id."""
-        out: dict[str, str] = {}
-        by_kind: dict[Kind, list[str]] = {}
+    def _current(self, ops: list[Operation], resolve: Resolver) -> dict[str, Any]:
+        """What must be read just before sending ``ops``: the SyncTokens of records changed without one
+        (deletes, voids, a deposit put back after its first change), the deposits being changed (their
+        lines kept as they are must be sent whole: lines are all-or-none, reference §2) and the amounts of
+        the payments put back into a deposit."""
+        out: dict[str, Any] = {"tokens": {}, "deposits": {}, "payments": {}}
+        by_kind: dict[Kind, set[str]] = {}
+        payments: set[str] = set()
         for op in ops:
-            if op.remote_id:
-                by_kind.setdefault(op.kind, []).append(op.remote_id)
+            if not op.remote_id:
+                continue
+            if op.kind is Kind.DEPOSIT and isinstance(op.payload, DepositData):
+                by_kind.setdefault(Kind.DEPOSIT, set()).add(op.remote_id)
+                payments |= {_id(ln.payment, resolve) for ln in op.payload.lines if ln.payment is not None}
+            elif op.action is not Action.ADD and not op.edit_sequence:
+                by_kind.setdefault(op.kind, set()).add(op.remote_id)
         for kind, ids in by_kind.items():
-            if kind in (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.PAYMENT):
-                out.update({str(r["Id"]): str(r.get("SyncToken", "")) for r in self._read(kind, ids)})
+            if kind in TRANSACTION_KINDS:
+                rows = list(self._read(kind, sorted(ids)))
             else:
                 entity = ENTITIES[kind]
-                for rid in ids:
-                    row = self.client.get(f"{entity.lower()}/{rid}").get(entity) or {}
-                    out[rid] = str(row.get("SyncToken", ""))
+                rows = [self.client.get(f"{entity.lower()}/{rid}").get(entity) or {} for rid in sorted(ids)]
+            for row in rows:
+                out["tokens"][str(row.get("Id"))] = str(row.get("SyncToken", ""))
+                if kind is Kind.DEPOSIT:
+                    out["deposits"][str(row.get("Id"))] = row
+        if payments:
+            out["payments"] = {str(r["Id"]): qbo_json.money(r.get("TotalAmt")) for r in self._read(Kind.PAYMENT,
+                                                                                                  sorted(payments))}
         return out
 
     def _chunks(self, ops: list[Operation]) -> list[list[Operation]]:
@@ -326,13 +411,18 @@ class OnlineBooks:
 
     # ------------------------------------------------------------------ payload → JSON
 
-    def _item(self, op: Operation, resolve: Resolver, sync_token: str) -> dict[str, Any] | None:
-        """The BatchItemRequest of ``op``, or None when QuickBooks Online's API cannot do it."""
+    def _item(self, op: Operation, resolve: Resolver, sync_token: str,
+              current: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The BatchItemRequest of ``op``, or None when QuickBooks Online's API cannot do it. ``current`` is what
+        :meth:`_current` read (None when rendering: what would be read shows as "(current)")."""
         entity = ENTITIES[op.kind]
         bid = str(op.seq)
         if op.action is Action.ADD:
             return {"bId": bid, "operation": "create", entity: self._body(op, resolve, create=True)}
         ident = {"Id": op.remote_id, "SyncToken": sync_token}
+        if op.kind is Kind.DEPOSIT and op.action is Action.MOD:
+            return {"bId": bid, "operation": "update",
+                    entity: {**ident, "sparse": True, **deposit_body(op, resolve, current)}}
         if op.action is Action.MOD:
             return {"bId": bid, "operation": "update",
                     entity: {**ident, "sparse": True, **self._body(op, resolve, create=False)}}
@@ -342,7 +432,7 @@ class OnlineBooks:
             if op.kind is Kind.PAYMENT:
                 return {"bId": bid, "operation": "update", "optionsData": "void", entity: {**ident, "sparse": True}}
             return None
-        if op.kind in (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.PAYMENT):
+        if op.kind in TRANSACTION_KINDS:
             return {"bId": bid, "operation": "delete", entity: ident}
         return None
 
@@ -371,8 +461,9 @@ class OnlineBooks:
             memo = f"{s.ref_number}: {memo}" if memo else s.ref_number
         if kind is Kind.INVOICE and s.due_date:
             body["DueDate"] = s.due_date.isoformat()
-        if memo or not create:
-            body["PrivateNote"] = memo
+        note = private_note(memo, s.external_guid)
+        if note or not create:
+            body["PrivateNote"] = note
         body["Line"] = [{"DetailType": "SalesItemLineDetail", "Amount": line.amount.quantize(CENT),
                          **({"Description": line.description} if line.description else {}),
                          "SalesItemLineDetail": {"ItemRef": {"value": _id(line.item, resolve)},
@@ -386,8 +477,8 @@ class OnlineBooks:
         if self.ledger is None:
             return
         rows = [{"kind": op.kind.value, "id": out.remote_id, "action": op.action.value, "at": time.time()}
-                for op, out in done if out.status == "done" and op.kind in (Kind.INVOICE, Kind.CREDIT_MEMO,
-                                                                            Kind.PAYMENT)]
+                for op, out in done if out.status == "done" and op.action is Action.ADD
+                and op.kind in (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.PAYMENT)]
         if rows:
             self.ledger.parent.mkdir(parents=True, exist_ok=True)
             with self.ledger.open("a", encoding="utf-8") as f:
@@ -506,11 +597,88 @@ def payment_body(p: PaymentData, resolve: Resolver, create: bool) -> dict[str, A
         body["PaymentRefNum"] = p.ref_number
     if p.method is not None:
         body["PaymentMethodRef"] = {"value": _id(p.method, resolve)}
-    if p.memo or not create:
-        body["PrivateNote"] = p.memo
+    note = private_note(p.memo, p.external_guid)
+    if note or not create:
+        body["PrivateNote"] = note
     # Lines are all-or-none: an update always sends the full list (an empty one removes every application).
     body["Line"] = lines
     return body
+
+
+def marker(external_guid: str) -> str:
+    """booksync's mark on a transaction it created, kept in PrivateNote (≤ 4000, not shown to customers;
+    reference §9): it lets :meth:`OnlineBooks.find_added` recognise the record after a lost answer."""
+    return f"[booksync {external_guid.strip('{}').upper()}]"
+
+
+def private_note(memo: str, external_guid: str) -> str:
+    """The PrivateNote of a transaction: the memo, then booksync's marker on its own line."""
+    if not external_guid:
+        return memo
+    return f"{memo}\n{marker(external_guid)}" if memo else marker(external_guid)
+
+
+def _placeholder_payment(memo: str) -> str:
+    """The payment Id a deposit line stands for while that payment is corrected (domain.PLACEHOLDER_MEMO), or ""."""
+    prefix, suffix = PLACEHOLDER_MEMO.split("{txn_id}")
+    if memo and memo.startswith(prefix) and memo.endswith(suffix):
+        return memo[len(prefix):len(memo) - len(suffix)]
+    return ""
+
+
+def deposit_of(row: dict[str, Any]) -> QBDeposit:
+    """A QuickBooks Online Deposit as the engine's :class:`QBDeposit`: linked lines name their payment,
+    direct lines (DepositLineDetail) their entity, account and Description (the memo)."""
+    lines = []
+    for n, line in enumerate(row.get("Line") or [], 1):
+        payment = next((str(t.get("TxnId", "")) for t in line.get("LinkedTxn") or []
+                        if t.get("TxnType") == "Payment"), "")
+        detail = line.get("DepositLineDetail") or {}
+        lines.append(QBDepositLine(line_id=str(line.get("Id") or n), payment_id=payment,
+                                   entity_id=_ref_value(detail.get("Entity")),
+                                   account_id=_ref_value(detail.get("AccountRef")),
+                                   amount=qbo_json.money(line.get("Amount")), memo=line.get("Description") or ""))
+    account = row.get("DepositToAccountRef") or {}
+    return QBDeposit(txn_id=str(row["Id"]), edit_sequence=str(row.get("SyncToken", "")), date=row.get("TxnDate", ""),
+                     account_id=_ref_value(account), account_name=account.get("name", "") if isinstance(account, dict)
+                     else "", total=qbo_json.money(row.get("TotalAmt")), lines=tuple(lines))
+
+
+def deposit_body(op: Operation, resolve: Resolver, current: dict[str, Any] | None) -> dict[str, Any]:
+    """The Line list of a Deposit update (DepositData): every line to keep is sent whole, with its Id, as
+    QuickBooks Online holds it (lines left out are removed; reference §2); a payment put back is a linked
+    line ``{Amount, LinkedTxn: [{TxnId, TxnType: "Payment", TxnLineId: "0"}]}`` with no DetailType
+    (reference §3.4, rule of thumb 4); a line holding a payment's place is a DepositLineDetail line.
+    ``current`` is None when rendering (what is read before sending shows as "(current)")."""
+    data: DepositData = op.payload
+    existing = {}
+    amounts: dict[str, Any] = {}
+    if current is not None:
+        row = current["deposits"].get(op.remote_id or "") or {}
+        existing = {str(ln.get("Id")): ln for ln in row.get("Line") or []}
+        amounts = current["payments"]
+    lines: list[dict[str, Any]] = []
+    for ln in data.lines:
+        if ln.payment is not None:
+            pid = _id(ln.payment, resolve)
+            lines.append({"Amount": amounts.get(pid, "(current)"),
+                          "LinkedTxn": [{"TxnId": pid, "TxnType": "Payment", "TxnLineId": "0"}]})
+        elif ln.account is not None:
+            detail: dict[str, Any] = {"AccountRef": {"value": _id(ln.account, resolve)}}
+            if ln.entity is not None:
+                detail["Entity"] = {"value": _id(ln.entity, resolve)}
+            lines.append({"Amount": (ln.amount or Decimal("0.00")).quantize(CENT), "DetailType": "DepositLineDetail",
+                          **({"Description": ln.memo} if ln.memo else {}), "DepositLineDetail": detail})
+        elif current is None:
+            lines.append({"Id": ln.line_id, "(kept)": "(current)"})
+        elif ln.line_id in existing:
+            lines.append(existing[ln.line_id])
+        else:
+            raise QboFault([FaultEntry("0", "Deposit line not found",
+                                       f"line {ln.line_id} of deposit {op.remote_id} is no longer in QuickBooks Online")],
+                           "", "the deposit was changed in QuickBooks Online meanwhile: synchronize again",
+                           _record(op))
+    return {"Line": lines}
 
 
 # ---------------------------------------------------------------------- opening the port

@@ -99,6 +99,7 @@ class QboFault(StatusError):
         errors: every Error of the fault (:class:`FaultEntry`), in Intuit's order.
         fault_type: e.g. "ValidationFault".
         advice: what to do, one sentence.
+        record: the record concerned, for people (e.g. "payment R20001").
         intuit_tid: the ``intuit_tid`` response header, for Intuit support.
     """
 
@@ -106,9 +107,9 @@ class QboFault(StatusError):
                  intuit_tid: str = "") -> None:
         errors = errors or [FaultEntry("0", "QuickBooks Online refused the request without saying why")]
         said = "; ".join(e.text() for e in errors)
-        message = said + (f" [{record}]" if record else "") + (f" — {advice}" if advice else "")
-        super().__init__(errors[0].number, "Error", message)
+        super().__init__(errors[0].number, "Error", said + (f" — {advice}" if advice else ""))
         self.errors = errors
+        self.record = record
         self.fault_type = fault_type
         self.advice = advice
         self.intuit_tid = intuit_tid

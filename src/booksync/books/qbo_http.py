@@ -47,18 +47,34 @@ class RealmLimiter:
 
     ``per_window`` requests (weights) per ``window`` seconds, ``batches_per_window`` batch requests per
     window, at most ``concurrent`` at a time. ``clock``/``sleep`` are injectable for tests.
+
+    Two rules together: a sliding window never lets more than ``per_window`` through in any ``window``
+    seconds (the hard cap), and requests are spread evenly (a generic cell rate algorithm: one unit every
+    ``window / per_window`` seconds, ``burst`` units ahead at most). Without the spreading, a sliding window
+    sends its whole budget at once and again the instant the oldest requests leave it; Intuit's window
+    starts a little later than booksync's (the request travels), so those bursts overlap there and draw
+    429s. Spread out, the pace is steady and stays under Intuit's count. Both rules count over a window
+    ``GUARD`` (2%) longer than Intuit's: a request that travels up to 2% of the window longer than the one
+    that left booksync's window before it (1.2 s of a minute) still cannot make Intuit count one too many.
     """
+
+    GUARD = 0.02
 
     _registry: dict[tuple[str, str], "RealmLimiter"] = {}
     _registry_lock = threading.Lock()
 
     def __init__(self, per_window: int = 490, window: float = 60.0, concurrent: int = 10,
-                 batches_per_window: int = 40, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 batches_per_window: int = 38, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, burst: int = 30) -> None:
         self.per_window = max(1, int(per_window))
         self.window = float(window)
         self.batches_per_window = max(1, int(batches_per_window))
+        self.burst = max(1, int(burst))
+        self._tat = 0.0
+        """Theoretical arrival time of the next unit (the spreading rule); likewise ``_batch_tat`` for batches."""
+        self._batch_tat = 0.0
         self.concurrent = max(1, int(concurrent))
+        self.span = self.window * (1 + self.GUARD)
         self.clock = clock
         self.sleep = sleep
         self._slots = threading.BoundedSemaphore(self.concurrent)
@@ -79,7 +95,7 @@ class RealmLimiter:
         with cls._registry_lock:
             limiter = cls._registry.get(key)
             wanted = (int(kwargs.get("per_window", 490)), float(kwargs.get("window", 60.0)),
-                      int(kwargs.get("concurrent", 10)), int(kwargs.get("batches_per_window", 40)))
+                      int(kwargs.get("concurrent", 10)), int(kwargs.get("batches_per_window", 38)))
             if limiter is None or (limiter.per_window, limiter.window, limiter.concurrent,
                                    limiter.batches_per_window) != wanted:
                 limiter = cls(**kwargs)
@@ -92,7 +108,7 @@ class RealmLimiter:
             self._paused_until = max(self._paused_until, self.clock() + seconds)
 
     def _expire(self, now: float) -> None:
-        while self._sent and self._sent[0][0] <= now - self.window:
+        while self._sent and self._sent[0][0] <= now - self.span:
             _, weight, batch = self._sent.popleft()
             self._used -= weight
             self._batches -= batch
@@ -103,16 +119,25 @@ class RealmLimiter:
             with self._lock:
                 now = self.clock()
                 self._expire(now)
+                unit = self.span / self.per_window
+                batch_unit = self.span / self.batches_per_window
                 if self._paused_until > now:
                     wait = self._paused_until - now
+                elif self._tat - unit * self.burst > now:
+                    wait = self._tat - unit * self.burst - now
+                elif batch and self._batch_tat - batch_unit > now:
+                    wait = self._batch_tat - batch_unit - now
                 elif self._used + weight <= self.per_window and (not batch or self._batches < self.batches_per_window):
                     self._sent.append((now, weight, batch))
                     self._used += weight
                     self._batches += batch
+                    self._tat = max(self._tat, now) + weight * unit
+                    if batch:
+                        self._batch_tat = max(self._batch_tat, now) + batch_unit
                     return
                 else:
                     # The oldest request leaving the window frees the most budget soonest.
-                    wait = self._sent[0][0] + self.window - now
+                    wait = self._sent[0][0] + self.span - now
             wait = max(wait, 0.0005)
             self.waited += wait
             self.sleep(wait)

@@ -574,8 +574,13 @@ class Company:
                         "Business Validation Error: Select a bank account for this deposit.", "DepositToAccountRef")
         undeposited = self.undeposited_funds()["Id"]
         lines, total, payments = [], Decimal("0.00"), []
+        # Lines keep their Id when sent back with it; new lines get the next ones (Intuit Deposit page, Line.Id).
+        known = {str(ln.get("Id")) for ln in (current or {}).get("Line") or []}
+        next_line = itertools.count(max([int(i) for i in known if i.isdigit()] or [0]) + 1)
         for line in body.get("Line") or []:
             amount = _amount(line.get("Amount"), "Line.Amount")
+            line = {**line, "Amount": amount,
+                    "Id": str(line["Id"]) if str(line.get("Id")) in known else str(next(next_line))}
             if line.get("LinkedTxn"):
                 linked = line["LinkedTxn"][0]
                 if not linked.get("TxnLineId"):

@@ -461,7 +461,7 @@ class CorrectionPlanner(Planner):
             return
         self.plan.add(action=Action.DELETE, kind=Kind.PAYMENT, local_id=payment.id, number=payment.number,
                       description=f"Delete payment {payment.number} from {member.name}", remote_id=link.remote_id,
-                      fingerprint="deleted", link_mode="deleted", amount=Decimal("0.00"))
+                      edit_sequence=version, fingerprint="deleted", link_mode="deleted", amount=Decimal("0.00"))
         self.plan.corrections.append(Correction(
             "Payment", payment.number, f"{member.number} {member.name}", payment.date,
             ["status: received -> deleted", f"amount: {before.get('total')} -> 0.00"],
@@ -516,7 +516,7 @@ class CorrectionPlanner(Planner):
         return PaymentData(customer=self._ref_from(written["customer"]),
                            date=dt.date.fromisoformat(written["date"]), ref_number=written.get("ref_number", ""),
                            total=Decimal(written["total"]), method=current.method, deposit_to=current.deposit_to,
-                           memo=written.get("memo", ""), applications=apps)
+                           memo=written.get("memo", ""), applications=apps, external_guid=current.external_guid)
 
     def _plan_payment_mod(self, payment: Any, released: bool) -> None:
         link = self.work.links[(Kind.PAYMENT.value, payment.id)]

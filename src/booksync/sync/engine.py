@@ -432,7 +432,8 @@ class Run:
         out: list[list[Operation]] = []
         for op in plan.operations:
             if out and out[-1][0].kind == op.kind and out[-1][0].action == op.action \
-                    and len(out[-1]) < self.options.message_size:
+                    and len(out[-1]) < min(self.options.message_size,
+                                           getattr(self.port, "message_size", self.options.message_size)):
                 out[-1].append(op)
             else:
                 out.append([op])
@@ -630,6 +631,8 @@ def explain_refusal(op: Operation, outcome: Outcome) -> str:
     """What happened, to which record, what to do — for a refused operation."""
     error = outcome.error
     what = f"QuickBooks refused to {op.action.value} {op.kind.label} {op.number} ({op.description})"
+    if getattr(error, "advice", ""):
+        return f"{what}: {error}. Operations before it were applied."
     if isinstance(error, StatusError) and error.transient:
         return (f"{what}: status {error.code}, \"{error.message}\". Another QuickBooks user holds the record; "
                 f"booksync retried {len(RETRY_DELAYS)} times. Ask them to finish and close the record, then "
