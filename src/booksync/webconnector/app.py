@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
-from ..config import DEFAULTS, Home
+from ..config import Home
 from .service import WebConnectorService
 from .soap import CONTENT_TYPES, SOAP11, SoapFault, fault, parse_call, response
 
@@ -64,7 +64,7 @@ def create_app(home_path: Path | str, path: str = "/qbwc", service: WebConnector
     path = "/" + path.strip("/")
     service = service or WebConnectorService(home_path)
     home = Home.load(home_path)
-    limit = int(home.settings["webconnector"].get("max_body_bytes", DEFAULTS["webconnector"]["max_body_bytes"]))
+    limit = int(home.settings["webconnector"]["max_body_bytes"])
 
     async def soap(request: Request) -> Response:
         client = request.client.host if request.client else ""

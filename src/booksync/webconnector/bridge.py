@@ -7,8 +7,9 @@ answer (receiveResponseXML). :class:`Bridge` joins the two:
 
 * engine thread: :meth:`Bridge.process` posts the request as an event and waits for the answer;
 * callback threads: :meth:`Bridge.next_event` takes the engine's next event (a request to hand
-  out, the run's end, or its failure); :meth:`Bridge.answer` / :meth:`Bridge.fail` deliver
-  what the Web Connector brought back; :meth:`Bridge.cancel` stops the engine at its next step.
+  out, the run's end, or its failure); :meth:`Bridge.answer` delivers QuickBooks' answer;
+  :meth:`Bridge.cancel` stops the engine at its next step (also when QuickBooks could not
+  process a request: the session ends and the waiting engine gets a ConnectionFailure).
 
 Every wait is bounded: the engine waits at most ``answer_timeout`` seconds for an answer, and a
 callback at most the ``timeout`` it passes. Nothing here loops forever.
@@ -21,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..books.rp2 import answer_bytes, explain_hresult, parse_hresult
+from ..books.rp2 import answer_bytes
 from ..qbxml.errors import ConnectionFailure
 
 POLL_SECONDS = 0.25
@@ -110,15 +111,6 @@ class Bridge:
     def answer(self, response: str | bytes) -> None:
         """Deliver QuickBooks' response message set to the waiting engine."""
         self._put_answer(response)
-
-    def fail(self, hresult: str | int, message: str) -> ConnectionFailure:
-        """Deliver "QuickBooks could not process the request" (an HRESULT) to the waiting engine.
-
-        Returns the :class:`ConnectionFailure` the engine receives (booksync's explanation of the
-        HRESULT, reference/quickbooks-desktop.md §10)."""
-        failure = explain_hresult(parse_hresult(hresult), message)
-        self._put_answer(_Failure(failure))
-        return failure
 
     def cancel(self, reason: str) -> None:
         """Stop the engine at its next step: a waiting :meth:`process` raises ConnectionFailure(reason)."""

@@ -97,14 +97,13 @@ class WebConnectorService:
     def _setting(home: Home, key: str) -> Any:
         return home.settings["webconnector"][key]
 
-    def _find(self, ticket: str | None) -> WCSession | None:
-        self._sweep()
+    def _find(self, ticket: str | None, home: Home) -> WCSession | None:
+        self._sweep(home)
         with self._lock:
             return self._sessions.get(ticket_key(ticket or ""))
 
-    def _sweep(self) -> None:
+    def _sweep(self, home: Home) -> None:
         """End the sessions that expired (no callback for idle_timeout_seconds, or older than max_session_seconds)."""
-        home = self._home()
         idle = float(self._setting(home, "idle_timeout_seconds"))
         longest = float(self._setting(home, "max_session_seconds"))
         now = self._clock()
@@ -151,6 +150,7 @@ class WebConnectorService:
             # Never the password: only who tried, and from where.
             log.warning("authenticate: refused user %r from %s: wrong user name or password", user, client or "?")
             return [ticket, "nvu"]
+        self._sweep(home)
         if not self._drop_previous(user):
             log.warning("authenticate: the previous session's sync does not stop; answering busy")
             return [ticket, "busy"]
@@ -176,7 +176,10 @@ class WebConnectorService:
         for s in old:
             with s.lock:
                 s.end("A new Web Connector session started; this one was dropped.")
-        return all(s.thread is None or (s.thread.join(10) or not s.thread.is_alive()) for s in old)
+        for s in old:
+            if s.thread is not None:
+                s.thread.join(10)  # a cancelled engine stops at its next step (Bridge.POLL_SECONDS)
+        return not any(s.thread is not None and s.thread.is_alive() for s in old)
 
     def _pending_work(self, home: Home) -> tuple[bool, str]:
         """Whether a session has something to do, and when not, why (for closeConnection)."""
@@ -196,7 +199,7 @@ class WebConnectorService:
             if not state.company_key:
                 return True, ""
             if load_work(session, state.company_key).is_empty():
-                return False, "booksync: nothing to synchronize; QuickBooks is up to date."
+                return False, "booksync: Nothing to synchronize: QuickBooks is up to date."
         return True, ""
 
     # ------------------------------------------------------------------ sendRequestXML
@@ -204,11 +207,11 @@ class WebConnectorService:
     def sendRequestXML(self, ticket: str | None, strHCPResponse: str | None, strCompanyFileName: str | None,
                        qbXMLCountry: str | None, qbXMLMajorVers: int, qbXMLMinorVers: int) -> str:
         """The next qbXML request, or "" (see module docstring; guide p.80)."""
-        session = self._find(ticket)
+        home = self._home()
+        session = self._find(ticket, home)
         if session is None:
             log.warning("sendRequestXML: unknown or ended ticket")
             return ""
-        home = self._home()
         with session.lock:
             session.last_seen = self._clock()
             if session.state == NEW:
@@ -276,16 +279,28 @@ class WebConnectorService:
         options = SyncOptions(message_size=int(home.settings["sync"].get("message_size", 50)),
                               keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
                               policy=correction_policy(home, None, None))
-        result = self._engine(self.db, port, home, interaction, options)
+        from ..qbxml.errors import ConnectionFailure
+        from ..sync.engine import SyncBusy, sync_lock
+
+        try:
+            # One sync at a time per home: a command-line sync and a Web Connector session never overlap.
+            with sync_lock(home):
+                result = self._engine(self.db, port, home, interaction, options)
+        except SyncBusy as exc:
+            raise ConnectionFailure(0x8004041B, str(exc), "The Web Connector will try again at its next update.") \
+                from None
+        finally:
+            # The link table's key for this company, known once QuickBooks was read: authenticate uses it
+            # to tell "nothing to do" without opening QuickBooks.
+            if port.company_key:
+                with self._state_lock:
+                    state = ConnectorState.load(home.path)
+                    state.company_key = port.company_key
+                    state.save(home.path)
         if session.decision is not None and session.decision.staged and result.status == "declined":
             result.message = staged_message(result, interaction.plan.counts() if interaction.plan else {})
             result.status = AWAITING
             record_staged(self.db, result.run_id, result.message)
-        if port.company_key:
-            with self._state_lock:
-                state = ConnectorState.load(home.path)
-                state.company_key = port.company_key
-                state.save(home.path)
         log.info("run %s: %s", result.run_id, result.message)
         return result
 
@@ -294,14 +309,14 @@ class WebConnectorService:
     def receiveResponseXML(self, ticket: str | None, response: str | None, hresult: str | None,
                            message: str | None) -> int:
         """Percent done (0–100), or negative on error (guide p.77)."""
-        session = self._find(ticket)
+        home = self._home()
+        session = self._find(ticket, home)
         if session is None:
             log.warning("receiveResponseXML: unknown or ended ticket")
             return ERROR_SERVICE
-        home = self._home()
         with session.lock:
             session.last_seen = self._clock()
-            if session.state != RUNNING:
+            if session.state not in (NEW, RUNNING):
                 return 100 if session.succeeded else ERROR_SERVICE
             if session.outstanding is None:
                 session.fail("The Web Connector brought an answer booksync did not ask for (the exchange was "
@@ -309,20 +324,19 @@ class WebConnectorService:
                 return ERROR_SERVICE
             session.outstanding = None
             if (hresult or "").strip() or not (response or "").strip():
-                return self._quickbooks_failed(session, home, hresult or "", message or "")
+                return self._quickbooks_failed(session, hresult or "", message or "")
             session.bridge.answer(response or "")
             self._wait(session, home)
             if session.state == RUNNING:
                 return session.percent_for_qbwc()
             return 100 if session.succeeded else ERROR_SERVICE
 
-    def _quickbooks_failed(self, session: WCSession, home: Home, hresult: str, message: str) -> int:
+    def _quickbooks_failed(self, session: WCSession, hresult: str, message: str) -> int:
         """QuickBooks could not process the request: the response is empty and hresult/message say why
         (guide p.77). The engine stops; the session ends with a negative percent, never a resend
         (a service that ignores this path makes QBWC send the same request forever, reference §12)."""
-        failure = session.bridge.fail(hresult or "0x80040402", message or "QuickBooks returned an empty response.")
+        failure = explain_hresult(parse_hresult(hresult), message or "QuickBooks returned an empty response.")
         log.warning("session for %r: QuickBooks could not process a request: %s %s", session.user, hresult, message)
-        self._wait(session, home)
         session.fail(f"QuickBooks could not process booksync's request (HRESULT {hresult or 'none'}): "
                      f"{failure.message} {failure.advice}")
         return ERROR_QUICKBOOKS
@@ -331,10 +345,10 @@ class WebConnectorService:
 
     def getLastError(self, ticket: str | None) -> str:
         """The message to show, or "NoOp" while the engine is still working (guide p.72–73)."""
-        session = self._find(ticket)
+        home = self._home()
+        session = self._find(ticket, home)
         if session is None:
             return UNKNOWN_TICKET
-        home = self._home()
         with session.lock:
             now = self._clock()
             session.last_seen = now
@@ -353,7 +367,7 @@ class WebConnectorService:
         """Always "done": QBWC could not open QuickBooks; booksync logs why and stops (guide p.51–52, p.69)."""
         failure = explain_hresult(parse_hresult(hresult), message or "")
         log.warning("connectionError: the Web Connector could not open QuickBooks: %s %s", hresult, message)
-        session = self._find(ticket)
+        session = self._find(ticket, self._home())
         if session is not None:
             with session.lock:
                 session.fail(f"The Web Connector could not open QuickBooks: {failure.message} {failure.advice}")
@@ -361,7 +375,7 @@ class WebConnectorService:
 
     def closeConnection(self, ticket: str | None) -> str:
         """The session's outcome, shown by QBWC; the ticket is invalid afterwards (guide p.68)."""
-        self._sweep()
+        self._sweep(self._home())
         with self._lock:
             session = self._sessions.pop(ticket_key(ticket or ""), None)
         if session is None:

@@ -170,8 +170,8 @@ def closing_message(result: Any, decision: Decision | None) -> str:
     status = getattr(result, "status", "")
     run_id = getattr(result, "run_id", "")
     if status == "completed":
-        how = f"; {decision.how}" if decision is not None else ""
-        return f"booksync: {result.message} (run {run_id}{how})"
+        how = f", {decision.how}" if decision is not None else ""
+        return f"booksync: {result.message.rstrip('.')} in run {run_id}{how}."
     if status in ("awaiting confirm", "nothing"):
         return f"booksync: {result.message}"
     lines = [f"booksync: {result.message}"]

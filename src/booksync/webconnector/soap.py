@@ -5,10 +5,10 @@ The WSDL (``../shared/qbwc/QBWebConnectorSvc.wsdl``) declares eight operations i
 wrapped: the body holds ``<op>`` with one child per parameter, the answer ``<opResponse>`` with
 ``<opResult>``; ``authenticateResult`` is an ArrayOfString of ``<string>`` elements.
 
-Calls are parsed with booksync's safe parser (:func:`booksync.qbxml.parse.parse_xml`: no DTD,
-no entities, no network); a SOAP message must not carry a document type declaration at all
-(SOAP 1.1 §3), so one is refused before anything else. Answers are always well-formed SOAP:
-a result envelope, or a Fault. SOAP 1.1 is what QBWC speaks; a SOAP 1.2 call is answered in 1.2.
+Calls are parsed with booksync's safe parser (:func:`booksync.qbxml.parse.parse_xml`: a document
+type declaration is refused before parsing, as SOAP 1.1 §3 forbids one anyway; no entities, no
+network). Answers are always well-formed SOAP: a result envelope, or a Fault. SOAP 1.1 is what
+QBWC speaks; a SOAP 1.2 call is answered in 1.2.
 """
 from __future__ import annotations
 
@@ -80,8 +80,6 @@ def parse_call(body: bytes) -> Call:
         root = parse_xml(body, "SOAP request")
     except MalformedResponse as exc:
         raise SoapFault(str(exc).replace("the SOAP request", "The SOAP request", 1)) from None
-    if root.getroottree().docinfo.doctype:
-        raise SoapFault("The SOAP request carries a document type declaration, which SOAP does not allow.")
     namespace = etree.QName(root).namespace
     if etree.QName(root).localname != "Envelope" or namespace not in CONTENT_TYPES:
         raise SoapFault("The request is not a SOAP envelope.")
