@@ -25,12 +25,18 @@ DEFAULTS: dict[str, Any] = {
     "database": {"url": ""},
     "company": {"kind": "simulator", "path": "company.qbsim", "app_name": "booksync"},
     "sync": {"message_size": 50, "keep_backups": 10},
+    # How 'booksync import' reads files (docs/import.md): dates "iso" (YYYY-MM-DD) or "us" (MM/DD/YYYY);
+    # amounts "strict" (1250.00) or "lenient" (also $1,250.00); encoding "" = detect a CSV file's encoding.
+    "import": {"date_format": "iso", "amounts": "strict", "encoding": ""},
     "corrections": {"period": "month", "fiscal_year_start": 1, "on_conflict": "stop", "closed_period": "stop"},
     # QuickBooks Web Connector service (docs/webconnector.md): owner_id/file_id are the .qwc GUIDs, made
     # once by 'booksync qwc'; password_hash is argon2, set by 'booksync webconnector set-password'.
     "webconnector": {"user": "", "password_hash": "", "owner_id": "", "file_id": "", "company_file": "",
                      "create_customers": True, "unattended": False, "wait_seconds": 15,
                      "idle_timeout_seconds": 600, "max_session_seconds": 14400, "max_body_bytes": 10485760},
+    # The web interface (docs/web.md): users live in users.json (argon2 hashes, mode 0600), the cookie-signing
+    # key in web_secret; a sync question unanswered for question_timeout_seconds is answered "no" (nothing written).
+    "web": {"session_hours": 12, "secure_cookies": False, "question_timeout_seconds": 1800, "members_per_page": 50},
     # The Windows request processor (company.kind = "rp2"); company_file "" = the file open in QuickBooks.
     "rp2": {"company_file": "", "file_mode": "DoNotCare", "app_id": "", "launch_ui": False},
     # QuickBooks Online (company kind "online"; docs/quickbooks-online.md). Sandbox and production keep
@@ -41,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
                "production_api_base": "https://quickbooks.api.intuit.com",
                "sandbox_discovery_url": "https://developer.intuit.com/.well-known/openid_sandbox_configuration/",
                "production_discovery_url": "https://developer.intuit.com/.well-known/openid_configuration/",
-               "minorversion": 75, "batch_size": 30, "requests_per_minute": 490, "batches_per_minute": 40,
+               "minorversion": 75, "batch_size": 30, "requests_per_minute": 490, "batches_per_minute": 38,
                "concurrent_requests": 10, "rate_window_seconds": 60, "count_batch_items": True,
                "refresh_margin_seconds": 300, "max_retries": 6, "backoff_seconds": 1.0, "timeout_seconds": 60},
 }

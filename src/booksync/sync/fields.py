@@ -1,45 +1,85 @@
-"""QuickBooks field rules, applied in one place before planning.
+"""QuickBooks field rules, in one place: what a value must look like for QuickBooks to hold it.
 
-Every value that must change to fit QuickBooks (too long, a reserved colon, a
-character QuickBooks Desktop cannot store, a name already in use) is changed
-by one deterministic rule and recorded as an :class:`~booksync.domain.Adjustment`
-so the plan can show it. Limits come from the books port (for QuickBooks
-Desktop: ``qbxmlops130.xsd`` via :mod:`booksync.qbxml.schema`; reference
-/quickbooks-desktop.md §4).
+Two kinds of rule live here:
+
+* **Text rules**, applied by the planner to every value it sends (:class:`FieldFitter`). A value
+  that must change to fit QuickBooks (too long, a reserved colon, a character QuickBooks Desktop
+  cannot store, a name already in use, a control character) is changed by one deterministic rule
+  and recorded as an :class:`~booksync.domain.Adjustment`, so the plan shows it.
+* **Amount rules**, applied by the importer so a record QuickBooks would refuse never enters the
+  billing store (:func:`amount_problem`, :func:`quantity_problem`, :func:`sales_total_problem`,
+  :func:`payment_total_problem`).
+
+Sources. Lengths: Intuit's ``qbxmlops130.xsd`` through the generated tables of
+:mod:`booksync.qbxml.schema` (``MAX_LENGTH``; reference/quickbooks-desktop.md §4). Characters: QuickBooks
+Desktop stores ISO-8859-1 only (reference §1, "Characters"). The colon separates a parent from its
+child in a list's FullName ("Parent:Child"), so a name must not hold one (reference §4, FullName; the
+simulator refuses it with 3020 as QuickBooks does). Amounts: ``AMTTYPE`` allows at most 13 digits before
+the point and none or exactly two after it; ``QUANTYPE``/``PRICETYPE`` at most 10 digits before and 5
+after (``qbxmltypes130.xsd``; reference §4). Signs: a line of a service item may be negative, a discount
+(https://www.zed-systems.com/support/KB/a138/how-to-import-negative-amounts-on-transactions.aspx), but
+QuickBooks refuses an invoice whose total is below zero ("Transaction amount must be positive",
+https://www.ontime360.com/support/kb/a231/quickbooks-transaction-amount-must-be-positive.aspx): a negative
+invoice is a credit memo, and a negative credit memo an invoice. A total of exactly zero is allowed (the
+schema's AMTTYPE includes 0.00, and QuickBooks saves a $0.00 invoice, e.g. a complimentary membership).
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from anyascii import anyascii
 
 from ..domain import Adjustment
+from ..qbxml.schema import MAX_LENGTH
 
 _SPACES = re.compile(r"\s+")
+# C0 and C1 control characters: XML 1.0 cannot carry most of them and QuickBooks shows none of them.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+AMOUNT_DIGITS = 13
+"""Digits before the decimal point of a qbXML AMTTYPE (``[+-]?[0-9]{1,13}(\\.[0-9]{2})?``)."""
+AMOUNT_DECIMALS = 2
+QUANTITY_DIGITS = 10
+"""Digits before the point of QUANTYPE and PRICETYPE (``[+-]?[0-9]{1,10}(\\.[0-9]{1,5})?``)."""
+QUANTITY_DECIMALS = 5
+ZERO = Decimal("0.00")
+
+
+def _qbd(aggregate: str, child: str) -> int:
+    return MAX_LENGTH[aggregate][child]
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Field limits of an accounting system (characters)."""
+    """Field limits of an accounting system, in characters.
 
-    customer_name: int = 41
-    company_name: int = 41
-    first_name: int = 25
-    last_name: int = 25
-    address_line: int = 41
-    city: int = 31
-    state: int = 21
-    postal_code: int = 13
-    phone: int = 21
-    email: int = 1023
-    account_number: int = 99
-    item_name: int = 31
-    payment_method_name: int = 31
-    invoice_ref_number: int = 11
-    payment_ref_number: int = 20
-    memo: int = 4095
-    line_description: int = 4095
+    The defaults are QuickBooks Desktop's, read from the qbXML 13.0 schema (``MAX_LENGTH``); a books
+    port for another system passes its own. ``latin1_only``: the system stores ISO-8859-1 text only.
+    """
+
+    customer_name: int = _qbd("CustomerAdd", "Name")
+    company_name: int = _qbd("CustomerAdd", "CompanyName")
+    first_name: int = _qbd("CustomerAdd", "FirstName")
+    last_name: int = _qbd("CustomerAdd", "LastName")
+    address_line: int = _qbd("BillAddress", "Addr1")
+    city: int = _qbd("BillAddress", "City")
+    state: int = _qbd("BillAddress", "State")
+    postal_code: int = _qbd("BillAddress", "PostalCode")
+    phone: int = _qbd("CustomerAdd", "Phone")
+    email: int = _qbd("CustomerAdd", "Email")
+    account_number: int = _qbd("CustomerAdd", "AccountNumber")
+    customer_notes: int = _qbd("CustomerAdd", "Notes")
+    item_name: int = _qbd("ItemServiceAdd", "Name")
+    item_description: int = _qbd("SalesOrPurchase", "Desc")
+    payment_method_name: int = _qbd("PaymentMethodAdd", "Name")
+    invoice_ref_number: int = _qbd("InvoiceAdd", "RefNumber")
+    payment_ref_number: int = _qbd("ReceivePaymentAdd", "RefNumber")
+    memo: int = _qbd("InvoiceAdd", "Memo")
+    line_description: int = _qbd("InvoiceLineAdd", "Desc")
     latin1_only: bool = True
 
 
@@ -57,65 +97,106 @@ def cut(value: str, limit: int) -> str:
 
 
 def _latin1(value: str) -> str:
+    """Transliterate every character outside ISO-8859-1 (anyascii: "ř" -> "r", "🍕" -> ":pizza:")."""
     out = []
     for ch in value:
-        try:
-            ch.encode("iso-8859-1")
+        if ord(ch) < 256:
             out.append(ch)
-        except UnicodeEncodeError:
+        else:
             out.append(anyascii(ch))
     return "".join(out)
 
 
+def _clean(value: str) -> str:
+    """Whitespace collapsed, ends trimmed, control characters dropped."""
+    return _CONTROLS.sub("", _SPACES.sub(" ", value)).strip()
+
+
+def escape_unicode(value: str) -> str:
+    """``value`` with every character outside ISO-8859-1 written as ``<U+XXXX>`` ("Dvořák" ->
+    "Dvo<U+0159>ák"): how an original is kept in a QuickBooks Desktop note, which is ISO-8859-1 too."""
+    return "".join(ch if ord(ch) < 256 else f"<U+{ord(ch):04X}>" for ch in value)
+
+
 @dataclass
 class FieldFitter:
-    """Fits values to :class:`Limits`, collecting :class:`Adjustment` records."""
+    """Fits values to :class:`Limits`, collecting :class:`Adjustment` records.
+
+    Every method returns the value QuickBooks receives; when it differs from the billing store's
+    value an :class:`Adjustment` (record, field, original, adjusted, reason) is appended to
+    :attr:`adjustments`. The result is always ISO-8859-1 when ``limits.latin1_only``, free of
+    control characters, and at most ``limit`` characters.
+    """
 
     limits: Limits
     adjustments: list[Adjustment] = field(default_factory=list)
 
-    def text(self, record: str, label: str, value: str, limit: int, reason_prefix: str = "") -> str:
-        """Collapse whitespace, transliterate where needed, and cut to ``limit`` characters."""
-        original = value or ""
-        fitted = _SPACES.sub(" ", original).strip()
+    def _storable(self, value: str) -> tuple[str, list[str]]:
+        """The value as QuickBooks can store it, with the reasons for each change (not yet cut)."""
         reasons = []
+        original = value or ""
+        fitted = unicodedata.normalize("NFC", original)
+        if fitted != original and _clean(fitted) != _clean(original):
+            reasons.append("characters in decomposed form were composed (Unicode NFC)")
         if self.limits.latin1_only:
             converted = _latin1(fitted)
             if converted != fitted:
                 reasons.append("characters QuickBooks Desktop cannot store were transliterated")
                 fitted = converted
+        cleaned = _clean(fitted)
+        if _CONTROLS.search(_SPACES.sub(" ", fitted)):
+            reasons.append("control characters were removed")
+        return cleaned, reasons
+
+    def text(self, record: str, label: str, value: str, limit: int, reason_prefix: str = "") -> str:
+        """Collapse whitespace, drop control characters, transliterate where needed, and cut to ``limit``."""
+        original = value or ""
+        fitted, reasons = self._storable(original)
         if len(fitted) > limit:
             fitted = cut(fitted, limit)
             reasons.append(f"longer than {limit} characters")
         if reasons:
-            self.adjustments.append(Adjustment(record, label, original, fitted, "; ".join(reasons)))
+            self.adjustments.append(Adjustment(record, label, original, fitted, reason_prefix + "; ".join(reasons)))
         return fitted
 
-    def name(self, record: str, label: str, value: str, limit: int) -> str:
-        """A list name: like :meth:`text`, and the colon (QuickBooks' parent:child separator) becomes a dash."""
-        base = _SPACES.sub(" ", value or "").strip()
-        reasons = []
+    def name(self, record: str, label: str, value: str, limit: int, fallback: str = "") -> str:
+        """A list name: like :meth:`text`, and a colon (QuickBooks' parent:child separator) becomes a dash.
+
+        Transliteration comes first, because it can itself produce colons ("🍕" -> ":pizza:", "∶" -> ":").
+        When nothing storable is left (a name of characters with no transliteration), ``fallback``
+        (e.g. "Member 1042") stands in, fitted the same way.
+        """
+        original = value or ""
+        base, reasons = self._storable(original)
         if ":" in base:
-            base = base.replace(": ", " - ").replace(":", "-")
+            base = _clean(base.replace(": ", " - ").replace(":", "-"))
             reasons.append("a colon separates parent and child names in QuickBooks")
-        if self.limits.latin1_only:
-            converted = _latin1(base)
-            if converted != base:
-                reasons.append("characters QuickBooks Desktop cannot store were transliterated")
-                base = converted
         if len(base) > limit:
             base = cut(base, limit)
             reasons.append(f"longer than {limit} characters")
+        if not base and fallback:
+            stand_in, _ = self._storable(fallback)
+            base = cut(stand_in.replace(":", "-"), limit)
+            reasons.append("nothing of the name can be stored in QuickBooks; a stand-in is used")
         if reasons:
-            self.adjustments.append(Adjustment(record, label, value, base, "; ".join(reasons)))
+            self.adjustments.append(Adjustment(record, label, original, base, "; ".join(reasons)))
         return base
 
     def unique(self, record: str, label: str, name: str, suffix: str, limit: int, taken: str) -> str:
         """Make ``name`` unique by appending `` (suffix)``, cutting the base so the result fits ``limit``.
 
-        ``taken`` says who holds the plain name (shown in the plan)."""
-        tail = f" ({suffix})"
-        result = cut(name, limit - len(tail)) + tail
+        ``taken`` says who holds the plain name (shown in the plan). A suffix too long to leave half of
+        ``limit`` for the name keeps its last characters (member numbers differ most at their end)."""
+        storable, _ = self._storable(suffix)
+        storable = storable.replace(":", "-")
+        if not storable:
+            # Nothing of the suffix can be stored (e.g. a member number of private-use characters): a stable
+            # digest of it still tells the names apart.
+            storable = hashlib.sha256(suffix.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+        room = max(1, limit // 2 - 3)
+        tail = f" ({storable})" if len(storable) <= room else f" ({storable[-room:]})"
+        base = cut(name, limit - len(tail))
+        result = (base + tail).strip()[:limit]
         self.adjustments.append(Adjustment(record, label, name, result, f"the name is already used by {taken}"))
         return result
 
@@ -127,3 +208,76 @@ class FieldFitter:
                                                f"longer than {limit} characters; the last {limit} are kept"))
             fitted = fitted[-limit:]
         return fitted
+
+    def notes(self, record: str, limit: int) -> str:
+        """A note keeping the originals of this record's transliterated values, for a notes field
+        (QuickBooks Desktop: CustomerAdd/CustomerMod ``Notes``). Characters outside ISO-8859-1 are
+        written as ``<U+XXXX>`` so the note itself can be stored. Returns "" when nothing was
+        transliterated. Call it after fitting the record's other fields."""
+        kept = [f"{a.field}: {escape_unicode(a.original)}" for a in self.adjustments
+                if a.record == record and "transliterated" in a.reason]
+        if not kept:
+            return ""
+        return cut("Original in the billing store - " + "; ".join(kept), limit)
+
+
+# ---------------------------------------------------------------------- amount rules (applied at import)
+
+
+def _digits(value: Decimal) -> tuple[int, int]:
+    """(digits before the point, digits after it) of a finite Decimal, ignoring trailing zeros.
+
+    Computed from the digits themselves: ``normalize()`` would round to the context's 28 digits and
+    could pass 1.0000000000000000000000000000001 as 1."""
+    _sign, digit_tuple, exponent = value.as_tuple()
+    if not isinstance(exponent, int):
+        raise ValueError(f"{value} is not a finite number")
+    digits = list(digit_tuple)
+    if not any(digits):
+        return 1, 0
+    while exponent < 0 and digits[-1] == 0:
+        digits.pop()
+        exponent += 1
+    if exponent >= 0:
+        return len(digits) + exponent, 0
+    return max(1, len(digits) + exponent), -exponent
+
+
+def amount_problem(value: Decimal) -> str | None:
+    """Why QuickBooks cannot hold ``value`` as an amount (AMTTYPE), or None."""
+    before, after = _digits(value)
+    if after > AMOUNT_DECIMALS:
+        return "has more than two decimals"
+    if before > AMOUNT_DIGITS:
+        return f"is larger than QuickBooks accepts ({AMOUNT_DIGITS} digits before the decimal point)"
+    return None
+
+
+def quantity_problem(value: Decimal) -> str | None:
+    """Why QuickBooks cannot hold ``value`` as a quantity or rate (QUANTYPE, PRICETYPE), or None."""
+    before, after = _digits(value)
+    if after > QUANTITY_DECIMALS:
+        return "has more than five decimals"
+    if before > QUANTITY_DIGITS:
+        return f"is larger than QuickBooks accepts ({QUANTITY_DIGITS} digits before the decimal point)"
+    return None
+
+
+def sales_total_problem(kind: str, total: Decimal) -> str | None:
+    """Why QuickBooks refuses an invoice or credit memo (``kind`` "invoice" or "credit memo") with
+    this total, or None. Lines may be negative; the total must not be (module docstring)."""
+    if total < 0:
+        other = "a credit memo" if kind == "invoice" else "an invoice"
+        return (f"the lines total {total}; QuickBooks does not accept {'an' if kind == 'invoice' else 'a'} "
+                f"{kind} with a negative total: enter it as {other}")
+    return amount_problem(total)
+
+
+def payment_total_problem(total: Decimal, applies_credit: bool) -> str | None:
+    """Why QuickBooks refuses a payment of ``total``, or None. A payment is never negative (a refund is
+    another transaction); a payment of 0.00 only serves to apply a credit memo's credit to an invoice."""
+    if total < 0:
+        return "a payment must not be negative (record a refund in QuickBooks instead)"
+    if total == 0 and not applies_credit:
+        return "a payment of 0.00 records nothing unless it applies a credit memo (apply_credit_memo)"
+    return amount_problem(total)

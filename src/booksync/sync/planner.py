@@ -255,7 +255,8 @@ class Planner:
         lim = self.limits
         for member in sorted(self.customers.missing, key=lambda m: m.number):
             label = member_label(member)
-            name = self.fit.name(label, "customer name", member.name, lim.customer_name)
+            name = self.fit.name(label, "customer name", member.name, lim.customer_name,
+                                 fallback=f"Member {member.number}")
             holder = in_use.get(name.casefold())
             if holder is not None or name.casefold() in planned:
                 who = (f"member {planned[name.casefold()]} in this run" if holder is None
@@ -308,7 +309,8 @@ class Planner:
                         "correct the item's account in QuickBooks, or rename the item so booksync can create its own"))
                 self._items[gl.id] = Ref(Kind.ITEM.value, gl.id, existing.list_id, existing.name)
                 continue
-            data = ItemData(name=name, description=gl.name,
+            data = ItemData(name=name, description=self.fit.text(label, "item description", gl.name,
+                                                                 self.limits.item_description),
                             account=Ref("account", None, account.list_id, account.full_name))
             self.plan.add(action=Action.ADD, kind=Kind.ITEM, local_id=gl.id, number=gl.number,
                           description=f"Service item \"{name}\" posting to \"{account.full_name}\"", payload=data,
@@ -318,7 +320,8 @@ class Planner:
     def _plan_methods(self) -> None:
         existing = {m.name.casefold(): m for m in self.snapshot.payment_methods}
         for method in sorted({p.method for p in self.work.open_payments() if p.method}):
-            name = self.fit.name("payment method", "name", method, self.limits.payment_method_name)
+            name = self.fit.name("payment method", "name", method, self.limits.payment_method_name,
+                                 fallback="Other")
             key = name.casefold()
             local_id = int(hashlib.sha256(key.encode()).hexdigest()[:7], 16)
             if key in existing:

@@ -59,8 +59,12 @@ def dispatch(service: WebConnectorService, body: bytes, client: str) -> Response
     return Response(response(call, result), media_type=CONTENT_TYPES[call.envelope])
 
 
-def create_app(home_path: Path | str, path: str = "/qbwc", service: WebConnectorService | None = None) -> Starlette:
-    """The Web Connector application for the booksync home at ``home_path`` (see module docstring)."""
+def create_app(home_path: Path | str, path: str = "/qbwc", service: WebConnectorService | None = None,
+               with_web: bool = True) -> Starlette:
+    """The Web Connector application for the booksync home at ``home_path`` (see module docstring).
+
+    With ``with_web``, the web interface (:mod:`booksync.web`) is served beside it at "/": the Web
+    Connector's routes come first, so the web interface's sign-in never stands in their way."""
     path = "/" + path.strip("/")
     service = service or WebConnectorService(home_path)
     home = Home.load(home_path)
@@ -103,8 +107,15 @@ def create_app(home_path: Path | str, path: str = "/qbwc", service: WebConnector
         yield
         service.shutdown()
 
-    app = Starlette(routes=[Route(path, soap, methods=["POST"]), Route(path, info, methods=["GET"]),
-                            Route(path + "/support", support, methods=["GET"])], lifespan=lifespan)
+    routes: list = [Route(path, soap, methods=["POST"]), Route(path, info, methods=["GET"]),
+                    Route(path + "/support", support, methods=["GET"])]
+    if with_web:
+        from starlette.routing import Mount
+
+        from ..web.app import create_app as create_web_app
+
+        routes.append(Mount("/", app=create_web_app(home)))
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service
     return app
 

@@ -1,0 +1,481 @@
+"""The web interface's pages: thin handlers over :mod:`booksync.web.services` and the sync jobs.
+
+Blocking work (the billing store, QuickBooks, argon2) runs in the thread pool. Every POST checks the
+session's CSRF token first; every change ends with a redirect (post/redirect/get) and a flash message.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import quote
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ..store.models import Member, SyncRun
+from . import services
+from .security import checked_form, csrf_token
+from .syncjob import SyncChoices
+from .users import check_password
+
+FILE_TYPES = {".txt": "text/plain; charset=utf-8", ".csv": "text/plain; charset=utf-8",
+              ".json": "text/plain; charset=utf-8", ".xml": "text/plain; charset=utf-8",
+              ".log": "text/plain; charset=utf-8", ".pdf": "application/pdf", ".html": "text/html; charset=utf-8"}
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+"""For the Corrections Log's HTML (booksync's own, with an inline style sheet, no scripts)."""
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def ctx(request: Request) -> Any:
+    return request.app.state.web
+
+
+def user_of(request: Request) -> str:
+    return request.scope.get("state", {}).get("user") or ""
+
+
+def render(request: Request, name: str, http_status: int = 200, **data: Any) -> Response:
+    return ctx(request).templates.TemplateResponse(request, name, data, status_code=http_status)
+
+
+def redirect(request: Request, path: str) -> RedirectResponse:
+    return RedirectResponse(request.scope.get("root_path", "") + path, status_code=303)
+
+
+def flash(request: Request, text: str, kind: str = "info") -> None:
+    request.session.setdefault("flash", []).append({"text": text, "kind": kind})
+    request.session["flash"] = request.session["flash"]
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path of this application (never another site) to go back to after signing in."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _int(value: Any, default: int = 1) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return default
+
+
+async def _blocking(fn: Callable[..., Any], *args: Any) -> Any:
+    return await run_in_threadpool(fn, *args)
+
+
+def _run_or_404(session: Any, run_id: str) -> SyncRun:
+    run = session.get(SyncRun, run_id) if services.RUN_ID.match(run_id) else None
+    if run is None:
+        raise HTTPException(404, f"There is no run {run_id}.")
+    return run
+
+
+# ---------------------------------------------------------------------- sign-in
+
+
+async def signin_page(request: Request) -> Response:
+    if user_of(request):
+        return redirect(request, "/")
+    return render(request, "signin.html", next=_safe_next(request.query_params.get("next")))
+
+
+async def signin(request: Request) -> Response:
+    c = ctx(request)
+    form = await checked_form(request)
+    name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
+    target = _safe_next(str(form.get("next", "")))
+    client = request.client.host if request.client else ""
+    if c.throttle.blocked(client):
+        return render(request, "signin.html", 429, next=target, username=name,
+                      error="Too many failed sign-ins from this computer. Wait ten minutes, then try again.")
+    version = await _blocking(check_password, c.home.path, name, password)
+    if version is None:
+        c.throttle.failed(client)
+        return render(request, "signin.html", 401, next=target, username=name,
+                      error="The user name or the password is not right.")
+    c.throttle.succeeded(client)
+    request.session.clear()
+    request.session.update(sid=c.registry.start(name, version), user=name)
+    csrf_token(request)
+    return redirect(request, target)
+
+
+async def signout(request: Request) -> Response:
+    await checked_form(request)
+    ctx(request).registry.end(str(request.session.get("sid", "")))
+    request.session.clear()
+    flash(request, "You are signed out.")
+    return redirect(request, "/signin")
+
+
+# ---------------------------------------------------------------------- dashboard and synchronize
+
+
+async def dashboard(request: Request) -> Response:
+    c = ctx(request)
+    job = c.jobs.running()
+
+    def load() -> Any:
+        books = c.reader.read(busy=job is not None)
+        with c.sessions() as session:
+            return services.dashboard(session, c.home, books, c.reader.kind)
+
+    board = await _blocking(load)
+    return render(request, "dashboard.html", board=board, job=job, direct=c.reader.direct,
+                  policy=c.home.settings.get("corrections", {}))
+
+
+async def start_sync(request: Request) -> Response:
+    c = ctx(request)
+    form = await checked_form(request)
+    if not c.reader.direct:
+        flash(request, "This company is reached through the Web Connector: it synchronizes on each Web Connector "
+                       "update. Confirm the plans it stages in Run history.", "error")
+        return redirect(request, "/")
+    on_conflict = form.get("on_conflict")
+    closed = form.get("closed_period")
+    choices = SyncChoices(on_conflict if on_conflict in ("stop", "overwrite", "skip") else None,
+                          closed if closed in ("stop", "adjust") else None,
+                          form.get("allow_deposit_changes") == "on")
+    job = c.jobs.start(user_of(request), choices)
+    return redirect(request, f"/sync/{job.id}")
+
+
+def _job_or_404(request: Request) -> Any:
+    job = ctx(request).jobs.get(request.path_params["job_id"])
+    if job is None:
+        raise HTTPException(404, "There is no such synchronization (the server may have restarted). See Run history.")
+    return job
+
+
+async def sync_page(request: Request) -> Response:
+    c = ctx(request)
+    job = _job_or_404(request)
+    status = job.status()
+    result = job.result
+    files: dict[str, bool] = {}
+    if result and result.get("folder"):
+        folder = Path(result["folder"])
+        files = {"plan": (folder / "plan.txt").is_file(), "corrections": (folder / "corrections_log.html").is_file()}
+    return render(request, "sync.html", job=job, status=status, question=job.question, result=result, files=files,
+                  kinds=_ACTION_LABELS, direct=c.reader.direct)
+
+
+async def sync_status(request: Request) -> Response:
+    return JSONResponse(_job_or_404(request).status())
+
+
+async def sync_answer(request: Request) -> Response:
+    job = _job_or_404(request)
+    form = await checked_form(request)
+    problem = job.answer(_int(form.get("question"), 0), str(form.get("choice", "")))
+    if problem:
+        flash(request, problem, "error")
+    return redirect(request, f"/sync/{job.id}")
+
+
+_ACTION_LABELS = {"add": "Add", "mod": "Change", "void": "Void", "delete": "Delete"}
+
+
+# ---------------------------------------------------------------------- cross reference
+
+
+async def accounts_page(request: Request) -> Response:
+    c = ctx(request)
+
+    def load() -> Any:
+        books = c.reader.read(busy=c.jobs.running() is not None)
+        if books.snapshot is None:
+            return books, [], []
+        with c.sessions() as session:
+            return books, services.xref_rows(session, books.snapshot), services.account_choices(books.snapshot)
+
+    books, rows, choices = await _blocking(load)
+    return render(request, "accounts.html", books=books, rows=rows, choices=choices,
+                  unmapped=sum(not r.mapped for r in rows))
+
+
+async def accounts_save(request: Request) -> Response:
+    c = ctx(request)
+    form = await checked_form(request)
+    wanted = {key[len("xref:"):]: str(value) for key, value in form.multi_items() if key.startswith("xref:")}
+
+    def save() -> Any:
+        books = c.reader.read(busy=c.jobs.running() is not None)
+        if books.snapshot is None:
+            raise services.MappingRefused(f"QuickBooks cannot be read, so nothing was saved: {books.error}")
+        with c.sessions() as session:
+            return services.save_xref(session, books.snapshot, wanted)
+
+    try:
+        changes = await _blocking(save)
+    except services.MappingRefused as exc:
+        flash(request, str(exc), "error")
+        return redirect(request, "/accounts")
+    if changes:
+        lines = "; ".join(f"{n} → {after or '(none)'}" for n, _, after in changes)
+        flash(request, f"Saved {len(changes)} cross reference(s): {lines}.", "success")
+    else:
+        flash(request, "Nothing changed.")
+    return redirect(request, "/accounts")
+
+
+# ---------------------------------------------------------------------- members
+
+
+async def members_page(request: Request) -> Response:
+    c = ctx(request)
+    query = request.query_params.get("q", "")
+    without = request.query_params.get("show") == "without-customer"
+    page = _int(request.query_params.get("page"))
+    per_page = int(c.home.settings.get("web", {}).get("members_per_page", 50))
+
+    def load() -> Any:
+        with c.sessions() as session:
+            key = services.company_key(session, c.reader.unread())
+            return services.search_members(session, key, query, page, per_page, without)
+
+    rows, total = await _blocking(load)
+    pages = max(1, -(-total // per_page))
+    return render(request, "members.html", rows=rows, total=total, q=query, without=without, page=min(page, pages),
+                  pages=pages, qs=lambda p: f"?q={quote(query)}&page={p}" + ("&show=without-customer" if without
+                                                                             else ""))
+
+
+def _member_or_404(session: Any, number: str) -> Member:
+    member = session.scalar(select(Member).where(Member.number == number))
+    if member is None:
+        raise HTTPException(404, f"There is no member numbered {number}.")
+    return member
+
+
+async def member_page(request: Request) -> Response:
+    c = ctx(request)
+    number = request.path_params["number"]
+    tab = request.path_params.get("tab", "general")
+    if tab not in ("general", "bill-info", "transactions"):
+        raise HTTPException(404, "There is no such tab.")
+    search = request.query_params.get("cq")
+
+    def load() -> dict[str, Any]:
+        books = c.reader.read(busy=c.jobs.running() is not None) if tab == "bill-info" else c.reader.unread()
+        with c.sessions() as session:
+            member = _member_or_404(session, number)
+            key = services.company_key(session, books)
+            link = services.customer_links(session, key, [member.id]).get(member.id)
+            data: dict[str, Any] = {"member": member, "link": link, "books": books}
+            if tab == "transactions":
+                data["txns"] = services.member_transactions(session, key, member)
+            if tab == "bill-info" and books.snapshot is not None:
+                data["query"] = member.name if search is None else search
+                data["found"] = services.find_customers(books.snapshot, data["query"]) if data["query"] else []
+                current = link.remote_id if link is not None else None
+                data["customer"] = next((cu for cu in books.snapshot.customers if cu.list_id == current
+                                         or (current is None and member.qb_customer
+                                             and cu.full_name.casefold() == member.qb_customer.casefold())), None)
+            return data
+
+    data = await _blocking(load)
+    return render(request, "member.html", tab=tab, **data)
+
+
+async def member_bill_info(request: Request) -> Response:
+    c = ctx(request)
+    number = request.path_params["number"]
+    form = await checked_form(request)
+    action = form.get("action")
+
+    def change() -> str:
+        books = c.reader.read(busy=c.jobs.running() is not None)
+        with c.sessions() as session:
+            member = _member_or_404(session, number)
+            key = services.company_key(session, books)
+            if action == "clear":
+                return services.clear_member(session, key, member)
+            if books.snapshot is None:
+                raise services.MappingRefused(f"QuickBooks cannot be read, so nothing was changed: {books.error}")
+            customer = str(form.get("customer", ""))
+            if not customer:
+                raise services.MappingRefused("Choose a QuickBooks customer first.")
+            return services.link_member(session, books.snapshot, key, member, customer)
+
+    try:
+        flash(request, await _blocking(change), "success")
+    except services.MappingRefused as exc:
+        flash(request, str(exc), "error")
+    return redirect(request, f"/members/{quote(number)}/bill-info")
+
+
+# ---------------------------------------------------------------------- run history
+
+
+async def runs_page(request: Request) -> Response:
+    c = ctx(request)
+
+    def load() -> Any:
+        with c.sessions() as session:
+            runs = services.list_runs(session)
+        out = []
+        for r in runs:
+            folder = Path(r.folder) if r.folder else c.home.runs_dir / r.id
+            out.append((r, {"plan": (folder / "plan.txt").is_file(),
+                            "corrections": (folder / "corrections_log.html").is_file(),
+                            "backup": (c.home.backups_dir / r.id).is_dir()}))
+        return out
+
+    return render(request, "runs.html", runs=await _blocking(load))
+
+
+async def run_page(request: Request) -> Response:
+    c = ctx(request)
+
+    def load() -> Any:
+        with c.sessions() as session:
+            run = _run_or_404(session, request.path_params["run_id"])
+            return services.run_detail(session, c.home, run), services.log_lines(c.home, run.id, 100)
+
+    detail, lines = await _blocking(load)
+    return render(request, "run.html", d=detail, r=detail.info, log=lines, kinds=_ACTION_LABELS)
+
+
+async def run_confirm(request: Request) -> Response:
+    from ..webconnector.confirm import ConfirmError, confirm_run
+
+    c = ctx(request)
+    run_id = request.path_params["run_id"]
+    await checked_form(request)
+    try:
+        done = await _blocking(confirm_run, c.sessions, run_id, f"{user_of(request)} (web)")
+    except ConfirmError as exc:
+        flash(request, str(exc), "error")
+        return redirect(request, f"/runs/{quote(run_id)}")
+    counts = ", ".join(f"{n} {k}" for k, n in done.counts.items())
+    flash(request, f"Run {done.run_id} is confirmed: {sum(done.counts.values())} change(s) ({counts}). The next Web "
+                   "Connector update applies it, if nothing changed in between.", "success")
+    return redirect(request, f"/runs/{quote(run_id)}")
+
+
+async def corrections_viewer(request: Request) -> Response:
+    c = ctx(request)
+    run_id = request.path_params["run_id"]
+
+    def load() -> Any:
+        with c.sessions() as session:
+            run = _run_or_404(session, run_id)
+            return services.run_folder(c.home, run)
+
+    folder = await _blocking(load)
+    if not (folder / "corrections_log.html").is_file():
+        raise HTTPException(404, f"Run {run_id} has no Corrections Log: it corrected nothing in QuickBooks.")
+    job = c.jobs.running()
+    waiting = job if job is not None and job.run_id == run_id and job.question is not None \
+        and job.question.kind == "corrections" else None
+    if waiting is not None:
+        waiting.mark_previewed(run_id)
+    return render(request, "viewer.html", run_id=run_id, job=waiting)
+
+
+async def run_file(request: Request) -> Response:
+    c = ctx(request)
+    run_id, relative = request.path_params["run_id"], request.path_params["path"]
+
+    def load() -> Any:
+        with c.sessions() as session:
+            run = _run_or_404(session, run_id)
+            return services.safe_file(services.run_folder(c.home, run), relative)
+
+    path = await _blocking(load)
+    if path is None:
+        raise HTTPException(404, f"Run {run_id} has no file {relative}.")
+    return _file_response(path, f"{Path(relative).stem}-{run_id}{path.suffix}",
+                          request.query_params.get("download") == "1")
+
+
+async def backup_file(request: Request) -> Response:
+    c = ctx(request)
+    run_id, relative = request.path_params["run_id"], request.path_params["path"]
+    if not services.RUN_ID.match(run_id):
+        raise HTTPException(404, f"There is no backup {run_id}.")
+    path = services.safe_file(c.home.backups_dir / run_id, relative)
+    if path is None:
+        raise HTTPException(404, f"Backup {run_id} has no file {relative}.")
+    return _file_response(path, f"{run_id}-{path.name}", True)
+
+
+def _file_response(path: Path, download_name: str, download: bool) -> Response:
+    media = FILE_TYPES.get(path.suffix.lower(), "application/octet-stream")
+    attach = download or media == "application/octet-stream"
+    headers = {"content-security-policy": REPORT_CSP} if path.suffix.lower() == ".html" else {}
+    disposition = "attachment" if attach else "inline"
+    return FileResponse(path, media_type=media, headers=headers, filename=download_name,
+                        content_disposition_type=disposition)
+
+
+async def log_page(request: Request) -> Response:
+    c = ctx(request)
+    run_id = request.query_params.get("run") or ""
+    if run_id and not services.RUN_ID.match(run_id):
+        run_id = ""
+    lines = await _blocking(services.log_lines, c.home, run_id or None, 500)
+    return render(request, "log.html", lines=lines, run_id=run_id)
+
+
+async def log_download(request: Request) -> Response:
+    path = ctx(request).home.logs_dir / "booksync.log"
+    if not path.is_file():
+        raise HTTPException(404, "There is no log yet.")
+    return _file_response(path, "booksync.log", True)
+
+
+# ---------------------------------------------------------------------- errors
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    titles = {403: "Refused", 404: "Not found", 405: "Not allowed"}
+    if request.url.path.endswith(".json") or "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+    return render(request, "error.html", exc.status_code, title=titles.get(exc.status_code, "Error"),
+                  detail=exc.detail)
+
+
+def exception_handlers() -> dict[Any, Callable]:
+    return {HTTPException: http_error}
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/signin", signin_page, methods=["GET"]),
+        Route("/signin", signin, methods=["POST"]),
+        Route("/signout", signout, methods=["POST"]),
+        Route("/", dashboard, methods=["GET"]),
+        Route("/sync", start_sync, methods=["POST"]),
+        Route("/sync/{job_id}", sync_page, methods=["GET"]),
+        Route("/sync/{job_id}/status.json", sync_status, methods=["GET"]),
+        Route("/sync/{job_id}/answer", sync_answer, methods=["POST"]),
+        Route("/accounts", accounts_page, methods=["GET"]),
+        Route("/accounts", accounts_save, methods=["POST"]),
+        Route("/members", members_page, methods=["GET"]),
+        Route("/members/{number}", member_page, methods=["GET"]),
+        Route("/members/{number}/bill-info", member_bill_info, methods=["POST"]),
+        Route("/members/{number}/{tab}", member_page, methods=["GET"]),
+        Route("/runs", runs_page, methods=["GET"]),
+        Route("/runs/{run_id}", run_page, methods=["GET"]),
+        Route("/runs/{run_id}/confirm", run_confirm, methods=["POST"]),
+        Route("/runs/{run_id}/corrections", corrections_viewer, methods=["GET"]),
+        Route("/runs/{run_id}/files/{path:path}", run_file, methods=["GET"]),
+        Route("/runs/{run_id}/backup/{path:path}", backup_file, methods=["GET"]),
+        Route("/log", log_page, methods=["GET"]),
+        Route("/log/download", log_download, methods=["GET"]),
+    ]
+
+
+__all__ = ["routes", "exception_handlers"]
