@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, Correction, CustomerData, DepositData, DepositLineData, Kind, LineData,
+from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, Correction, DepositData, DepositLineData, Kind, LineData,
                       PaymentData, Problem, Ref, SalesData)
 from .fields import cut
 from .planner import Planner, external_guid, fingerprint, member_label, written_json
@@ -266,7 +266,7 @@ class CorrectionPlanner(Planner):
                     continue
             else:
                 name = link.qb_name or name
-            data = self._customer_data(member, name)
+            data = self.customer_data(member, name)
             if before and fingerprint(data) == link.fingerprint:
                 continue
             ok, version, note = self._check_version(Kind.CUSTOMER, member.id, member.number, label)
@@ -280,24 +280,6 @@ class CorrectionPlanner(Planner):
             self.plan.corrections.append(Correction("Customer", member.number, f"{member.number} {member.name}",
                                                     None, changes, "CustomerMod", note=note))
 
-    def _customer_data(self, member: Any, name: str) -> CustomerData:
-        lim, label = self.limits, member_label(member)
-        from ..domain import Address
-
-        return CustomerData(
-            name=name,
-            company_name=self.fit.text(label, "company name", member.company, lim.company_name),
-            first_name=self.fit.text(label, "contact first name", member.contact_first, lim.first_name),
-            last_name=self.fit.text(label, "contact last name", member.contact_last, lim.last_name),
-            address=Address(self.fit.text(label, "address line 1", member.address1, lim.address_line),
-                            self.fit.text(label, "address line 2", member.address2, lim.address_line),
-                            self.fit.text(label, "city", member.city, lim.city),
-                            self.fit.text(label, "state", member.state, lim.state),
-                            self.fit.text(label, "postal code", member.postal_code, lim.postal_code)),
-            phone=self.fit.text(label, "phone", member.phone, lim.phone),
-            email=self.fit.text(label, "email", member.email, lim.email),
-            account_number=self.fit.text(label, "account number", member.number, lim.account_number),
-            is_active=True, external_guid=external_guid(self.company_key, Kind.CUSTOMER, member.id))
 
     # -- invoices and credit memos
 

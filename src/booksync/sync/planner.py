@@ -263,26 +263,31 @@ class Planner:
                        else "a customer, vendor or other name in QuickBooks")
                 name = self.fit.unique(label, "customer name", name, member.number, lim.customer_name, who)
             planned[name.casefold()] = member.number
-            data = CustomerData(
-                name=name,
-                company_name=self.fit.text(label, "company name", member.company, lim.company_name),
-                first_name=self.fit.text(label, "contact first name", member.contact_first, lim.first_name),
-                last_name=self.fit.text(label, "contact last name", member.contact_last, lim.last_name),
-                address=Address(self.fit.text(label, "address line 1", member.address1, lim.address_line),
-                                self.fit.text(label, "address line 2", member.address2, lim.address_line),
-                                self.fit.text(label, "city", member.city, lim.city),
-                                self.fit.text(label, "state", member.state, lim.state),
-                                self.fit.text(label, "postal code", member.postal_code, lim.postal_code)),
-                phone=self.fit.text(label, "phone", member.phone, lim.phone),
-                email=self.fit.text(label, "email", member.email, lim.email),
-                account_number=self.fit.text(label, "account number", member.number, lim.account_number),
-                # Created active even for lapsed members: QuickBooks refuses transactions for
-                # inactive customers (3140), and their history still has to be written.
-                is_active=True,
-                external_guid=external_guid(self.company_key, Kind.CUSTOMER, member.id))
+            data = self.customer_data(member, name)
             self.plan.add(action=Action.ADD, kind=Kind.CUSTOMER, local_id=member.id, number=member.number,
                           description=f"Customer \"{name}\" for {label}", payload=data,
                           fingerprint=fingerprint(data))
+
+    def customer_data(self, member: Any, name: str) -> CustomerData:
+        """The customer QuickBooks holds for ``member`` under ``name``, every field fitted to the limits."""
+        lim, label = self.limits, member_label(member)
+        return CustomerData(
+            name=name,
+            company_name=self.fit.text(label, "company name", member.company, lim.company_name),
+            first_name=self.fit.text(label, "contact first name", member.contact_first, lim.first_name),
+            last_name=self.fit.text(label, "contact last name", member.contact_last, lim.last_name),
+            address=Address(self.fit.text(label, "address line 1", member.address1, lim.address_line),
+                            self.fit.text(label, "address line 2", member.address2, lim.address_line),
+                            self.fit.text(label, "city", member.city, lim.city),
+                            self.fit.text(label, "state", member.state, lim.state),
+                            self.fit.text(label, "postal code", member.postal_code, lim.postal_code)),
+            phone=self.fit.text(label, "phone", member.phone, lim.phone),
+            email=self.fit.text(label, "email", member.email, lim.email),
+            account_number=self.fit.text(label, "account number", member.number, lim.account_number),
+            # Created active even for lapsed members: QuickBooks refuses transactions for
+            # inactive customers (3140), and their history still has to be written.
+            is_active=True,
+            external_guid=external_guid(self.company_key, Kind.CUSTOMER, member.id))
 
     def customer_ref(self, member_id: int) -> Ref:
         member = self.work.members[member_id]
