@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from ..domain import Kind
-from ..store.models import GLAccount, Invoice, Link, Member, Payment, _now
+from ..store.models import GLAccount, Invoice, Link, Member, Payment
 from .common import books, console, err, home_option, json_option, load_home, sessions_for, setup_logging
 
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -164,27 +164,13 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
             record = session.scalar(select(Member).where(Member.number == member))
             if record is None:
                 raise click.BadParameter(f"no member numbered {member!r}", param_hint="MEMBER")
-            target = customers.get(customer.casefold())
-            if target is None:
-                raise click.BadParameter(f"QuickBooks has no customer named {customer!r}", param_hint="CUSTOMER")
-            holder = next((lk for lk in linked.values() if lk.remote_id == target.list_id), None)
-            if holder is not None and holder.local_id != record.id:
-                other = session.get(Member, holder.local_id)
-                err.print(f"QuickBooks customer {escape(target.full_name)} is already linked to member "
-                          f"{other.number} {escape(other.name)}; each member needs its own customer.")
+            from ..web.services import MappingRefused, link_member
+
+            try:
+                console.print(escape(link_member(session, snapshot, key, record, customer)))
+            except MappingRefused as exc:
+                err.print(escape(str(exc)))
                 sys.exit(3)
-            stamp = _now()
-            record.qb_customer, record.updated_at = target.full_name, stamp
-            link = linked.get(record.id)
-            if link is None:
-                link = Link(company_key=key, kind=Kind.CUSTOMER.value, local_id=record.id)
-                session.add(link)
-            # A customer linked by hand keeps its QuickBooks details until the member changes.
-            link.remote_id, link.qb_name, link.source_updated_at = target.list_id, target.full_name, stamp
-            link.written, link.fingerprint = "", ""
-            session.commit()
-            console.print(f"Member {record.number} {escape(record.name)} -> QuickBooks customer "
-                          f"{escape(target.full_name)}")
             return
         billed = set(session.scalars(select(Invoice.member_id))) | set(session.scalars(select(Payment.member_id)))
         unmapped = [m for m in session.scalars(select(Member).order_by(Member.number))
