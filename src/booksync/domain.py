@@ -168,6 +168,8 @@ class CustomerData:
     account_number: str = ""
     is_active: bool = True
     external_guid: str = ""
+    notes: str = ""
+    """The originals of values QuickBooks could not store as they were (see FieldFitter.notes)."""
 
 
 @dataclass(frozen=True)

@@ -289,7 +289,7 @@ def _customer(c: CustomerData) -> dict[str, Any]:
     body: dict[str, Any] = {"Name": c.name, "IsActive": c.is_active, "CompanyName": c.company_name or None,
                             "FirstName": c.first_name or None, "LastName": c.last_name or None,
                             "BillAddress": address or None, "Phone": c.phone or None, "Email": c.email or None,
-                            "AccountNumber": c.account_number or None,
+                            "AccountNumber": c.account_number or None, "Notes": c.notes or None,
                             "ExternalGUID": c.external_guid or None}
     return body
 

@@ -271,7 +271,7 @@ class Planner:
     def customer_data(self, member: Any, name: str) -> CustomerData:
         """The customer QuickBooks holds for ``member`` under ``name``, every field fitted to the limits."""
         lim, label = self.limits, member_label(member)
-        return CustomerData(
+        fields = dict(
             name=name,
             company_name=self.fit.text(label, "company name", member.company, lim.company_name),
             first_name=self.fit.text(label, "contact first name", member.contact_first, lim.first_name),
@@ -288,6 +288,7 @@ class Planner:
             # inactive customers (3140), and their history still has to be written.
             is_active=True,
             external_guid=external_guid(self.company_key, Kind.CUSTOMER, member.id))
+        return CustomerData(**fields, notes=self.fit.notes(label, lim.customer_notes))
 
     def customer_ref(self, member_id: int) -> Ref:
         member = self.work.members[member_id]
