@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from ..store.backup import copy_sqlite
 from .common import console, err, home_option, json_option, load_home, sessions_for, sync_lock
 
 
@@ -48,18 +48,6 @@ def list_cmd(home_dir: Path | None, as_json: bool) -> None:
         table.add_row(r["run"], r["taken"], ", ".join(r["files"]), f"{r['bytes'] / 1024 / 1024:.1f} MB")
     console.print(table)
     console.print(f"Keeping the last {home.settings['sync'].get('keep_backups', 10)} (setting sync.keep_backups).")
-
-
-def _restore_sqlite(source: Path, target: Path) -> None:
-    """Copy a SQLite database over another with the backup API (consistent, WAL-safe)."""
-    src = sqlite3.connect(str(source))
-    dest = sqlite3.connect(str(target))
-    try:
-        with dest:
-            src.backup(dest)
-    finally:
-        src.close()
-        dest.close()
 
 
 @backups.command()
@@ -103,7 +91,7 @@ def restore(run_id: str, home_dir: Path | None, company_only: bool, yes: bool) -
                 restore_database(url, sessions_for(home).kw["bind"], folder)
             if company is not None:
                 company.db.close()
-                _restore_sqlite(company_copy, home.company_path)
+                copy_sqlite(company_copy, home.company_path)
         finally:
             if company is not None:
                 company.close()

@@ -18,19 +18,24 @@ from .models import Base
 SQLITE_PREFIX = "sqlite:///"
 
 
+def copy_sqlite(source: Path, target: Path) -> None:
+    """Copy a SQLite database onto ``target`` with the SQLite backup API (consistent, WAL-safe)."""
+    src = sqlite3.connect(str(source))
+    dest = sqlite3.connect(str(target))
+    try:
+        with dest:
+            src.backup(dest)
+    finally:
+        src.close()
+        dest.close()
+
+
 def backup_database(url: str, engine: Engine, target: Path) -> Path:
     """Copy the database at ``url`` into folder ``target``; return the copy's path."""
     target.mkdir(parents=True, exist_ok=True)
     if url.startswith(SQLITE_PREFIX):
         path = target / "billing.db"
-        source = sqlite3.connect(url[len(SQLITE_PREFIX):])
-        dest = sqlite3.connect(str(path))
-        try:
-            with dest:
-                source.backup(dest)
-        finally:
-            source.close()
-            dest.close()
+        copy_sqlite(Path(url[len(SQLITE_PREFIX):]), path)
         return path
     folder = target / "billing"
     folder.mkdir(exist_ok=True)
@@ -62,14 +67,7 @@ def _back(value: object) -> object:
 def restore_database(url: str, engine: Engine, source: Path) -> None:
     """Replace the database's rows with a copy made by :func:`backup_database`."""
     if url.startswith(SQLITE_PREFIX):
-        src = sqlite3.connect(str(source / "billing.db"))
-        dest = sqlite3.connect(url[len(SQLITE_PREFIX):])
-        try:
-            with dest:
-                src.backup(dest)
-        finally:
-            src.close()
-            dest.close()
+        copy_sqlite(source / "billing.db", Path(url[len(SQLITE_PREFIX):]))
         return
     folder = source / "billing"
     with engine.begin() as conn:
