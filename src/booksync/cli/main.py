@@ -425,27 +425,16 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
     sys.exit(0 if result.agrees else EXIT_DISAGREE)
 
 
-# ---------------------------------------------------------------------- mapping commands
+# ---------------------------------------------------------------------- the other command groups
 
 
-from . import backups, mapping, runs, simulator_cmd, txn_cmd  # noqa: E402
+from . import (backups, mapping, online_cmd, runs, simulator_cmd, txn_cmd, web_cmd,  # noqa: E402
+               webconnector_cmd)
 
-cli.add_command(mapping.accounts)
-cli.add_command(mapping.members)
-cli.add_command(simulator_cmd.simulator)
-cli.add_command(runs.runs)
-from . import online_cmd  # noqa: E402  (QuickBooks Online: company connect online, status)
-cli.add_command(online_cmd.company)
-from . import webconnector_cmd  # noqa: E402  (QuickBooks Web Connector: serve, qwc, webconnector)
-cli.add_command(webconnector_cmd.serve)
-cli.add_command(webconnector_cmd.qwc)
-cli.add_command(webconnector_cmd.webconnector)
-cli.add_command(backups.backups)
-cli.add_command(txn_cmd.invoices)
-cli.add_command(txn_cmd.credit_memos)
-cli.add_command(txn_cmd.payments)
-from . import web_cmd  # noqa: E402  (web interface users: booksync users)
-cli.add_command(web_cmd.users)
+for command in (mapping.accounts, mapping.members, simulator_cmd.simulator, runs.runs, backups.backups,
+                txn_cmd.invoices, txn_cmd.credit_memos, txn_cmd.payments, online_cmd.company,
+                webconnector_cmd.serve, webconnector_cmd.qwc, webconnector_cmd.webconnector, web_cmd.users):
+    cli.add_command(command)
 
 
 # ---------------------------------------------------------------------- demo
