@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from booksync.books.online import ONLINE_LIMITS, request_id
-from booksync.books.qbo_errors import (QboClosedPeriod, QboDepositedTransaction, QboDuplicateDocNumber,
+from booksync.books.qbo_errors import (QboClosedPeriod, QboDepositedTransaction, QboDuplicateDocNumber, QboFault,
                                        QboInvalidReference, QboNameInUse, QboStaleObject, QboUnreachable,
                                        QboUnsupported, parse_fault)
 from booksync.books.qbo_http import RealmLimiter
@@ -178,10 +178,12 @@ def test_refusals_become_typed_errors_that_say_what_to_do(home, server) -> None:
         error = refusal(port, ops.change(Action.DELETE, Kind.PAYMENT, 2, paid.remote_id))
         assert isinstance(error, QboDepositedTransaction) and isinstance(error, CannotModify) and error.code == 6540
         assert "remove this payment from it" in error.advice
-        # Voiding a credit memo is not offered by the API: refused before anything is sent.
-        sent = len(double.stats.log)
-        error = refusal(port, ops.change(Action.VOID, Kind.CREDIT_MEMO, 9, "1", "0"))
-        assert isinstance(error, QboUnsupported) and len(double.stats.log) == sent
+        # Voiding a credit memo (a zeroing update of the lines read first) that is no longer in QuickBooks Online:
+        # refused before anything is written.
+        batches = sum(r["path"] == "batch" for r in double.stats.log)
+        error = refusal(port, ops.change(Action.VOID, Kind.CREDIT_MEMO, 9, "999", "0"))
+        assert isinstance(error, QboFault) and "no longer in QuickBooks Online" in str(error)
+        assert sum(r["path"] == "batch" for r in double.stats.log) == batches
 
 
 def test_every_fault_of_a_batch_is_read(home, server) -> None:  # noqa: F811

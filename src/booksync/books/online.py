@@ -22,9 +22,11 @@ of the message is not sent ("not processed"), as Desktop's ``stopOnError`` does.
 
 Updates are sparse (``"sparse": true``) with the SyncToken the operation carries; lines are all-or-none
 in QuickBooks Online even when sparse, so every line that must remain is sent (reference §2). Voids:
-invoices and payments (``operation: update`` + ``optionsData: void``); credit memos cannot be voided through
-the API (refused here, before sending). Deletes carry ``{Id, SyncToken}``; when the operation has no
-SyncToken the current one is read first.
+invoices and payments (``operation: update`` + ``optionsData: void``). The API has no void for a credit memo
+(reference §3.6): booksync voids one as QuickBooks Online's void does invoices and payments — the credit memo is
+kept, every line's amount set to 0.00 (Qty 0) and "Voided" put before its PrivateNote — by a sparse update of
+the lines read just before sending (:func:`void_credit_memo_body`). Deletes carry ``{Id, SyncToken}``; when the
+operation has no SyncToken the current one is read first.
 """
 from __future__ import annotations
 
@@ -51,6 +53,8 @@ from .port import Outcome, RemoteTxn, Resolver
 
 log = logging.getLogger("booksync.online")
 
+PRIVATE_NOTE_MAX = 4000
+"""PrivateNote's limit (Intuit Invoice and Payment pages; reference §4)."""
 MAX_BATCH = 30
 """Operations per batch request (Intuit Batch page; other Intuit posts say 10 or 50: reference §5)."""
 
@@ -60,6 +64,9 @@ ONLINE_LIMITS = Limits(
     postal_code=30, phone=30, email=100, account_number=99, item_name=100, payment_method_name=31,
     # PrivateNote holds 4000; 3950 leaves room for booksync's marker line ("[booksync GUID]", see marker()).
     invoice_ref_number=21, payment_ref_number=21, memo=3950, line_description=4000,
+    # Item Description and Customer Notes: 4000 and 2000 (Intuit Item and Customer pages; not in the reference,
+    # which lists no limit for them; the test double enforces the same, 2050 beyond).
+    item_description=4000, customer_notes=2000,
     # QuickBooks Online stores UTF-8: nothing is transliterated.
     latin1_only=False)
 
@@ -380,7 +387,7 @@ class OnlineBooks:
         (deletes, voids, a deposit put back after its first change), the deposits being changed (their
         lines kept as they are must be sent whole: lines are all-or-none, reference §2) and the amounts of
         the payments put back into a deposit."""
-        out: dict[str, Any] = {"tokens": {}, "deposits": {}, "payments": {}}
+        out: dict[str, Any] = {"tokens": {}, "deposits": {}, "payments": {}, "credit_memos": {}}
         by_kind: dict[Kind, set[str]] = {}
         payments: set[str] = set()
         for op in ops:
@@ -389,6 +396,8 @@ class OnlineBooks:
             if op.kind is Kind.DEPOSIT and isinstance(op.payload, DepositData):
                 by_kind.setdefault(Kind.DEPOSIT, set()).add(op.remote_id)
                 payments |= {_id(ln.payment, resolve) for ln in op.payload.lines if ln.payment is not None}
+            elif op.kind is Kind.CREDIT_MEMO and op.action is Action.VOID:
+                by_kind.setdefault(Kind.CREDIT_MEMO, set()).add(op.remote_id)  # its lines are zeroed
             elif op.action is not Action.ADD and not op.edit_sequence:
                 by_kind.setdefault(op.kind, set()).add(op.remote_id)
         for kind, ids in by_kind.items():
@@ -401,6 +410,8 @@ class OnlineBooks:
                 out["tokens"][str(row.get("Id"))] = str(row.get("SyncToken", ""))
                 if kind is Kind.DEPOSIT:
                     out["deposits"][str(row.get("Id"))] = row
+                elif kind is Kind.CREDIT_MEMO:
+                    out["credit_memos"][str(row.get("Id"))] = row
         if payments:
             out["payments"] = {str(r["Id"]): qbo_json.money(r.get("TotalAmt")) for r in self._read(Kind.PAYMENT,
                                                                                                   sorted(payments))}
@@ -431,6 +442,9 @@ class OnlineBooks:
                 return {"bId": bid, "operation": "update", "optionsData": "void", entity: ident}
             if op.kind is Kind.PAYMENT:
                 return {"bId": bid, "operation": "update", "optionsData": "void", entity: {**ident, "sparse": True}}
+            if op.kind is Kind.CREDIT_MEMO:
+                return {"bId": bid, "operation": "update",
+                        entity: {**ident, "sparse": True, **void_credit_memo_body(op, current)}}
             return None
         if op.kind in TRANSACTION_KINDS:
             return {"bId": bid, "operation": "delete", entity: ident}
@@ -546,9 +560,6 @@ def _record(op: Operation) -> str:
 
 
 def _unsupported(op: Operation) -> str:
-    if op.kind is Kind.CREDIT_MEMO and op.action is Action.VOID:
-        return ("QuickBooks Online's API cannot void a credit memo: delete it in the billing store instead of "
-                "voiding it, or void it by hand in QuickBooks Online")
     return (f"QuickBooks Online cannot {op.action.value} a {op.kind.label}: make it inactive in QuickBooks Online "
             "instead")
 
@@ -642,6 +653,36 @@ def deposit_of(row: dict[str, Any]) -> QBDeposit:
     return QBDeposit(txn_id=str(row["Id"]), edit_sequence=str(row.get("SyncToken", "")), date=row.get("TxnDate", ""),
                      account_id=_ref_value(account), account_name=account.get("name", "") if isinstance(account, dict)
                      else "", total=qbo_json.money(row.get("TotalAmt")), lines=tuple(lines))
+
+
+def void_credit_memo_body(op: Operation, current: dict[str, Any] | None) -> dict[str, Any]:
+    """The sparse update that voids a credit memo: QuickBooks Online's API has no void operation for CreditMemo
+    (reference §3.6), so booksync does what its void does to invoices and payments (reference §1, §3.3): the
+    document is kept, every SalesItemLine is sent back with its Id, Amount 0.00 and Qty 0 (UnitPrice kept, so
+    Qty × UnitPrice = Amount) and "Voided - " is put before the PrivateNote (booksync's marker stays in it).
+    Lines are all-or-none (reference §2): every line is sent. ``current`` is None when rendering."""
+    if current is None:
+        return {"Line": "(current lines, each with Amount 0.00 and Qty 0)", "PrivateNote": "Voided - (current)"}
+    row = current["credit_memos"].get(op.remote_id or "")
+    if row is None:
+        raise QboFault([FaultEntry("610", "Object Not Found",
+                                   f"credit memo {op.remote_id} is no longer in QuickBooks Online")],
+                       "", "it was deleted in QuickBooks Online meanwhile: synchronize again", _record(op))
+    lines = []
+    for line in row.get("Line") or []:
+        if line.get("DetailType") != "SalesItemLineDetail":
+            continue  # SubTotalLine and the like are computed by QuickBooks Online
+        detail = dict(line.get("SalesItemLineDetail") or {})
+        detail["Qty"] = Decimal("0")
+        lines.append({**({"Id": str(line["Id"])} if line.get("Id") else {}), "DetailType": "SalesItemLineDetail",
+                      "Amount": Decimal("0.00"), **({"Description": line["Description"]} if line.get("Description")
+                                                    else {}), "SalesItemLineDetail": detail})
+    note = row.get("PrivateNote") or ""
+    if not note.startswith("Voided"):
+        memo, _, mark = note.rpartition("\n") if note.endswith("]") and "\n[booksync " in note else (note, "", "")
+        tail = f"\n{mark}" if mark else ""
+        note = f"Voided - {memo}".rstrip(" -")[:PRIVATE_NOTE_MAX - len(tail)] + tail  # PrivateNote ≤ 4000 (§4)
+    return {"Line": lines, "PrivateNote": note}
 
 
 def deposit_body(op: Operation, resolve: Resolver, current: dict[str, Any] | None) -> dict[str, Any]:

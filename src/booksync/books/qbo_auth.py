@@ -324,6 +324,35 @@ def complete_authorization(home_path: Path | str, redirect_url: str,
     return tokens
 
 
+def use_connection(home: Any, tokens: TokenSet) -> Any:
+    """Make ``home``'s company the connected realm (company kind "online", realm, environment, client id) and save
+    booksync.toml. The settings are re-read from the file first, so what another process saved meanwhile (the
+    connect command saves the redirect URI and endpoints) is kept; ``home.settings`` is updated in place too (a
+    running web interface sees the new company). Returns the reloaded home."""
+    from ..config import Home
+
+    current = Home.load(home.path)
+    current.settings["company"]["kind"] = "online"
+    current.settings.setdefault("online", {}).update(realm_id=tokens.realm_id, environment=tokens.environment,
+                                                     client_id=tokens.client_id)
+    current.save()
+    if current is not home and isinstance(getattr(home, "settings", None), dict):
+        home.settings.clear()
+        home.settings.update(current.settings)
+    return current
+
+
+def company_name(home: Any) -> str:
+    """The connected QuickBooks Online company's name (CompanyInfo), read to prove the connection works.
+
+    Raises :class:`~booksync.books.qbo_errors.OnlineConnectionFailure` or ``QboFault`` when it cannot be read."""
+    from .online import open_online
+
+    with open_online(home) as port:
+        info = port.client.get(f"companyinfo/{port.realm_id}").get("CompanyInfo") or {}
+    return str(info.get("CompanyName", ""))
+
+
 def revoke(home_path: Path | str, settings: dict[str, Any], realm_id: str,
            factory: AuthClientFactory = make_auth_client) -> bool:
     """Revoke booksync's access to ``realm_id`` at Intuit and delete the stored tokens.

@@ -114,14 +114,20 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
     console.print("1. Open this URL, sign in as the company's administrator, choose the company and approve "
                   "booksync:\n")
     console.print(url, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"\n2. Intuit then sends your browser to {online_settings(home.settings)['redirect_uri']}?code=... "
-                  "Copy that whole URL from the address bar.")
+    redirect_to = online_settings(home.settings)["redirect_uri"]
+    console.print(f"\n2. Intuit then sends your browser to {redirect_to}?code=... If 'booksync serve' runs there "
+                  "(the web interface's page /qbo/callback), that page completes the connection once you are signed "
+                  "in; otherwise copy that whole URL from the address bar.")
     later = (f"booksync company connect online --home {home.path} --redirect-url 'URL'")
     try:
         pasted = click.prompt("\nPaste the URL here", default="", show_default=False).strip()
     except click.exceptions.Abort:
         pasted = ""
     if not pasted:
+        if store.load_pending() is None:  # completed meanwhile, by the web interface's /qbo/callback page
+            console.print(f"\nThe authorization is no longer pending (completed or cancelled elsewhere). See: "
+                          f"booksync company status --home {home.path}")
+            return
         console.print(f"\nNot connected yet. When you have the URL, run:\n  {later}")
         return
     try:
@@ -135,17 +141,12 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
 
 def _connected(home, tokens) -> None:  # noqa: ANN001 - Home, TokenSet
     """Make the home's company this realm, then check the connection by reading the company's name."""
-    from ..books.online import open_online
+    from ..books.qbo_auth import company_name, use_connection
     from ..books.qbo_errors import OnlineConnectionFailure, QboFault
 
-    home.settings["company"]["kind"] = "online"
-    section = home.settings.setdefault("online", {})
-    section.update(realm_id=tokens.realm_id, environment=tokens.environment, client_id=tokens.client_id)
-    home.save()
+    home = use_connection(home, tokens)
     try:
-        with open_online(home) as port:
-            info = port.client.get(f"companyinfo/{tokens.realm_id}").get("CompanyInfo") or {}
-        name = info.get("CompanyName", "")
+        name = company_name(home)
     except (OnlineConnectionFailure, QboFault) as exc:
         console.print(f"[yellow]Connected (tokens stored), but reading the company failed:[/] {escape(str(exc))}")
         return

@@ -5,6 +5,7 @@ session's CSRF token first; every change ends with a redirect (post/redirect/get
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
@@ -438,6 +439,47 @@ async def log_download(request: Request) -> Response:
 # ---------------------------------------------------------------------- errors
 
 
+# ---------------------------------------------------------------------- QuickBooks Online: the OAuth callback
+
+
+async def qbo_callback(request: Request) -> Response:
+    """Where Intuit sends the browser after the company's administrator approves (or refuses) booksync: the
+    redirect URI ``http://HOST:PORT/qbo/callback`` of ``booksync company connect online``. The redirect comes
+    from the person's own browser, so the sign-in gate applies as on every page (a signed-out person signs in and
+    comes back here; authorization codes live five minutes). It completes the authorization started by the
+    connect command (``state`` checked against the pending one), stores the tokens, makes the home's company
+    this QuickBooks Online company and reads its name; or explains why not (refused at Intuit, a URL from another
+    attempt, no code, nothing pending, Intuit unreachable). A GET by nature (an OAuth redirect): the pending
+    ``state``, unknown to other sites, is what protects it."""
+    from ..books.qbo_auth import company_name, complete_authorization, use_connection
+    from ..books.qbo_errors import ConnectError, OnlineConnectionFailure, QboFault
+
+    c = ctx(request)
+    url = str(request.url)
+
+    def complete() -> tuple[int, dict[str, Any]]:
+        try:
+            tokens = complete_authorization(c.home.path, url)
+        except ConnectError as exc:
+            return 400, {"problem": str(exc)}
+        except OnlineConnectionFailure as exc:
+            return 502, {"problem": exc.message + (f" {exc.advice}" if exc.advice else "")}
+        home = use_connection(c.home, tokens)
+        c.reader.forget()
+        data = {"realm_id": tokens.realm_id, "environment": tokens.environment, "company": ""}
+        try:
+            data["company"] = company_name(home)
+        except (OnlineConnectionFailure, QboFault) as exc:
+            data["warning"] = f"The tokens are stored, but reading the company failed: {exc}"
+        logging.getLogger("booksync.web").info("%s connected the home to QuickBooks Online realm %s (%s) through "
+                                               "the web interface", user_of(request), tokens.realm_id,
+                                               tokens.environment)
+        return 200, data
+
+    status, data = await _blocking(complete)
+    return render(request, "qbo_callback.html", status, home=str(c.home.path), **data)
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     titles = {403: "Refused", 404: "Not found", 405: "Not allowed"}
@@ -475,6 +517,7 @@ def routes() -> list[Route]:
         Route("/runs/{run_id}/backup/{path:path}", backup_file, methods=["GET"]),
         Route("/log", log_page, methods=["GET"]),
         Route("/log/download", log_download, methods=["GET"]),
+        Route("/qbo/callback", qbo_callback, methods=["GET"]),
     ]
 
 
