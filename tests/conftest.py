@@ -59,6 +59,10 @@ def schema_path() -> tuple[Path, bool]:
     return DEFAULT_XSD, False
 
 
+# Every run relies on the change mark (no 10-minute look-back), so the suite proves that records changed
+# after a run or left outstanding by it are found without scanning the history (sync/engine.py).
+os.environ.setdefault("BOOKSYNC_MARK_MARGIN_SECONDS", "0")
+
 # ---------------------------------------------------------------------- PostgreSQL mode
 
 POSTGRES = os.environ.get("BOOKSYNC_TEST_POSTGRES", "")

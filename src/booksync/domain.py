@@ -379,6 +379,8 @@ class Operation:
     """How the link table follows a done operation: "full" (remote id, version, what was written),
     "version" (only the EditSequence: a payment's applications released for a moment), "void",
     "deleted", or "adjustment" (a new document in the open period standing for a closed one)."""
+    written: str = ""
+    """The payload's canonical JSON when the planner computed it with the fingerprint ("" otherwise)."""
     related: tuple[str, int, str, str] | None = None
     """For an adjustment: (kind, local_id, fingerprint, written JSON) of the original it corrects."""
 

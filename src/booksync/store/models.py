@@ -225,6 +225,25 @@ class Link(Base):
     synced_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_now, onupdate=_now)
 
 
+class SyncMark(Base):
+    """How far a company's change detection has looked: every billing record with ``updated_at`` at or
+    before ``checked_through`` either needed nothing or is in :class:`Outstanding` (migration 0003)."""
+
+    __tablename__ = "sync_marks"
+    company_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    checked_through: Mapped[dt.datetime] = mapped_column(DateTime)
+    run_id: Mapped[str] = mapped_column(String(40), default="")
+
+
+class Outstanding(Base):
+    """A billing record that needed synchronizing when the mark was set (kind as in :class:`Link`)."""
+
+    __tablename__ = "sync_outstanding"
+    company_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    local_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class SyncRun(Base):
     """One sync run. ``status``: planned, cancelled, nothing, applying, completed, failed, stopped."""
 
@@ -274,4 +293,4 @@ class JournalEntry(Base):
 
 
 __all__ = ["Base", "Member", "GLAccount", "Invoice", "InvoiceLine", "CreditMemo", "CreditMemoLine", "Payment",
-           "Application", "Link", "SyncRun", "JournalEntry", "func"]
+           "Application", "Link", "SyncMark", "Outstanding", "SyncRun", "JournalEntry", "func"]

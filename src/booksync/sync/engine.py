@@ -24,14 +24,14 @@ from typing import Any, Iterator, Protocol
 
 from filelock import FileLock, Timeout
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..books.port import BooksPort, Outcome
 from ..domain import Action, Kind, Operation, Plan, Problem, Ref
 from ..qbxml.errors import QBError, StatusError
-from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Payment,
-                            SyncRun, _now)
+from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
+                            Payment, SyncMark, SyncRun, _now)
 from . import planner
 from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
 from ..store.backup import backup_database
@@ -131,23 +131,109 @@ def new_run_id(runs_dir: Path) -> str:
 # ---------------------------------------------------------------------- loading the work
 
 
-def load_work(session: Session, company_key: str) -> planner.Work:
-    """Load the records not yet in QuickBooks, and what they need, from the billing store."""
+MARK_MARGIN = dt.timedelta(minutes=10)
+"""How far before a run's start its change mark is set. Records stamped within the margin are looked at
+again by the next run (harmless: they are classified, not re-sent), which covers clocks of several
+PostgreSQL clients that differ a little and changes committed a little after they were stamped.
+``BOOKSYNC_MARK_MARGIN_SECONDS`` overrides it (the tests set 0, so that every run relies on the mark)."""
+
+
+def mark_margin() -> dt.timedelta:
+    raw = os.environ.get("BOOKSYNC_MARK_MARGIN_SECONDS", "")
+    return dt.timedelta(seconds=float(raw)) if raw else MARK_MARGIN
+
+_MODELS = ((Kind.INVOICE, Invoice), (Kind.CREDIT_MEMO, CreditMemo), (Kind.PAYMENT, Payment),
+           (Kind.CUSTOMER, Member))
+
+
+def change_candidates(session: Session, company_key: str) -> dict[Kind, list[int]] | None:
+    """The records a run must look at: those changed after the company's mark, and those still
+    outstanding when it was set. None when the company has no mark yet (every record is a candidate).
+
+    Uses the ``updated_at`` indexes, so the cost follows the size of the change, not of the history
+    (issue 10; docs/performance.md "Change marks")."""
+    mark = session.get(SyncMark, company_key)
+    if mark is None:
+        return None
+    out: dict[Kind, list[int]] = {}
+    for kind, model in _MODELS:
+        ids = set(session.scalars(select(model.id).where(model.updated_at > mark.checked_through)))
+        ids.update(session.scalars(select(Outstanding.local_id).where(Outstanding.company_key == company_key,
+                                                                      Outstanding.kind == kind.value)))
+        out[kind] = sorted(ids)
+    return out
+
+
+def remember_outstanding(session: Session, company_key: str, work: planner.Work, started: dt.datetime,
+                         run_id: str = "") -> None:
+    """Move the company's change mark to ``started`` (less :func:`mark_margin`) and record the records of
+    ``work`` that need synchronizing as outstanding, replacing the previous set. ``work`` must come
+    from :func:`load_work` run after ``started``. Does not commit."""
+    needed = {(Kind.INVOICE.value, r.id) for r in work.invoices + work.changed_invoices}
+    needed |= {(Kind.CREDIT_MEMO.value, r.id) for r in work.credit_memos + work.changed_credit_memos}
+    needed |= {(Kind.PAYMENT.value, p.id) for p in work.payments + work.changed_payments + work.deleted_payments}
+    needed |= {(Kind.CUSTOMER.value, m.id) for m in work.changed_members}
+    session.execute(delete(Outstanding).where(Outstanding.company_key == company_key))
+    if needed:
+        session.execute(insert(Outstanding), [{"company_key": company_key, "kind": kind, "local_id": local_id}
+                                              for kind, local_id in sorted(needed)])
+    mark = session.get(SyncMark, company_key)
+    if mark is None:
+        mark = SyncMark(company_key=company_key)
+        session.add(mark)
+    mark.checked_through, mark.run_id = started - mark_margin(), run_id
+
+
+def _mark_outstanding(session: Session, company_key: str, pending: set[tuple[str, int]],
+                      settled: set[tuple[str, int]]) -> None:
+    """After a message: records left half done (payments released) stay outstanding; records written
+    completely need not be looked at again unless they change."""
+    for kind, local_id in sorted(pending):
+        if session.get(Outstanding, (company_key, kind, local_id)) is None:
+            session.add(Outstanding(company_key=company_key, kind=kind, local_id=local_id))
+    by_kind: dict[str, list[int]] = {}
+    for kind, local_id in settled - pending:
+        by_kind.setdefault(kind, []).append(local_id)
+    for kind, ids in by_kind.items():
+        session.execute(delete(Outstanding).where(Outstanding.company_key == company_key, Outstanding.kind == kind,
+                                                  Outstanding.local_id.in_(ids)))
+
+
+def load_work(session: Session, company_key: str, *, everything: bool = False) -> planner.Work:
+    """Load the records not yet in QuickBooks or changed since booksync wrote them, and what they need,
+    from the billing store. Only the change candidates (:func:`change_candidates`) are examined unless
+    ``everything`` is set or the company has no mark yet."""
     work = planner.Work()
     work.gl_accounts = {g.id: g for g in session.scalars(select(GLAccount))}
+    candidates = None if everything else change_candidates(session, company_key)
+
+    def among(stmt: Any, model: Any, kind: Kind) -> list[Any]:
+        if candidates is None:
+            return list(session.scalars(stmt))
+        out: list[Any] = []
+        for chunk in _chunks(candidates[kind]):
+            out.extend(session.scalars(stmt.where(model.id.in_(chunk))))
+        return out
 
     def unlinked(model: Any, kind: Kind, *options: Any) -> list[Any]:
         stmt = (select(model).outerjoin(Link, and_(Link.company_key == company_key, Link.kind == kind.value,
                                                    Link.local_id == model.id))
-                .where(Link.id.is_(None), model.status == "open").options(*options))
-        return list(session.scalars(stmt))
+                .where(Link.id.is_(None), model.status == "open").options(*options).order_by(model.id))
+        return among(stmt, model, kind)
+
+    def changed(model: Any, kind: Kind, *options: Any) -> list[Any]:
+        stmt = (select(model).join(Link, and_(Link.company_key == company_key, Link.kind == kind.value,
+                                              Link.local_id == model.id))
+                .where(Link.source_updated_at.is_not(None), Link.source_updated_at != model.updated_at,
+                       Link.fingerprint.not_in(("void", "deleted"))).options(*options).order_by(model.id))
+        return among(stmt, model, kind)
 
     work.invoices = unlinked(Invoice, Kind.INVOICE, selectinload(Invoice.lines))
     work.credit_memos = unlinked(CreditMemo, Kind.CREDIT_MEMO, selectinload(CreditMemo.lines))
     work.payments = unlinked(Payment, Kind.PAYMENT, selectinload(Payment.applications)
                              .selectinload(Application.invoice), selectinload(Payment.applications)
                              .selectinload(Application.credit_memo))
-    _load_changes(session, company_key, work)
+    _load_changes(session, company_key, work, changed)
     member_ids = ({r.member_id for r in work.invoices} | {r.member_id for r in work.credit_memos}
                   | {p.member_id for p in work.payments}
                   | {r.member_id for r in work.changed_invoices + work.changed_credit_memos}
@@ -175,16 +261,9 @@ def load_work(session: Session, company_key: str) -> planner.Work:
     return work
 
 
-def _load_changes(session: Session, key: str, work: planner.Work) -> None:
+def _load_changes(session: Session, key: str, work: planner.Work, changed: Any) -> None:
     """Records already in QuickBooks whose billing row changed since booksync wrote it."""
-    def changed(model: Any, kind: Kind, *options: Any) -> list[Any]:
-        stmt = (select(model).join(Link, and_(Link.company_key == key, Link.kind == kind.value,
-                                              Link.local_id == model.id))
-                .where(Link.source_updated_at.is_not(None), Link.source_updated_at != model.updated_at,
-                       Link.fingerprint.not_in(("void", "deleted"))).options(*options))
-        return list(session.scalars(stmt))
-
-    work.changed_invoices = [r for r in changed(Invoice, Kind.INVOICE, selectinload(Invoice.lines))]
+    work.changed_invoices = changed(Invoice, Kind.INVOICE, selectinload(Invoice.lines))
     work.changed_credit_memos = changed(CreditMemo, Kind.CREDIT_MEMO, selectinload(CreditMemo.lines))
     payments = changed(Payment, Kind.PAYMENT, selectinload(Payment.applications))
     work.changed_payments = [p for p in payments if p.status == "open"]
@@ -195,10 +274,12 @@ def _load_changes(session: Session, key: str, work: planner.Work) -> None:
     touching: dict[int, Any] = {}
     for ids, column in ((invoice_ids, Application.invoice_id), (memo_ids, Application.credit_memo_id)):
         for chunk in _chunks(ids):
-            stmt = (select(Payment).join(Application, Application.payment_id == Payment.id)
-                    .join(Link, and_(Link.company_key == key, Link.kind == Kind.PAYMENT.value,
-                                     Link.local_id == Payment.id))
-                    .where(column.in_(chunk)).options(selectinload(Payment.applications)))
+            # From the applications (their invoice/credit memo index) to the payments: starting from the
+            # payment links instead walks all of them (docs/performance.md finding 1).
+            stmt = (select(Payment).join(Link, and_(Link.company_key == key, Link.kind == Kind.PAYMENT.value,
+                                                    Link.local_id == Payment.id))
+                    .where(Payment.id.in_(select(Application.payment_id).where(column.in_(chunk))))
+                    .options(selectinload(Payment.applications)))
             touching.update({p.id: p for p in session.scalars(stmt)})
     # Payments whose QuickBooks copy (what booksync wrote) applies to them, though the billing store no longer does.
     for p in work.changed_payments + work.deleted_payments:
@@ -234,6 +315,12 @@ class Run:
         """Latest EditSequence by ListID/TxnID, from the answers of this run."""
         self.digest = ""
         self.settled: list[str] = []
+        self._marks_pending: set[tuple[str, int]] = set()
+        self._marks_settled: set[tuple[str, int]] = set()
+
+    def _flush_marks(self, session: Session, key: str) -> None:
+        _mark_outstanding(session, key, self._marks_pending, self._marks_settled)
+        self._marks_pending, self._marks_settled = set(), set()
 
     def result(self, status: str, code: int, message: str, **kw: Any) -> SyncResult:
         return SyncResult(self.run_id, status, code, message, folder=str(self.folder) if self.folder.exists() else "",
@@ -246,7 +333,10 @@ class Run:
         self.ui.progress("Reading QuickBooks", 1, 1)
         with self.sessions() as session:
             self.settled = self.settle_journal(session, key, snapshot)
+            started = _now()
             work = load_work(session, key)
+            remember_outstanding(session, key, work, started, self.run_id)
+            session.commit()
             if work.is_empty():
                 return self.result("nothing", EXIT_OK, "Nothing to synchronize: QuickBooks is up to date.")
             problems = planner.check_accounts(work, snapshot)
@@ -356,6 +446,7 @@ class Run:
                 lines.append(f"{entry.action} {entry.kind} {entry.number}: had not taken effect; planned again")
         for run in session.scalars(select(SyncRun).where(SyncRun.company_key == key, SyncRun.status == "applying")):
             run.status = "interrupted"
+        self._flush_marks(session, key)
         session.commit()
         if lines:
             log.info("settled %d operation(s) of interrupted runs: %s", len(lines), "; ".join(lines))
@@ -531,6 +622,7 @@ class Run:
                 else:
                     entry.status = "pending"
             self._link_cache = None
+            self._flush_marks(session, key)
         session.commit()
         fault_point("after-record")
         return failure
@@ -569,12 +661,15 @@ class Run:
             session.add(link)
             if cache is not None:
                 cache[(link_kind, entry.local_id)] = link
+        marked = (link_kind, entry.local_id)
         if entry.link_mode == "version":
+            self._marks_pending.add(marked)
             # Applications released for a moment: until the payment's final ReceivePaymentMod is recorded,
             # the link says "released", so a run that stops in between plans the payment again.
             link.edit_sequence, link.fingerprint = edit_sequence, "released"
             link.source_updated_at = dt.datetime(1970, 1, 1)
             return
+        self._marks_settled.add(marked)
         link.remote_id = remote_id or link.remote_id
         link.edit_sequence = edit_sequence
         link.run_id = entry.run_id
@@ -616,7 +711,7 @@ class Run:
 def journal_entry(run_id: str, key: str, op: Operation) -> JournalEntry:
     """The journal row of an operation: everything needed to settle it after a crash."""
     payload = op.payload
-    written = planner.written_json(payload) if payload is not None else ""
+    written = (op.written or planner.written_json(payload)) if payload is not None else ""
     if op.link_mode == "adjustment":
         written = json.dumps({"payload": written, "related": list(op.related or ())})
     ref = getattr(payload, "ref_number", None) or getattr(payload, "name", None) or op.number

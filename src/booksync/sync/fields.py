@@ -133,8 +133,10 @@ class FieldFitter:
 
     def _storable(self, value: str) -> tuple[str, list[str]]:
         """The value as QuickBooks can store it, with the reasons for each change (not yet cut)."""
-        reasons = []
         original = value or ""
+        if original.isascii() and original.isprintable() and original == original.strip() and "  " not in original:
+            return original, []  # NFC, transliteration and cleaning cannot change it (finding 2)
+        reasons = []
         fitted = unicodedata.normalize("NFC", original)
         if fitted != original and _clean(fitted) != _clean(original):
             reasons.append("characters in decomposed form were composed (Unicode NFC)")

@@ -193,19 +193,29 @@ def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
 # ---------------------------------------------------------------------- planning
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_PLAIN = (str, int, bool, type(None))
+
+
 def _canonical(value: Any) -> Any:
-    if isinstance(value, Ref):
+    t = type(value)
+    if t in _PLAIN:
+        return value
+    if t is Decimal:
+        return str(value)
+    if t is Ref:
         return {"ref": value.kind, "id": value.local_id if value.local_id is not None else value.remote_id,
                 "name": value.name}
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, (dt.date, dt.datetime)):
+    if t is dt.date or t is dt.datetime:
         return value.isoformat()
-    if hasattr(value, "__dataclass_fields__"):
-        return {k: _canonical(getattr(value, k)) for k in value.__dataclass_fields__ if k != "external_guid"}
-    if isinstance(value, (list, tuple)):
+    if t is list or t is tuple:
         return [_canonical(v) for v in value]
-    return value
+    names = _FIELDS.get(t)
+    if names is None:
+        if not hasattr(value, "__dataclass_fields__"):
+            return value
+        names = _FIELDS[t] = tuple(k for k in value.__dataclass_fields__ if k != "external_guid")
+    return {k: _canonical(getattr(value, k)) for k in names}
 
 
 def written_json(payload: Any) -> str:
@@ -215,6 +225,13 @@ def written_json(payload: Any) -> str:
 
 def fingerprint(payload: Any) -> str:
     return hashlib.sha256(written_json(payload).encode()).hexdigest()
+
+
+def stamp(payload: Any) -> dict[str, str]:
+    """``fingerprint`` and ``written`` of an operation carrying ``payload``, computed once (the journal
+    reuses ``written``; docs/performance.md finding 2)."""
+    written = written_json(payload)
+    return {"fingerprint": hashlib.sha256(written.encode()).hexdigest(), "written": written}
 
 
 @dataclass
@@ -265,8 +282,7 @@ class Planner:
             planned[name.casefold()] = member.number
             data = self.customer_data(member, name)
             self.plan.add(action=Action.ADD, kind=Kind.CUSTOMER, local_id=member.id, number=member.number,
-                          description=f"Customer \"{name}\" for {label}", payload=data,
-                          fingerprint=fingerprint(data))
+                          description=f"Customer \"{name}\" for {label}", payload=data, **stamp(data))
 
     def customer_data(self, member: Any, name: str) -> CustomerData:
         """The customer QuickBooks holds for ``member`` under ``name``, every field fitted to the limits."""
@@ -320,7 +336,7 @@ class Planner:
                             account=Ref("account", None, account.list_id, account.full_name))
             self.plan.add(action=Action.ADD, kind=Kind.ITEM, local_id=gl.id, number=gl.number,
                           description=f"Service item \"{name}\" posting to \"{account.full_name}\"", payload=data,
-                          fingerprint=fingerprint(data))
+                          **stamp(data))
             self._items[gl.id] = Ref(Kind.ITEM.value, gl.id, None, name)
 
     def _plan_methods(self) -> None:
@@ -335,7 +351,7 @@ class Planner:
                 continue
             data = PaymentMethodData(name, METHOD_TYPES.get(key, "Other"))
             self.plan.add(action=Action.ADD, kind=Kind.PAYMENT_METHOD, local_id=local_id, number=name,
-                          description=f"Payment method \"{name}\"", payload=data, fingerprint=fingerprint(data))
+                          description=f"Payment method \"{name}\"", payload=data, **stamp(data))
             self._methods[method] = Ref(Kind.PAYMENT_METHOD.value, local_id, None, name)
 
     # -- transactions
@@ -360,7 +376,7 @@ class Planner:
         self.plan.add(action=Action.ADD, kind=kind, local_id=record.id, number=record.number,
                       description=f"{kind.label.capitalize()} {record.number} for {member.name}, {record.date}, "
                                   f"{data.total}",
-                      payload=data, fingerprint=fingerprint(data), amount=data.total)
+                      payload=data, **stamp(data), amount=data.total)
 
     def _txn_ref(self, kind: Kind, local_id: int, number: str) -> Ref:
         link = self.work.links.get((kind.value, local_id))
@@ -393,7 +409,7 @@ class Planner:
         member = self.work.members[payment.member_id]
         self.plan.add(action=Action.ADD, kind=Kind.PAYMENT, local_id=payment.id, number=payment.number,
                       description=f"Payment {payment.number} from {member.name}, {payment.date}, {payment.amount}",
-                      payload=data, fingerprint=fingerprint(data), amount=payment.amount)
+                      payload=data, **stamp(data), amount=payment.amount)
 
 
 def check_applications(work: Work, planned: set[tuple[str, int]]) -> list[Problem]:
