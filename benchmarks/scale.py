@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
+import gc
 import io
 import json
 import os
@@ -170,6 +171,8 @@ def plan_like_engine(session: Any, run: Any, snapshot: Any, key: str) -> dict[st
 
     mark = session.get(SyncMark, key)
     mark_before = mark.checked_through if mark is not None else None
+    collecting = gc.isenabled()
+    gc.disable()  # as Run.execute does while planning
     c0 = time.process_time()
     t0 = time.perf_counter()
     started = _now()
@@ -194,6 +197,8 @@ def plan_like_engine(session: Any, run: Any, snapshot: Any, key: str) -> dict[st
     planned_keys = {(op.kind.value, op.local_id) for op in plan.operations}
     problems += builder.problems + planner.check_applications(work, planned_keys)
     t4 = time.perf_counter()
+    if collecting:
+        gc.enable()
     session.execute(delete(Outstanding).where(Outstanding.company_key == key))
     if mark_before is None:
         session.execute(delete(SyncMark).where(SyncMark.company_key == key))

@@ -232,3 +232,48 @@ def test_check_deposit_accounts_accepts_bank_and_undeposited_funds():
     gls = {**GLS, 7: gl(7, "1000", "Checking", "Checking")}
     work = sales_work(1, payments=[payment("R1", 5), payment("R3", 7)], gls=gls)
     assert planner.check_deposit_accounts(work, snapshot()) == []
+
+
+# ---------------------------------------------------------------------- fingerprints never change
+
+def _sample_payloads():
+    from booksync.domain import (Address, ApplicationData, CreditData, CustomerData, LineData, PaymentData, Ref,
+                                 SalesData)
+    sale = SalesData(customer=Ref("customer", 7, None, "Smith & Sons — Ørsted"), date=dt.date(2025, 3, 1),
+                     ref_number="INV-1", lines=(LineData(item=Ref("item", 3, "80000001-1", "4000 Dues"),
+                                                         description="Dues “2025”", quantity=Decimal("1"),
+                                                         rate=Decimal("150.00"), amount=Decimal("150.00")),),
+                     due_date=None, memo="", external_guid="{X}")
+    payment = PaymentData(customer=Ref("customer", None, "8000-1", "Ann"), date=dt.date(2025, 4, 2), ref_number="77",
+                          total=Decimal("90.00"), method=None, deposit_to=Ref("account", None, "A-1", "Checking"),
+                          applications=(ApplicationData(Ref("invoice", 4, None, "INV-4"), Decimal("80.00"),
+                                                        (CreditData(Ref("credit_memo", 2, "T-2", "CM-2"),
+                                                                    Decimal("10.00")),)),),
+                          external_guid="{Y}")
+    customer = CustomerData(name="Dvorak", address=Address("1 Main", city="Brno"), is_active=False, notes="n")
+    return sale, payment, customer
+
+
+def test_written_json_matches_the_reference_encoding():
+    """The fast encoder writes exactly what json.dumps of the canonical form writes."""
+    import json
+
+    for payload in _sample_payloads():
+        assert planner.written_json(payload) == json.dumps(planner._canonical(payload), sort_keys=True,
+                                                           ensure_ascii=False)
+
+
+def test_fingerprint_is_pinned():
+    """Link rows store fingerprints: a change to the encoding would make every synchronized record look
+    changed. This value was computed by the first implementation (commit a714fd2)."""
+    sale, _, _ = _sample_payloads()
+    assert planner.fingerprint(sale) == "e74ad4f2d0576d3d8cbb2ceef5efba2dcdbc736ad9ffea15364afcefe384f859"
+
+
+def test_external_guid_is_the_rfc4122_name_based_uuid():
+    import uuid
+
+    for key, kind, local_id in (("company:ABC", Kind.INVOICE, 1), ("FileID{x}", Kind.PAYMENT, 10 ** 9),
+                                ("ü", Kind.CUSTOMER, 42)):
+        expected = "{" + str(uuid.uuid5(planner.GUID_NAMESPACE, f"{key}/{kind.value}/{local_id}")).upper() + "}"
+        assert planner.external_guid(key, kind, local_id) == expected

@@ -130,7 +130,7 @@ class QBSnapshot:
 # --------------------------------------------------------------------------- neutral payloads
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ref:
     """A reference from one record to another.
 
@@ -145,7 +145,7 @@ class Ref:
     name: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Address:
     line1: str = ""
     line2: str = ""
@@ -154,7 +154,7 @@ class Address:
     postal_code: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CustomerData:
     """A QuickBooks customer as booksync writes it (CustomerAdd/CustomerMod)."""
 
@@ -172,7 +172,7 @@ class CustomerData:
     """The originals of values QuickBooks could not store as they were (see FieldFitter.notes)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ItemData:
     """A service item whose sales post to ``account`` (ItemServiceAdd)."""
 
@@ -181,7 +181,7 @@ class ItemData:
     account: Ref
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PaymentMethodData:
     """A payment method (PaymentMethodAdd). ``method_type`` is qbXML PaymentMethodType."""
 
@@ -189,7 +189,7 @@ class PaymentMethodData:
     method_type: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LineData:
     """One invoice or credit memo line: ``amount`` = ``quantity`` × ``rate``."""
 
@@ -200,7 +200,7 @@ class LineData:
     amount: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SalesData:
     """An invoice or a credit memo (InvoiceAdd / CreditMemoAdd)."""
 
@@ -217,7 +217,7 @@ class SalesData:
         return sum((line.amount for line in self.lines), Decimal("0.00"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CreditData:
     """Credit from a credit memo applied to an invoice inside a payment (SetCredit)."""
 
@@ -225,7 +225,7 @@ class CreditData:
     amount: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ApplicationData:
     """A payment applied to an invoice (AppliedToTxnAdd): cash ``amount`` and credits."""
 
@@ -234,7 +234,7 @@ class ApplicationData:
     credits: tuple[CreditData, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PaymentData:
     """A payment received from a member (ReceivePaymentAdd)."""
 
@@ -346,7 +346,7 @@ class Adjustment:
     reason: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Operation:
     """One change to QuickBooks.
 

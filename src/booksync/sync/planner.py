@@ -55,6 +55,13 @@ class Work:
     linked_payments_touching: list[Any] = field(default_factory=list)
     """Payments in QuickBooks applied to the changed invoices and credit memos."""
 
+    def stamps(self) -> dict[tuple[str, int], dt.datetime]:
+        """``updated_at`` of the records to add, by (kind, id)."""
+        out = {(Kind.INVOICE.value, r.id): r.updated_at for r in self.invoices}
+        out.update({(Kind.CREDIT_MEMO.value, r.id): r.updated_at for r in self.credit_memos})
+        out.update({(Kind.PAYMENT.value, p.id): p.updated_at for p in self.payments})
+        return out
+
     def is_empty(self) -> bool:
         return not (self.invoices or self.credit_memos or self.payments or self.changed_invoices
                     or self.changed_credit_memos or self.changed_payments or self.deleted_payments
@@ -80,8 +87,16 @@ class Work:
 
 
 def external_guid(company_key: str, kind: Kind, local_id: int) -> str:
-    """A stable ExternalGUID for a record, so a lost response can be matched later."""
-    return "{" + str(uuid.uuid5(GUID_NAMESPACE, f"{company_key}/{kind.value}/{local_id}")).upper() + "}"
+    """A stable ExternalGUID for a record, so a lost response can be matched later: the name-based
+    UUID (version 5, RFC 4122 §4.3) of "COMPANY/KIND/ID", in braces and upper case as QuickBooks writes it."""
+    digest = bytearray(hashlib.sha1(_GUID_PREFIX + f"{company_key}/{kind.value}/{local_id}".encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex().upper()
+    return f"{{{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}}}"
+
+
+_GUID_PREFIX = GUID_NAMESPACE.bytes
 
 
 def member_label(member: Any) -> str:
@@ -218,9 +233,34 @@ def _canonical(value: Any) -> Any:
     return {k: _canonical(getattr(value, k)) for k in names}
 
 
+def _encode_default(value: Any) -> Any:
+    """What the JSON encoder cannot write itself, as :func:`_canonical` would give it."""
+    t = type(value)
+    if t is Decimal:
+        return str(value)
+    if t is Ref:
+        return {"ref": value.kind, "id": value.local_id if value.local_id is not None else value.remote_id,
+                "name": value.name}
+    if t is dt.date or t is dt.datetime:
+        return value.isoformat()
+    names = _FIELDS.get(t)
+    if names is None:
+        if not hasattr(value, "__dataclass_fields__"):
+            raise TypeError(f"cannot write {t.__name__} as JSON")
+        names = _FIELDS[t] = tuple(k for k in value.__dataclass_fields__ if k != "external_guid")
+    return {k: getattr(value, k) for k in names}
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=_encode_default)
+
+
 def written_json(payload: Any) -> str:
-    """The payload as canonical JSON: what the link table keeps as "written"."""
-    return json.dumps(_canonical(payload), sort_keys=True, ensure_ascii=False)
+    """The payload as canonical JSON: what the link table keeps as "written".
+
+    The same text as ``json.dumps(_canonical(payload), sort_keys=True, ensure_ascii=False)``, written by
+    the C encoder with a hook for the payload classes (fingerprints in the link table depend on it never
+    changing: tests/test_fields_planner.py pins one)."""
+    return _ENCODER.encode(payload)
 
 
 def fingerprint(payload: Any) -> str:
@@ -251,6 +291,7 @@ class Planner:
         self._accounts: dict[str, QBAccount] = self.snapshot.account_by_name()
         self._items: dict[int, Ref] = {}
         self._methods: dict[str, Ref] = {}
+        self._customer_refs: dict[int, Ref] = {}
 
     def build(self, create_customers: bool) -> Plan:
         if create_customers:
@@ -307,8 +348,12 @@ class Planner:
         return CustomerData(**fields, notes=self.fit.notes(label, lim.customer_notes))
 
     def customer_ref(self, member_id: int) -> Ref:
-        member = self.work.members[member_id]
-        return Ref(Kind.CUSTOMER.value, member_id, self.customers.linked.get(member_id), member.name)
+        ref = self._customer_refs.get(member_id)
+        if ref is None:  # one Ref per member, shared by its transactions (finding 3: memory of a full plan)
+            member = self.work.members[member_id]
+            ref = Ref(Kind.CUSTOMER.value, member_id, self.customers.linked.get(member_id), member.name)
+            self._customer_refs[member_id] = ref
+        return ref
 
     # -- items and payment methods
 
