@@ -37,7 +37,7 @@ def home(tmp_path: Path, server: DoubleServer) -> Home:  # noqa: F811
 
 @pytest.fixture
 def client(home: Home):
-    with TestClient(create_app(Home.load(home.path)), base_url="http://localhost:8765") as c:
+    with TestClient(create_app(Home.load(home.path)), base_url="http://localhost:8080") as c:
         yield c
 
 
@@ -51,11 +51,12 @@ def sign_in(client: TestClient, next_path: str = "/") -> httpx.Response:
 
 def approve(home: Home) -> str:
     """`booksync company connect online` starts; the administrator approves at the double; return the path and
-    query the browser is sent to (the redirect URI is the default, http://localhost:8765/qbo/callback)."""
+    query the browser is sent to (the redirect URI is the default, http://localhost:8080/qbo/callback: what
+    `booksync serve` answers with its defaults)."""
     url = begin_authorization(home.path, home.settings, "sandbox", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
     location = httpx.get(url, follow_redirects=False).headers["location"]
     parts = urlsplit(location)
-    assert (parts.scheme, parts.netloc, parts.path) == ("http", "localhost:8765", "/qbo/callback")
+    assert (parts.scheme, parts.netloc, parts.path) == ("http", "localhost:8080", "/qbo/callback")
     return f"{parts.path}?{parts.query}"
 
 
@@ -92,9 +93,14 @@ def test_the_callback_connects_after_signing_in(home: Home, client: TestClient,
     assert tokens is not None and tokens.access_token in server.double.oauth.access
     assert server.double.oauth.grants == {"authorization_code": 1}
     assert TokenStore(home.path).load_pending() is None
-    # The same URL again (a reload): the code was spent and nothing is pending any more.
+    # The same URL again (a reload): the code was spent and nothing is pending any more; the page says the home is
+    # connected already rather than "nothing in progress", and changes nothing.
     reload = client.get(callback)
-    assert reload.status_code == 400 and "No connection to QuickBooks Online is in progress" in text(reload)
+    assert reload.status_code == 200, reload.text
+    shown = text(reload)
+    assert "This authorization was completed already" in shown and "nothing changed" in shown
+    assert f"(realm {server.double.realm_id}, sandbox)" in shown and "Not connected" not in shown
+    assert server.double.oauth.grants == {"authorization_code": 1}
 
 
 @pytest.mark.parametrize("case", ["access_denied", "state", "no code", "nothing pending"])

@@ -63,11 +63,23 @@ PENDING_MAX_AGE = 3600
 ENVIRONMENTS = ("sandbox", "production")
 
 
+DEFAULT_REDIRECT_URI = "http://localhost:8080/qbo/callback"
+"""The redirect URI booksync uses unless told otherwise: the web interface's /qbo/callback page as
+``booksync serve`` answers it with its defaults (host 127.0.0.1 = localhost, port 8080)."""
+_OLD_DEFAULT_REDIRECT_URI = "http://localhost:8765/qbo/callback"
+"""The default of earlier versions (``config.DEFAULTS``, written into every new booksync.toml), where nothing
+listened: read as "not chosen" unless ``redirect_uri_chosen`` says the person gave it with --redirect-uri."""
+
+
 def online_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The ``[online]`` settings of a home with the defaults filled in (``config.DEFAULTS``)."""
+    """The ``[online]`` settings of a home with the defaults filled in (``config.DEFAULTS``); a redirect URI
+    nobody chose is :data:`DEFAULT_REDIRECT_URI`."""
     from ..config import DEFAULTS
 
-    return {**DEFAULTS["online"], **settings.get("online", {})}
+    cfg = {**DEFAULTS["online"], **settings.get("online", {})}
+    if cfg.get("redirect_uri") in ("", None, _OLD_DEFAULT_REDIRECT_URI) and not cfg.get("redirect_uri_chosen"):
+        cfg["redirect_uri"] = DEFAULT_REDIRECT_URI
+    return cfg
 
 
 def reconnect_command(home_path: Path | str, environment: str) -> str:
@@ -322,6 +334,22 @@ def complete_authorization(home_path: Path | str, redirect_url: str,
     store.clear_pending()
     log.info("connected to QuickBooks Online realm %s (%s)", realm_id, tokens.environment)
     return tokens
+
+
+def already_connected(home_path: Path | str, redirect_url: str) -> str:
+    """The realm of ``redirect_url`` when it could only have been used already: nothing is pending, and the home
+    is connected to that realm (company kind "online", tokens stored). "" otherwise. For a redirect URL pasted
+    twice, or a callback page reloaded after success."""
+    from ..config import Home
+
+    store = TokenStore(home_path)
+    realm = (parse_qs(urlparse(redirect_url.strip()).query).get("realmId") or [""])[0]
+    if not realm or store.load_pending() is not None:
+        return ""
+    settings = Home.load(home_path).settings
+    if settings["company"].get("kind") != "online" or online_settings(settings).get("realm_id") != realm:
+        return ""
+    return realm if store.load(realm) is not None else ""
 
 
 def use_connection(home: Any, tokens: TokenSet) -> Any:

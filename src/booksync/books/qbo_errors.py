@@ -190,6 +190,17 @@ ADVICE = {
     QboServerError: "QuickBooks Online had an internal failure: synchronize again later; nothing of this request "
                     "was written",
 }
+_CODE_ADVICE = {
+    # Refusals of the whole company or connection rather than of a record (reference §6): what a person must do.
+    6190: "the QuickBooks Online company's subscription has ended or has a billing problem (Invalid Company "
+          "Status): the company's administrator must resolve it in QuickBooks Online (Settings > Account and "
+          "settings > Billing & subscription), then synchronize again; nothing of this request was written",
+    120: "the Intuit user who connected booksync no longer has access to this company (for example lost admin "
+         "rights): reconnect as a company administrator with 'booksync company connect online'",
+    130: "the request reached the wrong QuickBooks Online environment for this company (sandbox or production): "
+         "check environment and the API base in booksync.toml [online], then reconnect with 'booksync company "
+         "connect online --sandbox' or '--production'",
+}
 _INACTIVE_ADVICE = ("something it refers to (customer, item, account or payment method) was made inactive or deleted "
                     "in QuickBooks Online: make it active again there, or correct the cross reference ('booksync "
                     "accounts xref') or the member's Bill Info ('booksync members map')")
@@ -249,6 +260,8 @@ def fault_error(entries: list[FaultEntry], fault_type: str = "", kind: str = "",
             advice = _INACTIVE_ADVICE
         else:
             advice = _MISSING_ADVICE
+    elif cls is QboFault and first.number in _CODE_ADVICE:
+        advice = _CODE_ADVICE[first.number]
     else:
         advice = ADVICE.get(cls, "correct the record and synchronize again")
     return cls(entries, fault_type, advice, record, intuit_tid)

@@ -51,7 +51,9 @@ def _fail(message: str, advice: str = "", code: int = EXIT_CONNECTION) -> None:
 @click.option("--client-secret-stdin", is_flag=True,
               help=f"Read the Client Secret from the first line of standard input (else ${CLIENT_SECRET_ENV}, the "
                    "stored one, or a hidden prompt). It is stored encrypted, never in booksync.toml.")
-@click.option("--redirect-uri", help="The redirect URI registered for your Intuit app (saved in [online]).")
+@click.option("--redirect-uri", help="The redirect URI registered for your Intuit app (saved in [online]). Default: "
+                                     "http://localhost:8080/qbo/callback, the page 'booksync serve' answers with "
+                                     "its defaults.")
 @click.option("--redirect-url", help="The URL your browser was sent to after approving booksync: completes a "
                                      "connection started earlier (unattended use).")
 @click.option("--api-base", help="Accounting API base URL for this environment (saved; for a proxy or the test "
@@ -82,11 +84,14 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
                        ("redirect_uri", redirect_uri)):
         if value:
             section[key] = value
+    if redirect_uri:
+        section["redirect_uri_chosen"] = True
     home.save()
     if redirect_url:
         try:
             tokens = complete_authorization(home.path, redirect_url)
         except ConnectError as exc:
+            _already_connected(home, redirect_url)
             _fail(str(exc))
         except OnlineConnectionFailure as exc:
             _fail(exc.message, exc.advice)
@@ -115,9 +120,13 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
                   "booksync:\n")
     console.print(url, markup=False, highlight=False, soft_wrap=True)
     redirect_to = online_settings(home.settings)["redirect_uri"]
-    console.print(f"\n2. Intuit then sends your browser to {redirect_to}?code=... If 'booksync serve' runs there "
-                  "(the web interface's page /qbo/callback), that page completes the connection once you are signed "
-                  "in; otherwise copy that whole URL from the address bar.")
+    console.print(f"\n2. Intuit then sends your browser to {redirect_to}?code=... (the redirect URI registered "
+                  "for your Intuit app must be exactly this one; another: --redirect-uri).")
+    console.print(f"   Either have the web interface there: '{_serve_command(home.path, redirect_to)}' answers "
+                  f"{redirect_to} and, once you are signed in (a user made with 'booksync users add'), completes "
+                  "the connection;")
+    console.print("   or, if nothing answers there, copy the whole URL from the browser's address bar and paste it "
+                  "below.")
     later = (f"booksync company connect online --home {home.path} --redirect-url 'URL'")
     try:
         pasted = click.prompt("\nPaste the URL here", default="", show_default=False).strip()
@@ -133,10 +142,42 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
     try:
         tokens = complete_authorization(home.path, pasted)
     except ConnectError as exc:
+        _already_connected(home, pasted)
         _fail(str(exc))
     except OnlineConnectionFailure as exc:
         _fail(exc.message, exc.advice)
     _connected(home, tokens)
+
+
+def _already_connected(home, url: str) -> None:  # noqa: ANN001 - Home
+    """When ``url`` (a redirect URL that could not be used) was used already (pasted twice, or completed by the
+    web interface) and the home is connected to its realm: say so and exit 0."""
+    from ..books.qbo_auth import already_connected, online_settings
+
+    realm = already_connected(home.path, url)
+    if realm:
+        environment = online_settings(load_home(home.path).settings)["environment"]
+        console.print(f"This home is already connected to QuickBooks Online company {realm} ({environment}); "
+                      f"that redirect URL was used already, nothing changed. See: booksync company status --home "
+                      f"{home.path} --check")
+        sys.exit(0)
+
+
+def _serve_command(home_path: Path, redirect_uri: str) -> str:
+    """The 'booksync serve' command whose web interface answers ``redirect_uri`` (its port when not 8080)."""
+    from urllib.parse import urlsplit
+
+    command = f"booksync serve --home {home_path}"
+    try:
+        parts = urlsplit(redirect_uri)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return command
+    if port != 8080:
+        command += f" --port {port}"
+    if parts.scheme == "https":
+        command += " --ssl-certfile CERT.pem --ssl-keyfile KEY.pem"
+    return command
 
 
 def _connected(home, tokens) -> None:  # noqa: ANN001 - Home, TokenSet
@@ -161,30 +202,46 @@ def disconnect() -> None:
 
 @disconnect.command("online")
 @home_option
-def disconnect_online(home_dir: Path | None) -> None:
-    """Revoke booksync's access to the QuickBooks Online company at Intuit and delete the stored tokens."""
-    from ..books.qbo_auth import online_settings, revoke
+@json_option
+def disconnect_online(home_dir: Path | None, as_json: bool) -> None:
+    """Revoke booksync's access to the QuickBooks Online company at Intuit and delete the stored tokens.
+
+    The home keeps pointing at that company: 'booksync sync' then asks to reconnect. Exit codes: 0 done (or
+    nothing was stored), 1 the home is not connected to QuickBooks Online, 6 Intuit could not be reached (the
+    tokens are kept)."""
+    from ..books.qbo_auth import online_settings, reconnect_command, revoke
     from ..books.qbo_errors import OnlineConnectionFailure
 
     home = load_home(home_dir)
-    realm = online_settings(home.settings).get("realm_id")
+    cfg = online_settings(home.settings)
+    realm = cfg.get("realm_id")
     if not realm:
         raise click.ClickException("this home is not connected to a QuickBooks Online company")
     try:
         revoked = revoke(home.path, home.settings, realm)
     except OnlineConnectionFailure as exc:
         _fail(exc.message, exc.advice)
-    console.print(f"Disconnected from QuickBooks Online company {realm}." if revoked
-                  else f"No tokens were stored for QuickBooks Online company {realm}.")
+    if as_json:
+        console.print_json(json.dumps({"realm_id": realm, "environment": cfg["environment"], "revoked": revoked}))
+        return
+    console.print(f"Disconnected from QuickBooks Online company {realm}: booksync's access is revoked at Intuit and "
+                  "its tokens are deleted." if revoked
+                  else f"No tokens were stored for QuickBooks Online company {realm}: nothing to revoke.")
+    console.print(f"booksync sync --home {home.path} now stops until you reconnect: "
+                  f"{reconnect_command(home.path, cfg['environment'])}")
 
 
 @company.command("status")
 @home_option
 @json_option
-def status(home_dir: Path | None, as_json: bool) -> None:
+@click.option("--check", is_flag=True, help="QuickBooks Online: also ask QuickBooks Online whether it still accepts "
+                                            "booksync's authorization (reads the company's name; exit 6 if not).")
+def status(home_dir: Path | None, as_json: bool, check: bool) -> None:
     """Show which company this home synchronizes with and, for QuickBooks Online, when its tokens expire
-    (never the tokens themselves)."""
-    from ..books.qbo_auth import TokenStore, online_settings
+    (never the tokens themselves). 'connected' means tokens are stored: whether Intuit still accepts them
+    (the company's administrator may have disconnected booksync) only --check tells."""
+    from ..books.qbo_auth import TokenStore, company_name, online_settings
+    from ..books.qbo_errors import OnlineConnectionFailure, QboFault, ReconnectNeeded
 
     home = load_home(home_dir)
     kind = home.settings["company"].get("kind", "simulator")
@@ -203,10 +260,25 @@ def status(home_dir: Path | None, as_json: bool) -> None:
                         access_token_valid=tokens.access_expires_at > time.time())
         else:
             data["connected"] = False
+        if check:
+            try:
+                data["company_name"] = company_name(home)
+                data["authorization"] = "accepted"
+            except OnlineConnectionFailure as exc:
+                data["authorization"] = "refused" if isinstance(exc, ReconnectNeeded) else "unreachable"
+                data["problem"] = str(exc)
+            except QboFault as exc:
+                data["authorization"] = "accepted"
+                data["problem"] = str(exc)
     else:
         data["path"] = str(home.company_path)
     if as_json:
         console.print_json(json.dumps(data))
-        return
-    for key, value in data.items():
-        console.print(f"{key.replace('_', ' ')}: {escape(str(value))}")
+    else:
+        for key, value in data.items():
+            console.print(f"{key.replace('_', ' ')}: {escape(str(value))}")
+        if kind == "online" and data.get("connected") and not check:
+            console.print(f"(tokens stored; whether QuickBooks Online still accepts them: booksync company status "
+                          f"--home {home.path} --check)")
+    if data.get("authorization") in ("refused", "unreachable"):
+        sys.exit(EXIT_CONNECTION)

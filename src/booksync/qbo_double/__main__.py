@@ -13,6 +13,17 @@ from .double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, Dou
 from .server import DoubleServer
 
 
+def connect_hint(url: str, client_id: str, client_secret: str) -> str:
+    """What a person runs to connect a booksync home to the double (its authorization page approves at once)."""
+    return (f"QuickBooks Online test double on {url} (Ctrl-C stops it; its companies live in memory).\n"
+            f"Connect a home to it:\n"
+            f"  echo {client_secret} | booksync company connect online --home HOME --sandbox --client-id {client_id} "
+            f"--client-secret-stdin --api-base {url} --discovery-url {url}/.well-known/openid_sandbox_configuration\n"
+            "then open the printed authorization URL (the double approves at once) and give the URL it redirects to "
+            "with --redirect-url.\n"
+            f"Revoke booksync's access as the company's administrator would: curl -X POST {url}/_double/revoke")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m booksync.qbo_double",
                                      description="A QuickBooks Online test double on 127.0.0.1.")
@@ -34,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     print(json.dumps({"url": server.url, "realm_id": args.realm, "client_id": args.client_id,
                       "online_settings": server.settings()}), flush=True)
+    print(connect_hint(server.url, args.client_id, args.client_secret), file=sys.stderr, flush=True)
     try:
         server._thread.join()  # type: ignore[union-attr]
     except KeyboardInterrupt:

@@ -35,7 +35,8 @@ delays every API answer (without blocking other requests).
 
 Test-only control endpoints (not part of Intuit's API): ``GET /_double/stats``,
 ``POST /_double/config`` (JSON of :class:`DoubleConfig` fields), ``POST /_double/faults``
-(``{"drop": n, "path": "batch", "throttle": n}``), ``POST /_double/book-close-date`` (``{"realm", "date"}``).
+(``{"drop": n, "path": "batch", "throttle": n}``), ``POST /_double/book-close-date`` (``{"realm", "date"}``),
+``POST /_double/revoke`` (``{"realm"}``: the company's administrator disconnects the app, every token is revoked).
 """
 from __future__ import annotations
 
@@ -312,6 +313,7 @@ class QboDouble:
             Route("/_double/config", self._config, methods=["POST"]),
             Route("/_double/faults", self._faults, methods=["POST"]),
             Route("/_double/book-close-date", self._close_books, methods=["POST"]),
+            Route("/_double/revoke", self._revoke_realm, methods=["POST"]),
         ]
         starlette = Starlette(routes=routes)
 
@@ -477,6 +479,14 @@ class QboDouble:
         with self.lock:
             self.companies[spec.get("realm") or self.realm_id].book_close_date = spec.get("date") or None
         return JSONResponse({"ok": True})
+
+
+    async def _revoke_realm(self, request: Request) -> Response:
+        spec = qbo_json.loads(await request.body() or b"{}")
+        realm = str(spec.get("realm") or self.realm_id)
+        with self.lock:
+            self.oauth.revoke_realm(realm)
+        return JSONResponse({"ok": True, "realm": realm})
 
 
 def transaction_count(company: Company) -> dict[str, int]:

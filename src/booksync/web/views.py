@@ -451,7 +451,8 @@ async def qbo_callback(request: Request) -> Response:
     this QuickBooks Online company and reads its name; or explains why not (refused at Intuit, a URL from another
     attempt, no code, nothing pending, Intuit unreachable). A GET by nature (an OAuth redirect): the pending
     ``state``, unknown to other sites, is what protects it."""
-    from ..books.qbo_auth import company_name, complete_authorization, use_connection
+    from ..books.qbo_auth import (already_connected, company_name, complete_authorization, online_settings,
+                                  use_connection)
     from ..books.qbo_errors import ConnectError, OnlineConnectionFailure, QboFault
 
     c = ctx(request)
@@ -461,6 +462,10 @@ async def qbo_callback(request: Request) -> Response:
         try:
             tokens = complete_authorization(c.home.path, url)
         except ConnectError as exc:
+            realm = already_connected(c.home.path, url)
+            if realm:  # the page reloaded after success, or the URL was pasted to the connect command first
+                return 200, {"realm_id": realm, "environment": online_settings(c.home.settings)["environment"],
+                             "company": "", "already": True}
             return 400, {"problem": str(exc)}
         except OnlineConnectionFailure as exc:
             return 502, {"problem": exc.message + (f" {exc.advice}" if exc.advice else "")}
