@@ -6,6 +6,7 @@ requests the simulator received.
 """
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -159,6 +160,16 @@ def test_company_in_use_by_another_process_exits_6_and_writes_nothing(nosync_cop
     assert result.requests == []
     assert db.fingerprint() == before
     assert run_folders(nosync_copy.path) == [] and backups(nosync_copy.path) == []
+
+
+def test_sync_json_says_why_it_could_not_connect(nosync_copy, cli):
+    """With --json a script gets one JSON object on standard output even when QuickBooks cannot be reached."""
+    with open_company(nosync_copy.company):
+        result = cli("sync", "--yes", "--json", "--home", str(nosync_copy.path))
+    assert result.code == 6, result
+    data = json.loads(result.stdout)
+    assert data["status"] == "connection-failed" and data["exit_code"] == 6
+    assert "being used by another process" in data["message"]
 
 
 def test_unauthorized_application_exits_6(nosync_copy, cli):

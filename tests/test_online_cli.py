@@ -72,9 +72,12 @@ def test_the_printed_redirect_uri_is_answered_by_serve_with_its_defaults(cli, fr
 
 
 def test_the_earlier_default_8765_becomes_8080_unless_chosen(cli, fresh, server) -> None:  # noqa: F811
-    raw = (fresh.path / "booksync.toml").read_text()
-    assert 'redirect_uri = "http://localhost:8765/qbo/callback"' in raw  # what homes made so far hold
-    assert online_settings(fresh.settings)["redirect_uri"] == DEFAULT_REDIRECT_URI
+    toml = fresh.path / "booksync.toml"
+    raw = toml.read_text()
+    assert 'redirect_uri = "http://localhost:8080/qbo/callback"' in raw  # what new homes hold
+    # Homes made before the default changed hold 8765: it is read as 8080.
+    toml.write_text(raw.replace("http://localhost:8080/qbo/callback", "http://localhost:8765/qbo/callback"))
+    assert online_settings(Home.load(fresh.path).settings)["redirect_uri"] == DEFAULT_REDIRECT_URI
     # Someone who registered :8765 with the app says so once; it is kept, and serve is told the port.
     started = start_connect(cli, fresh.path, server, "--redirect-uri", "http://localhost:8765/qbo/callback")
     assert "sends your browser to http://localhost:8765/qbo/callback?code=" in started.stdout
@@ -135,6 +138,13 @@ def test_status_check_and_sync_say_reconnect_after_the_admin_revoked(cli, home, 
     synced = cli("sync", "--yes", "--home", str(home.path))
     assert synced.code == 6, str(synced)
     assert "no longer accepts booksync's authorization" in synced.stderr and reconnect in synced.stderr
+    # Waiting does not help: no "once QuickBooks is reachable".
+    assert "once QuickBooks is reachable" not in synced.stderr
+    # Scripts get one JSON object saying the same.
+    scripted = cli("sync", "--yes", "--json", "--home", str(home.path))
+    assert scripted.code == 6, str(scripted)
+    data = json.loads(scripted.stdout)
+    assert data["status"] == "connection-failed" and data["exit_code"] == 6 and reconnect in data["advice"]
 
 
 def test_disconnect_says_what_happened_and_how_to_reconnect(cli, home, server) -> None:  # noqa: F811

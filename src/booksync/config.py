@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     # QuickBooks Online (company kind "online"; docs/quickbooks-online.md). Sandbox and production keep
     # separate URLs (reference/quickbooks-online.md §1); tokens live encrypted in online/, never here.
     "online": {"environment": "sandbox", "realm_id": "", "client_id": "",
-               "redirect_uri": "http://localhost:8765/qbo/callback",
+               "redirect_uri": "http://localhost:8080/qbo/callback",  # booksync serve's default address
                "sandbox_api_base": "https://sandbox-quickbooks.api.intuit.com",
                "production_api_base": "https://quickbooks.api.intuit.com",
                "sandbox_discovery_url": "https://developer.intuit.com/.well-known/openid_sandbox_configuration/",

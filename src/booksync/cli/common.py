@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import json
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,8 +58,13 @@ def sessions_for(home: Home):
     return open_store(home.database_url)
 
 
+def fail_json(status: str, code: int, message: str, advice: str = "") -> None:
+    """For ``--json``: the failure as one JSON object on standard output, so scripts always get one."""
+    print(json.dumps({"status": status, "exit_code": code, "message": message, "advice": advice}))
+
+
 @contextmanager
-def sync_lock(home: Home) -> Iterator[None]:
+def sync_lock(home: Home, as_json: bool = False) -> Iterator[None]:
     """Hold the home's sync lock (one sync at a time); exit 8 with who holds it otherwise."""
     from ..sync.engine import SyncBusy, sync_lock as engine_lock
 
@@ -67,12 +73,15 @@ def sync_lock(home: Home) -> Iterator[None]:
             yield
     except SyncBusy as exc:
         err.print(f"[bold red]{escape(str(exc))}[/]")
+        if as_json:
+            fail_json("busy", EXIT_BUSY, str(exc))
         sys.exit(EXIT_BUSY)
 
 
 @contextmanager
-def books(home: Home) -> Iterator[Any]:
-    """Open the company, turning connection failures into a clear message and exit code 6."""
+def books(home: Home, as_json: bool = False) -> Iterator[Any]:
+    """Open the company, turning connection failures into a clear message and exit code 6
+    (and, with ``as_json``, a JSON object on standard output)."""
     from ..books.connect import open_books
     from ..qbxml.errors import ConnectionFailure
 
@@ -83,6 +92,9 @@ def books(home: Home) -> Iterator[Any]:
         err.print(f"[bold red]Could not connect to QuickBooks.[/] {escape(exc.message)}")
         if exc.advice:
             err.print(escape(exc.advice))
+        if as_json:
+            fail_json("connection-failed", EXIT_CONNECTION, f"Could not connect to QuickBooks. {exc.message}",
+                      exc.advice or "")
         sys.exit(EXIT_CONNECTION)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

@@ -28,7 +28,7 @@ from .. import __version__
 from ..domain import Plan
 
 from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, console, err, home_option,
-                     json_option, load_home, sessions_for, setup_logging, sync_lock)
+                     fail_json, json_option, load_home, sessions_for, setup_logging, sync_lock)
 
 class BooksyncGroup(click.Group):
     """Turns unexpected exceptions into one clear message and exit code 1."""
@@ -337,15 +337,17 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
                           policy=correction_policy(home, on_conflict, closed_period_policy,
                                                    allow_deposit_changes))
     ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
-    with sync_lock(home), books(home) as port:
-        result = run_sync(sessions, port, home, ui, options)
+    with sync_lock(home, as_json), books(home, as_json) as port:
+        result = run_sync(sessions, port, home, ui, options, as_json)
     logging.getLogger("booksync.sync").info("run %s: %s", result.run_id, result.message)
     print_result(result, as_json)
     sys.exit(result.exit_code)
 
 
-def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: Any) -> Any:
-    """Run the engine; a QuickBooks answer that cannot be trusted ends the run with exit 9."""
+def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: Any, as_json: bool = False) -> Any:
+    """Run the engine; a QuickBooks answer that cannot be trusted ends the run with exit 9, a lost
+    connection with exit 6 (with ``as_json``, as a JSON object on standard output too)."""
+    from ..books.qbo_errors import ReconnectNeeded
     from ..qbxml.errors import ConnectionFailure
     from ..qbxml.parse import MalformedResponse
     from ..sync.engine import synchronize
@@ -354,15 +356,25 @@ def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: A
         return synchronize(sessions, port, home, ui, options)
     except MalformedResponse as exc:
         logging.getLogger("booksync.sync").exception("malformed answer from QuickBooks")
-        err.print(f"[bold red]QuickBooks' answer could not be read:[/] {escape(str(exc))}")
-        err.print("Operations recorded before it stand; any whose answer was lost will be settled by asking "
+        advice = ("Operations recorded before it stand; any whose answer was lost will be settled by asking "
                   "QuickBooks at the start of the next sync. Run 'booksync sync' again.")
+        err.print(f"[bold red]QuickBooks' answer could not be read:[/] {escape(str(exc))}")
+        err.print(advice)
+        if as_json:
+            fail_json("bad-answer", EXIT_BAD_ANSWER, f"QuickBooks' answer could not be read: {exc}", advice)
         sys.exit(EXIT_BAD_ANSWER)
     except ConnectionFailure as exc:
         err.print(f"[bold red]The connection to QuickBooks failed during the run:[/] {escape(exc.message)}")
+        advice = exc.advice or ""
         if exc.advice:
             err.print(escape(exc.advice))
-        err.print("Run 'booksync sync' again once QuickBooks is reachable; nothing will be written twice.")
+        if not isinstance(exc, ReconnectNeeded):  # there the advice is to reconnect, not to wait
+            again = "Run 'booksync sync' again once QuickBooks is reachable; nothing will be written twice."
+            err.print(again)
+            advice = f"{advice} {again}".strip()
+        if as_json:
+            fail_json("connection-failed", EXIT_CONNECTION,
+                      f"The connection to QuickBooks failed during the run: {exc.message}", advice)
         sys.exit(EXIT_CONNECTION)
 
 
