@@ -18,8 +18,16 @@ reference/quickbooks-desktop.md):
 * ``stopOnError`` stops at the first failed request; earlier requests stay
   committed because QuickBooks has no rollback (§1 ``onError``).
 
-Each request runs in its own SQLite savepoint, so a refused request leaves
-nothing half written.
+A message runs in one SQLite transaction (``BEGIN`` … ``COMMIT``), and each
+request inside it in its own savepoint, so a refused request leaves nothing half
+written, the requests before a ``stopOnError`` stop are committed with the
+message, and a process killed in the middle of a message leaves the company file
+as it was before the message (SQLite discards the uncommitted transaction).
+While a message runs, the ``meta`` values (counters, edit clock, closing date,
+busy writes) are read once into the processor and written back before the
+commit; they are read again for every message, so whatever changed them between
+messages (``CompanyFile.set_meta``, ``booksync simulator closing-date``/``busy``)
+is honoured.
 """
 from __future__ import annotations
 
@@ -33,7 +41,6 @@ from typing import Any, Callable
 
 from lxml import etree
 
-from ..qbxml import build
 from ..qbxml.errors import ConnectionFailure
 from ..qbxml.parse import MalformedResponse, parse_xml, text
 from ..qbxml.schema import ITERABLE, ORDER
@@ -46,6 +53,23 @@ BANK_LIKE = ("Bank", "OtherCurrentAsset")
 TXN_RET = {"Invoice": "InvoiceRet", "CreditMemo": "CreditMemoRet",
            "ReceivePayment": "ReceivePaymentRet", "Deposit": "DepositRet"}
 ITEM_KINDS = ("ItemService",)
+_UNSET: Any = object()
+# Position of every child in its parent's schema order (qbxml.schema.ORDER), for the
+# element-order check and for building answers without walking the whole order.
+_INDEX: dict[str, dict[str, int]] = {tag: {name: i for i, name in enumerate(order)}
+                                     for tag, order in ORDER.items()}
+# The name space each kind of list entry is created in (``lists.name_space``): a FullName lookup
+# names it so that SQLite can use the lists_name index instead of reading the whole list table.
+NAME_SPACE = {"Account": "account", "ItemService": "item", "Customer": "entity", "Vendor": "entity",
+              "PaymentMethod": "paymentmethod"}
+
+
+def _name_spaces(kinds: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The name spaces of ``kinds`` (None when one is not known: no narrowing then)."""
+    spaces = [NAME_SPACE.get(k) for k in kinds]
+    if not spaces or None in spaces:
+        return None
+    return tuple(dict.fromkeys(spaces))
 
 
 class Refusal(Exception):
@@ -55,6 +79,64 @@ class Refusal(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def _text(value: Any) -> str:
+    """A leaf's text, as :func:`booksync.qbxml.build.append` writes it."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is Decimal:
+        return str(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, float):
+        raise TypeError("floats are not allowed in qbXML values; use Decimal")
+    return str(value)
+
+
+def _append(parent: etree._Element, name: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, list):
+        for v in value:
+            _append(parent, name, v)
+        return
+    el = etree.SubElement(parent, name)
+    if isinstance(value, dict):
+        _fill(el, value)
+    else:
+        el.text = _text(value)
+
+
+def _fill(el: etree._Element, fields: dict[str, Any]) -> etree._Element:
+    """:func:`booksync.qbxml.build.fill` (children in schema order, ``KeyError`` for a child the schema
+    does not allow) sorting the fields given rather than walking the aggregate's whole order."""
+    index = _INDEX.get(el.tag)
+    if index is None:
+        raise KeyError(f"{el.tag} is not a known qbXML aggregate")
+    present = []
+    for key, value in fields.items():
+        if key.startswith("@"):
+            if value is not None:
+                el.set(key[1:], _text(value))
+            continue
+        pos = index.get(key)
+        if pos is None:
+            raise KeyError(f"{key} is not a child of {el.tag}")
+        if value is not None:
+            present.append((pos, key))
+    present.sort()
+    for _, key in present:
+        _append(el, key, fields[key])
+    return el
+
+
+def _aggregate(name: str, fields: dict[str, Any]) -> etree._Element:
+    """The same element as :func:`booksync.qbxml.build.aggregate` builds, faster for answers."""
+    return _fill(etree.Element(name), fields)
 
 
 def _d(value: str, what: str) -> Decimal:
@@ -69,6 +151,13 @@ class Processor:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self._iterators: dict[str, tuple[str, list[Any]]] = {}
+        # Per message (see the module docstring): the meta table, the keys changed, the
+        # ListID -> (ListID, FullName) of references answered, the A/R account.
+        self._meta: dict[str, str] | None = None
+        self._dirty: set[str] = set()
+        self._refs: dict[str, dict[str, str]] = {}
+        self._ar: Any = _UNSET
+        self._balances: dict[str, int] = {}   # a page of CustomerRets being answered: ListID -> cents
         self._handlers: dict[str, Callable[[etree._Element], etree._Element]] = {
             "HostQuery": self.host_query, "CompanyQuery": self.company_query,
             "PreferencesQuery": self.preferences_query,
@@ -112,21 +201,48 @@ class Processor:
             self._check_order(rq)
         out_root = etree.Element("QBXML")
         out = etree.SubElement(out_root, "QBXMLMsgsRs")
-        stopped = False
-        for rq in requests:
-            kind = rq.tag[:-2]
-            if stopped:
-                break
-            rs = self._one(kind, rq)
-            out.append(rs)
-            if int(rs.get("statusCode")) >= 1000 and on_error != "continueOnError":
-                stopped = True
+        own = self._begin_message()
+        try:
+            for rq in requests:
+                rs = self._one(rq.tag[:-2], rq)
+                out.append(rs)
+                if int(rs.get("statusCode")) >= 1000 and on_error != "continueOnError":
+                    break
+        finally:
+            # Also when a request raised: the requests before it stay committed, as before.
+            self._end_message(own)
         return etree.tostring(out_root, encoding="utf-8", xml_declaration=True, pretty_print=True)
+
+    def _begin_message(self) -> bool:
+        """Open the message's transaction (unless the caller holds one) and read ``meta`` once."""
+        own = not self.db.in_transaction
+        if own:
+            self.db.execute("BEGIN")
+        self._meta = {r[0]: r[1] for r in self.db.execute("SELECT key, value FROM meta")}
+        self._dirty = set()
+        self._refs = {}
+        self._ar = _UNSET
+        return own
+
+    def _end_message(self, own: bool) -> None:
+        """Write the changed ``meta`` values and commit the message."""
+        meta, dirty = self._meta or {}, self._dirty
+        self._meta, self._dirty, self._refs, self._ar = None, set(), {}, _UNSET
+        try:
+            if dirty:
+                self.db.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                                    [(k, meta[k]) for k in sorted(dirty)])
+        except BaseException:
+            if own and self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        if own and self.db.in_transaction:
+            self.db.execute("COMMIT")
 
     def _check_order(self, el: etree._Element) -> None:
         if not isinstance(el.tag, str):
             return
-        order = ORDER.get(el.tag)
+        order = _INDEX.get(el.tag)
         children = [c for c in el if isinstance(c.tag, str)]
         if order is None:
             if children:
@@ -134,15 +250,16 @@ class Processor:
             return
         last = -1
         for child in children:
-            if child.tag not in order:
+            pos = order.get(child.tag)
+            if pos is None:
                 raise ConnectionFailure(HRESULT_PARSE, PARSE_MESSAGE,
                                         f"<{child.tag}> is not allowed in <{el.tag}>")
-            pos = order.index(child.tag)
             if pos < last:
                 raise ConnectionFailure(HRESULT_PARSE, PARSE_MESSAGE,
                                         f"<{child.tag}> is out of order in <{el.tag}>")
             last = pos
-            self._check_order(child)
+            if len(child):   # a childless element has nothing to check
+                self._check_order(child)
 
     def _one(self, kind: str, rq: etree._Element) -> etree._Element:
         rs = etree.Element(f"{kind}Rs")
@@ -151,18 +268,25 @@ class Processor:
         handler = self._handlers.get(kind)
         if handler is None:
             return self._status(rs, 1030, "Error", f"The request {kind}Rq is not supported by this implementation.")
+        if not kind.endswith("Query"):
+            try:
+                self._other_user_holds_lock(kind)
+            except Refusal as exc:
+                return self._status(rs, exc.code, "Error", exc.message)
+        meta = dict(self._meta) if self._meta is not None else None
+        dirty = set(self._dirty)
+        ar = self._ar
         self.db.execute("SAVEPOINT rq")
         try:
-            if not kind.endswith("Query"):
-                self._other_user_holds_lock(kind)
             result = handler(rq)
-        except Refusal as exc:
+        except BaseException as exc:
             self.db.execute("ROLLBACK TO rq")
             self.db.execute("RELEASE rq")
-            return self._status(rs, exc.code, "Error", exc.message)
-        except BaseException:
-            self.db.execute("ROLLBACK TO rq")
-            self.db.execute("RELEASE rq")
+            # the request's meta changes (counters, edit clock) go with it; cached references too
+            self._meta, self._dirty, self._ar = meta, dirty, ar
+            self._refs.clear()
+            if isinstance(exc, Refusal):
+                return self._status(rs, exc.code, "Error", exc.message)
             raise
         self.db.execute("RELEASE rq")
         for attr in ("statusCode", "statusSeverity", "statusMessage", "retCount",
@@ -194,21 +318,30 @@ class Processor:
         above zero, each write is refused with QuickBooks' lock status (reference §9, 3175)."""
         busy = int(self.meta("busy_writes", "0"))
         if busy > 0:
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('busy_writes', ?)", (str(busy - 1),))
-            self.db.execute("RELEASE rq")
-            self.db.execute("SAVEPOINT rq")
+            self.set_meta("busy_writes", str(busy - 1))   # kept: the refusal writes nothing else
             raise Refusal(3175, f"The {kind} request could not be completed: the record could not be locked; "
                                 "it is in use by another user.")
 
     # ------------------------------------------------------------------ ids, clocks, meta
 
     def meta(self, key: str, default: str = "") -> str:
+        if self._meta is not None:
+            return self._meta.get(key, default)
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return row["value"] if row else default
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Set a meta value: in the message's copy while a message runs (written before its commit),
+        else in the company file at once."""
+        if self._meta is not None:
+            self._meta[key] = value
+            self._dirty.add(key)
+        else:
+            self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
     def _counter(self, key: str) -> int:
         n = int(self.meta(key, "0")) + 1
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(n)))
+        self.set_meta(key, str(n))
         return n
 
     def new_list_id(self) -> str:
@@ -222,7 +355,7 @@ class Processor:
         """EditSequence: seconds since the epoch, forced to grow on every change."""
         last = int(self.meta("edit_clock", "0"))
         value = max(int(time.time()), last + 1)
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('edit_clock', ?)", (str(value),))
+        self.set_meta("edit_clock", str(value))
         return str(value)
 
     def closing_date(self) -> dt.date | None:
@@ -247,6 +380,10 @@ class Processor:
         if list_id:
             row = self.db.execute(f"SELECT * FROM lists WHERE list_id=? AND kind IN ({marks})",
                                   (list_id, *kinds)).fetchone()
+        elif (spaces := _name_spaces(kinds)) is not None:
+            row = self.db.execute(f"SELECT * FROM lists WHERE name_space IN ({','.join('?' * len(spaces))}) "
+                                  f"AND full_name=? COLLATE NOCASE AND kind IN ({marks})",
+                                  (*spaces, full_name, *kinds)).fetchone()
         else:
             row = self.db.execute(f"SELECT * FROM lists WHERE full_name=? COLLATE NOCASE AND kind IN ({marks})",
                                   (full_name, *kinds)).fetchone()
@@ -281,7 +418,7 @@ class Processor:
     # ------------------------------------------------------------------ host, company, preferences
 
     def host_query(self, rq: etree._Element) -> etree._Element:
-        ret = build.aggregate("HostRet", {
+        ret = _aggregate("HostRet", {
             "ProductName": "QuickBooks Pro 2024 (booksync simulator)", "MajorVersion": "34",
             "MinorVersion": "0", "Country": "US",
             "SupportedQBXMLVersion": ["1.0", "2.0", "3.0", "4.0", "5.0", "6.0", "7.0", "8.0",
@@ -290,7 +427,7 @@ class Processor:
         return self._ok([ret])
 
     def company_query(self, rq: etree._Element) -> etree._Element:
-        ret = build.aggregate("CompanyRet", {
+        ret = _aggregate("CompanyRet", {
             "IsSampleCompany": False, "CompanyName": self.meta("company_name"),
             "LegalCompanyName": self.meta("company_name"),
             "FirstMonthFiscalYear": self.meta("first_fiscal_month", "January"),
@@ -305,16 +442,17 @@ class Processor:
             "IsUsingAuditTrail": True, "IsAssigningJournalEntryNumbers": True}
         if self.meta("closing_date"):
             accounting["ClosingDate"] = self.meta("closing_date")
-        ret = build.aggregate("PreferencesRet", {"AccountingPreferences": accounting})
+        ret = _aggregate("PreferencesRet", {"AccountingPreferences": accounting})
         return self._ok([ret])
 
     # ------------------------------------------------------------------ list queries
 
     def _list_query(self, rq: etree._Element, kinds: tuple[str, ...],
-                    to_ret: Callable[[sqlite3.Row], etree._Element]) -> etree._Element:
+                    to_ret: Callable[[sqlite3.Row], etree._Element],
+                    prepare: Callable[[list[Any]], None] | None = None) -> etree._Element:
         iterator = rq.get("iterator")
         if iterator == "Continue":
-            return self._continue(rq, to_ret, lambda ids: self._rows_by_id("lists", "list_id", ids))
+            return self._continue(rq, to_ret, lambda ids: self._rows_by_id("lists", "list_id", ids), prepare)
         marks = ",".join("?" * len(kinds))
         sql = f"SELECT * FROM lists WHERE kind IN ({marks})"
         args: list[Any] = list(kinds)
@@ -324,6 +462,10 @@ class Processor:
             sql += f" AND list_id IN ({','.join('?' * len(ids))})"
             args += ids
         elif names:
+            spaces = _name_spaces(kinds)
+            if spaces is not None:   # lets SQLite use the lists_name index
+                sql += f" AND name_space IN ({','.join('?' * len(spaces))})"
+                args += spaces
             sql += f" AND full_name COLLATE NOCASE IN ({','.join('?' * len(names))})"
             args += names
         else:
@@ -346,7 +488,7 @@ class Processor:
                 args.append(t.text)
         sql += " ORDER BY full_name COLLATE NOCASE"
         rows = self.db.execute(sql, args).fetchall()
-        return self._page(rq, [r["list_id"] for r in rows], rows, to_ret)
+        return self._page(rq, [r["list_id"] for r in rows], rows, to_ret, prepare)
 
     def _rows_by_id(self, table: str, key: str, ids: list[str]) -> list[sqlite3.Row]:
         if not ids:
@@ -357,7 +499,8 @@ class Processor:
         return [by_id[i] for i in ids if i in by_id]
 
     def _page(self, rq: etree._Element, ids: list[str], rows: list[Any],
-              to_ret: Callable[[Any], etree._Element]) -> etree._Element:
+              to_ret: Callable[[Any], etree._Element],
+              prepare: Callable[[list[Any]], None] | None = None) -> etree._Element:
         max_returned = int(text(rq, "MaxReturned") or 0)
         iterator = rq.get("iterator")
         if iterator == "Start":
@@ -365,6 +508,8 @@ class Processor:
             iterator_id = "{" + str(uuid.uuid4()) + "}"
             self._iterators[iterator_id] = (rq.tag, ids[size:])
             page = rows[:size]
+            if prepare is not None:
+                prepare(page)
             return self._ok([to_ret(r) for r in page], retCount=str(len(page)),
                             iteratorRemainingCount=str(len(ids) - len(page)), iteratorID=iterator_id)
         if max_returned:
@@ -374,10 +519,13 @@ class Processor:
             result.set("statusCode", "1")
             result.set("statusMessage", "A query request did not find a matching object in QuickBooks")
             return result
+        if prepare is not None:
+            prepare(rows)
         return self._ok([to_ret(r) for r in rows], retCount=str(len(rows)))
 
     def _continue(self, rq: etree._Element, to_ret: Callable[[Any], etree._Element],
-                  fetch: Callable[[list[str]], list[Any]]) -> etree._Element:
+                  fetch: Callable[[list[str]], list[Any]],
+                  prepare: Callable[[list[Any]], None] | None = None) -> etree._Element:
         iterator_id = rq.get("iteratorID", "")
         state = self._iterators.get(iterator_id)
         if state is None or state[0] != rq.tag:
@@ -389,6 +537,8 @@ class Processor:
         if not rest:
             del self._iterators[iterator_id]
         rows = fetch(page_ids)
+        if prepare is not None:
+            prepare(rows)
         return self._ok([to_ret(r) for r in rows], retCount=str(len(rows)),
                         iteratorRemainingCount=str(len(rest)), iteratorID=iterator_id)
 
@@ -416,7 +566,7 @@ class Processor:
         balance = self.account_balance(row)
         fields["Balance"] = str(balance)
         fields["TotalBalance"] = str(balance)
-        return build.aggregate("AccountRet", fields)
+        return _aggregate("AccountRet", fields)
 
     def account_balance(self, row: sqlite3.Row) -> Decimal:
         """The account's balance from the transactions the simulator holds."""
@@ -451,6 +601,7 @@ class Processor:
             parent = self._list_row(add.find("ParentRef"), ("Account",), "Account", "Account")
             parent_id, full_name = parent["list_id"], f"{parent['full_name']}:{name}"
         self._check_name_free("account", full_name)
+        self._ar = _UNSET
         row = self._insert_list("Account", "account", name, full_name, parent_id=parent_id,
                                 account_type=text(add, "AccountType"), number=text(add, "AccountNumber"),
                                 descr=text(add, "Desc"))
@@ -480,7 +631,7 @@ class Processor:
         fields["SalesOrPurchase"] = sop
         if row["external_guid"]:
             fields["ExternalGUID"] = row["external_guid"]
-        return build.aggregate("ItemServiceRet", fields)
+        return _aggregate("ItemServiceRet", fields)
 
     def item_query(self, rq: etree._Element) -> etree._Element:
         return self._list_query(rq, ITEM_KINDS, self.item_ret)
@@ -502,7 +653,7 @@ class Processor:
     def payment_method_ret(self, row: sqlite3.Row) -> etree._Element:
         fields = {k: v for k, v in self._list_base(row).items() if k != "FullName"}
         fields["PaymentMethodType"] = row["method_type"] or "Other"
-        return build.aggregate("PaymentMethodRet", fields)
+        return _aggregate("PaymentMethodRet", fields)
 
     def payment_method_query(self, rq: etree._Element) -> etree._Element:
         return self._list_query(rq, ("PaymentMethod",), self.payment_method_ret)
@@ -516,6 +667,21 @@ class Processor:
         return self._ok([self.payment_method_ret(row)])
 
     # ------------------------------------------------------------------ customers and vendors
+
+    # "+txn_type": look the customers up through txns_customer; SQLite would otherwise pick txns_type
+    # and read every invoice, credit memo and payment of the company for each page.
+    _BALANCE_SQL = ("SELECT customer_id, COALESCE(SUM(CASE txn_type WHEN 'Invoice' THEN total ELSE -total END), 0) "
+                    "FROM txns WHERE customer_id IN ({}) AND +txn_type IN ('Invoice','CreditMemo','ReceivePayment') "
+                    "GROUP BY customer_id")
+
+    def _customer_balances(self, rows: list[sqlite3.Row]) -> None:
+        """The balances of a page of customers in one grouped query (read by :meth:`customer_ret`)."""
+        self._balances = {r["list_id"]: 0 for r in rows}
+        ids = list(self._balances)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for customer_id, total in self.db.execute(self._BALANCE_SQL.format(",".join("?" * len(chunk))), chunk):
+                self._balances[customer_id] = total
 
     def customer_balance(self, list_id: str) -> Decimal:
         total = self.db.execute(
@@ -539,7 +705,9 @@ class Processor:
             fields["Phone"] = row["phone"]
         if row["email"]:
             fields["Email"] = row["email"]
-        balance = str(self.customer_balance(row["list_id"]))
+        balances = self._balances
+        cached = balances.pop(row["list_id"], None) if balances else None
+        balance = str(amount(cached) if cached is not None else self.customer_balance(row["list_id"]))
         fields["Balance"] = balance
         fields["TotalBalance"] = balance
         if row["account_number"]:
@@ -549,10 +717,13 @@ class Processor:
             fields["Notes"] = row["notes"]
         if row["external_guid"]:
             fields["ExternalGUID"] = row["external_guid"]
-        return build.aggregate("CustomerRet", fields)
+        return _aggregate("CustomerRet", fields)
 
     def customer_query(self, rq: etree._Element) -> etree._Element:
-        return self._list_query(rq, ("Customer",), self.customer_ret)
+        try:
+            return self._list_query(rq, ("Customer",), self.customer_ret, self._customer_balances)
+        finally:
+            self._balances = {}
 
     _CUSTOMER_COLS = (("CompanyName", "company_name"), ("FirstName", "first_name"), ("LastName", "last_name"),
                       ("Phone", "phone"), ("Email", "email"), ("AccountNumber", "account_number"),
@@ -563,8 +734,9 @@ class Processor:
     def _customer_cols(self, el: etree._Element) -> dict[str, Any]:
         cols: dict[str, Any] = {}
         for tag, col in self._CUSTOMER_COLS:
-            if el.find(tag) is not None:
-                cols[col] = text(el, tag)
+            found = el.find(tag)
+            if found is not None:
+                cols[col] = found.text or ""
         addr = el.find("BillAddress")
         if addr is not None:
             for tag, col in self._ADDRESS_COLS:
@@ -582,7 +754,11 @@ class Processor:
         self._check_name_free("entity", name)
         row = self._insert_list("Customer", "entity", name, name, external_guid=text(add, "ExternalGUID"),
                                 **self._customer_cols(add))
-        return self._ok([self.customer_ret(row)])
+        self._balances = {row["list_id"]: 0}   # a new customer has no transactions yet
+        try:
+            return self._ok([self.customer_ret(row)])
+        finally:
+            self._balances = {}
 
     def customer_mod(self, rq: etree._Element) -> etree._Element:
         mod = rq.find("CustomerMod")
@@ -601,6 +777,7 @@ class Processor:
         cols.update(edit_seq=self.new_edit_seq(), modified=now_text())
         self.db.execute(f"UPDATE lists SET {','.join(f'{k}=?' for k in cols)} WHERE list_id=?",
                         [*cols.values(), row["list_id"]])
+        self._refs.pop(row["list_id"], None)
         row = self.db.execute("SELECT * FROM lists WHERE list_id=?", (row["list_id"],)).fetchone()
         return self._ok([self.customer_ret(row)])
 
@@ -608,7 +785,7 @@ class Processor:
         fields = {k: v for k, v in self._list_base(row).items() if k != "FullName"}
         if row["company_name"]:
             fields["CompanyName"] = row["company_name"]
-        return build.aggregate("VendorRet", fields)
+        return _aggregate("VendorRet", fields)
 
     def vendor_query(self, rq: etree._Element) -> etree._Element:
         return self._list_query(rq, ("Vendor",), self.vendor_ret)
@@ -625,8 +802,16 @@ class Processor:
     def _ref(self, list_id: str | None) -> dict[str, str] | None:
         if not list_id:
             return None
+        ref = self._refs.get(list_id)
+        if ref is not None:
+            return ref
         row = self.db.execute("SELECT list_id, full_name FROM lists WHERE list_id=?", (list_id,)).fetchone()
-        return {"ListID": row["list_id"], "FullName": row["full_name"]} if row else None
+        if row is None:
+            return None
+        ref = {"ListID": row["list_id"], "FullName": row["full_name"]}
+        if self._meta is not None:   # cached while a message runs; a rename drops the entry
+            self._refs[list_id] = ref
+        return ref
 
     def _applied_to_invoice(self, txn_id: str) -> int:
         return self.db.execute("SELECT COALESCE(SUM(amount), 0) FROM applications WHERE invoice_id=?",
@@ -693,7 +878,7 @@ class Processor:
         elif include_lines and kind == "Deposit":
             lines = self.db.execute("SELECT * FROM lines WHERE txn_id=? ORDER BY seq", (row["txn_id"],)).fetchall()
             fields["DepositLineRet"] = [self._deposit_line_ret(line) for line in lines]
-        return build.aggregate(TXN_RET[kind], fields)
+        return _aggregate(TXN_RET[kind], fields)
 
     def _line_ret(self, line: sqlite3.Row) -> dict[str, Any]:
         out: dict[str, Any] = {"TxnLineID": line["line_id"], "ItemRef": self._ref(line["item_id"])}
@@ -743,9 +928,14 @@ class Processor:
         return list(out.values())
 
     def _ar_account(self) -> str | None:
+        if self._ar is not _UNSET:
+            return self._ar
         row = self.db.execute("SELECT list_id FROM lists WHERE kind='Account' AND account_type='AccountsReceivable' "
                               "ORDER BY list_id LIMIT 1").fetchone()
-        return row["list_id"] if row else None
+        found = row["list_id"] if row else None
+        if self._meta is not None:   # cached while a message runs; an AccountAdd drops it
+            self._ar = found
+        return found
 
     def txn_query(self, txn_type: str) -> Callable[[etree._Element], etree._Element]:
         def handler(rq: etree._Element) -> etree._Element:
