@@ -171,6 +171,24 @@ def test_member_renamed(demo_copy, cli, company_db, tmp_path):
     agrees(cli, home)
 
 
+def test_member_renamed_to_nothing_storable_gets_the_stand_in_name(demo_copy, cli, company_db, tmp_path):
+    """A new name of characters QuickBooks Desktop cannot store (private use, no transliteration) gives the
+    customer the stand-in name the add path uses, never an empty CustomerMod Name."""
+    row = next(r for r in demo_csv("members.csv") if r["number"] == "1007")
+    path = tmp_path / "members.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(row))
+        writer.writeheader()
+        writer.writerow({**row, "name": "\ue000\ue001\ue002"})
+    home = str(demo_copy.path)
+    assert cli("import", "members", str(path), "--home", home).code == 0
+    result, log = sync_with_log(cli, home)
+    assert result.code == 0, str(result)
+    assert [(r["Type"], r["Action in QuickBooks"]) for r in log] == [("Customer", "CustomerMod")]
+    assert company_db(demo_copy.company).customer_names()["Member 1007"] == "1007"
+    agrees(cli, home)
+
+
 def test_member_renamed_to_a_name_quickbooks_uses_is_stopped(demo_copy, cli, company_db, tmp_path):
     row = next(r for r in demo_csv("members.csv") if r["number"] == "1007")
     path = tmp_path / "members.csv"

@@ -327,6 +327,7 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     Exit codes: 0 done or nothing to do, 3 a check stopped the run, 4 you
     declined, 5 QuickBooks refused an operation, 6 QuickBooks could not be reached.
     """
+    from ..sync.corrections import correction_policy
     from ..sync.engine import SyncOptions
 
     home = load_home(home_dir)
@@ -334,7 +335,7 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     sessions = sessions_for(home)
     options = SyncOptions(dry_run=dry_run, message_size=int(home.settings["sync"].get("message_size", 50)),
                           keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
-                          policy=correction_policy(home, on_conflict, closed_period_policy,
+                          policy=correction_policy(home.settings, on_conflict, closed_period_policy,
                                                    allow_deposit_changes))
     ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
     with sync_lock(home, as_json), books(home, as_json) as port:
@@ -376,25 +377,6 @@ def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: A
             fail_json("connection-failed", EXIT_CONNECTION,
                       f"The connection to QuickBooks failed during the run: {exc.message}", advice)
         sys.exit(EXIT_CONNECTION)
-
-
-def correction_policy(home: Any, on_conflict: str | None, closed_period: str | None,
-                      allow_deposit_changes: bool = False) -> Any:
-    """The correction policy from the command line, else the home's [corrections] settings.
-    BOOKSYNC_TODAY (YYYY-MM-DD) sets the run's date, for rehearsals."""
-    import datetime as dt
-    import os
-
-    from ..sync.corrections import CorrectionPolicy
-
-    cfg = home.settings.get("corrections", {})
-    today = os.environ.get("BOOKSYNC_TODAY")
-    return CorrectionPolicy(on_conflict=on_conflict or cfg.get("on_conflict", "stop"),
-                            closed_period=closed_period or cfg.get("closed_period", "stop"),
-                            period=cfg.get("period", "month"), fiscal_year_start=int(cfg.get("fiscal_year_start", 1)),
-                            today=dt.date.fromisoformat(today) if today else dt.date.today(),
-                            allow_deposit_changes=allow_deposit_changes
-                            or bool(cfg.get("allow_deposit_changes", False)))
 
 
 @cli.command()

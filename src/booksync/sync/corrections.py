@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,7 @@ from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, Correction, Dep
                       PaymentData, Problem, Ref, SalesData)
 from .fields import cut
 from .planner import Planner, external_guid, fingerprint, member_label, written_json
+
 
 @dataclass
 class CorrectionPolicy:
@@ -65,6 +67,21 @@ class CorrectionPolicy:
             start_month_index += 12
             year -= 1
         return dt.date(year, start_month_index, 1)
+
+
+def correction_policy(settings: dict[str, Any], on_conflict: str | None = None, closed_period: str | None = None,
+                      allow_deposit_changes: bool = False) -> CorrectionPolicy:
+    """The policy from the caller's choices (command line flags, web form), else the home's
+    ``[corrections]`` settings. BOOKSYNC_TODAY (YYYY-MM-DD) sets the run's date, for rehearsals.
+    Raises ValueError for a BOOKSYNC_TODAY that is not a date."""
+    cfg = settings.get("corrections", {})
+    today = os.environ.get("BOOKSYNC_TODAY")
+    return CorrectionPolicy(on_conflict=on_conflict or cfg.get("on_conflict", "stop"),
+                            closed_period=closed_period or cfg.get("closed_period", "stop"),
+                            period=cfg.get("period", "month"), fiscal_year_start=int(cfg.get("fiscal_year_start", 1)),
+                            today=dt.date.fromisoformat(today) if today else dt.date.today(),
+                            allow_deposit_changes=allow_deposit_changes
+                            or bool(cfg.get("allow_deposit_changes", False)))
 
 
 @dataclass
@@ -249,7 +266,9 @@ class CorrectionPlanner(Planner):
             link = self.work.links[(Kind.CUSTOMER.value, member.id)]
             label = member_label(member)
             before = json.loads(link.written) if link.written else {}
-            name = self.fit.name(label, "customer name", member.name, lim.customer_name)
+            # The same stand-in as when the customer was added, should nothing of the new name be storable.
+            name = self.fit.name(label, "customer name", member.name, lim.customer_name,
+                                 fallback=f"Member {member.number}")
             old_name = before.get("name") or link.qb_name
             tail = f" ({member.number})"
             same_name = {name.casefold(), (cut(name, lim.customer_name - len(tail)) + tail).casefold()}

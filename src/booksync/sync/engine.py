@@ -175,7 +175,7 @@ def remember_outstanding(session: Session, company_key: str, work: planner.Work,
     needed |= {(Kind.CREDIT_MEMO.value, r.id) for r in work.credit_memos + work.changed_credit_memos}
     needed |= {(Kind.PAYMENT.value, p.id) for p in work.payments + work.changed_payments + work.deleted_payments}
     needed |= {(Kind.CUSTOMER.value, m.id) for m in work.changed_members}
-    session.execute(delete(Outstanding).where(Outstanding.company_key == company_key))
+    session.execute(delete(Outstanding.__table__).where(Outstanding.company_key == company_key))
     if needed:
         session.execute(insert(Outstanding.__table__), [{"company_key": company_key, "kind": kind,
                                                          "local_id": local_id} for kind, local_id in sorted(needed)])
@@ -190,15 +190,17 @@ def _mark_outstanding(session: Session, company_key: str, pending: set[tuple[str
                       settled: set[tuple[str, int]]) -> None:
     """After a message: records left half done (payments released) stay outstanding; records written
     completely need not be looked at again unless they change."""
-    for kind, local_id in sorted(pending):
-        if session.get(Outstanding, (company_key, kind, local_id)) is None:
-            session.add(Outstanding(company_key=company_key, kind=kind, local_id=local_id))
+    # Core statements only (rows, not ORM objects): an ORM DELETE would evaluate its criteria against
+    # every object in the session, and ORM objects would go stale behind the Core ones.
     by_kind: dict[str, list[int]] = {}
-    for kind, local_id in settled - pending:
+    for kind, local_id in settled | pending:
         by_kind.setdefault(kind, []).append(local_id)
     for kind, ids in by_kind.items():
-        session.execute(delete(Outstanding).where(Outstanding.company_key == company_key, Outstanding.kind == kind,
-                                                  Outstanding.local_id.in_(ids)))
+        session.execute(delete(Outstanding.__table__).where(Outstanding.company_key == company_key,
+                                                            Outstanding.kind == kind, Outstanding.local_id.in_(ids)))
+    if pending:
+        session.execute(insert(Outstanding.__table__), [{"company_key": company_key, "kind": kind, "local_id": local_id}
+                                                        for kind, local_id in sorted(pending)])
 
 
 def load_work(session: Session, company_key: str, *, everything: bool = False) -> planner.Work:

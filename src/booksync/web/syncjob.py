@@ -218,7 +218,7 @@ class SyncJobs:
 
     def _run(self, job: SyncJob, choices: SyncChoices) -> None:
         from ..books.connect import open_books
-        from ..cli.main import correction_policy
+        from ..sync.corrections import correction_policy
         from ..qbxml.errors import ConnectionFailure
         from ..qbxml.parse import MalformedResponse
         from ..sync.engine import SyncBusy, SyncOptions, sync_lock, synchronize
@@ -228,7 +228,7 @@ class SyncJobs:
         try:
             options = SyncOptions(message_size=int(settings["sync"].get("message_size", 50)),
                                   keep_backups=int(settings["sync"].get("keep_backups", 10)),
-                                  policy=correction_policy(self.home, choices.on_conflict, choices.closed_period,
+                                  policy=correction_policy(self.home.settings, choices.on_conflict, choices.closed_period,
                                                            choices.allow_deposit_changes))
             log.info("web sync started by %s", job.user)
             with sync_lock(self.home), open_books(self.home) as port:

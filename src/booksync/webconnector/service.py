@@ -269,7 +269,7 @@ class WebConnectorService:
 
     def _run(self, session: WCSession, home: Home, billing: str) -> Any:
         """The engine, in the session's worker thread."""
-        from ..cli.main import correction_policy
+        from ..sync.corrections import correction_policy
         from ..sync.engine import SyncOptions
 
         wc = home.settings["webconnector"]
@@ -278,7 +278,7 @@ class WebConnectorService:
                                               bool(wc.get("unattended", False)), billing)
         options = SyncOptions(message_size=int(home.settings["sync"].get("message_size", 50)),
                               keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
-                              policy=correction_policy(home, None, None))
+                              policy=correction_policy(home.settings))
         from ..qbxml.errors import ConnectionFailure
         from ..sync.engine import SyncBusy, sync_lock
 
