@@ -213,11 +213,43 @@ def test_a_paid_invoice_shrinks_after_its_payment_is_reduced(books: Books, cli) 
     pay_action = next(r["Action in QuickBooks"] for r in log if r["Type"] == "Payment")
     assert "applications released first, then applied again" in pay_action
     inv, pay = books.doc("Invoice", "INV1"), books.payment("R1")
-    assert (inv["TotalAmt"], inv["Balance"], inv["SyncToken"]) == (Decimal("300.00"), Decimal("0.00"), "1")
+    # Every change to what is applied raises the invoice's SyncToken, as QuickBooks Online does: applied by
+    # the first sync (1), released (2), updated (3), applied again (4).
+    assert (inv["TotalAmt"], inv["Balance"], inv["SyncToken"]) == (Decimal("300.00"), Decimal("0.00"), "4")
     assert pay["SyncToken"] == "2"  # released, then applied again
     assert [(ln["Amount"], ln["LinkedTxn"][0]["TxnId"]) for ln in pay["Line"]] == [(Decimal("300.00"), inv["Id"])]
     assert (pay["TotalAmt"], pay["UnappliedAmt"]) == (Decimal("325.00"), Decimal("25.00"))
     books.reconciles(cli)
+
+
+def test_a_paid_invoice_corrected_later_is_not_a_conflict(books: Books, cli) -> None:  # noqa: ANN001
+    """R1 paid INV1 in the first sync, which raised INV1's SyncToken in QuickBooks Online. booksync recorded
+    that version, so correcting INV1 later is not mistaken for an edit made in QuickBooks (a conflict that
+    would stop the run)."""
+    inv = books.doc("Invoice", "INV1")
+    assert inv["SyncToken"] == "1"  # moved by R1's application, not by anyone's edit
+    books.reimport("invoices", "INV1,2001,2025-01-15,,Renewal,4020,Dues,1,325.00,325.00")
+    result, log = books.sync(cli)
+    assert result.code == 0, str(result)
+    assert {(r["Type"], r["Number"]) for r in log} == {("Invoice", "INV1"), ("Payment", "R1")}
+    assert not any("Conflict" in (r.get("Note") or "") for r in log)
+    assert books.doc("Invoice", "INV1")["PrivateNote"].startswith("Renewal")
+    books.reconciles(cli)
+
+
+def test_an_invoice_edited_in_quickbooks_before_a_payment_stays_a_conflict(books: Books, cli) -> None:  # noqa: ANN001
+    """A QuickBooks Online user edits INV2, then booksync applies a new payment to it: the version that payment
+    gives INV2 is not taken as booksync's own, so a later correction of INV2 still stops as a conflict."""
+    inv = books.doc("Invoice", "INV2")
+    books.company.update("Invoice", {"Id": inv["Id"], "SyncToken": inv["SyncToken"], "sparse": True,
+                                     "PrivateNote": "edited by the bookkeeper"})
+    path = write_csv(books.tmp, "r9.csv", PAYMENT_HEADER, "R9,2002,2025-02-01,10.00,Check,9009,1050,,INV2,10.00,,")
+    assert "1 added" in books.invoke("import", "payments", str(path))
+    first, _ = books.sync(cli)
+    assert first.code == 0, str(first)
+    books.reimport("invoices", INVOICES["INV2"].replace(",,,", ",,Changed,", 1))
+    result, _ = books.sync(cli)
+    assert result.code == 3 and "edited in QuickBooks after booksync wrote it" in result.output, str(result)
 
 
 # ---------------------------------------------------------------------- payments

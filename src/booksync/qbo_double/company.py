@@ -18,7 +18,8 @@ reference gives no code or wording, the double's choice is marked "double's word
   limits → **2050**, every over-long field reported (one Error each) (§4).
 * Changes dated on or before ``BookCloseDate`` → **6210** Account Period Closed (§6, "Closed books").
 * A payment in a deposit cannot be changed, voided or deleted → **6540** (§3.4).
-* Payment lines link invoices (their Balance drops) and credit memos (their RemainingCredit drops);
+* Payment lines link invoices (their Balance drops) and credit memos (their RemainingCredit drops), and
+  raise their SyncToken (LanternOps/breeze#4624);
   applied invoice amounts − credits ≤ TotalAmt (§3.3); paying more than an invoice's balance → 6000.
 * An invoice or credit memo with payments or credits applied cannot be voided or deleted (integrator
   report, §3.2) or reduced below what is applied → 6000 (double's wording).
@@ -629,6 +630,10 @@ class Company:
             if target is not None:
                 key = "Balance" if kind == "Invoice" else "RemainingCredit"
                 target[key] = target[key] - sign * amount
+                # QuickBooks Online raises the SyncToken of an invoice a payment is applied to or taken off
+                # (LanternOps/breeze#4624: invoice updates after a payment fail with 5010 on the old token).
+                target["SyncToken"] = str(int(target["SyncToken"]) + 1)
+                target["MetaData"] = {**target.get("MetaData", {}), "LastUpdatedTime": self.now()}
 
     def _unapply(self, payment: dict[str, Any]) -> None:
         self._apply(payment, sign=-1)
