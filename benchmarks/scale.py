@@ -455,9 +455,10 @@ def phase_apply_engine(args: argparse.Namespace) -> dict[str, Any]:
         run.run_id = "bench-apply"
         per: dict[str, dict[str, float]] = {}
         with sessions() as session:
-            # ``work`` stays referenced, as in Run.execute: the session's identity map holds its
-            # records weakly, and _record_link finds them there with session.get.
+            # As in Run.execute: the versions planned from go to the journal, and ``work`` stays referenced
+            # (the session's identity map holds the members weakly).
             plan, work = apply_plan(session, snapshot, key, port.limits, args.apply_invoices)
+            run._stamps = work.stamps()
             record = SyncRun(id=run.run_id, company_key=key, status="planned", folder="")
             session.add(record)
             session.commit()

@@ -116,3 +116,22 @@ def test_remember_replaces_the_outstanding_set(demo_copy):
         session.commit()
         assert session.scalars(select(Outstanding)).all() == []
         assert session.get(SyncMark, key).run_id == "test"
+
+
+def test_full_scan_finds_a_change_stamped_before_the_mark(demo_copy, cli, company_db, tmp_path):
+    """A change whose updated_at is older than the mark (data copied in with its old timestamps, a clock
+    behind) is not a candidate; `sync --full-scan` examines everything and writes it."""
+    _, unpaid = paid_and_unpaid()
+    home = str(demo_copy.path)
+    assert cli("import", "invoices", str(write_invoice(tmp_path, unpaid, "12.12")), "--home", home).code == 0
+    with sessions(demo_copy)() as session:
+        key = company_key(session)
+        old = session.get(SyncMark, key).checked_through - dt.timedelta(days=1)
+        session.execute(update(Invoice).where(Invoice.number == unpaid).values(updated_at=old))
+        session.commit()
+    missed = cli("sync", "--yes", "--home", home)
+    assert missed.code == 0 and "Nothing to synchronize" in missed.output, str(missed)
+    found = cli("sync", "--yes", "--full-scan", "--corrections-log", str(tmp_path / "log.csv"), "--home", home)
+    assert found.code == 0, str(found)
+    assert txn(company_db(demo_copy.company), unpaid)["total"] == 1212
+    agrees(cli, home)

@@ -313,10 +313,13 @@ def print_result(result: Any, as_json: bool) -> None:
 @click.option("--allow-deposit-changes", is_flag=True,
               help="Correct payments already deposited in QuickBooks even when the deposit's total changes "
                    "(the Corrections Log flags each deposit to re-reconcile). Default: stop and explain.")
+@click.option("--full-scan", is_flag=True,
+              help="Examine every billing record, not only those changed since the last sync: after billing data "
+                   "was restored or copied in with its old timestamps, or when reconcile shows a difference.")
 @json_option
 def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_run: bool,
          corrections_log: Path | None, on_conflict: str | None, closed_period_policy: str | None,
-         allow_deposit_changes: bool, as_json: bool) -> None:
+         allow_deposit_changes: bool, full_scan: bool, as_json: bool) -> None:
     """Synchronize transactions with QuickBooks.
 
     Reads QuickBooks, checks the account cross references, members' customers and
@@ -336,7 +339,8 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     options = SyncOptions(dry_run=dry_run, message_size=int(home.settings["sync"].get("message_size", 50)),
                           keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
                           policy=correction_policy(home.settings, on_conflict, closed_period_policy,
-                                                   allow_deposit_changes))
+                                                   allow_deposit_changes),
+                          full_scan=full_scan)
     ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
     with sync_lock(home, as_json), books(home, as_json) as port:
         result = run_sync(sessions, port, home, ui, options, as_json)

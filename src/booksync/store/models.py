@@ -290,6 +290,9 @@ class JournalEntry(Base):
     link_mode: Mapped[str] = mapped_column(String(12), default="full")
     ref_number: Mapped[str] = mapped_column(String(40), default="")
     """RefNumber (transactions) or Name (lists) sent, to find the record again in QuickBooks."""
+    source_updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    """The billing row's ``updated_at`` when planned (for an adjustment: the original's); the link records
+    it, so a change made after planning is still seen as a change (migration 0004)."""
 
 
 __all__ = ["Base", "Member", "GLAccount", "Invoice", "InvoiceLine", "CreditMemo", "CreditMemoLine", "Payment",

@@ -399,15 +399,15 @@ class CorrectionPlanner(Planner):
             prefix = "A" if doc_kind is Kind.INVOICE else "C"
             ref = self.fit.ref_number(f"adjustment of {record.number}", "number", f"{prefix}{record.number}",
                                       self.limits.invoice_ref_number)
-            adj_id = _adjustment_id(self.company_key, kind, record.id, self.policy.today, doc_kind)
+            related = (kind.value, record.id, fingerprint(data) if data is not None else
+                       ("void" if record.status == "void" else "deleted"),
+                       written_json(data) if data is not None else "")
+            adj_id = _adjustment_id(self.company_key, kind, record.id, self.policy.today, doc_kind, related[2])
             payload = SalesData(customer=self.customer_ref(record.member_id), date=self.policy.today,
                                 ref_number=ref, lines=tuple(lines),
                                 memo=f"Adjustment of {kind.label} {record.number} dated {before.get('date')} "
                                      f"(closed period): posted in the current period",
                                 external_guid=external_guid(self.company_key, doc_kind, adj_id))
-            related = (kind.value, record.id, fingerprint(data) if data is not None else
-                       ("void" if record.status == "void" else "deleted"),
-                       written_json(data) if data is not None else "")
             self.plan.add(action=Action.ADD, kind=doc_kind, local_id=adj_id, number=ref,
                           description=f"Adjustment {doc_kind.label} {ref} for {member.name}, {self.policy.today}, "
                                       f"{payload.total} (for closed {kind.label} {record.number})",
@@ -708,8 +708,13 @@ def _credit(c: dict, ref_from) -> Any:  # noqa: ANN001
     return CreditData(ref_from(c["credit_memo"]), Decimal(c["amount"]))
 
 
-def _adjustment_id(company_key: str, kind: Kind, local_id: int, today: dt.date, doc_kind: Kind) -> int:
+def _adjustment_id(company_key: str, kind: Kind, local_id: int, today: dt.date, doc_kind: Kind,
+                   version: str) -> int:
+    """The local id of an adjustment document: stable for one version of the original on one day (a run
+    that settles an interrupted one finds it again), different for each further adjustment of the same
+    original (each keeps its own link row, which reconcile counts)."""
     import hashlib
 
-    digest = hashlib.sha256(f"{company_key}/{kind.value}/{local_id}/{today}/{doc_kind.value}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{company_key}/{kind.value}/{local_id}/{today}/{doc_kind.value}/{version}"
+                            .encode()).hexdigest()
     return int(digest[:7], 16)

@@ -25,8 +25,9 @@ from typing import Any, Iterator, Protocol
 
 from filelock import FileLock, Timeout
 
-from sqlalchemy import and_, delete, insert, select
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm.util import identity_key
 
 from ..books.port import BooksPort, Outcome
 from ..domain import Action, Kind, Operation, Plan, Problem, Ref
@@ -69,6 +70,8 @@ class SyncOptions:
     message_size: int = 50
     keep_backups: int = 10
     policy: CorrectionPolicy = field(default_factory=CorrectionPolicy)
+    full_scan: bool = False
+    """Examine every billing record, not only those changed since the change mark (load_work everything)."""
 
 
 @dataclass
@@ -347,7 +350,7 @@ class Run:
         with self.sessions() as session:
             self.settled = self.settle_journal(session, key, snapshot)
             started = _now()
-            work = load_work(session, key)
+            work = load_work(session, key, everything=self.options.full_scan)
             self._stamps = work.stamps()
             remember_outstanding(session, key, work, started, self.run_id)
             session.commit()
@@ -580,7 +583,7 @@ class Run:
               key: str) -> tuple[dict[str, int], str | None]:
         """Send the batches in order, journaling each operation; stop at the first refusal."""
         run.status = "applying"
-        entries = {op.seq: journal_entry(run.id, key, op) for op in plan.operations}
+        entries = {op.seq: journal_entry(run.id, key, op, self._planned_stamp(op)) for op in plan.operations}
         session.add_all(entries.values())
         session.commit()
         applied: dict[str, int] = {}
@@ -617,6 +620,7 @@ class Run:
         fault_point("before-sent")
         session.commit()
         fault_point("before-send")
+        targets = self._payment_targets(session, key, batch)
         outcomes = self.port.send(batch, self.resolve)
         fault_point("after-send")
         failure: tuple[Operation, Outcome] | None = None
@@ -639,9 +643,79 @@ class Run:
                     entry.status = "pending"
             self._link_cache = None
             self._flush_marks(session, key)
+            self._follow_applied_versions(batch, outcomes, targets)
         session.commit()
         fault_point("after-record")
         return failure
+
+    def _payment_targets(self, session: Session, key: str,
+                         batch: list[Operation]) -> list[tuple[Link, str | None]]:
+        """The links of the invoices and credit memos the message's payments apply to, now and as last
+        written, each with its version in QuickBooks before the message when booksync wrote it in an
+        earlier run (None when this run wrote it). Nothing is read when the message holds no payment."""
+        payments = [op for op in batch if op.kind is Kind.PAYMENT]
+        if not payments:
+            return []
+        wanted: dict[str, set[int]] = {Kind.INVOICE.value: set(), Kind.CREDIT_MEMO.value: set()}
+        for op in payments:
+            for app in getattr(op.payload, "applications", None) or ():
+                for ref in [app.invoice, *(credit.credit_memo for credit in app.credits)]:
+                    if ref.local_id is not None and ref.kind in wanted:
+                        wanted[ref.kind].add(ref.local_id)
+        written = session.scalars(select(Link.written).where(
+            Link.company_key == key, Link.kind == Kind.PAYMENT.value,
+            Link.local_id.in_([op.local_id for op in payments])))
+        for text in written:
+            try:
+                before = json.loads(text or "{}")
+            except ValueError:
+                continue
+            for app in before.get("applications") or []:
+                credits = [c.get("credit_memo") or {} for c in app.get("credits") or []]
+                for ref in [app.get("invoice") or {}, *credits]:
+                    if ref.get("ref") in wanted and isinstance(ref.get("id"), int):
+                        wanted[ref["ref"]].add(ref["id"])
+        out: list[tuple[Link, str | None]] = []
+        for kind, local_ids in wanted.items():
+            if not local_ids:
+                continue
+            links = [link for link in session.scalars(select(Link).where(
+                Link.company_key == key, Link.kind == kind, Link.local_id.in_(sorted(local_ids)))) if link.remote_id]
+            older = [link.remote_id for link in links if link.run_id != self.run_id]
+            now = self.port.transactions(kind, older) if older else {}
+            out.extend((link, now[link.remote_id].edit_sequence if link.remote_id in now else None)
+                       if link.run_id != self.run_id else (link, None) for link in links)
+        return out
+
+    def _planned_stamp(self, op: Operation) -> dt.datetime | None:
+        """The ``updated_at`` of the billing row ``op`` was planned from (for an adjustment, the original's)."""
+        if op.link_mode == "adjustment" and op.related:
+            return self._stamps.get((op.related[0], op.related[1]))
+        return self._stamps.get((op.kind.value, op.local_id))
+
+    def _follow_applied_versions(self, batch: list[Operation], outcomes: list[Outcome],
+                                 targets: list[tuple[Link, str | None]]) -> None:
+        """Record the versions the message's payments gave the invoices and credit memos they apply to.
+
+        QuickBooks Online raises an invoice's SyncToken when a payment is applied to it or taken off it
+        (LanternOps/breeze#4624, reference/peer-systems.md #15): without this, booksync's own payments
+        would make every paid invoice look edited in QuickBooks (a conflict) at its next correction.
+        A record written by an earlier run follows only when its version before the message was the one
+        booksync recorded: an edit made in QuickBooks in between stays a conflict."""
+        if not targets or not any(op.kind is Kind.PAYMENT and outcome.status == "done"
+                                  for op, outcome in zip(batch, outcomes)):
+            return
+        for kind in (Kind.INVOICE.value, Kind.CREDIT_MEMO.value):
+            mine = [(link, before) for link, before in targets if link.kind == kind
+                    and (link.run_id == self.run_id or before == link.edit_sequence)]
+            if not mine:
+                continue
+            found = self.port.transactions(kind, sorted({link.remote_id for link, _ in mine}))
+            for link, _ in mine:
+                txn = found.get(link.remote_id)
+                if txn is not None and txn.edit_sequence:
+                    link.edit_sequence = txn.edit_sequence
+                    self.versions[link.remote_id] = txn.edit_sequence
 
     @staticmethod
     def _links_of(session: Session, key: str, batch: list[Operation]) -> dict[tuple[str, int], Link]:
@@ -691,44 +765,68 @@ class Run:
         link.run_id = entry.run_id
         model = {Kind.INVOICE: Invoice, Kind.CREDIT_MEMO: CreditMemo, Kind.PAYMENT: Payment,
                  Kind.CUSTOMER: Member}[kind]
+        # The version written is the one planned: a change made to the billing row since (while the run
+        # waited for its confirmation, or before an interrupted run was settled) is still a change.
+        planned = entry.source_updated_at
+        if planned is None:  # journal rows from before migration 0004
+            record = session.get(model, entry.local_id)
+            planned = record.updated_at if record is not None else None
         if entry.link_mode in ("void", "deleted"):
             link.fingerprint, link.written = entry.link_mode, ""
-            record = session.get(model, entry.local_id)
-            link.source_updated_at = record.updated_at if record is not None else None
+            link.source_updated_at = planned
             return
         if entry.link_mode == "adjustment":
             data = json.loads(entry.written)
             link.fingerprint, link.written = entry.fingerprint, data["payload"]
             link.qb_name, link.source_updated_at = entry.number, _now()
-            self._follow_original(session, key, data["related"])
+            self._follow_original(session, key, data["related"], entry.source_updated_at)
             return
         link.qb_name = name or entry.number
         link.fingerprint, link.written = entry.fingerprint, entry.written
-        stamp = self._stamps.get((entry.kind, entry.local_id))
-        if stamp is not None:
-            link.source_updated_at = stamp
-            return
-        record = session.get(model, entry.local_id)
-        if kind is Kind.CUSTOMER and record is not None and name and record.qb_customer != name:
-            # Bill Info follows the customer; one timestamp for both so the member is not seen as changed.
-            record.qb_customer = name
-            record.updated_at = _now()
-        link.source_updated_at = record.updated_at if record is not None else None
+        link.source_updated_at = planned
+        if kind is Kind.CUSTOMER and name:
+            link.source_updated_at = self._follow_bill_info(session, entry.local_id, name, planned)
 
     @staticmethod
-    def _follow_original(session: Session, key: str, related: list) -> None:
-        """After an adjustment, the closed original's link records the billing version as handled."""
+    def _follow_bill_info(session: Session, member_id: int, name: str, planned: dt.datetime | None) -> Any:
+        """The member's Bill Info follows its customer's name; returns the ``updated_at`` the link records.
+
+        When the member is as planned, Bill Info and both timestamps move together, so the member is not
+        seen as changed. When it changed since (renamed while the run waited), Bill Info is set without
+        touching ``updated_at``: the change stays visible to the next run."""
+        table = Member.__table__
+        now = _now()
+        moved = session.execute(update(table).where(table.c.id == member_id, table.c.updated_at == planned,
+                                                    table.c.qb_customer != name)
+                                .values(qb_customer=name, updated_at=now)).rowcount
+        if moved:
+            stamp = now
+        else:
+            session.execute(update(table).where(table.c.id == member_id, table.c.qb_customer != name)
+                            .values(qb_customer=name, updated_at=table.c.updated_at))
+            stamp = planned
+        cached = session.identity_map.get(identity_key(Member, member_id))
+        if cached is not None:
+            session.expire(cached, ["qb_customer", "updated_at"])
+        return stamp
+
+    @staticmethod
+    def _follow_original(session: Session, key: str, related: list, planned: dt.datetime | None) -> None:
+        """After an adjustment, the closed original's link records the billing version as handled: the one
+        planned (``planned``; the row as it is now for journal rows from before migration 0004)."""
         kind, local_id, fp, written = related
         link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == kind,
                                                  Link.local_id == local_id))
-        model = {Kind.INVOICE.value: Invoice, Kind.CREDIT_MEMO.value: CreditMemo}[kind]
-        record = session.get(model, local_id)
-        if link is not None and record is not None:
+        if planned is None:
+            model = {Kind.INVOICE.value: Invoice, Kind.CREDIT_MEMO.value: CreditMemo}[kind]
+            record = session.get(model, local_id)
+            planned = record.updated_at if record is not None else None
+        if link is not None and planned is not None:
             link.fingerprint, link.written = fp, written or link.written
-            link.source_updated_at = record.updated_at
+            link.source_updated_at = planned
 
 
-def journal_entry(run_id: str, key: str, op: Operation) -> JournalEntry:
+def journal_entry(run_id: str, key: str, op: Operation, source_updated_at: dt.datetime | None = None) -> JournalEntry:
     """The journal row of an operation: everything needed to settle it after a crash."""
     payload = op.payload
     written = (op.written or planner.written_json(payload)) if payload is not None else ""
@@ -739,7 +837,7 @@ def journal_entry(run_id: str, key: str, op: Operation) -> JournalEntry:
                         local_id=op.local_id, number=op.number, request_id=str(op.seq),
                         external_guid=getattr(payload, "external_guid", "") or "", company_key=key,
                         target_id=op.remote_id or "", fingerprint=op.fingerprint, written=written,
-                        link_mode=op.link_mode, ref_number=ref)
+                        link_mode=op.link_mode, ref_number=ref, source_updated_at=source_updated_at)
 
 
 def explain_refusal(op: Operation, outcome: Outcome) -> str:

@@ -56,10 +56,14 @@ class Work:
     """Payments in QuickBooks applied to the changed invoices and credit memos."""
 
     def stamps(self) -> dict[tuple[str, int], dt.datetime]:
-        """``updated_at`` of the records to add, by (kind, id)."""
-        out = {(Kind.INVOICE.value, r.id): r.updated_at for r in self.invoices}
-        out.update({(Kind.CREDIT_MEMO.value, r.id): r.updated_at for r in self.credit_memos})
-        out.update({(Kind.PAYMENT.value, p.id): p.updated_at for p in self.payments})
+        """``updated_at`` of every record loaded, as loaded, by (kind, id): the versions the plan is made of."""
+        out = {(Kind.INVOICE.value, r.id): r.updated_at for r in self.invoices + self.changed_invoices}
+        out.update({(Kind.CREDIT_MEMO.value, r.id): r.updated_at for r in self.credit_memos
+                    + self.changed_credit_memos})
+        out.update({(Kind.PAYMENT.value, p.id): p.updated_at for p in self.payments + self.changed_payments
+                    + self.deleted_payments + self.linked_payments_touching})
+        out.update({(Kind.CUSTOMER.value, m.id): m.updated_at for m in list(self.members.values())
+                    + self.changed_members})
         return out
 
     def is_empty(self) -> bool:
