@@ -156,7 +156,7 @@ def change_candidates(session: Session, company_key: str) -> dict[Kind, list[int
     outstanding when it was set. None when the company has no mark yet (every record is a candidate).
 
     Uses the ``updated_at`` indexes, so the cost follows the size of the change, not of the history
-    (issue 10; docs/performance.md "Change marks")."""
+    (issue 10; docs/architecture.md "Change marks")."""
     mark = session.get(SyncMark, company_key)
     if mark is None:
         return None

@@ -3,7 +3,7 @@
 ``sync_marks`` keeps, per company, the time up to which every billing record was
 examined; ``sync_outstanding`` the records examined then that still needed
 synchronizing. A run looks only at records changed after the mark plus the
-outstanding ones (issue 10, docs/performance.md "Change marks").
+outstanding ones (issue 10, docs/architecture.md "Change marks").
 
 Revision ID: 0003
 Revises: 0002
