@@ -57,7 +57,15 @@ def show(run_id: str, home_dir: Path | None, as_json: bool) -> None:
         console.print_json(json.dumps({"id": run.id, "status": run.status, "folder": run.folder,
                                        "summary": json.loads(run.summary or "{}"), "journal": journal}))
         return
-    console.print(f"Run {run.id}: {run.status}; working files in {escape(run.folder)}")
+    summary = json.loads(run.summary or "{}")
+    where = f"; working files in {escape(run.folder)}" if run.folder else ""
+    console.print(f"Run {run.id}: {run.status}{where}")
+    if summary.get("message"):
+        console.print(escape(summary["message"]))
+    for problem in summary.get("problems") or []:
+        console.print(f"  - {escape(problem.get('record', ''))}: {escape(problem.get('message', ''))}")
+        if problem.get("fix"):
+            console.print(f"      to fix: {escape(problem['fix'])}")
     counts: dict[str, int] = {}
     for e in entries:
         counts[e.status] = counts.get(e.status, 0) + 1

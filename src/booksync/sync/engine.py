@@ -337,10 +337,23 @@ class Run:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._execute(collecting)
+            result = self._execute(collecting)
         finally:
             if collecting:
                 gc.enable()
+        if result.status in ("stopped", "declined"):
+            self._record_stopped(result)
+        return result
+
+    def _record_stopped(self, result: SyncResult) -> None:
+        """A run stopped by a check, or declined, before its plan was recorded still gets its row in
+        sync_runs (with the problems), so `booksync runs list` and the web interface show why."""
+        with self.sessions() as session:
+            if session.get(SyncRun, self.run_id) is None:
+                session.add(SyncRun(id=self.run_id, company_key=self.port.company_key, status=result.status,
+                                    dry_run=self.options.dry_run, finished_at=_now(), folder=result.folder,
+                                    summary=json.dumps(result.as_dict())))
+                session.commit()
 
     def _execute(self, collecting: bool) -> SyncResult:
         self.ui.progress("Reading QuickBooks", 0, 1)
