@@ -363,7 +363,9 @@ class Run:
         with self.sessions() as session:
             self.settled = self.settle_journal(session, key, snapshot)
             started = _now()
+            self.ui.progress("Reading the billing store", 0, 1)
             work = load_work(session, key, everything=self.options.full_scan)
+            self.ui.progress("Reading the billing store", 1, 1)
             self._stamps = work.stamps()
             remember_outstanding(session, key, work, started, self.run_id)
             session.commit()
@@ -397,7 +399,11 @@ class Run:
             deposits = self.read_deposits(work)
             plan_builder = CorrectionPlanner(work, snapshot, customers, self.port.limits, key, remote=remote,
                                              policy=self.options.policy, deposits=deposits)
+            records = len(work.invoices) + len(work.credit_memos) + len(work.payments)
+            self.ui.progress("Planning", 0, records)
+            plan_builder.progress = lambda done, total: self.ui.progress("Planning", done, total)
             plan = plan_builder.build(create)
+            self.ui.progress("Planning", records, records)
             self.digest = plan.digest()
             planned_keys = {(op.kind.value, op.local_id) for op in plan.operations}
             problems = plan_builder.problems + planner.check_applications(work, planned_keys)
@@ -413,7 +419,8 @@ class Run:
             if collecting:
                 gc.enable()
             batches = self.batches(plan)
-            stage_run(self.folder, plan, batches, self.port, self.resolve, snapshot)
+            stage_run(self.folder, plan, batches, self.port, self.resolve, snapshot,
+                      progress=lambda done, total: self.ui.progress("Writing the working files", done, total))
             log_files = write_corrections_log(self.folder, plan, snapshot, self.options.policy) \
                 if plan.corrections else {}
             run = SyncRun(id=self.run_id, company_key=key, status="planned", dry_run=self.options.dry_run,

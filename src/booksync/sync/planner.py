@@ -289,6 +289,8 @@ class Planner:
     company_key: str
     plan: Plan = field(default_factory=Plan)
     problems: list[Problem] = field(default_factory=list)
+    progress: Any = None
+    """Called as ``progress(done, total)`` every 5,000 invoices, credit memos and payments planned."""
 
     def __post_init__(self) -> None:
         self.fit = FieldFitter(self.limits, self.plan.adjustments)
@@ -419,7 +421,14 @@ class Planner:
                          memo=self.fit.text(label, "memo", record.memo, self.limits.memo),
                          external_guid=external_guid(self.company_key, kind, record.id))
 
+    def _tick(self) -> None:
+        self._planned = getattr(self, "_planned", 0) + 1
+        if self.progress is not None and self._planned % 5000 == 0:
+            work = self.work
+            self.progress(self._planned, len(work.invoices) + len(work.credit_memos) + len(work.payments))
+
     def _plan_sales(self, kind: Kind, record: Any) -> None:
+        self._tick()
         data = self.sales_data(kind, record)
         member = self.work.members[record.member_id]
         self.plan.add(action=Action.ADD, kind=kind, local_id=record.id, number=record.number,
@@ -454,6 +463,7 @@ class Planner:
             external_guid=external_guid(self.company_key, Kind.PAYMENT, payment.id))
 
     def _plan_payment(self, payment: Any) -> None:
+        self._tick()
         data = self.payment_data(payment)
         member = self.work.members[payment.member_id]
         self.plan.add(action=Action.ADD, kind=Kind.PAYMENT, local_id=payment.id, number=payment.number,

@@ -14,12 +14,15 @@ from ..domain import Operation, Plan, QBSnapshot, Ref
 
 
 def stage_run(folder: Path, plan: Plan, batches: list[list[Operation]], port, resolve: Callable[[Ref], str | None],
-              snapshot: QBSnapshot) -> list[Path]:
-    """Write the working files; return the request files in sending order."""
+              snapshot: QBSnapshot, progress: Callable[[int, int], None] | None = None) -> list[Path]:
+    """Write the working files; return the request files in sending order. ``progress(done, total)`` is
+    called every 100 request files."""
     requests = folder / "requests"
     requests.mkdir(parents=True, exist_ok=True)
     files = []
     for n, batch in enumerate(batches, 1):
+        if progress is not None and n % 100 == 0:
+            progress(n, len(batches))
         first = batch[0]
         suffix = getattr(port, "request_suffix", ".xml")
         path = requests / f"{n:03d}-{first.action.value}-{first.kind.value}{suffix}"

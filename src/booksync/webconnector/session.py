@@ -156,8 +156,8 @@ class WCSession:
             self.percent = 15 + int(84 * done / total)
         elif phase.startswith("Backing"):
             self.percent = 12
-        elif phase.startswith("Reading"):
-            self.percent = 10 if done >= total else 2
+        elif phase == "Reading QuickBooks":
+            self.percent = max(self.percent, 10 if done >= total else 2)
 
     def percent_for_qbwc(self) -> int:
         # While reading, each message moves the bar a little; the engine reports the rest.
