@@ -97,6 +97,8 @@ def books(home: Home, as_json: bool = False) -> Iterator[Any]:
                       exc.advice or "")
         sys.exit(EXIT_CONNECTION)
     except ConfigError as exc:
+        if as_json:
+            fail_json("error", 1, str(exc))
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
         from ..sync.engine import SyncBusy

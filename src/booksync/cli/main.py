@@ -336,10 +336,15 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     home = load_home(home_dir)
     setup_logging(home)
     sessions = sessions_for(home)
+    try:
+        policy = correction_policy(home.settings, on_conflict, closed_period_policy, allow_deposit_changes)
+    except ValueError as exc:
+        message = f"BOOKSYNC_TODAY or the [corrections] settings are not valid: {exc}"
+        if as_json:
+            fail_json("error", 1, message, "BOOKSYNC_TODAY takes a date as YYYY-MM-DD")
+        raise click.ClickException(message) from None
     options = SyncOptions(dry_run=dry_run, message_size=int(home.settings["sync"].get("message_size", 50)),
-                          keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
-                          policy=correction_policy(home.settings, on_conflict, closed_period_policy,
-                                                   allow_deposit_changes),
+                          keep_backups=int(home.settings["sync"].get("keep_backups", 10)), policy=policy,
                           full_scan=full_scan)
     ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
     with sync_lock(home, as_json), books(home, as_json) as port:

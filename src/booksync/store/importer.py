@@ -27,7 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ..sync.fields import amount_problem, payment_total_problem, quantity_problem, sales_total_problem
@@ -745,16 +745,32 @@ def import_file(session: Session, kind: str, path: Path | str,
     importer = {"members": _members, "gl-accounts": _gl_accounts, "invoices": _sales(Invoice, InvoiceLine),
                 "credit-memos": _sales(CreditMemo, CreditMemoLine), "payments": _payments}[kind]
     reader = _Reader(table, options)
+    started = _now()
     try:
         importer(session, reader, result)
         if table.problems:
             raise table.problems.failure()
+        session.flush()
+        _restamp(session, started)
         session.commit()
     except BaseException:
         session.rollback()
         raise
     result.warnings = table.problems.warnings
     return result
+
+
+def _restamp(session: Session, started: dt.datetime) -> None:
+    """Give every row this import wrote the time of its commit as ``updated_at``.
+
+    Rows are stamped as they are read, but other sessions see them only at the commit. A sync that reads
+    in between moves its change mark past those stamps (docs/architecture.md "Change marks"), and would
+    never look at the rows once they appear; stamped just before the commit, they are after any mark a
+    sync set while the import ran (less its margin)."""
+    now = _now()
+    for model in (Member, GLAccount, Invoice, CreditMemo, Payment):
+        table = model.__table__
+        session.execute(update(table).where(table.c.updated_at >= started).values(updated_at=now))
 
 
 def _present(reader: _Reader, values: dict[str, Any], is_new: bool, **columns: str) -> dict[str, Any]:

@@ -402,7 +402,8 @@ class CorrectionPlanner(Planner):
             related = (kind.value, record.id, fingerprint(data) if data is not None else
                        ("void" if record.status == "void" else "deleted"),
                        written_json(data) if data is not None else "")
-            adj_id = _adjustment_id(self.company_key, kind, record.id, self.policy.today, doc_kind, related[2])
+            adj_id = _adjustment_id(self.company_key, kind, record.id, self.policy.today, doc_kind,
+                                    f"{record.updated_at.isoformat()}/{related[2]}")
             payload = SalesData(customer=self.customer_ref(record.member_id), date=self.policy.today,
                                 ref_number=ref, lines=tuple(lines),
                                 memo=f"Adjustment of {kind.label} {record.number} dated {before.get('date')} "
@@ -710,9 +711,10 @@ def _credit(c: dict, ref_from) -> Any:  # noqa: ANN001
 
 def _adjustment_id(company_key: str, kind: Kind, local_id: int, today: dt.date, doc_kind: Kind,
                    version: str) -> int:
-    """The local id of an adjustment document: stable for one version of the original on one day (a run
-    that settles an interrupted one finds it again), different for each further adjustment of the same
-    original (each keeps its own link row, which reconcile counts)."""
+    """The local id of an adjustment document: stable for one version of the original (``version``: its
+    billing ``updated_at`` and fingerprint), so a run that settles an interrupted one finds it again;
+    different for each further adjustment of the same original, even back to an earlier amount on the same
+    day (each keeps its own link row, which reconcile counts, and its own ExternalGUID)."""
     import hashlib
 
     digest = hashlib.sha256(f"{company_key}/{kind.value}/{local_id}/{today}/{doc_kind.value}/{version}"

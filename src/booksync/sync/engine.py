@@ -124,10 +124,11 @@ def fault_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def new_run_id(runs_dir: Path) -> str:
+def new_run_id(runs_dir: Path, taken: Any = frozenset()) -> str:
+    """YYYYMMDD-HHMMSS, with -2, -3... when a run folder or a recorded run (``taken``) has it already."""
     base = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     run_id, n = base, 1
-    while (runs_dir / run_id).exists():
+    while (runs_dir / run_id).exists() or run_id in taken:
         n += 1
         run_id = f"{base}-{n}"
     return run_id
@@ -300,6 +301,21 @@ def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
 # ---------------------------------------------------------------------- the run
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a CPU-bound step that allocates an object or more per
+    record and makes no reference cycles: with it on, its full passes over the growing heap took 40 % of a
+    full plan (docs/performance.md finding 2). Never around waits for people or QuickBooks: in
+    `booksync serve` the whole process shares the collector."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 class Run:
     """State of one run while it goes through the steps."""
 
@@ -310,7 +326,10 @@ class Run:
         self.home = home
         self.ui = interaction
         self.options = options
-        self.run_id = new_run_id(home.runs_dir)
+        with sessions() as session:  # runs stopped before their plan have a row but no folder
+            taken = set(session.scalars(select(SyncRun.id).where(
+                SyncRun.started_at >= _now() - dt.timedelta(minutes=5))))
+        self.run_id = new_run_id(home.runs_dir, taken)
         self.folder = home.runs_dir / self.run_id
         self.resolved: dict[tuple[str, int], str] = {}
         self._link_cache: dict[tuple[str, int], Link] | None = None
@@ -332,15 +351,7 @@ class Run:
                           digest=self.digest, settled=self.settled, **kw)
 
     def execute(self) -> SyncResult:
-        # Planning allocates an object or more per record and makes no reference cycles: with the
-        # collector on, its full passes over the growing heap took 40 % of a full plan (finding 2).
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            result = self._execute(collecting)
-        finally:
-            if collecting:
-                gc.enable()
+        result = self._execute()
         if result.status in ("stopped", "declined"):
             self._record_stopped(result)
         return result
@@ -355,7 +366,7 @@ class Run:
                                     summary=json.dumps(result.as_dict())))
                 session.commit()
 
-    def _execute(self, collecting: bool) -> SyncResult:
+    def _execute(self) -> SyncResult:
         self.ui.progress("Reading QuickBooks", 0, 1)
         snapshot = self.port.snapshot()
         key = self.port.company_key
@@ -364,11 +375,12 @@ class Run:
             self.settled = self.settle_journal(session, key, snapshot)
             started = _now()
             self.ui.progress("Reading the billing store", 0, 1)
-            work = load_work(session, key, everything=self.options.full_scan)
+            with collector_paused():
+                work = load_work(session, key, everything=self.options.full_scan)
+                self._stamps = work.stamps()
+                remember_outstanding(session, key, work, started, self.run_id)
+                session.commit()
             self.ui.progress("Reading the billing store", 1, 1)
-            self._stamps = work.stamps()
-            remember_outstanding(session, key, work, started, self.run_id)
-            session.commit()
             if work.is_empty():
                 return self.result("nothing", EXIT_OK, "Nothing to synchronize: QuickBooks is up to date.")
             problems = planner.check_accounts(work, snapshot)
@@ -402,7 +414,8 @@ class Run:
             records = len(work.invoices) + len(work.credit_memos) + len(work.payments)
             self.ui.progress("Planning", 0, records)
             plan_builder.progress = lambda done, total: self.ui.progress("Planning", done, total)
-            plan = plan_builder.build(create)
+            with collector_paused():
+                plan = plan_builder.build(create)
             self.ui.progress("Planning", records, records)
             self.digest = plan.digest()
             planned_keys = {(op.kind.value, op.local_id) for op in plan.operations}
@@ -416,8 +429,6 @@ class Run:
                                    + ".")
             self.resolved = {(link.kind, link.local_id): link.remote_id for link in work.links.values()}
             self.resolved.update({(Kind.CUSTOMER.value, m): lid for m, lid in customers.linked.items()})
-            if collecting:
-                gc.enable()
             batches = self.batches(plan)
             stage_run(self.folder, plan, batches, self.port, self.resolve, snapshot,
                       progress=lambda done, total: self.ui.progress("Writing the working files", done, total))
@@ -487,6 +498,14 @@ class Run:
             run.status = "interrupted"
         self._flush_marks(session, key)
         session.commit()
+        paid = [e for e in entries if e.status == "done" and e.kind == Kind.PAYMENT.value]
+        if paid:
+            try:
+                self._follow_settled_payments(session, key, paid)
+                session.commit()
+            except QBError as exc:
+                session.rollback()
+                log.warning("could not re-read the invoices settled payments apply to: %s", exc)
         if lines:
             log.info("settled %d operation(s) of interrupted runs: %s", len(lines), "; ".join(lines))
         return lines
@@ -631,6 +650,8 @@ class Run:
     def _send(self, session: Session, key: str, batch: list[Operation], entries: dict[int, JournalEntry],
               applied: dict[str, int]) -> tuple[Operation, Outcome] | None:
         """Send one message: journal "sent" before, each outcome after. Returns the first refusal."""
+        # Read before anything is marked sent: a failed read leaves the message simply not sent.
+        targets = self._payment_targets(session, key, batch)
         for op in batch:
             entries[op.seq].status = "sent"
             if op.action is Action.MOD and op.remote_id in self.versions:
@@ -640,7 +661,6 @@ class Run:
         fault_point("before-sent")
         session.commit()
         fault_point("before-send")
-        targets = self._payment_targets(session, key, batch)
         outcomes = self.port.send(batch, self.resolve)
         fault_point("after-send")
         failure: tuple[Operation, Outcome] | None = None
@@ -663,9 +683,17 @@ class Run:
                     entry.status = "pending"
             self._link_cache = None
             self._flush_marks(session, key)
-            self._follow_applied_versions(batch, outcomes, targets)
-        session.commit()
+        session.commit()  # the answers first: nothing after this may lose them
         fault_point("after-record")
+        try:
+            with session.no_autoflush:
+                self._follow_applied_versions(batch, outcomes, targets)
+            session.commit()
+        except QBError as exc:
+            # Only the recorded versions are stale: the next correction of these documents may report a
+            # conflict that --on-conflict=overwrite resolves. Nothing written is lost.
+            session.rollback()
+            log.warning("could not re-read the invoices the payments apply to: %s", exc)
         return failure
 
     def _payment_targets(self, session: Session, key: str,
@@ -712,6 +740,33 @@ class Run:
         if op.link_mode == "adjustment" and op.related:
             return self._stamps.get((op.related[0], op.related[1]))
         return self._stamps.get((op.kind.value, op.local_id))
+
+    def _follow_settled_payments(self, session: Session, key: str, entries: list[JournalEntry]) -> None:
+        """After a crash, the settled payments' documents get the versions the payments gave them, as
+        :meth:`_follow_applied_versions` would have recorded — for documents the same interrupted run
+        wrote (for older ones the version before the lost message is unknown: a later correction may then
+        report a conflict, which --on-conflict=overwrite resolves)."""
+        wanted: dict[tuple[str, str], set[int]] = {}
+        for entry in entries:
+            try:
+                written = json.loads(entry.written or "{}")
+            except ValueError:
+                continue
+            for app in written.get("applications") or []:
+                credits = [c.get("credit_memo") or {} for c in app.get("credits") or []]
+                for ref in [app.get("invoice") or {}, *credits]:
+                    if ref.get("ref") in (Kind.INVOICE.value, Kind.CREDIT_MEMO.value) \
+                            and isinstance(ref.get("id"), int):
+                        wanted.setdefault((ref["ref"], entry.run_id), set()).add(ref["id"])
+        for (kind, run_id), local_ids in wanted.items():
+            links = [link for link in session.scalars(select(Link).where(
+                Link.company_key == key, Link.kind == kind, Link.local_id.in_(sorted(local_ids))))
+                if link.remote_id and link.run_id == run_id]
+            found = self.port.transactions(kind, sorted({link.remote_id for link in links})) if links else {}
+            for link in links:
+                txn = found.get(link.remote_id)
+                if txn is not None and txn.edit_sequence:
+                    link.edit_sequence = txn.edit_sequence
 
     def _follow_applied_versions(self, batch: list[Operation], outcomes: list[Outcome],
                                  targets: list[tuple[Link, str | None]]) -> None:
@@ -799,6 +854,7 @@ class Run:
             data = json.loads(entry.written)
             link.fingerprint, link.written = entry.fingerprint, data["payload"]
             link.qb_name, link.source_updated_at = entry.number, _now()
+            self._marks_settled.add((data["related"][0], data["related"][1]))
             self._follow_original(session, key, data["related"], entry.source_updated_at)
             return
         link.qb_name = name or entry.number
