@@ -429,11 +429,14 @@ def test_a_run_stopped_by_a_check_or_declined_writes_nothing(web: WebServer, pag
     expect(result_message(page)).to_have_text("QuickBooks was not updated; the plan was discarded.")
     assert company.fingerprint() == untouched
 
-    # Only runs that got as far as a plan are recorded (sync/engine.py): the one declined at the last question.
+    # Every run is listed, newest first, with why it ended: declined at the last question, declined at the
+    # customers question, stopped by the unmapped account.
     page.goto("/runs")
     rows = page.locator("#runs tbody tr")
-    expect(rows).to_have_count(1)
+    expect(rows).to_have_count(3)
     expect(rows.nth(0)).to_contain_text("Declined")
+    expect(rows.nth(1)).to_contain_text("Declined")
+    expect(rows.nth(2)).to_contain_text("Stopped by a check")
 
 
 def test_every_question_can_be_answered_without_javascript(browser, synced_web: WebServer) -> None:

@@ -330,6 +330,7 @@ class Run:
             taken = set(session.scalars(select(SyncRun.id).where(
                 SyncRun.started_at >= _now() - dt.timedelta(minutes=5))))
         self.run_id = new_run_id(home.runs_dir, taken)
+        self.started = _now()
         self.folder = home.runs_dir / self.run_id
         self.resolved: dict[tuple[str, int], str] = {}
         self._link_cache: dict[tuple[str, int], Link] | None = None
@@ -362,7 +363,8 @@ class Run:
         with self.sessions() as session:
             if session.get(SyncRun, self.run_id) is None:
                 session.add(SyncRun(id=self.run_id, company_key=self.port.company_key, status=result.status,
-                                    dry_run=self.options.dry_run, finished_at=_now(), folder=result.folder,
+                                    dry_run=self.options.dry_run, started_at=self.started, finished_at=_now(),
+                                    folder=result.folder,
                                     summary=json.dumps(result.as_dict())))
                 session.commit()
 
