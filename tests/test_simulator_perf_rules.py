@@ -3,7 +3,7 @@
 A message runs in one SQLite transaction with a savepoint per request; ``meta`` values
 (counters, edit clock, closing date, busy writes), references and the A/R account are
 cached for the length of one message; a page of CustomerRets gets its balances from one
-grouped query; answers are built by a local copy of ``build.aggregate``. These tests check
+grouped query; answers are built by ``build.aggregate`` (sorting the fields given). These tests check
 that nothing QuickBooks-visible changed.
 """
 from __future__ import annotations

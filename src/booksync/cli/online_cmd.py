@@ -73,8 +73,8 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
     Exit codes: 0 connected (or the URL printed for a later --redirect-url), 2 usage, 6 Intuit refused or
     could not be reached.
     """
-    from ..books.qbo_auth import TokenStore, begin_authorization, complete_authorization, online_settings
-    from ..books.qbo_errors import ConnectError, OnlineConnectionFailure
+    from ..books.qbo_auth import TokenStore, begin_authorization, online_settings
+    from ..books.qbo_errors import OnlineConnectionFailure
 
     home = load_home(home_dir)
     cfg = online_settings(home.settings)
@@ -88,14 +88,7 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
         section["redirect_uri_chosen"] = True
     home.save()
     if redirect_url:
-        try:
-            tokens = complete_authorization(home.path, redirect_url)
-        except ConnectError as exc:
-            _already_connected(home, redirect_url)
-            _fail(str(exc))
-        except OnlineConnectionFailure as exc:
-            _fail(exc.message, exc.advice)
-        _connected(home, tokens)
+        _complete(home, redirect_url)
         return
     store = TokenStore(home.path)
     stored = store.load(cfg["realm_id"]) if cfg.get("realm_id") else None
@@ -139,10 +132,18 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
             return
         console.print(f"\nNot connected yet. When you have the URL, run:\n  {later}")
         return
+    _complete(home, pasted)
+
+
+def _complete(home, url: str) -> None:  # noqa: ANN001 - Home
+    """Finish the authorization with the redirect URL Intuit sent the browser to; exits on failure."""
+    from ..books.qbo_auth import complete_authorization
+    from ..books.qbo_errors import ConnectError, OnlineConnectionFailure
+
     try:
-        tokens = complete_authorization(home.path, pasted)
+        tokens = complete_authorization(home.path, url)
     except ConnectError as exc:
-        _already_connected(home, pasted)
+        _already_connected(home, url)
         _fail(str(exc))
     except OnlineConnectionFailure as exc:
         _fail(exc.message, exc.advice)

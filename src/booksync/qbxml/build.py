@@ -25,9 +25,18 @@ from .schema import ORDER
 QBXML_VERSION = "13.0"
 
 
+INDEX: dict[str, dict[str, int]] = {tag: {name: i for i, name in enumerate(order)} for tag, order in ORDER.items()}
+"""Position of every child in its parent's schema order (:data:`booksync.qbxml.schema.ORDER`)."""
+
+
 def _text(value: Any) -> str:
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is bool:
         return "true" if value else "false"
+    if kind is int:
+        return str(value)
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     if isinstance(value, float):
@@ -52,19 +61,28 @@ def append(parent: etree._Element, name: str, value: Any) -> None:
 
 def fill(el: etree._Element, fields: dict[str, Any]) -> etree._Element:
     """Fill aggregate ``el`` with ``fields`` in schema order. Raises ``KeyError``
-    for a child the schema does not allow in this aggregate."""
-    order = ORDER.get(el.tag)
-    if order is None:
+    for a child the schema does not allow in this aggregate.
+
+    Sorts the fields given by their schema position rather than walking the aggregate's whole
+    order (``InvoiceRet`` has 51 children; an answer names a dozen): the simulator's answers and
+    booksync's requests are built here."""
+    index = INDEX.get(el.tag)
+    if index is None:
         raise KeyError(f"{el.tag} is not a known qbXML aggregate")
+    present = []
     for key, value in fields.items():
         if key.startswith("@"):
             if value is not None:
                 el.set(key[1:], _text(value))
-        elif key not in order:
+            continue
+        pos = index.get(key)
+        if pos is None:
             raise KeyError(f"{key} is not a child of {el.tag}")
-    for name in order:
-        if name in fields:
-            append(el, name, fields[name])
+        if value is not None:
+            present.append((pos, key))
+    present.sort()
+    for _, key in present:
+        append(el, key, fields[key])
     return el
 
 

@@ -41,9 +41,10 @@ from typing import Any, Callable
 
 from lxml import etree
 
+from ..qbxml import build
 from ..qbxml.errors import ConnectionFailure
 from ..qbxml.parse import MalformedResponse, parse_xml, text
-from ..qbxml.schema import ITERABLE, ORDER
+from ..qbxml.schema import ITERABLE
 from .store import amount, cents, now_text
 
 HRESULT_PARSE = 0x80040400
@@ -54,10 +55,7 @@ TXN_RET = {"Invoice": "InvoiceRet", "CreditMemo": "CreditMemoRet",
            "ReceivePayment": "ReceivePaymentRet", "Deposit": "DepositRet"}
 ITEM_KINDS = ("ItemService",)
 _UNSET: Any = object()
-# Position of every child in its parent's schema order (qbxml.schema.ORDER), for the
-# element-order check and for building answers without walking the whole order.
-_INDEX: dict[str, dict[str, int]] = {tag: {name: i for i, name in enumerate(order)}
-                                     for tag, order in ORDER.items()}
+_INDEX = build.INDEX  # children's schema positions, for the element-order check
 # The name space each kind of list entry is created in (``lists.name_space``): a FullName lookup
 # names it so that SQLite can use the lists_name index instead of reading the whole list table.
 NAME_SPACE = {"Account": "account", "ItemService": "item", "Customer": "entity", "Vendor": "entity",
@@ -81,62 +79,7 @@ class Refusal(Exception):
         self.message = message
 
 
-def _text(value: Any) -> str:
-    """A leaf's text, as :func:`booksync.qbxml.build.append` writes it."""
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int or kind is Decimal:
-        return str(value)
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, float):
-        raise TypeError("floats are not allowed in qbXML values; use Decimal")
-    return str(value)
-
-
-def _append(parent: etree._Element, name: str, value: Any) -> None:
-    if value is None:
-        return
-    if isinstance(value, list):
-        for v in value:
-            _append(parent, name, v)
-        return
-    el = etree.SubElement(parent, name)
-    if isinstance(value, dict):
-        _fill(el, value)
-    else:
-        el.text = _text(value)
-
-
-def _fill(el: etree._Element, fields: dict[str, Any]) -> etree._Element:
-    """:func:`booksync.qbxml.build.fill` (children in schema order, ``KeyError`` for a child the schema
-    does not allow) sorting the fields given rather than walking the aggregate's whole order."""
-    index = _INDEX.get(el.tag)
-    if index is None:
-        raise KeyError(f"{el.tag} is not a known qbXML aggregate")
-    present = []
-    for key, value in fields.items():
-        if key.startswith("@"):
-            if value is not None:
-                el.set(key[1:], _text(value))
-            continue
-        pos = index.get(key)
-        if pos is None:
-            raise KeyError(f"{key} is not a child of {el.tag}")
-        if value is not None:
-            present.append((pos, key))
-    present.sort()
-    for _, key in present:
-        _append(el, key, fields[key])
-    return el
-
-
-def _aggregate(name: str, fields: dict[str, Any]) -> etree._Element:
-    """The same element as :func:`booksync.qbxml.build.aggregate` builds, faster for answers."""
-    return _fill(etree.Element(name), fields)
+_aggregate = build.aggregate  # answers are built as requests are: children in schema order
 
 
 def _d(value: str, what: str) -> Decimal:

@@ -301,6 +301,19 @@ def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
 # ---------------------------------------------------------------------- the run
 
 
+def _written_targets(written: str | None) -> Iterator[tuple[str, int]]:
+    """(kind, local id) of each invoice and credit memo a payment's written JSON applies to."""
+    try:
+        payload = json.loads(written or "{}")
+    except ValueError:
+        return
+    for app in payload.get("applications") or []:
+        credits = [c.get("credit_memo") or {} for c in app.get("credits") or []]
+        for ref in [app.get("invoice") or {}, *credits]:
+            if ref.get("ref") in (Kind.INVOICE.value, Kind.CREDIT_MEMO.value) and isinstance(ref.get("id"), int):
+                yield ref["ref"], ref["id"]
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector for a CPU-bound step that allocates an object or more per
@@ -339,7 +352,8 @@ class Run:
         self.digest = ""
         self.settled: list[str] = []
         self._stamps: dict[tuple[str, int], dt.datetime] = {}
-        """``updated_at`` of the records this run adds, as loaded (they are light rows, not in the session)."""
+        """``updated_at`` of every record this run loaded, as loaded: the versions its operations are planned
+        from (journal ``source_updated_at``)."""
         self._marks_pending: set[tuple[str, int]] = set()
         self._marks_settled: set[tuple[str, int]] = set()
 
@@ -716,15 +730,8 @@ class Run:
             Link.company_key == key, Link.kind == Kind.PAYMENT.value,
             Link.local_id.in_([op.local_id for op in payments])))
         for text in written:
-            try:
-                before = json.loads(text or "{}")
-            except ValueError:
-                continue
-            for app in before.get("applications") or []:
-                credits = [c.get("credit_memo") or {} for c in app.get("credits") or []]
-                for ref in [app.get("invoice") or {}, *credits]:
-                    if ref.get("ref") in wanted and isinstance(ref.get("id"), int):
-                        wanted[ref["ref"]].add(ref["id"])
+            for kind, local_id in _written_targets(text):
+                wanted[kind].add(local_id)
         out: list[tuple[Link, str | None]] = []
         for kind, local_ids in wanted.items():
             if not local_ids:
@@ -750,25 +757,13 @@ class Run:
         report a conflict, which --on-conflict=overwrite resolves)."""
         wanted: dict[tuple[str, str], set[int]] = {}
         for entry in entries:
-            try:
-                written = json.loads(entry.written or "{}")
-            except ValueError:
-                continue
-            for app in written.get("applications") or []:
-                credits = [c.get("credit_memo") or {} for c in app.get("credits") or []]
-                for ref in [app.get("invoice") or {}, *credits]:
-                    if ref.get("ref") in (Kind.INVOICE.value, Kind.CREDIT_MEMO.value) \
-                            and isinstance(ref.get("id"), int):
-                        wanted.setdefault((ref["ref"], entry.run_id), set()).add(ref["id"])
+            for kind, local_id in _written_targets(entry.written):
+                wanted.setdefault((kind, entry.run_id), set()).add(local_id)
         for (kind, run_id), local_ids in wanted.items():
             links = [link for link in session.scalars(select(Link).where(
                 Link.company_key == key, Link.kind == kind, Link.local_id.in_(sorted(local_ids))))
                 if link.remote_id and link.run_id == run_id]
-            found = self.port.transactions(kind, sorted({link.remote_id for link in links})) if links else {}
-            for link in links:
-                txn = found.get(link.remote_id)
-                if txn is not None and txn.edit_sequence:
-                    link.edit_sequence = txn.edit_sequence
+            self._read_versions_into(kind, links)
 
     def _follow_applied_versions(self, batch: list[Operation], outcomes: list[Outcome],
                                  targets: list[tuple[Link, str | None]]) -> None:
@@ -785,14 +780,19 @@ class Run:
         for kind in (Kind.INVOICE.value, Kind.CREDIT_MEMO.value):
             mine = [(link, before) for link, before in targets if link.kind == kind
                     and (link.run_id == self.run_id or before == link.edit_sequence)]
-            if not mine:
-                continue
-            found = self.port.transactions(kind, sorted({link.remote_id for link, _ in mine}))
-            for link, _ in mine:
-                txn = found.get(link.remote_id)
-                if txn is not None and txn.edit_sequence:
-                    link.edit_sequence = txn.edit_sequence
-                    self.versions[link.remote_id] = txn.edit_sequence
+            self._read_versions_into(kind, [link for link, _ in mine])
+
+    def _read_versions_into(self, kind: str, links: list[Link]) -> None:
+        """Read the current versions of these documents from QuickBooks into their links (and into the
+        versions this run sends with later Mods). One query; nothing when ``links`` is empty."""
+        if not links:
+            return
+        found = self.port.transactions(kind, sorted({link.remote_id for link in links}))
+        for link in links:
+            txn = found.get(link.remote_id)
+            if txn is not None and txn.edit_sequence:
+                link.edit_sequence = txn.edit_sequence
+                self.versions[link.remote_id] = txn.edit_sequence
 
     @staticmethod
     def _links_of(session: Session, key: str, batch: list[Operation]) -> dict[tuple[str, int], Link]:
@@ -817,7 +817,7 @@ class Run:
         if kind in (Kind.ITEM, Kind.PAYMENT_METHOD, Kind.DEPOSIT):
             return
         link_kind = f"adjustment_{entry.kind}" if entry.link_mode == "adjustment" else entry.kind
-        cache = getattr(self, "_link_cache", None)
+        cache = self._link_cache
         if cache is not None:
             link = cache.get((link_kind, entry.local_id))
         else:

@@ -213,32 +213,11 @@ def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
-_PLAIN = (str, int, bool, type(None))
-
-
-def _canonical(value: Any) -> Any:
-    t = type(value)
-    if t in _PLAIN:
-        return value
-    if t is Decimal:
-        return str(value)
-    if t is Ref:
-        return {"ref": value.kind, "id": value.local_id if value.local_id is not None else value.remote_id,
-                "name": value.name}
-    if t is dt.date or t is dt.datetime:
-        return value.isoformat()
-    if t is list or t is tuple:
-        return [_canonical(v) for v in value]
-    names = _FIELDS.get(t)
-    if names is None:
-        if not hasattr(value, "__dataclass_fields__"):
-            return value
-        names = _FIELDS[t] = tuple(k for k in value.__dataclass_fields__ if k != "external_guid")
-    return {k: _canonical(getattr(value, k)) for k in names}
 
 
 def _encode_default(value: Any) -> Any:
-    """What the JSON encoder cannot write itself, as :func:`_canonical` would give it."""
+    """What the JSON encoder cannot write itself: Decimals and dates as text, a Ref as {ref, id, name}, a
+    payload dataclass as its fields but ``external_guid``."""
     t = type(value)
     if t is Decimal:
         return str(value)
@@ -261,9 +240,9 @@ _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=_encode_
 def written_json(payload: Any) -> str:
     """The payload as canonical JSON: what the link table keeps as "written".
 
-    The same text as ``json.dumps(_canonical(payload), sort_keys=True, ensure_ascii=False)``, written by
-    the C encoder with a hook for the payload classes (fingerprints in the link table depend on it never
-    changing: tests/test_fields_planner.py pins one)."""
+    Keys sorted, no ASCII escaping, written by the C encoder with a hook for the payload classes.
+    Fingerprints in the link table depend on it never changing: tests/test_fields_planner.py pins one and
+    compares it with the first implementation's recursive encoding."""
     return _ENCODER.encode(payload)
 
 
