@@ -62,3 +62,24 @@ def test_unknown_command_is_a_usage_error(cli):
     result = cli("synchronise")
     assert result.code == 2
     assert "No such command" in result.stderr
+
+
+def test_hints_name_the_program_as_it_was_started(monkeypatch, tmp_path):
+    """After `make demo`, booksync is .venv/bin/booksync and not on PATH: the demo's "What to try next" must
+    print a command the user can paste."""
+    import sys
+
+    from booksync.cli.common import command_name
+
+    program = tmp_path / ".venv" / "bin" / "booksync"
+    monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
+    monkeypatch.setattr(sys, "argv", [str(program), "demo"])
+    assert command_name() == str(program)
+    monkeypatch.setattr(sys, "argv", ["/x/booksync/cli/main.py", "demo"])  # python -m booksync.cli.main
+    assert command_name() == "booksync"
+    monkeypatch.setenv("PATH", str(program.parent))
+    program.parent.mkdir(parents=True)
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(sys, "argv", [str(program), "demo"])
+    assert command_name() == "booksync"  # on PATH: the short name works

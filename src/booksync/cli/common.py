@@ -58,6 +58,18 @@ def sessions_for(home: Home):
     return open_store(home.database_url)
 
 
+def command_name() -> str:
+    """How to type booksync again in hints: "booksync" when that is on PATH and is this program, else the
+    path it was started by (after `make demo` that is .venv/bin/booksync, not on PATH)."""
+    import shutil
+
+    started = Path(sys.argv[0])
+    found = shutil.which("booksync")
+    if started.name == "booksync" and (found is None or Path(found).resolve() != started.resolve()):
+        return str(started)
+    return "booksync"
+
+
 def fail_json(status: str, code: int, message: str, advice: str = "") -> None:
     """For ``--json``: the failure as one JSON object on standard output, so scripts always get one."""
     print(json.dumps({"status": status, "exit_code": code, "message": message, "advice": advice}))

@@ -27,8 +27,8 @@ from rich.table import Table
 from .. import __version__
 from ..domain import Plan
 
-from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, console, err, home_option,
-                     fail_json, json_option, load_home, sessions_for, setup_logging, sync_lock)
+from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, command_name, console, err,
+                     fail_json, home_option, json_option, load_home, sessions_for, setup_logging, sync_lock)
 
 class BooksyncGroup(click.Group):
     """Turns unexpected exceptions into one clear message and exit code 1."""
@@ -500,11 +500,12 @@ def demo(home_dir: Path | None, no_sync: bool, as_json: bool) -> None:
         result = run_sync(sessions, port, home, ui, SyncOptions())
     print_result(result, as_json)
     if not as_json and result.exit_code == 0:
+        me = command_name()
         console.print("\nWhat to try next:")
-        console.print(f"  booksync reconcile --home {target}        the books agree, member by member")
-        console.print(f"  booksync sync --home {target}             a second run has nothing to send")
-        console.print(f"  booksync accounts xref --home {target}    the G/L account cross references")
-        console.print(f"  booksync simulator request FILE.xml --home {target}   ask the company in qbXML")
+        console.print(f"  {me} reconcile --home {target}        the books agree, member by member")
+        console.print(f"  {me} sync --home {target}             a second run has nothing to send")
+        console.print(f"  {me} accounts xref --home {target}    the G/L account cross references")
+        console.print(f"  {me} simulator request FILE.xml --home {target}   ask the company in qbXML")
     sys.exit(result.exit_code)
 
 
