@@ -70,7 +70,7 @@ from typing import Any, Iterator
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-PHASES = ("generate", "scan", "full", "apply-port", "apply-engine", "incremental")
+PHASES = ("generate", "scan", "sync", "dry-run", "full", "apply-port", "apply-engine", "incremental")
 SCAN_TABLES = ("invoices", "invoice_lines", "credit_memos", "credit_memo_lines", "payments", "applications",
                "members", "gl_accounts")
 EDIT_SEQUENCE = "1700000000"
@@ -157,9 +157,11 @@ def db_path(home: Any) -> str:
     return url[len("sqlite:///"):]
 
 
-def plan_like_engine(session: Any, run: Any, snapshot: Any, key: str) -> dict[str, Any]:
+def plan_like_engine(session: Any, run: Any, snapshot: Any, key: str, keep: Any = None) -> dict[str, Any]:
     """Steps 2-4 of ``Run.execute`` (engine.py) without staging: read the billing store, check,
-    read versions, plan. Returns the timings, the plan and what was found.
+    read versions, plan — streamed as the engine does it: the planner hands its operations over every
+    part (``Planner.sink``) and they are dropped here (given to ``keep(ops)`` first, when set).
+    Returns the timings, the plan (counts, digest, size) and what was found.
 
     If the engine's steps change, change them here too (this is the one place)."""
     from booksync.sync import planner
@@ -167,7 +169,7 @@ def plan_like_engine(session: Any, run: Any, snapshot: Any, key: str) -> dict[st
     from sqlalchemy import delete
 
     from booksync.store.models import Outstanding, SyncMark, _now
-    from booksync.sync.engine import load_work, remember_outstanding
+    from booksync.sync.engine import load_work, part_size, remember_outstanding
 
     mark = session.get(SyncMark, key)
     mark_before = mark.checked_through if mark is not None else None
@@ -192,10 +194,17 @@ def plan_like_engine(session: Any, run: Any, snapshot: Any, key: str) -> dict[st
     t2 = time.perf_counter()
     builder = CorrectionPlanner(work, snapshot, customers, run.port.limits, key, remote=remote,
                                 policy=run.options.policy, deposits=deposits)
+
+    def sink(plan: Any) -> None:
+        ops = plan.take()
+        if keep is not None:
+            keep(ops)
+
+    builder.sink, builder.sink_every = sink, part_size()
     plan = builder.build(create)
+    sink(plan)
     t3 = time.perf_counter()
-    planned_keys = {(op.kind.value, op.local_id) for op in plan.operations}
-    problems += builder.problems + planner.check_applications(work, planned_keys)
+    problems += builder.problems + planner.check_applications(work, builder.planned)
     t4 = time.perf_counter()
     if collecting:
         gc.enable()
@@ -211,7 +220,10 @@ def plan_like_engine(session: Any, run: Any, snapshot: Any, key: str) -> dict[st
 
 
 def work_sizes(work: Any) -> dict[str, int]:
-    return {"invoices": len(work.invoices), "credit_memos": len(work.credit_memos), "payments": len(work.payments),
+    from booksync.domain import Kind
+
+    return {"invoices": work.count(Kind.INVOICE), "credit_memos": work.count(Kind.CREDIT_MEMO),
+            "payments": work.count(Kind.PAYMENT),
             "changed_invoices": len(work.changed_invoices), "changed_credit_memos": len(work.changed_credit_memos),
             "changed_payments": len(work.changed_payments), "deleted_payments": len(work.deleted_payments),
             "changed_members": len(work.changed_members),
@@ -286,47 +298,126 @@ def phase_full(args: argparse.Namespace) -> dict[str, Any]:
             peak = peak_mib()
             plan, work = found["plan"], found["work"]
             result = {"seconds": rounded(found["seconds"]), "snapshot_s": round(snapshot_s, 4), "peak_mib": peak,
-                      "base_mib": base, "operations": len(plan.operations), "counts": plan.counts(),
+                      "base_mib": base, "operations": plan.size, "counts": plan.counts(),
                       "adjustments": len(plan.adjustments), "problems": [str(p.__dict__) for p in found["problems"]],
                       "work": work_sizes(work)}
-        # Setup, after the peak was taken: mark the whole history as synchronized.
+            del found, plan, work
+        # Setup, after the peak was taken: plan again and mark the whole history as synchronized.
         t1 = time.perf_counter()
-        result["links_written"] = mark_synced(home, key, plan, work)
+        result["links_written"] = mark_synced(home, key, run, snapshot, sessions)
         result["mark_synced_s"] = round(time.perf_counter() - t1, 2)
     finally:
         company.close()
     return result
 
 
-def mark_synced(home: Any, key: str, plan: Any, work: Any) -> int:
-    """One link row per invoice, credit memo and payment, as the engine would record after adding it."""
+def engine_run(home: Any, sessions: Any, dry_run: bool) -> dict[str, Any]:
+    """The real ``Run.execute`` (what ``booksync sync --yes`` does, less the command line), against the
+    simulated company of ``home``: times, peak memory, what was planned and applied, the run folder's size."""
+    from booksync.books.desktop import DesktopBooks
+    from booksync.simulator import open_company
+    from booksync.sync.engine import Run, SyncOptions
+
+    base = peak_mib()
+    company = open_company(home.company_path, app_name="booksync")
+    try:
+        port = DesktopBooks(company, backup_source=company)
+        run = Run(sessions, port, home, Quiet(), SyncOptions(dry_run=dry_run))
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        result = run.execute()
+        seconds = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        peak = peak_mib()
+        folder = home.runs_dir / run.run_id
+        staged = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
+        key = port.company_key
+    finally:
+        company.close()
+    if result.exit_code != 0:
+        raise SystemExit(f"the run ended with {result.exit_code}: {result.message} {result.problems[:5]}")
+    planned = sum(result.planned.values())
+    applied = sum(result.applied.values())
+    return {"seconds": round(seconds, 3), "cpu_s": round(cpu, 3), "peak_mib": peak, "base_mib": base,
+            "status": result.status, "planned": planned, "applied": applied, "counts": result.planned,
+            "ops_per_s": round(applied / seconds, 1) if applied else 0.0,
+            "staged_mib": round(staged / 2**20, 1), "run_id": run.run_id, "company_key": key}
+
+
+def phase_dry_run(args: argparse.Namespace) -> dict[str, Any]:
+    """``booksync sync --dry-run`` on the whole history: planning, the checks, the working files (every
+    request message, plan.txt, plan.json), streamed. The store is left as it was (marks, run row, folder)."""
+    home, sessions = open_home(args)
+    with profiled(args, "dry-run"):
+        result = engine_run(home, sessions, dry_run=True)
+    db = sqlite3.connect(db_path(home), isolation_level=None)
+    for table in ("sync_outstanding", "sync_marks"):
+        db.execute(f"DELETE FROM {table} WHERE company_key=?", (result["company_key"],))
+    db.execute("DELETE FROM sync_runs WHERE id=?", (result["run_id"],))
+    db.close()
+    shutil.rmtree(home.runs_dir / result["run_id"], ignore_errors=True)
+    return result
+
+
+def phase_sync(args: argparse.Namespace) -> dict[str, Any]:
+    """A confirmed first sync of the whole history (customers, items, methods, every invoice, credit memo
+    and payment), on a copy of the home's store and company: the user's ``booksync sync --yes``, with its
+    backup. The copy is removed afterwards."""
+    from booksync.config import Home
+    from booksync.store.db import open_store
+
+    source, _ = open_home(args)
+    copy = source.path.parent / (source.path.name + "-sync")
+    shutil.rmtree(copy, ignore_errors=True)
+    home = Home.load(copy, create=True)
+    shutil.copyfile(db_path(source), copy / "billing.db")
+    shutil.copyfile(source.company_path, home.company_path)
+    try:
+        with profiled(args, "sync"):
+            result = engine_run(home, open_store(home.database_url, migrate=False), dry_run=False)
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+    return result
+
+
+def mark_synced(home: Any, key: str, run: Any, snapshot: Any, sessions: Any) -> int:
+    """One link row per invoice, credit memo and payment, as the engine would record after adding it: the
+    history is planned again and each add's fingerprint, written JSON and planned stamp go to a spill file,
+    then into the link table."""
+    import pickle
+
     from booksync.domain import Action, Kind
     from booksync.sync.planner import written_json
 
     import scale_data
 
-    updated = {Kind.INVOICE: {r.id: r.updated_at for r in work.invoices},
-               Kind.CREDIT_MEMO: {r.id: r.updated_at for r in work.credit_memos},
-               Kind.PAYMENT: {r.id: r.updated_at for r in work.payments}}
+    kinds = {Kind.INVOICE, Kind.CREDIT_MEMO, Kind.PAYMENT}
+    spill_path = home.path / "mark-synced.spill"
+    with spill_path.open("wb") as spill:
+        def keep(ops: list[Any]) -> None:
+            pickle.dump([(op.kind.value, op.local_id, op.number, op.fingerprint, op.written or written_json(op.payload),
+                          scale_data.stamp(op.stamp)) for op in ops if op.action is Action.ADD and op.kind in kinds],
+                        spill)
+
+        with sessions() as session:
+            plan_like_engine(session, run, snapshot, key, keep=keep)
     now = scale_data.stamp(dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
     db = sqlite3.connect(db_path(home), isolation_level=None)
     db.execute("BEGIN")
-    rows, written = [], 0
+    written = 0
     sql = ("INSERT INTO links (company_key, kind, local_id, remote_id, edit_sequence, qb_name, fingerprint, written, "
            "source_updated_at, run_id, synced_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
-    for op in plan.operations:
-        if op.action is not Action.ADD or op.kind not in updated:
-            continue
-        rows.append((key, op.kind.value, op.local_id, f"BENCH-{op.kind.value}-{op.local_id}", EDIT_SEQUENCE,
-                     op.number, op.fingerprint, written_json(op.payload),
-                     scale_data.stamp(updated[op.kind][op.local_id]), "bench-history", now))
-        if len(rows) >= 20_000:
-            db.executemany(sql, rows)
-            written += len(rows)
-            rows.clear()
-    db.executemany(sql, rows)
-    written += len(rows)
-    # As a completed sync leaves it: the change mark at its start, nothing outstanding.
+    with spill_path.open("rb") as spill:
+        while True:
+            try:
+                chunk = pickle.load(spill)
+            except EOFError:
+                break
+            db.executemany(sql, [(key, kind, local_id, f"BENCH-{kind}-{local_id}", EDIT_SEQUENCE, number, fp,
+                                  text, stamp, "bench-history", now)
+                                 for kind, local_id, number, fp, text, stamp in chunk])
+            written += len(chunk)
+    spill_path.unlink()
     db.execute("INSERT OR REPLACE INTO sync_marks (company_key, checked_through, run_id) VALUES (?,?,?)",
                (key, now, "bench-history"))
     db.execute("COMMIT")
@@ -359,7 +450,19 @@ def apply_plan(session: Any, snapshot: Any, key: str, limits: Any, n_invoices: i
     customers = CustomerResolution(missing=sorted(work.members.values(), key=lambda m: m.number))
     plan = Planner(work, snapshot, customers, limits, key).build(create_customers=True)
     plan.operations = [op for op in plan.operations if op.kind is not Kind.PAYMENT]
+    plan.size = len(plan.operations)
     return plan, work
+
+
+def message_batches(ops: list[Any], size: int = 50) -> list[list[Any]]:
+    """The engine's messages (sync/staging.py StagedPlan.put): one kind and action each, at most ``size``."""
+    out: list[list[Any]] = []
+    for op in ops:
+        if out and out[-1][0].kind is op.kind and out[-1][0].action is op.action and len(out[-1]) < size:
+            out[-1].append(op)
+        else:
+            out.append([op])
+    return out
 
 
 def kind_label(op: Any) -> str:
@@ -384,7 +487,7 @@ def phase_apply_port(args: argparse.Namespace) -> dict[str, Any]:
         run = Run(sessions, port, home, Quiet(), SyncOptions())
         with sessions() as session:
             plan, _ = apply_plan(session, snapshot, key, port.limits, args.apply_invoices)
-        batches = run.batches(plan)
+        batches = message_batches(plan.operations)
         resolved: dict[tuple[str, int], str] = {}
 
         def resolve(ref: Any) -> str | None:
@@ -466,11 +569,11 @@ def phase_apply_engine(args: argparse.Namespace) -> dict[str, Any]:
                      [op for op in plan.operations if op.kind is Kind.INVOICE]]
             with profiled(args, "apply-engine"):
                 for ops in parts:
-                    part = Plan(operations=ops)
-                    batches = run.batches(part)
+                    part = Plan(operations=ops, size=len(ops))
+                    batches = message_batches(ops)
                     c0 = time.process_time()
                     t0 = time.perf_counter()
-                    applied, error = run.apply(session, record, part, batches, key)
+                    applied, error = run.apply(session, record, part, lambda b=batches: iter(b), key)
                     spent = time.perf_counter() - t0
                     cpu = time.process_time() - c0
                     if error is not None:
@@ -588,7 +691,7 @@ def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
         return {"seconds": rounded(parts[median]), "all": [round(t, 4) for t in totals],
                 "nothing_changed_load_work_s": round(statistics.median(nothing), 4), "nothing_changed_empty": empty,
                 "snapshot_s": round(snapshot_s, 4), "customers_in_snapshot": len(snapshot.customers),
-                "changed": len(changed), "operations": len(found["plan"].operations),
+                "changed": len(changed), "operations": found["plan"].size,
                 "counts": found["plan"].counts(), "versions_asked": port.asked,
                 "problems": [str(p.__dict__) for p in found["problems"]], "work": work_sizes(found["work"]),
                 "peak_mib": peak_mib(), "base_mib": base}
@@ -596,7 +699,8 @@ def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
         company.close()
 
 
-PHASE_FUNCS = {"generate": phase_generate, "scan": phase_scan, "full": phase_full, "apply-port": phase_apply_port,
+PHASE_FUNCS = {"generate": phase_generate, "scan": phase_scan, "sync": phase_sync, "dry-run": phase_dry_run,
+               "full": phase_full, "apply-port": phase_apply_port,
                "apply-engine": phase_apply_engine, "incremental": phase_incremental}
 
 
@@ -689,6 +793,11 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     row("full planning / bare scan, CPU time", lambda r: f"{r['full']['seconds']['cpu'] / r['scan']['cpu_s']:.0f}×")
     row("full plan operations", lambda r: f"{r['full']['operations']:,}")
     row("ops planned per second (full)", lambda r: f"{r['full']['operations'] / r['full']['seconds']['total']:,.0f}")
+    row("**first sync, whole history (Run.execute, confirmed), s**", lambda r: fmt_s(r["sync"]["seconds"]))
+    row("first sync: operations applied / per second", lambda r: f"{r['sync']['applied']:,} / "
+                                                                 f"{r['sync']['ops_per_s']:,.0f}", "≥ 1,000/s")
+    row("dry run, whole history (plan + checks + working files), s", lambda r: fmt_s(r["dry-run"]["seconds"]))
+    row("dry run: working files, MiB", lambda r: f"{r['dry-run']['staged_mib']:,.0f}")
     row("reading QuickBooks (snapshot), full / incremental, s",
         lambda r: f"{fmt_s(r['full']['snapshot_s'])} / {fmt_s(r['incremental']['snapshot_s'])}")
     row("second sync, nothing changed: load_work, s", lambda r: fmt_s(r["incremental"]["nothing_changed_load_work_s"]))
@@ -716,9 +825,9 @@ def table(results: dict[int, dict[str, Any]]) -> str:
     row("requests per message, invoice adds / all adds",
         lambda r: f"{r['apply-port']['per_kind']['add invoice']['requests_per_message']:.1f} / "
                   f"{r['apply-port']['per_kind']['all adds']['requests_per_message']:.1f}", "≥ 50")
-    for phase in ("scan", "full", "apply-port", "apply-engine", "incremental"):
+    for phase in ("scan", "sync", "dry-run", "full", "apply-port", "apply-engine", "incremental"):
         row(f"peak RSS, {phase}, MiB", lambda r, p=phase: f"{r[p]['peak_mib']:,.0f}",
-            "< 300 MB at 1M" if phase in ("full", "incremental") else "")
+            "< 300 MB at 1M" if phase in ("sync", "dry-run", "full", "incremental") else "")
     row("peak RSS after imports (baseline), MiB", lambda r: f"{r['full']['base_mib']:,.0f}")
     row("load average (1 min) before/after: full, apply-engine, incremental", lambda r: ", ".join(
         "/".join(f"{x:.1f}" for x in r[p]["load"]) for p in ("full", "apply-engine", "incremental")))

@@ -105,7 +105,8 @@ def test_unique_appends_the_member_number_within_the_limit():
 
 def member(id: int, number: str, name: str, **kw) -> SimpleNamespace:
     fields = dict(company=name, contact_first="", contact_last="", address1="", address2="", city="", state="",
-                  postal_code="", phone="", email="", qb_customer="", status="active")
+                  postal_code="", phone="", email="", qb_customer="", status="active",
+                  updated_at=dt.datetime(2025, 1, 1))
     fields.update(kw)
     return SimpleNamespace(id=id, number=number, name=name, **fields)
 

@@ -13,6 +13,7 @@ Amounts are ``Decimal`` with two places (see :mod:`booksync.money`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -383,6 +384,9 @@ class Operation:
     """The payload's canonical JSON when the planner computed it with the fingerprint ("" otherwise)."""
     related: tuple[str, int, str, str] | None = None
     """For an adjustment: (kind, local_id, fingerprint, written JSON) of the original it corrects."""
+    stamp: "dt.datetime | None" = None
+    """The ``updated_at`` of the billing row a new record was planned from (journal ``source_updated_at``),
+    set by the planner for adds; corrections find theirs in the run's loaded records."""
 
 
 @dataclass
@@ -434,32 +438,56 @@ class Problem:
 
 @dataclass
 class Plan:
-    """The ordered operations of one run, with what was adjusted to fit QuickBooks."""
+    """The ordered operations of one run, with what was adjusted to fit QuickBooks.
+
+    A large plan is not held whole: the engine :meth:`take` s the operations planned so far at safe points
+    (docs/performance.md "Streaming a full sync"); :meth:`counts`, :meth:`digest` and :attr:`size` still
+    cover every operation planned, taken or not."""
 
     operations: list[Operation] = field(default_factory=list)
+    """The operations planned and not yet taken."""
     adjustments: list[Adjustment] = field(default_factory=list)
     corrections: list[Correction] = field(default_factory=list)
+    size: int = 0
+    """How many operations were planned in all."""
+    _taken: dict[str, int] = field(default_factory=dict)
+    _hash: Any = None
 
     def add(self, **kwargs: Any) -> Operation:
-        op = Operation(seq=len(self.operations) + 1, **kwargs)
+        self.size += 1
+        op = Operation(seq=self.size, **kwargs)
         self.operations.append(op)
         return op
+
+    def take(self) -> list[Operation]:
+        """Hand over the operations planned since the last call; they stay counted in :meth:`counts`,
+        :meth:`digest` and :attr:`size`. The caller must not change them afterwards."""
+        ops, self.operations = self.operations, []
+        if self._hash is None:
+            self._hash = hashlib.sha256()
+        _digest_into(self._hash, ops)
+        for op in ops:
+            key = f"{op.action.value} {op.kind.value}"
+            self._taken[key] = self._taken.get(key, 0) + 1
+        return ops
 
     def digest(self) -> str:
         """A digest of what the plan would do: equal digests mean the same operations on the same
         records at the same versions (used to check a confirmed plan is still current)."""
-        import hashlib
-
-        h = hashlib.sha256()
-        for op in self.operations:
-            h.update(f"{op.action.value}|{op.kind.value}|{op.local_id}|{op.fingerprint}|{op.remote_id}|"
-                     f"{op.edit_sequence}\n".encode())
+        h = self._hash.copy() if self._hash is not None else hashlib.sha256()
+        _digest_into(h, self.operations)
         return h.hexdigest()
 
     def counts(self) -> dict[str, int]:
-        """Operations counted by "<action> <kind>", e.g. {"add invoice": 12}."""
-        out: dict[str, int] = {}
+        """Operations counted by "<action> <kind>", e.g. {"add invoice": 12}, in the order first planned."""
+        out = dict(self._taken)
         for op in self.operations:
             key = f"{op.action.value} {op.kind.value}"
             out[key] = out.get(key, 0) + 1
         return out
+
+
+def _digest_into(h: Any, ops: list[Operation]) -> None:
+    for op in ops:
+        h.update(f"{op.action.value}|{op.kind.value}|{op.local_id}|{op.fingerprint}|{op.remote_id}|"
+                 f"{op.edit_sequence}\n".encode())

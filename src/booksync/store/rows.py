@@ -9,11 +9,12 @@ go through the ORM models in :mod:`booksync.store.models`.
 from __future__ import annotations
 
 import datetime as dt
+from array import array
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
-from sqlalchemy import Select, and_, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from .models import Application, CreditMemo, CreditMemoLine, Invoice, InvoiceLine, Link, Payment
@@ -157,5 +158,149 @@ def unlinked_payments(session: Session, company_key: str, candidates: list[int] 
     return sorted(out.values(), key=lambda p: p.id)
 
 
-__all__ = ["SaleRow", "LineRow", "PaymentRow", "ApplicationRow", "TargetRow", "unlinked_sales",
+@dataclass(slots=True)
+class LinkRow:
+    """What planning needs of a link: the ListID/TxnID of the record in QuickBooks."""
+
+    remote_id: str
+
+
+PART = 2000
+"""Records per part when the records to add are read part by part (``BOOKSYNC_PLAN_PART`` overrides it;
+the tests set a small value so that every run crosses parts)."""
+
+
+class AddsSource:
+    """The records a run adds to QuickBooks — open invoices, credit memos and payments with no link to the
+    company — read from the billing store part by part, in the plan's order, instead of held whole.
+
+    Only their ids are held (8 bytes each, in the plan's order: sales by date, number and id, payments by
+    date, number and id); rows are loaded a part at a time, and what the checks need of all of them (members
+    billed, accounts used, payment methods) is asked of the database. A full sync of a million transactions
+    then fits in a few hundred megabytes (docs/performance.md, "Streaming a full sync").
+
+    ``candidates`` (kind → ids) limits the records to those the change marks name; None looks at all.
+    """
+
+    def __init__(self, session: Session, company_key: str, candidates: dict[str, list[int]] | None,
+                 part: int = PART) -> None:
+        self.session, self.company_key, self.part = session, company_key, max(1, part)
+        self.everything = candidates is None
+        postgres = session.get_bind().dialect.name == "postgresql"
+        self.ids: dict[str, array] = {}
+        for kind, model in (("invoice", Invoice), ("credit_memo", CreditMemo), ("payment", Payment)):
+            # Byte order for numbers (C collation on PostgreSQL): the same order as Python's sort of str.
+            number = model.number.collate("C") if postgres else model.number
+            stmt = (select(model.id).where(model.id.in_(_unlinked(model, company_key, kind)))
+                    .order_by(model.date, number, model.id))
+            wanted = None if candidates is None else set(candidates.get(kind) or ())
+            ids = array("q")
+            for (local_id,) in session.execute(stmt):
+                if wanted is None or local_id in wanted:
+                    ids.append(local_id)
+            self.ids[kind] = ids
+
+    def count(self, kind: str) -> int:
+        return len(self.ids[kind])
+
+    def _filters(self, kind: str, column: Any) -> Iterator[Any]:
+        """WHERE clauses selecting this kind's records to add through ``column`` (their id or a foreign key
+        to it): one subquery when every record is looked at, else IN lists of ids."""
+        if not self.ids[kind]:
+            return
+        if self.everything:
+            model = {"invoice": Invoice, "credit_memo": CreditMemo, "payment": Payment}[kind]
+            yield column.in_(_unlinked(model, self.company_key, kind))
+            return
+        for chunk in _chunks(sorted(self.ids[kind])):
+            yield column.in_(chunk)
+
+    def member_ids(self) -> set[int]:
+        """The members these records bill."""
+        out: set[int] = set()
+        for kind, model in (("invoice", Invoice), ("credit_memo", CreditMemo), ("payment", Payment)):
+            for where in self._filters(kind, model.id):
+                out.update(self.session.scalars(select(model.member_id).where(where).distinct()))
+        return out
+
+    def line_accounts(self) -> dict[int, int]:
+        """G/L account id → number of lines of the invoices and credit memos to add that use it."""
+        out: dict[int, int] = {}
+        for kind, lines, parent in (("invoice", InvoiceLine, InvoiceLine.invoice_id),
+                                    ("credit_memo", CreditMemoLine, CreditMemoLine.credit_memo_id)):
+            for where in self._filters(kind, parent):
+                stmt = select(lines.gl_account_id, func.count()).where(where).group_by(lines.gl_account_id)
+                for gl_id, n in self.session.execute(stmt):
+                    out[gl_id] = out.get(gl_id, 0) + n
+        return out
+
+    def deposit_accounts(self) -> dict[int, int]:
+        """G/L account id → number of payments to add that deposit to it."""
+        out: dict[int, int] = {}
+        for where in self._filters("payment", Payment.id):
+            stmt = select(Payment.deposit_account_id, func.count()).where(where).group_by(Payment.deposit_account_id)
+            for gl_id, n in self.session.execute(stmt):
+                out[gl_id] = out.get(gl_id, 0) + n
+        return out
+
+    def methods(self) -> set[str]:
+        """The payment methods of the payments to add."""
+        out: set[str] = set()
+        for where in self._filters("payment", Payment.id):
+            out.update(self.session.scalars(select(Payment.method).where(where).distinct()))
+        return out
+
+    def _payments_where(self, condition: Any) -> list[PaymentRow]:
+        ids: list[int] = []
+        for where in self._filters("payment", Payment.id):
+            ids.extend(self.session.scalars(select(Payment.id).where(where, condition)))
+        return unlinked_payments(self.session, self.company_key, sorted(ids)) if ids else []
+
+    def payments_depositing_to(self, gl_ids: set[int]) -> list[PaymentRow]:
+        """The payments to add that deposit to one of ``gl_ids``, with their applications."""
+        return self._payments_where(Payment.deposit_account_id.in_(sorted(gl_ids)))
+
+    def payments_applying_to(self, invoice_ids: set[int]) -> list[PaymentRow]:
+        """The payments to add that apply to one of ``invoice_ids``, with their applications."""
+        touching: list[int] = []
+        for chunk in _chunks(sorted(invoice_ids)):
+            touching.extend(self.session.scalars(select(Application.payment_id).where(
+                Application.invoice_id.in_(chunk))))
+        return [p for chunk in _chunks(sorted(set(touching)))
+                for p in self._payments_where(Payment.id.in_(chunk))]
+
+    def sales_parts(self) -> Iterator[list[tuple[str, SaleRow]]]:
+        """The invoices, then the credit memos, to add, a part at a time, in the plan's order."""
+        for kind in ("invoice", "credit_memo"):
+            ids = self.ids[kind]
+            for start in range(0, len(ids), self.part):
+                part = ids[start:start + self.part].tolist()
+                found = {r.id: r for r in unlinked_sales(self.session, kind, self.company_key, part)}
+                yield [(kind, found[i]) for i in part if i in found]
+
+    def payment_parts(self) -> Iterator[tuple[list[PaymentRow], dict[tuple[str, int], LinkRow]]]:
+        """The payments to add, a part at a time, in the plan's order; each part with the links of the
+        invoices and credit memos it applies to that are in QuickBooks already."""
+        ids = self.ids["payment"]
+        for start in range(0, len(ids), self.part):
+            part = ids[start:start + self.part].tolist()
+            found = {p.id: p for p in unlinked_payments(self.session, self.company_key, part)}
+            payments = [found[i] for i in part if i in found]
+            targets: dict[str, set[int]] = {"invoice": set(), "credit_memo": set()}
+            for p in payments:
+                for app in p.applications:
+                    targets["invoice"].add(app.invoice_id)
+                    if app.credit_memo_id is not None:
+                        targets["credit_memo"].add(app.credit_memo_id)
+            links: dict[tuple[str, int], LinkRow] = {}
+            for kind, local_ids in targets.items():
+                for chunk in _chunks(sorted(local_ids)):
+                    stmt = select(Link.local_id, Link.remote_id).where(
+                        Link.company_key == self.company_key, Link.kind == kind, Link.local_id.in_(chunk))
+                    links.update({(kind, local_id): LinkRow(remote_id) for local_id, remote_id in
+                                  self.session.execute(stmt)})
+            yield payments, links
+
+
+__all__ = ["AddsSource", "LinkRow", "SaleRow", "LineRow", "PaymentRow", "ApplicationRow", "TargetRow", "unlinked_sales",
            "unlinked_payments"]

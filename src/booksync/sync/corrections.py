@@ -181,13 +181,10 @@ class CorrectionPlanner(Planner):
             self._plan_payment_delete(payment)
         for payment in releases:
             self._plan_release(payment)
-        for kind, record in sorted(self.work.sales(), key=lambda kr: (kr[0] is Kind.CREDIT_MEMO, kr[1].date,
-                                                                      kr[1].number)):
-            self._plan_sales(kind, record)
+        self.plan_sales_adds()
         for item in self._corrections_of_sales:
             self._emit_sales_correction(*item)
-        for payment in sorted(self.work.payments, key=lambda p: (p.date, p.number)):
-            self._plan_payment(payment)
+        self.plan_payment_adds()
         final = {p.id: p for p in self.work.changed_payments}
         final.update({p.id: p for p in releases})
         for payment in sorted(final.values(), key=lambda p: (p.date, p.number)):

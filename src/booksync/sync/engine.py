@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from filelock import FileLock, Timeout
 
@@ -38,7 +38,7 @@ from . import planner
 from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
 from ..store import rows
 from ..store.backup import backup_database
-from .staging import stage_run, write_corrections_log
+from .staging import StagedPlan, write_corrections_log
 
 log = logging.getLogger("booksync.sync")
 
@@ -180,9 +180,15 @@ def remember_outstanding(session: Session, company_key: str, work: planner.Work,
     needed |= {(Kind.PAYMENT.value, p.id) for p in work.payments + work.changed_payments + work.deleted_payments}
     needed |= {(Kind.CUSTOMER.value, m.id) for m in work.changed_members}
     session.execute(delete(Outstanding.__table__).where(Outstanding.company_key == company_key))
-    if needed:
-        session.execute(insert(Outstanding.__table__), [{"company_key": company_key, "kind": kind,
-                                                         "local_id": local_id} for kind, local_id in sorted(needed)])
+    rows_ = [{"company_key": company_key, "kind": kind, "local_id": local_id} for kind, local_id in sorted(needed)]
+    if rows_:
+        session.execute(insert(Outstanding.__table__), rows_)
+    if work.source is not None:  # the records to add, from their ids (a million rows are not built at once)
+        for kind, ids in work.source.ids.items():
+            for start in range(0, len(ids), 10_000):
+                session.execute(insert(Outstanding.__table__), [
+                    {"company_key": company_key, "kind": kind, "local_id": local_id}
+                    for local_id in ids[start:start + 10_000]])
     mark = session.get(SyncMark, company_key)
     if mark is None:
         mark = SyncMark(company_key=company_key)
@@ -208,9 +214,10 @@ def _mark_outstanding(session: Session, company_key: str, pending: set[tuple[str
 
 
 def load_work(session: Session, company_key: str, *, everything: bool = False) -> planner.Work:
-    """Load the records not yet in QuickBooks or changed since booksync wrote them, and what they need,
-    from the billing store. Only the change candidates (:func:`change_candidates`) are examined unless
-    ``everything`` is set or the company has no mark yet."""
+    """Load the records changed since booksync wrote them, and what they need, from the billing store;
+    the records not yet in QuickBooks are read part by part while planning (``work.source``,
+    :class:`booksync.store.rows.AddsSource`). Only the change candidates (:func:`change_candidates`) are
+    examined unless ``everything`` is set or the company has no mark yet."""
     work = planner.Work()
     work.gl_accounts = {g.id: g for g in session.scalars(select(GLAccount))}
     candidates = None if everything else change_candidates(session, company_key)
@@ -230,16 +237,12 @@ def load_work(session: Session, company_key: str, *, everything: bool = False) -
                        Link.fingerprint.not_in(("void", "deleted"))).options(*options).order_by(model.id))
         return among(stmt, model, kind)
 
-    def only(kind: Kind) -> list[int] | None:
-        return None if candidates is None else candidates[kind]
-
-    # Records to add are the bulk of a first sync: light rows, not ORM objects (store/rows.py).
-    work.invoices = rows.unlinked_sales(session, Kind.INVOICE.value, company_key, only(Kind.INVOICE))
-    work.credit_memos = rows.unlinked_sales(session, Kind.CREDIT_MEMO.value, company_key, only(Kind.CREDIT_MEMO))
-    work.payments = rows.unlinked_payments(session, company_key, only(Kind.PAYMENT))
+    # Records to add are the bulk of a first sync: only their ids are held; planning reads them a part at a
+    # time as light rows (store/rows.py; docs/performance.md "Streaming a full sync").
+    work.source = rows.AddsSource(session, company_key, None if candidates is None else {
+        kind.value: ids for kind, ids in candidates.items()}, part_size())
     _load_changes(session, company_key, work, changed)
-    member_ids = ({r.member_id for r in work.invoices} | {r.member_id for r in work.credit_memos}
-                  | {p.member_id for p in work.payments}
+    member_ids = (work.source.member_ids()
                   | {r.member_id for r in work.changed_invoices + work.changed_credit_memos}
                   | {p.member_id for p in work.changed_payments + work.deleted_payments
                      + work.linked_payments_touching}
@@ -292,6 +295,13 @@ def _load_changes(session: Session, key: str, work: planner.Work, changed: Any) 
     for p in work.linked_payments_touching:
         for app in p.applications:
             _ = app.invoice, app.credit_memo
+
+
+def part_size() -> int:
+    """Records to add read and planned at a time (``BOOKSYNC_PLAN_PART`` overrides
+    :data:`booksync.store.rows.PART`)."""
+    raw = os.environ.get("BOOKSYNC_PLAN_PART", "")
+    return int(raw) if raw else rows.PART
 
 
 def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
@@ -356,6 +366,12 @@ class Run:
         from (journal ``source_updated_at``)."""
         self._marks_pending: set[tuple[str, int]] = set()
         self._marks_settled: set[tuple[str, int]] = set()
+        self.staged: StagedPlan | None = None
+        self._mod_targets: set[str] = set()
+        """ListIDs/TxnIDs this run's plan changes: the only versions :attr:`versions` must keep."""
+        self._planned_yet = False
+        self._fetched: dict[tuple[str, int], str] = {}
+        """ListIDs/TxnIDs of the records the current message refers to, read from the link table."""
 
     def _flush_marks(self, session: Session, key: str) -> None:
         _mark_outstanding(session, key, self._marks_pending, self._marks_settled)
@@ -427,27 +443,33 @@ class Run:
             deposits = self.read_deposits(work)
             plan_builder = CorrectionPlanner(work, snapshot, customers, self.port.limits, key, remote=remote,
                                              policy=self.options.policy, deposits=deposits)
-            records = len(work.invoices) + len(work.credit_memos) + len(work.payments)
+            records = work.add_count()
             self.ui.progress("Planning", 0, records)
             plan_builder.progress = lambda done, total: self.ui.progress("Planning", done, total)
-            with collector_paused():
-                plan = plan_builder.build(create)
-            self.ui.progress("Planning", records, records)
-            self.digest = plan.digest()
-            planned_keys = {(op.kind.value, op.local_id) for op in plan.operations}
-            problems = plan_builder.problems + planner.check_applications(work, planned_keys)
-            if problems:
-                return self.result("stopped", EXIT_CHECKS, "The plan cannot be applied; nothing was written.",
-                                   problems=problems)
-            if not plan.operations:
-                skipped = f" ({len(plan_builder.skipped)} conflict(s) skipped)" if plan_builder.skipped else ""
-                return self.result("nothing", EXIT_OK, "Nothing to synchronize: QuickBooks is up to date" + skipped
-                                   + ".")
             self.resolved = {(link.kind, link.local_id): link.remote_id for link in work.links.values()}
             self.resolved.update({(Kind.CUSTOMER.value, m): lid for m, lid in customers.linked.items()})
-            batches = self.batches(plan)
-            stage_run(self.folder, plan, batches, self.port, self.resolve, snapshot,
-                      progress=lambda done, total: self.ui.progress("Writing the working files", done, total))
+            staged = self.staged = StagedPlan(self.folder, self.port, self.resolve, snapshot, min(
+                self.options.message_size, getattr(self.port, "message_size", self.options.message_size)))
+            try:
+                plan_builder.sink, plan_builder.sink_every = self._stage, part_size()
+                with collector_paused():
+                    plan = plan_builder.build(create)
+                    self._stage(plan)
+                self.ui.progress("Planning", records, records)
+                self.digest = plan.digest()
+                problems = plan_builder.problems + planner.check_applications(work, plan_builder.planned)
+                if problems or not plan.size:
+                    self._discard_folder()
+                    if problems:
+                        return self.result("stopped", EXIT_CHECKS, "The plan cannot be applied; nothing was written.",
+                                           problems=problems)
+                    skipped = f" ({len(plan_builder.skipped)} conflict(s) skipped)" if plan_builder.skipped else ""
+                    return self.result("nothing", EXIT_OK, "Nothing to synchronize: QuickBooks is up to date"
+                                       + skipped + ".")
+                staged.close(plan)
+            except BaseException:
+                self._discard_folder()
+                raise
             log_files = write_corrections_log(self.folder, plan, snapshot, self.options.policy) \
                 if plan.corrections else {}
             run = SyncRun(id=self.run_id, company_key=key, status="planned", dry_run=self.options.dry_run,
@@ -459,7 +481,7 @@ class Run:
             adjusted = len(plan.adjustments)
             if self.options.dry_run:
                 return self._finish(session, run, "dry-run", EXIT_OK,
-                                    f"Dry run: {len(plan.operations)} operation(s) staged in {self.folder}; "
+                                    f"Dry run: {plan.size} operation(s) staged in {self.folder}; "
                                     "nothing was sent to QuickBooks.", planned=counts, adjustments=adjusted)
             review = getattr(self.ui, "review_corrections", None)
             if plan.corrections and review is not None and not review(plan, log_files):
@@ -472,7 +494,7 @@ class Run:
                                     adjustments=adjusted)
             backup = self.backup()
             self._record_bill_info(session, key, customers.new_links)
-            applied, error = self.apply(session, run, plan, batches, key)
+            applied, error = self.apply(session, run, plan, staged.batches, key)
             if error is not None:
                 return self._finish(session, run, "refused", EXIT_REFUSED, error, planned=counts, applied=applied,
                                     backup=backup, adjustments=adjusted)
@@ -480,7 +502,25 @@ class Run:
                                 f"QuickBooks was updated: {sum(applied.values())} operation(s) applied.",
                                 planned=counts, applied=applied, backup=backup, adjustments=adjusted)
 
+    def _stage(self, plan: Plan) -> None:
+        """Hand the operations planned so far to the working files (the planner's sink)."""
+        ops = plan.take()
+        for op in ops:
+            if op.stamp is None:
+                op.stamp = self._planned_stamp(op)
+            if op.action is not Action.ADD and op.remote_id:
+                self._mod_targets.add(op.remote_id)
+        self.staged.put(ops)
+
+    def _discard_folder(self) -> None:
+        """A run that stops before its plan is recorded leaves no folder."""
+        if self.staged is not None:
+            self.staged.discard()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
     def _finish(self, session: Session, run: SyncRun, status: str, code: int, message: str, **kw: Any) -> SyncResult:
+        if self.staged is not None:
+            self.staged.discard()
         run.status = status
         run.finished_at = _now()
         result = self.result(status, code, message, **kw)
@@ -590,19 +630,37 @@ class Run:
     def resolve(self, ref: Ref) -> str | None:
         if ref.remote_id:
             return ref.remote_id
-        return self.resolved.get((ref.kind, ref.local_id)) if ref.local_id is not None else None
+        if ref.local_id is None:
+            return None
+        key = (ref.kind, ref.local_id)
+        return self.resolved.get(key) or self._fetched.get(key)
 
-    def batches(self, plan: Plan) -> list[list[Operation]]:
-        """Split the plan into messages: one kind of record each, at most ``message_size`` requests."""
-        out: list[list[Operation]] = []
-        for op in plan.operations:
-            if out and out[-1][0].kind == op.kind and out[-1][0].action == op.action \
-                    and len(out[-1]) < min(self.options.message_size,
-                                           getattr(self.port, "message_size", self.options.message_size)):
-                out[-1].append(op)
-            else:
-                out.append([op])
-        return out
+    def _fetch_refs(self, session: Session, key: str, batch: list[Operation]) -> None:
+        """Read from the link table the ListIDs/TxnIDs of the customers, invoices and credit memos the message
+        refers to that were created earlier in this run (a million-record run does not hold them all)."""
+        wanted: dict[str, set[int]] = {}
+        for op in batch:
+            payload = op.payload
+            refs = [getattr(payload, "customer", None)]
+            for app in getattr(payload, "applications", None) or ():
+                refs += [app.invoice, *(credit.credit_memo for credit in app.credits)]
+            for ref in refs:
+                if isinstance(ref, Ref) and not ref.remote_id and ref.local_id is not None \
+                        and (ref.kind, ref.local_id) not in self.resolved:
+                    wanted.setdefault(ref.kind, set()).add(ref.local_id)
+        self._fetched = {}
+        for kind, ids in wanted.items():
+            for chunk in _chunks(sorted(ids)):
+                stmt = select(Link.local_id, Link.remote_id).where(Link.company_key == key, Link.kind == kind,
+                                                                  Link.local_id.in_(chunk))
+                self._fetched.update({(kind, local_id): remote_id for local_id, remote_id in session.execute(stmt)
+                                      if remote_id})
+
+    def _keep_version(self, remote_id: str, edit_sequence: str) -> None:
+        """Remember the version a record has after this run changed it, when a later operation of the plan
+        needs it (before the plan is made, every version is kept)."""
+        if not self._planned_yet or remote_id in self._mod_targets:
+            self.versions[remote_id] = edit_sequence
 
     # -- backup, apply
 
@@ -634,17 +692,24 @@ class Run:
                              source_updated_at=member.updated_at if member is not None else None))
         session.commit()
 
-    def apply(self, session: Session, run: SyncRun, plan: Plan, batches: list[list[Operation]],
+    def apply(self, session: Session, run: SyncRun, plan: Plan, batches: Callable[[], Iterator[list[Operation]]],
               key: str) -> tuple[dict[str, int], str | None]:
-        """Send the batches in order, journaling each operation; stop at the first refusal."""
+        """Send the messages ``batches()`` yields, in order, journaling each operation; stop at the first
+        refusal. Every operation is journaled "pending" first; each message's entries are then read back
+        as it is sent (a million-operation run holds one message at a time)."""
         run.status = "applying"
-        entries = {op.seq: journal_entry(run.id, key, op, self._planned_stamp(op)) for op in plan.operations}
-        session.add_all(entries.values())
+        self._planned_yet = True
+        table = JournalEntry.__table__
+        for batch in batches():
+            session.execute(insert(table), [journal_values(run.id, key, op) for op in batch])
         session.commit()
         applied: dict[str, int] = {}
         done = 0
-        total = len(plan.operations)
-        for batch in batches:
+        total = plan.size
+        for batch in batches():
+            entries = {e.seq: e for e in session.scalars(select(JournalEntry).where(
+                JournalEntry.run_id == run.id, JournalEntry.seq.in_([op.seq for op in batch])))}
+            self._fetch_refs(session, key, batch)
             pending = batch
             for attempt in range(len(RETRY_DELAYS) + 1):
                 failure = self._send(session, key, pending, entries, applied)
@@ -792,7 +857,7 @@ class Run:
             txn = found.get(link.remote_id)
             if txn is not None and txn.edit_sequence:
                 link.edit_sequence = txn.edit_sequence
-                self.versions[link.remote_id] = txn.edit_sequence
+                self._keep_version(link.remote_id, txn.edit_sequence)
 
     @staticmethod
     def _links_of(session: Session, key: str, batch: list[Operation]) -> dict[tuple[str, int], Link]:
@@ -810,10 +875,10 @@ class Run:
                      name: str = "") -> None:
         """Make the link table follow a done operation, described by its journal entry."""
         if edit_sequence:
-            self.versions[remote_id] = edit_sequence
+            self._keep_version(remote_id, edit_sequence)
         kind = Kind(entry.kind)
-        if entry.action == Action.ADD.value and entry.link_mode != "adjustment":
-            self.resolved[(entry.kind, entry.local_id)] = remote_id
+        if entry.action == Action.ADD.value and kind in (Kind.ITEM, Kind.PAYMENT_METHOD):
+            self.resolved[(entry.kind, entry.local_id)] = remote_id  # no link rows: few, kept for the run
         if kind in (Kind.ITEM, Kind.PAYMENT_METHOD, Kind.DEPOSIT):
             return
         link_kind = f"adjustment_{entry.kind}" if entry.link_mode == "adjustment" else entry.kind
@@ -904,18 +969,19 @@ class Run:
             link.source_updated_at = planned
 
 
-def journal_entry(run_id: str, key: str, op: Operation, source_updated_at: dt.datetime | None = None) -> JournalEntry:
-    """The journal row of an operation: everything needed to settle it after a crash."""
+def journal_values(run_id: str, key: str, op: Operation) -> dict[str, Any]:
+    """The journal row of an operation, status "pending" (not sent): everything needed to settle it after a crash."""
     payload = op.payload
     written = (op.written or planner.written_json(payload)) if payload is not None else ""
     if op.link_mode == "adjustment":
         written = json.dumps({"payload": written, "related": list(op.related or ())})
     ref = getattr(payload, "ref_number", None) or getattr(payload, "name", None) or op.number
-    return JournalEntry(run_id=run_id, seq=op.seq, action=op.action.value, kind=op.kind.value,
-                        local_id=op.local_id, number=op.number, request_id=str(op.seq),
-                        external_guid=getattr(payload, "external_guid", "") or "", company_key=key,
-                        target_id=op.remote_id or "", fingerprint=op.fingerprint, written=written,
-                        link_mode=op.link_mode, ref_number=ref, source_updated_at=source_updated_at)
+    now = _now()
+    return dict(run_id=run_id, seq=op.seq, action=op.action.value, kind=op.kind.value, local_id=op.local_id,
+                number=op.number, request_id=str(op.seq), external_guid=getattr(payload, "external_guid", "") or "",
+                company_key=key, target_id=op.remote_id or "", fingerprint=op.fingerprint, written=written,
+                link_mode=op.link_mode, ref_number=ref, source_updated_at=op.stamp, status="pending",
+                remote_id="", edit_sequence="", error="", updated_at=now)
 
 
 def explain_refusal(op: Operation, outcome: Outcome) -> str:

@@ -11,6 +11,8 @@ import datetime as dt
 import hashlib
 import json
 import uuid
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
@@ -31,11 +33,15 @@ class Work:
     """The billing records one run looks at.
 
     Attributes:
-        invoices, credit_memos, payments: records not yet in QuickBooks (store rows).
+        invoices, credit_memos, payments: records not yet in QuickBooks (store rows), when held in
+            memory; empty when ``source`` reads them part by part.
+        source: the records not yet in QuickBooks, read from the store part by part
+            (:class:`booksync.store.rows.AddsSource`), or None when the lists above hold them.
         gl_accounts: every G/L account, by id.
         members: every member these records bill, by id.
         links: the link table rows that matter, by (kind, local_id): customers of
-            these members, and invoices/credit memos the payments apply to.
+            these members, and invoices/credit memos the changed payments apply to.
+        part_links: links of the invoices and credit memos the current part of payments to add applies to.
     """
 
     invoices: list[Any] = field(default_factory=list)
@@ -54,9 +60,12 @@ class Work:
     """Members with a customer in QuickBooks whose details changed."""
     linked_payments_touching: list[Any] = field(default_factory=list)
     """Payments in QuickBooks applied to the changed invoices and credit memos."""
+    source: Any = None
+    part_links: dict[tuple[str, int], Any] = field(default_factory=dict)
 
     def stamps(self) -> dict[tuple[str, int], dt.datetime]:
-        """``updated_at`` of every record loaded, as loaded, by (kind, id): the versions the plan is made of."""
+        """``updated_at`` of every record loaded, as loaded, by (kind, id): the versions the plan is made of.
+        (Records to add carry theirs on their operations: :attr:`booksync.domain.Operation.stamp`.)"""
         out = {(Kind.INVOICE.value, r.id): r.updated_at for r in self.invoices + self.changed_invoices}
         out.update({(Kind.CREDIT_MEMO.value, r.id): r.updated_at for r in self.credit_memos
                     + self.changed_credit_memos})
@@ -66,28 +75,100 @@ class Work:
                     + self.changed_members})
         return out
 
-    def is_empty(self) -> bool:
-        return not (self.invoices or self.credit_memos or self.payments or self.changed_invoices
-                    or self.changed_credit_memos or self.changed_payments or self.deleted_payments
-                    or self.changed_members)
+    def count(self, kind: Kind) -> int:
+        """How many records of ``kind`` (invoice, credit memo, payment) are to be added."""
+        if self.source is not None:
+            return self.source.count(kind.value)
+        return len({Kind.INVOICE: self.invoices, Kind.CREDIT_MEMO: self.credit_memos,
+                    Kind.PAYMENT: self.payments}[kind])
 
-    def sales(self) -> Iterable[tuple[Kind, Any]]:
-        """Invoices and credit memos to add."""
-        yield from ((Kind.INVOICE, i) for i in self.invoices)
-        yield from ((Kind.CREDIT_MEMO, c) for c in self.credit_memos)
+    def add_count(self) -> int:
+        return sum(self.count(k) for k in (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.PAYMENT))
+
+    def is_empty(self) -> bool:
+        return not (self.add_count() or self.changed_invoices or self.changed_credit_memos
+                    or self.changed_payments or self.deleted_payments or self.changed_members)
+
+    def sales_to_add(self) -> Iterable[list[tuple[Kind, Any]]]:
+        """Invoices, then credit memos, to add, by date and number, in parts."""
+        if self.source is not None:
+            for part in self.source.sales_parts():
+                yield [(Kind(kind), record) for kind, record in part]
+            return
+        yield sorted([(Kind.INVOICE, i) for i in self.invoices] + [(Kind.CREDIT_MEMO, c) for c in self.credit_memos],
+                     key=lambda kr: (kr[0] is Kind.CREDIT_MEMO, kr[1].date, kr[1].number))
+
+    def payments_to_add(self) -> Iterable[list[Any]]:
+        """Payments to add, by date and number, in parts; :attr:`part_links` follows each part."""
+        if self.source is not None:
+            for part, links in self.source.payment_parts():
+                self.part_links = links
+                yield part
+            self.part_links = {}
+            return
+        yield sorted(self.payments, key=lambda p: (p.date, p.number))
+
+    def link(self, kind: str, local_id: int) -> Any:
+        """The link of a record in QuickBooks (a link row, or a :class:`~booksync.store.rows.LinkRow`), or None."""
+        key = (kind, local_id)
+        return self.links.get(key) or self.part_links.get(key)
 
     def open_sales(self) -> Iterable[tuple[Kind, Any]]:
-        """Invoices and credit memos whose lines QuickBooks will receive: adds and open changed ones."""
-        yield from self.sales()
+        """Invoices and credit memos held in memory whose lines QuickBooks will receive: adds in the lists
+        and open changed ones."""
+        yield from ((Kind.INVOICE, i) for i in self.invoices)
+        yield from ((Kind.CREDIT_MEMO, c) for c in self.credit_memos)
         yield from ((Kind.INVOICE, i) for i in self.changed_invoices if i.status == "open")
         yield from ((Kind.CREDIT_MEMO, c) for c in self.changed_credit_memos if c.status == "open")
 
     def open_payments(self) -> list[Any]:
+        """Payments held in memory that QuickBooks will receive: adds in the lists and changed ones."""
         return self.payments + self.changed_payments
 
-    def billed_members(self) -> list[Any]:
+    def line_accounts(self) -> dict[int, int]:
+        """G/L account id → lines using it, of every invoice and credit memo QuickBooks will receive."""
+        used = dict(self.source.line_accounts()) if self.source is not None else {}
+        for _, record in self.open_sales():
+            for line in record.lines:
+                used[line.gl_account_id] = used.get(line.gl_account_id, 0) + 1
+        return used
+
+    def deposit_accounts(self) -> dict[int, int]:
+        """G/L account id → payments QuickBooks will receive that deposit to it."""
+        used = dict(self.source.deposit_accounts()) if self.source is not None else {}
+        for payment in self.open_payments():
+            used[payment.deposit_account_id] = used.get(payment.deposit_account_id, 0) + 1
+        return used
+
+    def payments_depositing_to(self, gl_ids: set[int]) -> list[Any]:
+        """Payments QuickBooks will receive that deposit to one of ``gl_ids``."""
+        out = [p for p in self.open_payments() if p.deposit_account_id in gl_ids]
+        if self.source is not None and gl_ids:
+            out += self.source.payments_depositing_to(gl_ids)
+        return out
+
+    def payments_applying_to(self, invoice_ids: set[int]) -> list[Any]:
+        """Payments to add that apply to one of ``invoice_ids``."""
+        out = [p for p in self.payments if any(a.invoice_id in invoice_ids for a in p.applications)]
+        if self.source is not None and invoice_ids:
+            out += self.source.payments_applying_to(invoice_ids)
+        return out
+
+    def methods_used(self) -> set[str]:
+        """Payment methods of the payments QuickBooks will receive."""
+        used = {p.method for p in self.open_payments() if p.method}
+        if self.source is not None:
+            used |= {m for m in self.source.methods() if m}
+        return used
+
+    def billed_member_ids(self) -> set[int]:
         ids = {r.member_id for _, r in self.open_sales()} | {p.member_id for p in self.open_payments()}
-        return sorted((self.members[i] for i in ids), key=lambda m: m.number)
+        if self.source is not None:
+            ids |= self.source.member_ids()
+        return ids
+
+    def billed_members(self) -> list[Any]:
+        return sorted((self.members[i] for i in self.billed_member_ids()), key=lambda m: m.number)
 
 
 def external_guid(company_key: str, kind: Kind, local_id: int) -> str:
@@ -116,12 +197,9 @@ def gl_label(account: Any) -> str:
 
 def check_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
     """Every G/L account used by the records must cross-reference an active QuickBooks account."""
-    used: dict[int, int] = {}
-    for _, record in work.open_sales():
-        for line in record.lines:
-            used[line.gl_account_id] = used.get(line.gl_account_id, 0) + 1
-    for payment in work.open_payments():
-        used[payment.deposit_account_id] = used.get(payment.deposit_account_id, 0) + 1
+    used = work.line_accounts()
+    for gl_id, n in work.deposit_accounts().items():
+        used[gl_id] = used.get(gl_id, 0) + n
     by_name = snapshot.account_by_name()
     problems = []
     for gl_id in sorted(used, key=lambda i: work.gl_accounts[i].number):
@@ -193,12 +271,13 @@ def resolve_customers(work: Work, snapshot: QBSnapshot) -> CustomerResolution:
 def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
     """Every payment must deposit to a Bank or Other Current Asset account (QuickBooks status 3140)."""
     by_name = snapshot.account_by_name()
+    refused = {gl_id for gl_id in work.deposit_accounts()
+               if (target := by_name.get((work.gl_accounts[gl_id].qb_account or "").casefold())) is not None
+               and not target.holds_deposits}
     problems = []
-    for payment in sorted(work.open_payments(), key=lambda p: p.number):
+    for payment in sorted(work.payments_depositing_to(refused), key=lambda p: p.number):
         gl = work.gl_accounts[payment.deposit_account_id]
-        target = by_name.get((gl.qb_account or "").casefold())
-        if target is None or target.holds_deposits:
-            continue
+        target = by_name[(gl.qb_account or "").casefold()]
         member = work.members[payment.member_id]
         problems.append(Problem(
             "deposit-account", f"payment {payment.number} from {member.name}, {payment.date}, {payment.amount}",
@@ -270,6 +349,10 @@ class Planner:
     problems: list[Problem] = field(default_factory=list)
     progress: Any = None
     """Called as ``progress(done, total)`` every 5,000 invoices, credit memos and payments planned."""
+    sink: Any = None
+    """Called as ``sink(plan)`` between records once ``sink_every`` operations are waiting, to :meth:`Plan.take`
+    them (the engine writes them to the run's folder: a large plan is never held whole)."""
+    sink_every: int = 1000
 
     def __post_init__(self) -> None:
         self.fit = FieldFitter(self.limits, self.plan.adjustments)
@@ -277,18 +360,38 @@ class Planner:
         self._items: dict[int, Ref] = {}
         self._methods: dict[str, Ref] = {}
         self._customer_refs: dict[int, Ref] = {}
+        self.planned = PlannedKeys()
+        """The invoices and credit memos this plan adds: payments may apply to them."""
 
     def build(self, create_customers: bool) -> Plan:
         if create_customers:
             self._plan_customers()
         self._plan_items()
         self._plan_methods()
-        for kind, record in sorted(self.work.sales(), key=lambda kr: (kr[0] is Kind.CREDIT_MEMO, kr[1].date,
-                                                                      kr[1].number)):
-            self._plan_sales(kind, record)
-        for payment in sorted(self.work.payments, key=lambda p: (p.date, p.number)):
-            self._plan_payment(payment)
+        self.plan_sales_adds()
+        self.plan_payment_adds()
         return self.plan
+
+    def plan_sales_adds(self) -> None:
+        """The invoices and credit memos to add, part by part."""
+        for part in self.work.sales_to_add():
+            for kind, record in part:
+                self._plan_sales(kind, record)
+                self._checkpoint()
+        self.planned.freeze()
+
+    def plan_payment_adds(self) -> None:
+        """The payments to add, part by part, each part's applications checked against what QuickBooks
+        holds or this plan adds (the sales are planned first)."""
+        for part in self.work.payments_to_add():
+            self.problems += application_problems(self.work, part, self.planned)
+            for payment in part:
+                self._plan_payment(payment)
+                self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        if self.sink is not None and len(self.plan.operations) >= self.sink_every:
+            self.sink(self.plan)
 
     # -- customers
 
@@ -308,7 +411,9 @@ class Planner:
             planned[name.casefold()] = member.number
             data = self.customer_data(member, name)
             self.plan.add(action=Action.ADD, kind=Kind.CUSTOMER, local_id=member.id, number=member.number,
-                          description=f"Customer \"{name}\" for {label}", payload=data, **stamp(data))
+                          description=f"Customer \"{name}\" for {label}", payload=data, **stamp(data),
+                          stamp=member.updated_at)
+            self._checkpoint()
 
     def customer_data(self, member: Any, name: str) -> CustomerData:
         """The customer QuickBooks holds for ``member`` under ``name``, every field fitted to the limits."""
@@ -343,7 +448,7 @@ class Planner:
     # -- items and payment methods
 
     def _income_accounts(self) -> list[Any]:
-        ids = {line.gl_account_id for _, r in self.work.open_sales() for line in r.lines}
+        ids = self.work.line_accounts()
         return sorted((self.work.gl_accounts[i] for i in ids), key=lambda g: g.number)
 
     def _plan_items(self) -> None:
@@ -371,7 +476,7 @@ class Planner:
 
     def _plan_methods(self) -> None:
         existing = {m.name.casefold(): m for m in self.snapshot.payment_methods}
-        for method in sorted({p.method for p in self.work.open_payments() if p.method}):
+        for method in sorted(self.work.methods_used()):
             name = self.fit.name("payment method", "name", method, self.limits.payment_method_name,
                                  fallback="Other")
             key = name.casefold()
@@ -404,7 +509,7 @@ class Planner:
         self._planned = getattr(self, "_planned", 0) + 1
         if self.progress is not None and self._planned % 5000 == 0:
             work = self.work
-            self.progress(self._planned, len(work.invoices) + len(work.credit_memos) + len(work.payments))
+            self.progress(self._planned, work.add_count())
 
     def _plan_sales(self, kind: Kind, record: Any) -> None:
         self._tick()
@@ -413,10 +518,11 @@ class Planner:
         self.plan.add(action=Action.ADD, kind=kind, local_id=record.id, number=record.number,
                       description=f"{kind.label.capitalize()} {record.number} for {member.name}, {record.date}, "
                                   f"{data.total}",
-                      payload=data, **stamp(data), amount=data.total)
+                      payload=data, **stamp(data), amount=data.total, stamp=record.updated_at)
+        self.planned.add(kind.value, record.id)
 
     def _txn_ref(self, kind: Kind, local_id: int, number: str) -> Ref:
-        link = self.work.links.get((kind.value, local_id))
+        link = self.work.link(kind.value, local_id)
         return Ref(kind.value, local_id, link.remote_id if link is not None else None, number)
 
     def payment_data(self, payment: Any) -> PaymentData:
@@ -447,33 +553,62 @@ class Planner:
         member = self.work.members[payment.member_id]
         self.plan.add(action=Action.ADD, kind=Kind.PAYMENT, local_id=payment.id, number=payment.number,
                       description=f"Payment {payment.number} from {member.name}, {payment.date}, {payment.amount}",
-                      payload=data, **stamp(data), amount=payment.amount)
+                      payload=data, **stamp(data), amount=payment.amount, stamp=payment.updated_at)
 
 
-def check_applications(work: Work, planned: set[tuple[str, int]]) -> list[Problem]:
-    """Every invoice or credit memo a payment applies to must be in QuickBooks or in this plan."""
+class PlannedKeys:
+    """The invoices and credit memos a plan adds, by (kind, local id): ids in compact arrays (8 bytes each,
+    for a million-record plan), searched by bisection once :meth:`freeze` sorted them."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, array] = {}
+
+    def add(self, kind: str, local_id: int) -> None:
+        self._ids.setdefault(kind, array("q")).append(local_id)
+
+    def freeze(self) -> None:
+        self._ids = {kind: array("q", sorted(ids)) for kind, ids in self._ids.items()}
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        ids = self._ids.get(key[0])
+        if not ids:
+            return False
+        i = bisect_left(ids, key[1])
+        return i < len(ids) and ids[i] == key[1]
+
+
+def application_problems(work: Work, payments: Iterable[Any], planned: Any) -> list[Problem]:
+    """Every invoice or credit memo these payments apply to must be open and in QuickBooks or in the plan
+    (``planned``: (kind, local id) pairs)."""
     problems = []
-    for payment in work.open_payments():
+    for payment in payments:
         for app in payment.applications:
             targets = [(Kind.INVOICE, app.invoice_id, app.invoice)]
             if app.credit_memo_id is not None:
                 targets.append((Kind.CREDIT_MEMO, app.credit_memo_id, app.credit_memo))
             for kind, local_id, record in targets:
                 key = (kind.value, local_id)
-                if (key in work.links or key in planned) and record.status == "open":
+                if (work.link(*key) is not None or key in planned) and record.status == "open":
                     continue
                 state = "is " + record.status if record.status != "open" else "is not synchronized"
                 problems.append(Problem(
                     "application-target", f"payment {payment.number}",
                     f"applies to {kind.label} {record.number}, which {state}",
                     f"correct the payment's applications: booksync payments edit {payment.number} --apply ..."))
-    problems += check_overapplied(work)
     return problems
+
+
+def check_applications(work: Work, planned: Any) -> list[Problem]:
+    """The applications of the changed payments (those of the payments to add are checked as they are
+    planned: :meth:`Planner.plan_payment_adds`), and what the payments apply to changed invoices."""
+    return application_problems(work, work.changed_payments, planned) + check_overapplied(work)
 
 
 def check_overapplied(work: Work) -> list[Problem]:
     """A changed invoice must stay at least as large as what payments apply to it (QuickBooks 3210)."""
-    payments = {p.id: p for p in work.open_payments() + work.linked_payments_touching if p.status == "open"}
+    changed = {i.id for i in work.changed_invoices if i.status == "open"}
+    touching = work.changed_payments + work.linked_payments_touching + work.payments_applying_to(changed)
+    payments = {p.id: p for p in touching if p.status == "open"}
     applied: dict[int, Decimal] = {}
     receipts: dict[int, list[str]] = {}
     for payment in payments.values():

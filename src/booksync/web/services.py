@@ -213,7 +213,8 @@ def dashboard(session: Session, home: Home, books: Books, kind: str) -> Dashboar
     awaiting = session.scalar(select(SyncRun).where(SyncRun.status == "awaiting confirm")
                               .order_by(SyncRun.started_at.desc()).limit(1))
     work = load_work(session, key)
-    waiting = Waiting(len(work.invoices), len(work.credit_memos), len(work.payments), len(work.changed_invoices),
+    waiting = Waiting(work.count(Kind.INVOICE), work.count(Kind.CREDIT_MEMO), work.count(Kind.PAYMENT),
+                      len(work.changed_invoices),
                       len(work.changed_credit_memos), len(work.changed_payments) + len(work.deleted_payments),
                       len(work.changed_members))
     board = Dashboard(books, kind, str(home.company_path) if kind == "simulator" else "",
