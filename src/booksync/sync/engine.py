@@ -38,7 +38,7 @@ from . import planner
 from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
 from ..store import rows
 from ..store.backup import backup_database
-from .staging import StagedPlan, write_corrections_log
+from .staging import SPILL, StagedPlan, write_corrections_log
 
 log = logging.getLogger("booksync.sync")
 
@@ -382,10 +382,30 @@ class Run:
                           digest=self.digest, settled=self.settled, **kw)
 
     def execute(self) -> SyncResult:
-        result = self._execute()
+        discard_spills(self.home.runs_dir)  # of runs killed earlier: callers hold the home's sync lock
+        try:
+            result = self._execute()
+        except BaseException:
+            self._abandon()
+            raise
+        finally:
+            if self.staged is not None:
+                self.staged.discard()
         if result.status in ("stopped", "declined"):
             self._record_stopped(result)
         return result
+
+    def _abandon(self) -> None:
+        """A run left by an exception (the person pressed Ctrl-C at the confirmation, the connection
+        failed) is not left "planned" for ever: "cancelled" when nothing was sent yet."""
+        try:
+            with self.sessions() as session:
+                run = session.get(SyncRun, self.run_id)
+                if run is not None and run.status == "planned":
+                    run.status, run.finished_at = "cancelled", _now()
+                    session.commit()
+        except Exception:  # noqa: BLE001 - the first exception is the one to report
+            log.exception("could not record run %s as cancelled", self.run_id)
 
     def _record_stopped(self, result: SyncResult) -> None:
         """A run stopped by a check, or declined, before its plan was recorded still gets its row in
@@ -967,6 +987,13 @@ class Run:
         if link is not None and planned is not None:
             link.fingerprint, link.written = fp, written or link.written
             link.source_updated_at = planned
+
+
+def discard_spills(runs_dir: Path) -> None:
+    """Remove the spills (and unfinished plan files) of runs that ended without removing them (killed)."""
+    for pattern in ("*/" + SPILL, "*/.plan-operations.*"):
+        for path in runs_dir.glob(pattern):
+            path.unlink(missing_ok=True)
 
 
 def journal_values(run_id: str, key: str, op: Operation) -> dict[str, Any]:
