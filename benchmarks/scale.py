@@ -13,27 +13,35 @@ one child process per phase, so that each phase's peak memory is its own:
 2. ``scan``: the floor: a bare ``SELECT *`` of the invoices, invoice lines, credit memos,
    credit memo lines, payments, applications, members and G/L accounts, fetched as
    tuples with ``sqlite3`` (median of ``--repeat``).
-3. ``full``: full planning, nothing synchronized yet, as ``Run.execute`` does it:
+3. ``sync``: a confirmed first sync of the whole history, the real ``Run.execute`` (what
+   ``booksync sync --yes`` does): reading QuickBooks, checks, streamed planning and working files,
+   backup, journal, applying every customer, item, method, invoice, credit memo and payment to the
+   simulated company; on a copy of the store and company (removed afterwards). Time, operations
+   per second, peak memory.
+4. ``dry-run``: ``Run.execute`` with ``dry_run``: planning and the working files of the whole history
+   (every request message, plan.txt, plan.json), streamed; the store is left as it was.
+5. ``full``: full planning, nothing synchronized yet, as ``Run.execute`` does it:
    ``load_work``, the checks, ``read_versions``/``read_deposits``,
    ``CorrectionPlanner.build`` (creating customers), ``check_applications``; with the
-   snapshot read from the simulated company through ``DesktopBooks`` (timed apart).
-   Then (setup, after the peak memory is taken) the whole history is marked as
+   snapshot read from the simulated company through ``DesktopBooks`` (timed apart). The
+   operations are handed over part by part as in the engine and dropped (no working files).
+   Then (setup, after the peak memory is taken) the history is planned again and marked as
    synchronized: one link row per invoice, credit memo and payment, with the fingerprint
    and canonical JSON of the operation the planner built for it.
-4. ``apply-port``: on a copy of the company: every customer, the items and payment methods,
+6. ``apply-port``: on a copy of the company: every customer, the items and payment methods,
    then the first ``--apply-invoices`` invoices (by date), sent through
    ``DesktopBooks.send`` in the engine's batches (``Run.batches``, message size 50):
    operations per second and requests per message; qbXML rendering, the simulator and the
    parsing of the answers, no journal.
-5. ``apply-engine``: the same operations through ``Run.apply`` on the real company: the
+7. ``apply-engine``: the same operations through ``Run.apply`` on the real company: the
    journal, the link table and the member's Bill Info recorded as a real sync does.
-6. ``incremental``: ``load_work`` with nothing changed; then ``--changes`` invoices
+8. ``incremental``: ``load_work`` with nothing changed; then ``--changes`` invoices
    spread over the history get one line amount bumped (and ``updated_at``), and the
-   planning of step 3 is timed again (median of ``--repeat``). ``read_versions`` asks the
+   planning of step 5 is timed again (median of ``--repeat``). ``read_versions`` asks the
    port for the EditSequences of the changed invoices and of the payments applied to
    them: the port here is the simulated company, except ``transactions()``, which answers
    from the link rows (RemoteTxn with the recorded EditSequence, date and total), since
-   the history was linked in step 3 rather than written to the simulator.
+   the history was linked in step 5 rather than written to the simulator.
 
 Times are wall clock and CPU time (``time.process_time()``) of the measured block; each phase
 also records the 1-minute load average before and after it, because the project's machine may

@@ -415,3 +415,36 @@ def test_a_new_payment_overapplying_a_reduced_invoice_stops_the_run(demo_copy, t
                for p in stopped["problems"]), stopped["problems"]
     assert run_folders(home) == folders and scratch_files(home) == []
     assert result.writes == [] and company_db(demo_copy.company).fingerprint() == before
+
+
+# ---------------------------------------------------------------------- 5. finding the records to add
+
+
+def test_the_records_to_add_are_the_same_whichever_way_they_are_found(nosync_home, monkeypatch):
+    """Among change candidates, the records to add are found by id and sorted in Python when the candidates
+    are few, and by one ordered query filtered by the candidates when they are many (store/rows.py FEW):
+    both give the same records in the same order (the plan's), and that order is the one of a run that
+    looks at everything (no mark), restricted to the candidates. Candidates that are not records to add
+    (ids of nothing) are ignored."""
+    from booksync.config import Home
+    from booksync.store import rows
+    from booksync.store.db import open_store
+
+    home = Home.load(nosync_home.path)
+    sessions = open_store(home.database_url, migrate=False)
+    with sessions() as session:
+        every = rows.AddsSource(session, "any-company", None)
+        assert all(len(every.ids[kind]) > 10 for kind in ("invoice", "credit_memo", "payment"))
+        candidates = {kind: sorted(set(list(ids)[::3]) | {10**9}) for kind, ids in every.ids.items()}
+        wanted = {kind: [i for i in ids if i in set(candidates[kind])] for kind, ids in every.ids.items()}
+        monkeypatch.setattr(rows, "FEW", 0)
+        many = rows.AddsSource(session, "any-company", candidates)
+        monkeypatch.setattr(rows, "FEW", 10**9)
+        few = rows.AddsSource(session, "any-company", candidates)
+        for kind in wanted:
+            assert list(many.ids[kind]) == wanted[kind] == list(few.ids[kind]), kind
+        # And the order is the plan's: by date, then number.
+        dates = {(kind, r.id): (r.date, r.number) for part in every.sales_parts() for kind, r in part}
+        for kind in ("invoice", "credit_memo"):
+            keys = [dates[(kind, i)] for i in every.ids[kind]]
+            assert keys == sorted(keys) and len(keys) == len(every.ids[kind]), kind

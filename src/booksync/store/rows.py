@@ -166,6 +166,9 @@ class LinkRow:
 
 
 PART = 2000
+FEW = 20_000
+"""Up to this many change candidates, the records to add are found among them by id and sorted in Python;
+beyond, by one ordered query over every record not in QuickBooks (filtered by the candidates)."""
 """Records per part when the records to add are read part by part (``BOOKSYNC_PLAN_PART`` overrides it;
 the tests set a small value so that every run crosses parts)."""
 
@@ -188,16 +191,27 @@ class AddsSource:
         self.everything = candidates is None
         postgres = session.get_bind().dialect.name == "postgresql"
         self.ids: dict[str, array] = {}
+        few = candidates is not None and sum(len(v) for v in candidates.values()) <= FEW
         for kind, model in (("invoice", Invoice), ("credit_memo", CreditMemo), ("payment", Payment)):
-            # Byte order for numbers (C collation on PostgreSQL): the same order as Python's sort of str.
-            number = model.number.collate("C") if postgres else model.number
-            stmt = (select(model.id).where(model.id.in_(_unlinked(model, company_key, kind)))
-                    .order_by(model.date, number, model.id))
-            wanted = None if candidates is None else set(candidates.get(kind) or ())
             ids = array("q")
-            for (local_id,) in session.execute(stmt):
-                if wanted is None or local_id in wanted:
-                    ids.append(local_id)
+            if few:  # the usual incremental run: look only at the candidates, sort them here
+                found: list[tuple[Any, ...]] = []
+                for chunk in _chunks(sorted((candidates or {}).get(kind) or ())):
+                    found += session.execute(
+                        select(model.date, model.number, model.id)
+                        .outerjoin(Link, and_(Link.company_key == company_key, Link.kind == kind,
+                                              Link.local_id == model.id))
+                        .where(Link.id.is_(None), model.status == "open", model.id.in_(chunk))).all()
+                ids.extend(local_id for _, _, local_id in sorted(found))
+            else:
+                # Byte order for numbers (C collation on PostgreSQL): the same order as Python's sort of str.
+                number = model.number.collate("C") if postgres else model.number
+                stmt = (select(model.id).where(model.id.in_(_unlinked(model, company_key, kind)))
+                        .order_by(model.date, number, model.id))
+                wanted = None if candidates is None else set(candidates.get(kind) or ())
+                for (local_id,) in session.execute(stmt):
+                    if wanted is None or local_id in wanted:
+                        ids.append(local_id)
             self.ids[kind] = ids
 
     def count(self, kind: str) -> int:
