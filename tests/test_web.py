@@ -341,6 +341,7 @@ def test_a_sync_answered_through_the_pages_updates_quickbooks(home: Path, signed
     assert stale.status_code == 303
     assert "already answered" in signed_in.flash(f"/sync/{job}")
     assert company.count_lists("Customer") == 0, "nothing is written before the user confirms"
+    assert "Synchronization plan: 2280 change(s)" in client.get(f"/sync/{job}").text
     signed_in.post(f"/sync/{job}/answer", {"question": status["question"], "choice": "yes"}, token_from=f"/sync/{job}")
     status = _wait(client, job, lambda s: s["state"] in ("finished", "failed"))
     assert status["result_status"] == "completed", client.get(f"/sync/{job}").text

@@ -167,6 +167,7 @@ def test_stage_confirm_apply_and_nothing_more(small):
     awaiting = json.loads((folder / confirm.AWAITING_FILE).read_text())
     assert awaiting["counts"] == {"add customer": 3, "add item": 2, "add invoice": 3,
                                   "add payment": 1}
+    assert awaiting["operations"] == 9  # the whole plan, though it was handed to the working files in parts
     assert json.loads((folder / "summary.json").read_text())["status"] == confirm.AWAITING
 
     assert drive(service, small.company).auth[1] == "none"  # still awaiting, nothing changed

@@ -167,7 +167,7 @@ class WebInteraction:
         self.job.run_id = folder.name
         adjustments = [f"{a.record}, {a.field}: \"{a.original}\" -> \"{a.adjusted}\" ({a.reason})"
                        for a in plan.adjustments]
-        data = {"counts": plan.counts(), "operations": len(plan.operations), "corrections": len(plan.corrections),
+        data = {"counts": plan.counts(), "operations": plan.size, "corrections": len(plan.corrections),
                 "adjustments": adjustments[:12], "more_adjustments": max(0, len(adjustments) - 12),
                 "run_id": folder.name}
         return self.job.ask("confirm", data, self.timeout) == "yes"

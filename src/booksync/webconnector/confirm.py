@@ -154,7 +154,7 @@ def decide(sessions: sessionmaker[Session], folder: Path, plan: Plan, unattended
         session.commit()
     _write(folder / AWAITING_FILE, {
         "run_id": run_id, "digest": digest, "staged_at": _now(), "billing": billing,
-        "counts": plan.counts(), "operations": len(plan.operations), "corrections": len(plan.corrections),
+        "counts": plan.counts(), "operations": plan.size, "corrections": len(plan.corrections),
         "unattended": unattended_allows(plan)[1] if unattended else ""})
     return Decision(False, "staged")
 
