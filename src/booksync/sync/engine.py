@@ -247,8 +247,7 @@ def load_work(session: Session, company_key: str, *, everything: bool = False) -
                   | {p.member_id for p in work.changed_payments + work.deleted_payments
                      + work.linked_payments_touching}
                   | {m.id for m in work.changed_members})
-    for chunk in _chunks(sorted(member_ids)):
-        work.members.update({m.id: m for m in session.scalars(select(Member).where(Member.id.in_(chunk)))})
+    work.members = rows.members(session, member_ids)
     wanted: dict[str, set[int]] = {Kind.CUSTOMER.value: member_ids, Kind.INVOICE.value: set(),
                                    Kind.CREDIT_MEMO.value: set()}
     wanted[Kind.INVOICE.value] |= {r.id for r in work.changed_invoices}
