@@ -225,10 +225,11 @@ class AddsSource:
         self.everything = candidates is None
         postgres = session.get_bind().dialect.name == "postgresql"
         self.ids: dict[str, array] = {}
-        few = candidates is not None and sum(len(v) for v in candidates.values()) <= FEW
         for kind, model in (("invoice", Invoice), ("credit_memo", CreditMemo), ("payment", Payment)):
             ids = array("q")
-            if few:  # the usual incremental run: look only at the candidates, sort them here
+            # Counted per kind: members re-examined after a mass customer creation are no reason to scan sales.
+            if candidates is not None and len(candidates.get(kind) or ()) <= FEW:
+                # The usual incremental run: look only at the candidates, sort them here.
                 found: list[tuple[Any, ...]] = []
                 for chunk in _chunks(sorted((candidates or {}).get(kind) or ())):
                     found += session.execute(
