@@ -200,11 +200,12 @@ class LinkRow:
 
 
 PART = 2000
-FEW = 20_000
-"""Up to this many change candidates, the records to add are found among them by id and sorted in Python;
-beyond, by one ordered query over every record not in QuickBooks (filtered by the candidates)."""
 """Records per part when the records to add are read part by part (``BOOKSYNC_PLAN_PART`` overrides it;
 the tests set a small value so that every run crosses parts)."""
+FEW = 20_000
+"""Up to this many change candidates of a kind, the records to add are found among them by id and sorted in
+Python; beyond, by one ordered query over every record not in QuickBooks (filtered by the candidates)."""
+_SALES_AND_PAYMENTS = (("invoice", Invoice), ("credit_memo", CreditMemo), ("payment", Payment))
 
 
 class AddsSource:
@@ -225,13 +226,13 @@ class AddsSource:
         self.everything = candidates is None
         postgres = session.get_bind().dialect.name == "postgresql"
         self.ids: dict[str, array] = {}
-        for kind, model in (("invoice", Invoice), ("credit_memo", CreditMemo), ("payment", Payment)):
+        for kind, model in _SALES_AND_PAYMENTS:
             ids = array("q")
             # Counted per kind: members re-examined after a mass customer creation are no reason to scan sales.
             if candidates is not None and len(candidates.get(kind) or ()) <= FEW:
                 # The usual incremental run: look only at the candidates, sort them here.
                 found: list[tuple[Any, ...]] = []
-                for chunk in _chunks(sorted((candidates or {}).get(kind) or ())):
+                for chunk in _chunks(sorted(candidates.get(kind) or ())):
                     found += session.execute(
                         select(model.date, model.number, model.id)
                         .outerjoin(Link, and_(Link.company_key == company_key, Link.kind == kind,
@@ -259,7 +260,7 @@ class AddsSource:
         if not self.ids[kind]:
             return
         if self.everything:
-            model = {"invoice": Invoice, "credit_memo": CreditMemo, "payment": Payment}[kind]
+            model = dict(_SALES_AND_PAYMENTS)[kind]
             yield column.in_(_unlinked(model, self.company_key, kind))
             return
         for chunk in _chunks(sorted(self.ids[kind])):
@@ -268,7 +269,7 @@ class AddsSource:
     def member_ids(self) -> set[int]:
         """The members these records bill."""
         out: set[int] = set()
-        for kind, model in (("invoice", Invoice), ("credit_memo", CreditMemo), ("payment", Payment)):
+        for kind, model in _SALES_AND_PAYMENTS:
             for where in self._filters(kind, model.id):
                 out.update(self.session.scalars(select(model.member_id).where(where).distinct()))
         return out

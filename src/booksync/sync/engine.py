@@ -38,7 +38,7 @@ from . import planner
 from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
 from ..store import rows
 from ..store.backup import backup_database
-from .staging import SPILL, StagedPlan, write_corrections_log
+from .staging import StagedPlan, discard_scratch, write_corrections_log
 
 log = logging.getLogger("booksync.sync")
 
@@ -381,7 +381,7 @@ class Run:
                           digest=self.digest, settled=self.settled, **kw)
 
     def execute(self) -> SyncResult:
-        discard_spills(self.home.runs_dir)  # of runs killed earlier: callers hold the home's sync lock
+        discard_scratch(self.home.runs_dir)  # of runs killed earlier: callers hold the home's sync lock
         try:
             result = self._execute()
         except BaseException:
@@ -1000,13 +1000,6 @@ class Run:
         if link is not None and planned is not None:
             link.fingerprint, link.written = fp, written or link.written
             link.source_updated_at = planned
-
-
-def discard_spills(runs_dir: Path) -> None:
-    """Remove the spills (and unfinished plan files) of runs that ended without removing them (killed)."""
-    for pattern in ("*/" + SPILL, "*/.plan-operations.*"):
-        for path in runs_dir.glob(pattern):
-            path.unlink(missing_ok=True)
 
 
 def journal_values(run_id: str, key: str, op: Operation) -> dict[str, Any]:

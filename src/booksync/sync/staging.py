@@ -18,6 +18,8 @@ from typing import Any, BinaryIO, Callable, Iterator, TextIO
 from ..domain import Operation, Plan, QBSnapshot, Ref
 
 SPILL = "plan.spill"
+SCRATCH = (SPILL, ".plan-operations.txt", ".plan-operations.json")
+"""What a run writes in its folder only while it runs."""
 
 
 class StagedPlan:
@@ -111,8 +113,15 @@ class StagedPlan:
             if handle is not None:
                 handle.close()
         self._spill = self._ops_txt = self._ops_json = None
-        for name in (SPILL, ".plan-operations.txt", ".plan-operations.json"):
+        for name in SCRATCH:
             (self.folder / name).unlink(missing_ok=True)
+
+
+def discard_scratch(runs_dir: Path) -> None:
+    """Remove the scratch files (:data:`SCRATCH`) of runs that ended without removing them (killed)."""
+    for name in SCRATCH:
+        for path in runs_dir.glob("*/" + name):
+            path.unlink(missing_ok=True)
 
 
 def plan_header(plan: Plan, snapshot: QBSnapshot) -> str:
