@@ -121,10 +121,10 @@ class PaymentReadsFail(DesktopBooks):
             self.payments_sent = True
         return outcomes
 
-    def transactions(self, kind, remote_ids):  # noqa: ANN001
+    def versions(self, kind, remote_ids):  # noqa: ANN001
         if self.payments_sent and kind == Kind.INVOICE.value:
             raise ConnectionFailure(0x80040408, "Could not start QuickBooks.", "the connection dropped")
-        return super().transactions(kind, remote_ids)
+        return super().versions(kind, remote_ids)
 
 
 def test_answers_received_are_recorded_before_reading_applied_versions(nosync_copy):

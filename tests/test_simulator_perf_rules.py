@@ -323,3 +323,51 @@ def test_full_name_lookups_still_find_entries_of_the_right_kind_ignoring_case(qb
     wrong = qb.one("InvoiceAdd", {"CustomerRef": {"FullName": "Acme Widgets"}, "TxnDate": "2025-03-01",
                                   "InvoiceLineAdd": [{"ItemRef": {"FullName": "Acme Widgets"}, "Amount": "1.00"}]})
     assert wrong.code == 3140
+
+
+# ---------------------------------------------------------------------- reading transactions by TxnID
+
+
+def test_a_query_by_txn_ids_reads_those_rows_not_every_transaction_of_the_type(qb, acme, dues):
+    """Given more than a few TxnIDs, SQLite preferred txns_type and read every invoice of the company for
+    each query (at a million transactions this was most of a first sync); the query now goes through the
+    primary key whatever the number of ids."""
+    ids = [qb.sales("Invoice", acme, f"{n}.00", ref=f"I{n}").raise_for_status().rets[0].findtext("TxnID")
+           for n in range(1, 41)]
+    statements: list[str] = []
+    qb.company.db.set_trace_callback(statements.append)
+    try:
+        rs = qb.one("InvoiceQuery", {"TxnID": ids})
+    finally:
+        qb.company.db.set_trace_callback(None)
+    assert [r.findtext("RefNumber") for r in rs.rets] == [f"I{n}" for n in range(1, 41)]
+    (select,) = [s for s in statements if s.startswith("SELECT * FROM txns WHERE")]
+    plan = " ".join(row[3] for row in qb.company.db.execute("EXPLAIN QUERY PLAN " + select))
+    assert "sqlite_autoindex_txns_1 (txn_id=?)" in plan and "txns_type" not in plan, plan
+
+
+def test_include_ret_element_returns_only_the_elements_asked_for(qb, acme, dues):
+    """IncludeRetElement (reference/quickbooks-desktop.md §2, "Query options") limits a Ret to the named
+    top-level elements; without it the whole Ret comes back."""
+    txn_id = qb.sales("Invoice", acme, "25.00", ref="I1").raise_for_status().rets[0].findtext("TxnID")
+    qb.payment(acme, "10.00", [{"TxnID": txn_id, "PaymentAmount": "10.00"}]).raise_for_status()
+    full = qb.ok("InvoiceQuery", {"TxnID": [txn_id], "IncludeLineItems": True})
+    assert full.find("InvoiceLineRet") is not None and full.findtext("BalanceRemaining") == "15.00"
+
+    light = qb.ok("InvoiceQuery", {"TxnID": [txn_id], "IncludeLineItems": True,
+                                   "IncludeRetElement": ["TxnID", "EditSequence"]})
+    assert [child.tag for child in light] == ["TxnID", "EditSequence"]
+    assert light.findtext("EditSequence") == full.findtext("EditSequence")
+
+    mixed = qb.ok("InvoiceQuery", {"TxnID": [txn_id], "IncludeRetElement": ["TxnID", "BalanceRemaining"]})
+    assert [(child.tag, child.text) for child in mixed] == [("TxnID", txn_id), ("BalanceRemaining", "15.00")]
+
+
+def test_desktop_versions_are_the_edit_sequences_a_full_read_returns(qb, acme, dues):
+    from booksync.books.desktop import DesktopBooks
+
+    ids = [qb.sales("Invoice", acme, f"{n}.00").raise_for_status().rets[0].findtext("TxnID") for n in (1, 2, 3)]
+    qb.payment(acme, "1.00", [{"TxnID": ids[0], "PaymentAmount": "1.00"}]).raise_for_status()
+    port = DesktopBooks(qb.company)
+    full = port.transactions("invoice", ids + ["FFFF-1"])
+    assert port.versions("invoice", ids + ["FFFF-1"]) == {i: full[i].edit_sequence for i in ids}

@@ -137,6 +137,18 @@ class DesktopBooks:
                 out[txn.remote_id] = txn
         return out
 
+    def versions(self, kind: str, remote_ids: list[str]) -> dict[str, str]:
+        """The EditSequence of each transaction of ``kind`` found among ``remote_ids`` (TxnIDs), by TxnID.
+        Asks only for TxnID and EditSequence (IncludeRetElement, reference §2 "Query options"): the answer
+        follows the number of ids, not the size of the documents."""
+        txn_type = TXN_TYPES[Kind(kind)]
+        out: dict[str, str] = {}
+        for start in range(0, len(remote_ids), PAGE):
+            body = {"TxnID": remote_ids[start:start + PAGE], "IncludeRetElement": ["TxnID", "EditSequence"]}
+            for ret in self.query(f"{txn_type}Query", body, iterate=False):
+                out[text(ret, "TxnID")] = text(ret, "EditSequence")
+        return out
+
     @staticmethod
     def _remote_txn(kind: str, txn_type: str, ret: etree._Element) -> RemoteTxn:
         total_path = {"Invoice": "Subtotal", "CreditMemo": "TotalAmount", "ReceivePayment": "TotalAmount",

@@ -195,6 +195,10 @@ class OnlineBooks:
         """
         return {str(row["Id"]): self._remote_txn(kind, row) for row in self._read(Kind(kind), remote_ids)}
 
+    def versions(self, kind: str, remote_ids: list[str]) -> dict[str, str]:
+        """The SyncToken of each transaction found, by Id (the whole entities are read: 100 per query)."""
+        return {remote_id: txn.edit_sequence for remote_id, txn in self.transactions(kind, remote_ids).items()}
+
     def _read(self, kind: Kind, remote_ids: list[str]) -> Iterator[dict[str, Any]]:
         entity = ENTITIES[kind]
         ids = sorted({str(i) for i in remote_ids if i})

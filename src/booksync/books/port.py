@@ -74,6 +74,9 @@ class BooksPort(Protocol):
     def transactions(self, kind: str, remote_ids: list[str]) -> dict[str, RemoteTxn]:
         """Read transactions of ``kind`` ("invoice", "credit_memo", "payment") by id."""
 
+    def versions(self, kind: str, remote_ids: list[str]) -> dict[str, str]:
+        """The current version (EditSequence, SyncToken) of each transaction of ``kind`` found, by id."""
+
     def deposits_holding(self, payment_ids: list[str], since: str) -> dict[str, "QBDeposit"]:
         """The deposits dated on or after ``since`` (YYYY-MM-DD), by the TxnID of each payment they hold."""
 

@@ -772,8 +772,19 @@ class Processor:
         return self.db.execute("SELECT t.* FROM lines l JOIN txns t ON t.txn_id=l.txn_id "
                                "WHERE l.payment_id=?", (payment_id,)).fetchone()
 
-    def txn_ret(self, row: sqlite3.Row, include_lines: bool = True) -> etree._Element:
+    # The Ret elements read straight from a txns row, for IncludeRetElement (reference §2, "Query options").
+    _TXN_HEADER = {"TxnID": "txn_id", "TimeCreated": "created", "TimeModified": "modified",
+                   "EditSequence": "edit_seq", "TxnNumber": "txn_number", "TxnDate": "txn_date",
+                   "RefNumber": "ref_number"}
+
+    def txn_ret(self, row: sqlite3.Row, include_lines: bool = True,
+                only: frozenset[str] | None = None) -> etree._Element:
+        """The Ret of a transaction; with ``only`` (the request's IncludeRetElement names), just those
+        top-level elements, as QuickBooks returns them."""
         kind = row["txn_type"]
+        if only is not None and only <= self._TXN_HEADER.keys():
+            return _aggregate(TXN_RET[kind], {tag: row[col] for tag, col in self._TXN_HEADER.items()
+                                              if tag in only and row[col] is not None})
         fields: dict[str, Any] = {"TxnID": row["txn_id"], "TimeCreated": row["created"],
                                   "TimeModified": row["modified"], "EditSequence": row["edit_seq"],
                                   "TxnNumber": row["txn_number"]}
@@ -821,6 +832,8 @@ class Processor:
         elif include_lines and kind == "Deposit":
             lines = self.db.execute("SELECT * FROM lines WHERE txn_id=? ORDER BY seq", (row["txn_id"],)).fetchall()
             fields["DepositLineRet"] = [self._deposit_line_ret(line) for line in lines]
+        if only is not None:
+            fields = {tag: value for tag, value in fields.items() if tag in only}
         return _aggregate(TXN_RET[kind], fields)
 
     def _line_ret(self, line: sqlite3.Row) -> dict[str, Any]:
@@ -883,9 +896,10 @@ class Processor:
     def txn_query(self, txn_type: str) -> Callable[[etree._Element], etree._Element]:
         def handler(rq: etree._Element) -> etree._Element:
             include_lines = text(rq, "IncludeLineItems") == "true" or txn_type == "Deposit"
+            only = frozenset(e.text or "" for e in rq.findall("IncludeRetElement")) or None
 
             def to_ret(row: sqlite3.Row) -> etree._Element:
-                return self.txn_ret(row, include_lines)
+                return self.txn_ret(row, include_lines, only)
 
             if rq.get("iterator") == "Continue":
                 return self._continue(rq, to_ret, lambda ids: self._rows_by_id("txns", "txn_id", ids))
@@ -893,6 +907,9 @@ class Processor:
             ids = [e.text for e in rq.findall("TxnID")]
             refs = [e.text for e in rq.findall("RefNumber")]
             if ids:
+                # "+txn_type": find the rows by their TxnIDs. Given more than a few ids, SQLite would
+                # otherwise walk txns_type and read every transaction of the type for each query.
+                sql = "SELECT * FROM txns WHERE +txn_type=?"
                 sql += f" AND txn_id IN ({','.join('?' * len(ids))})"
                 args += ids
             elif refs:

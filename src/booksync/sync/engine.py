@@ -837,8 +837,8 @@ class Run:
             links = [link for link in session.scalars(select(Link).where(
                 Link.company_key == key, Link.kind == kind, Link.local_id.in_(sorted(local_ids)))) if link.remote_id]
             older = [link.remote_id for link in links if link.run_id != self.run_id]
-            now = self.port.transactions(kind, older) if older else {}
-            out.extend((link, now[link.remote_id].edit_sequence if link.remote_id in now else None)
+            now = self.port.versions(kind, older) if older else {}
+            out.extend((link, now.get(link.remote_id))
                        if link.run_id != self.run_id else (link, None) for link in links)
         return out
 
@@ -885,12 +885,12 @@ class Run:
         versions this run sends with later Mods). One query; nothing when ``links`` is empty."""
         if not links:
             return
-        found = self.port.transactions(kind, sorted({link.remote_id for link in links}))
+        found = self.port.versions(kind, sorted({link.remote_id for link in links}))
         for link in links:
-            txn = found.get(link.remote_id)
-            if txn is not None and txn.edit_sequence:
-                link.edit_sequence = txn.edit_sequence
-                self._keep_version(link.remote_id, txn.edit_sequence)
+            version = found.get(link.remote_id)
+            if version:
+                link.edit_sequence = version
+                self._keep_version(link.remote_id, version)
 
     @staticmethod
     def _links_of(session: Session, key: str, batch: list[Operation]) -> dict[tuple[str, int], Link]:
