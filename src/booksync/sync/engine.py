@@ -991,16 +991,13 @@ class Run:
         When the member is as planned, Bill Info and both timestamps move together, so the member is not
         seen as changed. When it changed since (renamed while the run waited), Bill Info is set without
         touching ``updated_at``: the change stays visible to the next run."""
-        table = Member.__table__
         now = _now()
-        moved = session.execute(update(table).where(table.c.id == member_id, table.c.updated_at == planned,
-                                                    table.c.qb_customer != name)
-                                .values(qb_customer=name, updated_at=now)).rowcount
+        moved = session.execute(_BILL_INFO_AS_PLANNED, {"mid": member_id, "planned": planned, "bill_to": name,
+                                                        "now": now}).rowcount
         if moved:
             stamp = now
         else:
-            session.execute(update(table).where(table.c.id == member_id, table.c.qb_customer != name)
-                            .values(qb_customer=name, updated_at=table.c.updated_at))
+            session.execute(_BILL_INFO_ONLY, {"mid": member_id, "bill_to": name})
             stamp = planned
         cached = session.identity_map.get(identity_key(Member, member_id))
         if cached is not None:
@@ -1021,6 +1018,17 @@ class Run:
         if link is not None and planned is not None:
             link.fingerprint, link.written = fp, written or link.written
             link.source_updated_at = planned
+
+
+_members = Member.__table__
+# Built once: a first sync runs them for every customer it creates.
+_BILL_INFO_AS_PLANNED = (update(_members).where(_members.c.id == bindparam("mid"),
+                                                _members.c.updated_at == bindparam("planned"),
+                                                _members.c.qb_customer != bindparam("bill_to"))
+                         .values(qb_customer=bindparam("bill_to"), updated_at=bindparam("now")))
+_BILL_INFO_ONLY = (update(_members).where(_members.c.id == bindparam("mid"),
+                                          _members.c.qb_customer != bindparam("bill_to"))
+                   .values(qb_customer=bindparam("bill_to"), updated_at=_members.c.updated_at))
 
 
 def _planned(session: Session, kind: Kind, entry: Any) -> dt.datetime | None:
