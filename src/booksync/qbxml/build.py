@@ -81,8 +81,13 @@ def fill(el: etree._Element, fields: dict[str, Any]) -> etree._Element:
         if value is not None:
             present.append((pos, key))
     present.sort()
+    sub = etree.SubElement
     for _, key in present:
-        append(el, key, fields[key])
+        value = fields[key]
+        if type(value) is str:  # most leaves: no call to append (a first sync builds millions)
+            sub(el, key).text = value
+        else:
+            append(el, key, value)
     return el
 
 
