@@ -612,8 +612,8 @@ class LinkBackedPort:
         self.db = sqlite3.connect(database)
         self.asked = 0
 
-    def snapshot(self) -> Any:
-        return self.inner.snapshot()
+    def snapshot(self, balances: bool = True) -> Any:
+        return self.inner.snapshot(balances)
 
     @property
     def company_key(self) -> str:

@@ -371,3 +371,26 @@ def test_desktop_versions_are_the_edit_sequences_a_full_read_returns(qb, acme, d
     port = DesktopBooks(qb.company)
     full = port.transactions("invoice", ids + ["FFFF-1"])
     assert port.versions("invoice", ids + ["FFFF-1"]) == {i: full[i].edit_sequence for i in ids}
+
+
+@pytest.mark.parametrize("page", [500, 1])
+def test_a_sync_reads_customers_without_their_balances_and_the_rest_alike(qb, acme, dues, page, monkeypatch):
+    """A sync's snapshot asks for the customer fields it uses (IncludeRetElement) and no Balance, which
+    QuickBooks computes from every transaction of each customer; reports and the web still read balances."""
+    from booksync.books import desktop
+    from booksync.books.desktop import DesktopBooks
+
+    monkeypatch.setattr(desktop, "PAGE", page)  # 1: every customer comes on an iterator's Continue page
+    qb.sales("Invoice", acme, "25.00").raise_for_status()
+    qb.add_customer("Zeta Bakery", AccountNumber="1002", IsActive=False)
+    port = DesktopBooks(qb.company)
+    full, light = port.snapshot(), port.snapshot(balances=False)
+    assert [c.balance for c in full.customers] == [Decimal("25.00"), Decimal("0.00")]
+    assert [c.balance for c in light.customers] == [None, None]
+    assert [(c.list_id, c.name, c.full_name, c.edit_sequence, c.is_active, c.account_number) for c in light.customers] \
+        == [(c.list_id, c.name, c.full_name, c.edit_sequence, c.is_active, c.account_number) for c in full.customers]
+    assert [c.is_active for c in light.customers] == [True, False]
+
+    only = qb.ok("CustomerQuery", {"ListID": [acme], "IncludeRetElement": ["ListID", "EditSequence", "Balance"]})
+    assert [(child.tag, child.text) for child in only][2] == ("Balance", "25.00")
+    assert [child.tag for child in only] == ["ListID", "EditSequence", "Balance"]

@@ -92,7 +92,8 @@ class QBCustomer:
         name: Name (at most 41 characters); FullName equals Name for top-level customers.
         full_name: FullName.
         edit_sequence: EditSequence, changed by QuickBooks on every modification.
-        balance: Balance (open balance of this customer alone).
+        balance: Balance (open balance of this customer alone); None when the snapshot was read without
+            balances (``snapshot(balances=False)``, what a sync does).
         is_active: IsActive.
         account_number: AccountNumber (booksync writes the member number there).
     """
@@ -101,7 +102,7 @@ class QBCustomer:
     name: str
     full_name: str
     edit_sequence: str
-    balance: Decimal = Decimal("0.00")
+    balance: Decimal | None = Decimal("0.00")
     is_active: bool = True
     account_number: str = ""
 

@@ -22,6 +22,10 @@ from ..sync.fields import Limits
 from .port import Outcome, RemoteTxn, Resolver
 
 PAGE = 500
+SNAPSHOT_CUSTOMER = ("ListID", "EditSequence", "Name", "FullName", "IsActive", "AccountNumber")
+"""What booksync reads of every customer (QBCustomer, with "Balance" unless ``snapshot(balances=False)``):
+asked with IncludeRetElement, since a large association has tens of thousands of customers and every sync
+reads them all (docs/performance.md, fourth session)."""
 TXN_TYPES = {Kind.INVOICE: "Invoice", Kind.CREDIT_MEMO: "CreditMemo", Kind.PAYMENT: "ReceivePayment",
              Kind.DEPOSIT: "Deposit"}
 
@@ -61,9 +65,14 @@ class DesktopBooks:
             raise MalformedResponse(f"QuickBooks answered {len(responses)} of {len(requests)} requests")
         return responses
 
-    def query(self, kind: str, body: dict[str, Any] | None = None, iterate: bool = True) -> Iterator[etree._Element]:
-        """Yield every Ret of a query, following iterators where the query supports them."""
+    def query(self, kind: str, body: dict[str, Any] | None = None, iterate: bool = True,
+              include: tuple[str, ...] = ()) -> Iterator[etree._Element]:
+        """Yield every Ret of a query, following iterators where the query supports them. ``include``: the
+        only elements wanted in each Ret (IncludeRetElement, sent with every page; reference §2, "Query
+        options"), all when empty."""
         body = dict(body or {})
+        more = {"IncludeRetElement": list(include)} if include else {}
+        body.update(more)
         if not iterate:
             (rs,) = self._ask([build.request(kind, body, 1)])
             if rs.code != 1:
@@ -79,10 +88,13 @@ class DesktopBooks:
             yield from rs.rets
             if rs.remaining <= 0 or not rs.iterator_id:
                 return
-            (rs,) = self._ask([build.request(kind, {"MaxReturned": PAGE}, 1, iterator="Continue",
+            (rs,) = self._ask([build.request(kind, {"MaxReturned": PAGE, **more}, 1, iterator="Continue",
                                              iteratorID=rs.iterator_id)])
 
-    def snapshot(self) -> QBSnapshot:
+    def snapshot(self, balances: bool = True) -> QBSnapshot:
+        """Read the company, accounts, items, payment methods, customers and vendors. ``balances=False``:
+        customers without their Balance (None), which QuickBooks computes from every transaction of each
+        customer — a sync does not need it."""
         host, company, prefs = self._ask([build.request("HostQuery", None, 1), build.request("CompanyQuery", None, 2),
                                           build.request("PreferencesQuery", None, 3)])
         for rs in (host, company, prefs):
@@ -113,9 +125,11 @@ class DesktopBooks:
                                is_active=boolean(r, "IsActive", True))
                    for r in self.query("PaymentMethodQuery", {"ActiveStatus": "All"}, iterate=False)]
         customers = [QBCustomer(list_id=text(r, "ListID"), name=text(r, "Name"), full_name=text(r, "FullName"),
-                                edit_sequence=text(r, "EditSequence"), balance=decimal(r, "Balance"),
+                                edit_sequence=text(r, "EditSequence"),
+                                balance=decimal(r, "Balance") if balances else None,
                                 is_active=boolean(r, "IsActive", True), account_number=text(r, "AccountNumber"))
-                     for r in self.query("CustomerQuery", {"ActiveStatus": "All"})]
+                     for r in self.query("CustomerQuery", {"ActiveStatus": "All"},
+                                         include=SNAPSHOT_CUSTOMER + (("Balance",) if balances else ()))]
         vendors = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "Name"), kind="Vendor",
                                is_active=boolean(r, "IsActive", True))
                    for r in self.query("VendorQuery", {"ActiveStatus": "All"})]
@@ -144,8 +158,8 @@ class DesktopBooks:
         txn_type = TXN_TYPES[Kind(kind)]
         out: dict[str, str] = {}
         for start in range(0, len(remote_ids), PAGE):
-            body = {"TxnID": remote_ids[start:start + PAGE], "IncludeRetElement": ["TxnID", "EditSequence"]}
-            for ret in self.query(f"{txn_type}Query", body, iterate=False):
+            body = {"TxnID": remote_ids[start:start + PAGE]}
+            for ret in self.query(f"{txn_type}Query", body, iterate=False, include=("TxnID", "EditSequence")):
                 out[text(ret, "TxnID")] = text(ret, "EditSequence")
         return out
 

@@ -140,8 +140,9 @@ class OnlineBooks:
 
     # ------------------------------------------------------------------ reading
 
-    def snapshot(self) -> QBSnapshot:
-        """Read company, preferences and every list (paged), as the engine's :class:`QBSnapshot`.
+    def snapshot(self, balances: bool = True) -> QBSnapshot:
+        """Read company, preferences and every list (paged), as the engine's :class:`QBSnapshot`. Customers
+        come with their balances either way (``balances`` is for QuickBooks Desktop).
 
         Raises :class:`~booksync.books.qbo_errors.ReconnectNeeded` / ``QboUnreachable`` (connection),
         :class:`~booksync.books.qbo_errors.QboFault` (a read refused).

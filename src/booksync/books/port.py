@@ -58,8 +58,9 @@ class BooksPort(Protocol):
     limits: Limits
     """Field limits the engine fits values to before planning."""
 
-    def snapshot(self) -> QBSnapshot:
-        """Read the company, chart of accounts, items, payment methods, customers and other names."""
+    def snapshot(self, balances: bool = True) -> QBSnapshot:
+        """Read the company, chart of accounts, items, payment methods, customers and other names.
+        ``balances=False``: customers' balances may be left out (None) where that saves QuickBooks work."""
 
     @property
     def company_key(self) -> str:

@@ -43,7 +43,7 @@ RET_ID = {"AccountRet": "ListID", "CustomerRet": "ListID", "VendorRet": "ListID"
           "PaymentMethodRet": "ListID", "InvoiceRet": "TxnID", "CreditMemoRet": "TxnID",
           "ReceivePaymentRet": "TxnID", "DepositRet": "TxnID"}
 """The identifier of each Ret booksync reads. The XSD marks them optional only because IncludeRetElement
-can leave them out; booksync never sends IncludeRetElement, so QuickBooks always returns them."""
+can leave them out; booksync always names them when it sends IncludeRetElement, so QuickBooks returns them."""
 VERSIONED = frozenset({"CustomerRet", "InvoiceRet", "CreditMemoRet", "ReceivePaymentRet", "DepositRet"})
 """Rets whose EditSequence booksync keeps for later Mods."""
 _INT = re.compile(r"[+-]?[0-9]{1,9}", re.ASCII)

@@ -633,7 +633,8 @@ class Processor:
             (list_id,)).fetchone()[0]
         return amount(total)
 
-    def customer_ret(self, row: sqlite3.Row) -> etree._Element:
+    def customer_ret(self, row: sqlite3.Row, only: frozenset[str] | None = None) -> etree._Element:
+        """A CustomerRet; with ``only`` (the request's IncludeRetElement names), just those top-level elements."""
         fields = self._list_base(row)
         fields["Sublevel"] = 0
         for col, tag in (("company_name", "CompanyName"), ("first_name", "FirstName"),
@@ -648,11 +649,12 @@ class Processor:
             fields["Phone"] = row["phone"]
         if row["email"]:
             fields["Email"] = row["email"]
-        balances = self._balances
-        cached = balances.pop(row["list_id"], None) if balances else None
-        balance = str(amount(cached) if cached is not None else self.customer_balance(row["list_id"]))
-        fields["Balance"] = balance
-        fields["TotalBalance"] = balance
+        if only is None or not only.isdisjoint(("Balance", "TotalBalance")):
+            balances = self._balances
+            cached = balances.pop(row["list_id"], None) if balances else None
+            balance = str(amount(cached) if cached is not None else self.customer_balance(row["list_id"]))
+            fields["Balance"] = balance
+            fields["TotalBalance"] = balance
         if row["account_number"]:
             fields["AccountNumber"] = row["account_number"]
         fields["JobStatus"] = "None"
@@ -660,11 +662,16 @@ class Processor:
             fields["Notes"] = row["notes"]
         if row["external_guid"]:
             fields["ExternalGUID"] = row["external_guid"]
+        if only is not None:
+            fields = {tag: value for tag, value in fields.items() if tag in only}
         return _aggregate("CustomerRet", fields)
 
     def customer_query(self, rq: etree._Element) -> etree._Element:
         try:
-            return self._list_query(rq, ("Customer",), self.customer_ret, self._customer_balances)
+            only = frozenset(e.text or "" for e in rq.findall("IncludeRetElement")) or None
+            balances = only is None or not only.isdisjoint(("Balance", "TotalBalance"))
+            return self._list_query(rq, ("Customer",), lambda row: self.customer_ret(row, only),
+                                    self._customer_balances if balances else None)
         finally:
             self._balances = {}
 

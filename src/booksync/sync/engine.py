@@ -421,7 +421,7 @@ class Run:
 
     def _execute(self) -> SyncResult:
         self.ui.progress("Reading QuickBooks", 0, 1)
-        snapshot = self.port.snapshot()
+        snapshot = self.port.snapshot(balances=False)
         key = self.port.company_key
         self.ui.progress("Reading QuickBooks", 1, 1)
         with self.sessions() as session:
