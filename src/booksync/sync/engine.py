@@ -107,6 +107,9 @@ class SyncResult:
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 """Seconds to wait before resending after a transient refusal (a record locked by another user)."""
 
+EXAMINING = "Examining records"
+"""Planning's progress phase: it counts billing records; the plan that follows counts changes (operations)."""
+
 _FAULT_COUNTS: dict[str, int] = {}
 
 
@@ -465,8 +468,8 @@ class Run:
             plan_builder = CorrectionPlanner(work, snapshot, customers, self.port.limits, key, remote=remote,
                                              policy=self.options.policy, deposits=deposits)
             records = work.add_count()
-            self.ui.progress("Planning", 0, records)
-            plan_builder.progress = lambda done, total: self.ui.progress("Planning", done, total)
+            self.ui.progress(EXAMINING, 0, records)
+            plan_builder.progress = lambda done, total: self.ui.progress(EXAMINING, done, total)
             self.resolved = {(link.kind, link.local_id): link.remote_id for link in work.links.values()}
             self.resolved.update({(Kind.CUSTOMER.value, m): lid for m, lid in customers.linked.items()})
             staged = self.staged = StagedPlan(self.folder, self.port, self.resolve, snapshot, min(
@@ -476,7 +479,7 @@ class Run:
                 with collector_paused():
                     plan = plan_builder.build(create)
                     self._stage(plan)
-                self.ui.progress("Planning", records, records)
+                self.ui.progress(EXAMINING, records, records)
                 self.digest = plan.digest()
                 problems = plan_builder.problems + planner.check_applications(work, plan_builder.planned)
                 if problems or not plan.size:
