@@ -347,7 +347,7 @@ def test_a_query_by_txn_ids_reads_those_rows_not_every_transaction_of_the_type(q
 
 
 def test_include_ret_element_returns_only_the_elements_asked_for(qb, acme, dues):
-    """IncludeRetElement (reference/quickbooks-desktop.md §2, "Query options") limits a Ret to the named
+    """IncludeRetElement (reference/quickbooks-desktop.md §1, "Query options") limits a Ret to the named
     top-level elements; without it the whole Ret comes back."""
     txn_id = qb.sales("Invoice", acme, "25.00", ref="I1").raise_for_status().rets[0].findtext("TxnID")
     qb.payment(acme, "10.00", [{"TxnID": txn_id, "PaymentAmount": "10.00"}]).raise_for_status()

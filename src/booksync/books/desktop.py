@@ -68,7 +68,7 @@ class DesktopBooks:
     def query(self, kind: str, body: dict[str, Any] | None = None, iterate: bool = True,
               include: tuple[str, ...] = ()) -> Iterator[etree._Element]:
         """Yield every Ret of a query, following iterators where the query supports them. ``include``: the
-        only elements wanted in each Ret (IncludeRetElement, sent with every page; reference §2, "Query
+        only elements wanted in each Ret (IncludeRetElement, sent with every page; reference §1, "Query
         options"), all when empty."""
         body = dict(body or {})
         more = {"IncludeRetElement": list(include)} if include else {}
@@ -153,7 +153,7 @@ class DesktopBooks:
 
     def versions(self, kind: str, remote_ids: list[str]) -> dict[str, str]:
         """The EditSequence of each transaction of ``kind`` found among ``remote_ids`` (TxnIDs), by TxnID.
-        Asks only for TxnID and EditSequence (IncludeRetElement, reference §2 "Query options"): the answer
+        Asks only for TxnID and EditSequence (IncludeRetElement, reference §1 "Query options"): the answer
         follows the number of ids, not the size of the documents."""
         txn_type = TXN_TYPES[Kind(kind)]
         out: dict[str, str] = {}

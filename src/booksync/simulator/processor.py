@@ -779,7 +779,7 @@ class Processor:
         return self.db.execute("SELECT t.* FROM lines l JOIN txns t ON t.txn_id=l.txn_id "
                                "WHERE l.payment_id=?", (payment_id,)).fetchone()
 
-    # The Ret elements read straight from a txns row, for IncludeRetElement (reference §2, "Query options").
+    # The Ret elements read straight from a txns row, for IncludeRetElement (reference §1, "Query options").
     _TXN_HEADER = {"TxnID": "txn_id", "TimeCreated": "created", "TimeModified": "modified",
                    "EditSequence": "edit_seq", "TxnNumber": "txn_number", "TxnDate": "txn_date",
                    "RefNumber": "ref_number"}
