@@ -76,3 +76,17 @@ def test_scale_benchmark_runs_at_500_transactions(tmp_path: Path) -> None:
     assert inc["work"]["changed_invoices"] == 100 and inc["work"]["invoices"] == 0
     assert inc["counts"]["mod invoice"] == 100
     assert inc["versions_asked"] >= 100
+
+
+def test_snapshot_benchmark_reads_every_customer_both_ways(capsys, monkeypatch) -> None:
+    """benchmarks/snapshot.py (reading QuickBooks with many customers) runs; in-process, so the
+    conftest guard checks its requests (IncludeRetElement on every iterator page) against the schema."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    monkeypatch.setattr("booksync.books.desktop.PAGE", 2)  # three customers: a Start page and a Continue page
+    import snapshot
+
+    monkeypatch.setattr(sys, "argv", ["snapshot.py", "--customers", "3", "--repeat", "1"])
+    assert snapshot.main() == 0
+    out = capsys.readouterr().out
+    assert "3 customers, as a sync reads it (no balances): median" in out
+    assert "3 customers, with balances: median" in out
