@@ -602,7 +602,7 @@ def phase_apply_engine(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class LinkBackedPort:
-    """The simulated company, except that ``transactions()`` answers from the link table: the
+    """The simulated company, except that ``transactions()`` and ``versions()`` answer from the link table: the
     history was linked by ``mark_synced`` rather than written into the simulator, so QuickBooks'
     current version of a linked transaction is the one booksync recorded (no conflict)."""
 
@@ -621,6 +621,9 @@ class LinkBackedPort:
 
     def deposits_holding(self, payment_ids: list[str], since: str) -> Any:
         return self.inner.deposits_holding(payment_ids, since)
+
+    def versions(self, kind: str, remote_ids: list[str]) -> dict[str, str]:
+        return {remote_id: txn.edit_sequence for remote_id, txn in self.transactions(kind, remote_ids).items()}
 
     def transactions(self, kind: str, remote_ids: list[str]) -> dict[str, Any]:
         from booksync.books.port import RemoteTxn

@@ -933,6 +933,8 @@ class Run:
         else:
             link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == link_kind,
                                                      Link.local_id == entry.local_id))
+            if link is not None and self._link_cache is not None:  # a later operation finds it there
+                self._link_cache[(link_kind, entry.local_id)] = link
         if link is None:
             link = Link(company_key=key, kind=link_kind, local_id=entry.local_id)
             session.add(link)
