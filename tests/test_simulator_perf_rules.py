@@ -380,7 +380,7 @@ def test_a_sync_reads_customers_without_their_balances_and_the_rest_alike(qb, ac
     from booksync.books import desktop
     from booksync.books.desktop import DesktopBooks
 
-    monkeypatch.setattr(desktop, "PAGE", page)  # 1: every customer comes on an iterator's Continue page
+    monkeypatch.setattr(desktop, "PAGE", page)  # 1: the second customer comes on an iterator's Continue page
     qb.sales("Invoice", acme, "25.00").raise_for_status()
     qb.add_customer("Zeta Bakery", AccountNumber="1002", IsActive=False)
     port = DesktopBooks(qb.company)
