@@ -952,10 +952,9 @@ class Run:
         link.remote_id = remote_id or link.remote_id
         link.edit_sequence = edit_sequence
         link.run_id = entry.run_id
-        planned = _planned(session, kind, entry)
         if entry.link_mode in ("void", "deleted"):
             link.fingerprint, link.written = entry.link_mode, ""
-            link.source_updated_at = planned
+            link.source_updated_at = _planned(session, kind, entry)
             return
         if entry.link_mode == "adjustment":
             data = json.loads(entry.written)
@@ -964,25 +963,29 @@ class Run:
             self._marks_settled.add((data["related"][0], data["related"][1]))
             self._follow_original(session, key, data["related"], entry.source_updated_at)
             return
-        link.qb_name = name or entry.number
-        link.fingerprint, link.written = entry.fingerprint, entry.written
-        link.source_updated_at = planned
-        if kind is Kind.CUSTOMER and name:
-            link.source_updated_at = self._follow_bill_info(session, entry.local_id, name, planned)
+        for attr, value in self._full_link(session, kind, entry, link.remote_id, edit_sequence, name).items():
+            setattr(link, attr, value)
 
-    def _new_link(self, session: Session, key: str, kind: Kind, link_kind: str, entry: Any, remote_id: str,
-                  edit_sequence: str, name: str) -> None:
-        """A record added by a "full" operation gets its link row (what :meth:`_record_link` would set on a new
-        Link), inserted with the message's other new links by one Core statement: ORM objects and their flush
-        were a sixth of a first sync (benchmarks/scale.py, phase ``sync``, profiled at 10k)."""
-        self._marks_settled.add((link_kind, entry.local_id))
+    def _full_link(self, session: Session, kind: Kind, entry: Any, remote_id: str, edit_sequence: str,
+                   name: str) -> dict[str, Any]:
+        """What the link of a record written by a "full" operation records (the member's Bill Info follows a
+        customer's name)."""
         planned = _planned(session, kind, entry)
         if kind is Kind.CUSTOMER and name:
             planned = self._follow_bill_info(session, entry.local_id, name, planned)
+        return dict(remote_id=remote_id, edit_sequence=edit_sequence, run_id=entry.run_id,
+                    qb_name=name or entry.number, fingerprint=entry.fingerprint, written=entry.written,
+                    source_updated_at=planned)
+
+    def _new_link(self, session: Session, key: str, kind: Kind, link_kind: str, entry: Any, remote_id: str,
+                  edit_sequence: str, name: str) -> None:
+        """A record added by a "full" operation gets its link row (:meth:`_full_link`), inserted with the
+        message's other new links by one Core statement: ORM objects and their flush were a sixth of a first
+        sync (benchmarks/scale.py, phase ``sync``, profiled at 10k)."""
+        self._marks_settled.add((link_kind, entry.local_id))
         self._new_links[(link_kind, entry.local_id)] = dict(
-            company_key=key, kind=link_kind, local_id=entry.local_id, remote_id=remote_id,
-            edit_sequence=edit_sequence, qb_name=name or entry.number, fingerprint=entry.fingerprint,
-            written=entry.written, source_updated_at=planned, run_id=entry.run_id, synced_at=_now())
+            company_key=key, kind=link_kind, local_id=entry.local_id, synced_at=_now(),
+            **self._full_link(session, kind, entry, remote_id, edit_sequence, name))
 
     def _insert_new_links(self, session: Session) -> None:
         if self._new_links:
