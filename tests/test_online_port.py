@@ -42,6 +42,19 @@ def test_snapshot_maps_accounts_lists_and_the_closing_date(home, server) -> None
     assert ONLINE_LIMITS.customer_name == 100 and not ONLINE_LIMITS.latin1_only
 
 
+def test_a_snapshot_without_customers_is_still_complete_and_find_customers_filters_it(home, server) -> None:  # noqa: F811
+    """QuickBooks Online reads every list either way (the backup exports them); find_customers answers from them."""
+    wanted, _ = seed_customer_and_item(server.double)
+    with server.double.lock:
+        server.double.company.create("Customer", {"DisplayName": "Not Asked For"})
+    with port_of(home) as port:
+        snap = port.snapshot(balances=False, customers=False)
+        assert snap.complete and len(snap.customers) == 2
+        customers, others = port.find_customers([wanted], ["CITY UTILITIES", "Nobody"])
+    assert [(c.list_id, c.name) for c in customers] == [(wanted, "Main Street Dental")]
+    assert [(o.name.casefold(), o.kind) for o in others] == [("city utilities", "Vendor")]
+
+
 def test_customers_are_read_past_1000_with_paged_queries(home, server) -> None:  # noqa: F811
     company = server.double.company
     with server.double.lock:

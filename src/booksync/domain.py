@@ -109,7 +109,11 @@ class QBCustomer:
 
 @dataclass
 class QBSnapshot:
-    """What the engine read from QuickBooks at the start of a run."""
+    """What the engine read from QuickBooks at the start of a run.
+
+    ``customers`` and ``other_names`` (vendors, employees) hold every one when ``complete`` (reports, the web,
+    mapping commands); a sync reads the snapshot without them and then only the customers and names its run
+    needs (``BooksPort.find_customers``, ``Run.read_customers``): then ``complete`` is False."""
 
     company: QBCompany
     accounts: list[QBAccount]
@@ -117,6 +121,7 @@ class QBSnapshot:
     payment_methods: list[QBListEntry]
     customers: list[QBCustomer]
     other_names: list[QBListEntry]
+    complete: bool = True
 
     def account_by_name(self) -> dict[str, QBAccount]:
         return {a.full_name.casefold(): a for a in self.accounts}

@@ -6,8 +6,9 @@ or the Windows request processor.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterable, Iterator, Protocol
 
 from lxml import etree
 
@@ -23,9 +24,13 @@ from .port import Outcome, RemoteTxn, Resolver
 
 PAGE = 500
 SNAPSHOT_CUSTOMER = ("ListID", "EditSequence", "Name", "FullName", "IsActive", "AccountNumber")
-"""What booksync reads of every customer (QBCustomer, with "Balance" unless ``snapshot(balances=False)``):
-asked with IncludeRetElement, since a large association has tens of thousands of customers and every sync
-reads them all (docs/performance.md, fourth session)."""
+"""What booksync reads of a customer (QBCustomer, with "Balance" unless ``snapshot(balances=False)``): asked
+with IncludeRetElement, since a large association has tens of thousands of customers (docs/performance.md,
+fourth session)."""
+QUERIES_PER_MESSAGE = 10
+"""Queries sent together by :meth:`DesktopBooks.find_customers`."""
+_NOT_HOLDABLE = re.compile(r"[^\t\n\r\x20-\x7e\xa0-\xff]")
+"""What no QuickBooks Desktop name holds: control characters and anything outside ISO-8859-1."""
 TXN_TYPES = {Kind.INVOICE: "Invoice", Kind.CREDIT_MEMO: "CreditMemo", Kind.PAYMENT: "ReceivePayment",
              Kind.DEPOSIT: "Deposit"}
 
@@ -40,6 +45,10 @@ DESKTOP_LIMITS = Limits(
     invoice_ref_number=MAX_LENGTH["InvoiceAdd"]["RefNumber"],
     payment_ref_number=MAX_LENGTH["ReceivePaymentAdd"]["RefNumber"], memo=MAX_LENGTH["InvoiceAdd"]["Memo"],
     line_description=MAX_LENGTH["InvoiceLineAdd"]["Desc"], latin1_only=True)
+
+
+def _holdable(name: str) -> bool:
+    return _NOT_HOLDABLE.search(name) is None
 
 
 class Transport(Protocol):
@@ -91,10 +100,11 @@ class DesktopBooks:
             (rs,) = self._ask([build.request(kind, {"MaxReturned": PAGE, **more}, 1, iterator="Continue",
                                              iteratorID=rs.iterator_id)])
 
-    def snapshot(self, balances: bool = True) -> QBSnapshot:
+    def snapshot(self, balances: bool = True, customers: bool = True) -> QBSnapshot:
         """Read the company, accounts, items, payment methods, customers and vendors. ``balances=False``:
         customers without their Balance (None), which QuickBooks computes from every transaction of each
-        customer — a sync does not need it."""
+        customer. ``customers=False``: no customers and no vendors (the snapshot is not ``complete``); a sync
+        reads the ones it needs with :meth:`find_customers`."""
         host, company, prefs = self._ask([build.request("HostQuery", None, 1), build.request("CompanyQuery", None, 2),
                                           build.request("PreferencesQuery", None, 3)])
         for rs in (host, company, prefs):
@@ -124,16 +134,62 @@ class DesktopBooks:
         methods = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "Name"), kind="PaymentMethod",
                                is_active=boolean(r, "IsActive", True))
                    for r in self.query("PaymentMethodQuery", {"ActiveStatus": "All"}, iterate=False)]
-        customers = [QBCustomer(list_id=text(r, "ListID"), name=text(r, "Name"), full_name=text(r, "FullName"),
-                                edit_sequence=text(r, "EditSequence"),
-                                balance=decimal(r, "Balance") if balances else None,
-                                is_active=boolean(r, "IsActive", True), account_number=text(r, "AccountNumber"))
-                     for r in self.query("CustomerQuery", {"ActiveStatus": "All"},
-                                         include=SNAPSHOT_CUSTOMER + (("Balance",) if balances else ()))]
-        vendors = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "Name"), kind="Vendor",
-                               is_active=boolean(r, "IsActive", True))
-                   for r in self.query("VendorQuery", {"ActiveStatus": "All"})]
-        return QBSnapshot(info, accounts, items, methods, customers, vendors)
+        if not customers:
+            return QBSnapshot(info, accounts, items, methods, [], [], complete=False)
+        include = SNAPSHOT_CUSTOMER + (("Balance",) if balances else ())
+        found = [self._customer(r, balances) for r in self.query("CustomerQuery", {"ActiveStatus": "All"},
+                                                                 include=include)]
+        vendors = [self._vendor(r) for r in self.query("VendorQuery", {"ActiveStatus": "All"})]
+        return QBSnapshot(info, accounts, items, methods, found, vendors)
+
+    @staticmethod
+    def _customer(ret: etree._Element, balances: bool = False) -> QBCustomer:
+        return QBCustomer(list_id=text(ret, "ListID"), name=text(ret, "Name"), full_name=text(ret, "FullName"),
+                          edit_sequence=text(ret, "EditSequence"),
+                          balance=decimal(ret, "Balance") if balances else None,
+                          is_active=boolean(ret, "IsActive", True), account_number=text(ret, "AccountNumber"))
+
+    @staticmethod
+    def _vendor(ret: etree._Element) -> QBListEntry:
+        return QBListEntry(list_id=text(ret, "ListID"), name=text(ret, "Name"), kind="Vendor",
+                           is_active=boolean(ret, "IsActive", True))
+
+    def find_customers(self, list_ids: Iterable[str] = (),
+                       names: Iterable[str] = ()) -> tuple[list[QBCustomer], list[QBListEntry]]:
+        """The customers whose ListID is in ``list_ids`` or whose FullName is in ``names`` (without balances),
+        and the vendors named in ``names``: what a sync needs of QuickBooks' names, so that its cost follows the
+        run, not the company's size. Queries of :data:`PAGE` ListIDs or FullNames each, up to
+        :data:`QUERIES_PER_MESSAGE` in a message (each message is a round trip through the Web Connector).
+
+        Names are compared by QuickBooks, as it compares them when it keeps names unique (status 3100:
+        without regard to case), not here. A name QuickBooks Desktop cannot hold (a character outside
+        ISO-8859-1, a control character) names nothing there and is not asked for. A ListID or name QuickBooks
+        does not have is simply not returned (status 1 "no match", or 500 "some objects not found", a
+        warning: reference §9; CustomerQuery filters: reference §5)."""
+        ids = sorted(set(list_ids))
+        wanted = sorted({n for n in names if n and _holdable(n)})
+        requests = [("CustomerQuery", {"ListID": ids[i:i + PAGE], "IncludeRetElement": list(SNAPSHOT_CUSTOMER)})
+                    for i in range(0, len(ids), PAGE)]
+        for kind, include in (("CustomerQuery", SNAPSHOT_CUSTOMER), ("VendorQuery", ("ListID", "Name", "IsActive"))):
+            requests += [(kind, {"FullName": wanted[i:i + PAGE], "IncludeRetElement": list(include)})
+                         for i in range(0, len(wanted), PAGE)]
+        customers: dict[str, QBCustomer] = {}
+        vendors: dict[str, QBListEntry] = {}
+        for start in range(0, len(requests), QUERIES_PER_MESSAGE):
+            chunk = requests[start:start + QUERIES_PER_MESSAGE]
+            answers = self._ask([build.request(kind, body, n) for n, (kind, body) in enumerate(chunk, 1)])
+            for (kind, _), rs in zip(chunk, answers):
+                if rs.code == 1:
+                    continue
+                rs.raise_for_status()
+                for ret in rs.rets:
+                    if kind == "VendorQuery":
+                        vendor = self._vendor(ret)
+                        vendors[vendor.list_id] = vendor
+                    else:
+                        customer = self._customer(ret)
+                        customers[customer.list_id] = customer
+        return list(customers.values()), list(vendors.values())
 
     @property
     def company_key(self) -> str:

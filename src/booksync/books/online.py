@@ -38,7 +38,7 @@ import uuid
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..domain import (PLACEHOLDER_MEMO, Action, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
                       PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBDeposit, QBDepositLine, QBListEntry,
@@ -132,6 +132,7 @@ class OnlineBooks:
         self.environment = environment
         self.custom_txn_numbers = True
         self._raw: dict[str, Any] = {}
+        self._snapshot: QBSnapshot | None = None
 
     @property
     def company_key(self) -> str:
@@ -140,9 +141,11 @@ class OnlineBooks:
 
     # ------------------------------------------------------------------ reading
 
-    def snapshot(self, balances: bool = True) -> QBSnapshot:
+    def snapshot(self, balances: bool = True, customers: bool = True) -> QBSnapshot:
         """Read company, preferences and every list (paged), as the engine's :class:`QBSnapshot`. Customers
-        come with their balances either way (``balances`` is for QuickBooks Desktop).
+        come with their balances either way, and every customer, vendor and employee is read even with
+        ``customers=False`` (the snapshot is then still ``complete``): :meth:`backup` exports the lists this read.
+        (``balances`` and ``customers`` save work in QuickBooks Desktop.)
 
         Raises :class:`~booksync.books.qbo_errors.ReconnectNeeded` / ``QboUnreachable`` (connection),
         :class:`~booksync.books.qbo_errors.QboFault` (a read refused).
@@ -186,7 +189,17 @@ class OnlineBooks:
         others = [QBListEntry(list_id=f"{kind}:{v['Id']}", name=v.get("DisplayName", ""), kind=kind,
                               is_active=bool(v.get("Active", True)))
                   for kind in ("Vendor", "Employee") for v in raw[kind]]
-        return QBSnapshot(company, accounts, items, methods, customers, others)
+        self._snapshot = QBSnapshot(company, accounts, items, methods, customers, others)
+        return self._snapshot
+
+    def find_customers(self, list_ids: Iterable[str] = (),
+                       names: Iterable[str] = ()) -> tuple[list[QBCustomer], list[QBListEntry]]:
+        """The customers with these Ids or names (FullyQualifiedName, without case), and the vendors and
+        employees holding any of ``names``: from the lists :meth:`snapshot` read (read now if it was not)."""
+        snapshot = self._snapshot or self.snapshot()
+        ids, wanted = set(list_ids), {n.casefold() for n in names}
+        return ([c for c in snapshot.customers if c.list_id in ids or c.full_name.casefold() in wanted],
+                [n for n in snapshot.other_names if n.name.casefold() in wanted])
 
     def transactions(self, kind: str, remote_ids: list[str]) -> dict[str, RemoteTxn]:
         """Read invoices, credit memos, payments or deposits by Id (100 per query).

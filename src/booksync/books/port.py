@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Protocol
+from typing import Callable, Iterable, Protocol
 
-from ..domain import Operation, QBDeposit, QBSnapshot, Ref
+from ..domain import Operation, QBCustomer, QBDeposit, QBListEntry, QBSnapshot, Ref
 from ..sync.fields import Limits
 
 Resolver = Callable[[Ref], str | None]
@@ -58,9 +58,17 @@ class BooksPort(Protocol):
     limits: Limits
     """Field limits the engine fits values to before planning."""
 
-    def snapshot(self, balances: bool = True) -> QBSnapshot:
+    def snapshot(self, balances: bool = True, customers: bool = True) -> QBSnapshot:
         """Read the company, chart of accounts, items, payment methods, customers and other names.
-        ``balances=False``: customers' balances may be left out (None) where that saves QuickBooks work."""
+        ``balances=False``: customers' balances may be left out (None) where that saves QuickBooks work.
+        ``customers=False``: customers and other names may be left out (``QBSnapshot.complete`` is then False);
+        the caller reads what it needs with :meth:`find_customers`."""
+
+    def find_customers(self, list_ids: Iterable[str] = (),
+                       names: Iterable[str] = ()) -> tuple[list[QBCustomer], list[QBListEntry]]:
+        """The customers with these ids (ListID, Id) or names (FullName, compared as QuickBooks compares names:
+        without regard to case), balances left out, and the other names (vendors, employees) holding any of
+        ``names``. Ids and names QuickBooks does not have are not returned."""
 
     @property
     def company_key(self) -> str:

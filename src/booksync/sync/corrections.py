@@ -31,7 +31,7 @@ from typing import Any
 from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, Correction, DepositData, DepositLineData, Kind, LineData,
                       PaymentData, Problem, Ref, SalesData)
 from .fields import cut
-from .planner import Planner, external_guid, fingerprint, member_label, written_json
+from .planner import Planner, customer_name, external_guid, fingerprint, member_label, written_json
 
 
 @dataclass
@@ -264,8 +264,7 @@ class CorrectionPlanner(Planner):
             label = member_label(member)
             before = json.loads(link.written) if link.written else {}
             # The same stand-in as when the customer was added, should nothing of the new name be storable.
-            name = self.fit.name(label, "customer name", member.name, lim.customer_name,
-                                 fallback=f"Member {member.number}")
+            name = customer_name(self.fit, member, lim)
             old_name = before.get("name") or link.qb_name
             tail = f" ({member.number})"
             same_name = {name.casefold(), (cut(name, lim.customer_name - len(tail)) + tail).casefold()}

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
 from ..books.port import BooksPort, Outcome
-from ..domain import Action, Kind, Operation, Plan, Problem, Ref
+from ..domain import Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref
 from ..qbxml.errors import QBError, StatusError
 from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
                             Payment, SyncMark, SyncRun, _now)
@@ -106,6 +106,9 @@ class SyncResult:
 
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
 """Seconds to wait before resending after a transient refusal (a record locked by another user)."""
+
+READING_CUSTOMERS = "Reading QuickBooks customers"
+"""Progress phase of :meth:`Run.read_customers`: the customers the run needs."""
 
 EXAMINING = "Examining records"
 """Planning's progress phase: it counts billing records; the plan that follows counts changes (operations)."""
@@ -424,7 +427,8 @@ class Run:
 
     def _execute(self) -> SyncResult:
         self.ui.progress("Reading QuickBooks", 0, 1)
-        snapshot = self.port.snapshot(balances=False)
+        # Customers are read later, only those this run needs (read_customers).
+        snapshot = self.port.snapshot(balances=False, customers=False)
         key = self.port.company_key
         self.ui.progress("Reading QuickBooks", 1, 1)
         with self.sessions() as session:
@@ -439,6 +443,7 @@ class Run:
             self.ui.progress("Reading the billing store", 1, 1)
             if work.is_empty():
                 return self.result("nothing", EXIT_OK, "Nothing to synchronize: QuickBooks is up to date.")
+            self.read_customers(work, snapshot)
             problems = planner.check_accounts(work, snapshot)
             if problems:
                 headline = planner.UNMAPPED_HEADLINE.format(n=len(problems))
@@ -563,6 +568,9 @@ class Run:
                                        .order_by(JournalEntry.run_id, JournalEntry.seq)))
         lines = []
         customers = {c.list_id: c for c in snapshot.customers}
+        wanted = sorted({e.target_id for e in entries if e.kind == Kind.CUSTOMER.value and e.target_id})
+        if wanted and not snapshot.complete:
+            customers = {c.list_id: c for c in self.port.find_customers(wanted)[0]}
         for entry in entries:
             found = self._took_effect(session, key, entry, customers)
             if found is not None:
@@ -619,6 +627,17 @@ class Run:
         if txn.edit_sequence != recorded and txn.total == expected:
             return txn.remote_id, txn.edit_sequence, ""
         return None
+
+    def read_customers(self, work: planner.Work, snapshot: QBSnapshot) -> None:
+        """Complete a snapshot read without customers (``snapshot(customers=False)``) with the customers and
+        other names this run needs (:func:`booksync.sync.planner.customers_needed`): a sync of ten changes
+        reads ten customers, not the tens of thousands a large association has."""
+        if snapshot.complete:
+            return
+        self.ui.progress(READING_CUSTOMERS, 0, 1)
+        ids, names = planner.customers_needed(work, self.port.limits)
+        snapshot.customers, snapshot.other_names = self.port.find_customers(sorted(ids), sorted(names))
+        self.ui.progress(READING_CUSTOMERS, 1, 1)
 
     def read_deposits(self, work: planner.Work) -> dict[str, Any]:
         """The QuickBooks deposits holding payments that may be corrected (read only when there are some)."""

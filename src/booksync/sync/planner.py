@@ -188,6 +188,41 @@ def member_label(member: Any) -> str:
     return f"member {member.number} {member.name}"
 
 
+def customer_name(fit: FieldFitter, member: Any, limits: Limits) -> str:
+    """The name a member's customer gets in QuickBooks (before any suffix that makes it unique): the member's
+    name fitted to the limits, or "Member NUMBER" when nothing of it can be stored."""
+    return fit.name(member_label(member), "customer name", member.name, limits.customer_name,
+                    fallback=f"Member {member.number}")
+
+
+def customers_needed(work: Work, limits: Limits) -> tuple[set[str], set[str]]:
+    """What a run must read of QuickBooks' customers and names, as (ListIDs, names): the customers linked to
+    the members it bills or changes; for a member without a link its Bill Info name and the name its new
+    customer would get; for a changed member the name it may be renamed to (whether another customer, vendor or
+    employee holds it). Follows the size of the run, not of the company (docs/performance.md, fifth session)."""
+    fit = FieldFitter(limits)  # thrown away: the planner records the adjustments
+    ids: set[str] = set()
+    names: set[str] = set()
+    for member in work.billed_members():
+        link = work.links.get((Kind.CUSTOMER.value, member.id))
+        if link is not None:
+            ids.add(link.remote_id)
+            continue
+        if member.qb_customer:
+            names.add(member.qb_customer)
+        names.add(customer_name(fit, member, limits))
+    for member in work.changed_members:
+        link = work.links.get((Kind.CUSTOMER.value, member.id))
+        name = customer_name(fit, member, limits)
+        if link is not None:
+            ids.add(link.remote_id)
+            written = json.loads(link.written).get("name") if link.written else None
+            if {name.casefold()} == {(n or "").casefold() for n in (link.qb_name, written or link.qb_name)}:
+                continue  # not renamed (the check of corrections._plan_customer_mods is not reached)
+        names.add(name)
+    return ids, names
+
+
 def gl_label(account: Any) -> str:
     return f"G/L account {account.number} {account.name}"
 
@@ -401,8 +436,7 @@ class Planner:
         lim = self.limits
         for member in sorted(self.customers.missing, key=lambda m: m.number):
             label = member_label(member)
-            name = self.fit.name(label, "customer name", member.name, lim.customer_name,
-                                 fallback=f"Member {member.number}")
+            name = customer_name(self.fit, member, lim)
             holder = in_use.get(name.casefold())
             if holder is not None or name.casefold() in planned:
                 who = (f"member {planned[name.casefold()]} in this run" if holder is None

@@ -158,6 +158,8 @@ class WCSession:
             self.percent = 12
         elif phase == "Reading QuickBooks":
             self.percent = max(self.percent, 10 if done >= total else 2)
+        elif phase == "Reading QuickBooks customers":  # those the run needs, after the billing store
+            self.percent = max(self.percent, 11 if done >= total else 10)
 
     def percent_for_qbwc(self) -> int:
         # While reading, each message moves the bar a little; the engine reports the rest.
