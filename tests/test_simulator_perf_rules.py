@@ -390,6 +390,14 @@ def test_a_sync_reads_customers_without_their_balances_and_the_rest_alike(qb, ac
     assert [(c.list_id, c.name, c.full_name, c.edit_sequence, c.is_active, c.account_number) for c in light.customers] \
         == [(c.list_id, c.name, c.full_name, c.edit_sequence, c.is_active, c.account_number) for c in full.customers]
     assert [c.is_active for c in light.customers] == [True, False]
+    # Accounts alike, without the balances the simulator sums from every transaction posting to them.
+    assert {a.full_name: a.balance for a in full.accounts}["Accounts Receivable"] == Decimal("25.00")
+    assert {a.balance for a in light.accounts} == {None}
+    assert [(a.list_id, a.full_name, a.account_type, a.number, a.special, a.is_active) for a in light.accounts] \
+        == [(a.list_id, a.full_name, a.account_type, a.number, a.special, a.is_active) for a in full.accounts]
+    ar = qb.ok("AccountQuery", {"FullName": ["Accounts Receivable"], "IncludeRetElement": ["ListID", "Balance"]})
+    assert [(child.tag, child.text) for child in ar][1] == ("Balance", "25.00")
+    assert [child.tag for child in ar] == ["ListID", "Balance"]
 
     only = qb.ok("CustomerQuery", {"ListID": [acme], "IncludeRetElement": ["ListID", "EditSequence", "Balance"]})
     assert [(child.tag, child.text) for child in only][2] == ("Balance", "25.00")

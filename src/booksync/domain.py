@@ -55,7 +55,8 @@ class QBAccount:
         number: AccountNumber, or "" when the company does not number accounts.
         special: SpecialAccountType, e.g. "UndepositedFunds", or "".
         is_active: IsActive.
-        balance: Balance in the company's currency.
+        balance: Balance in the company's currency; None when read without balances
+            (``snapshot(balances=False)``, what a sync does).
     """
 
     list_id: str
@@ -64,7 +65,7 @@ class QBAccount:
     number: str = ""
     special: str = ""
     is_active: bool = True
-    balance: Decimal = Decimal("0.00")
+    balance: Decimal | None = Decimal("0.00")
 
     @property
     def holds_deposits(self) -> bool:

@@ -27,6 +27,9 @@ SNAPSHOT_CUSTOMER = ("ListID", "EditSequence", "Name", "FullName", "IsActive", "
 """What booksync reads of a customer (QBCustomer, with "Balance" unless ``snapshot(balances=False)``): asked
 with IncludeRetElement, since a large association has tens of thousands of customers (docs/performance.md,
 fourth session)."""
+SNAPSHOT_ACCOUNT = ("ListID", "FullName", "AccountType", "AccountNumber", "SpecialAccountType", "IsActive")
+"""What a sync reads of each account (``snapshot(balances=False)``): no Balance, which the simulator sums from
+every transaction posting to the account."""
 QUERIES_PER_MESSAGE = 10
 """Queries sent together by :meth:`DesktopBooks.find_customers`."""
 _NOT_HOLDABLE = re.compile(r"[^\t\n\r\x20-\x7e\xa0-\xff]")
@@ -102,8 +105,8 @@ class DesktopBooks:
 
     def snapshot(self, balances: bool = True, customers: bool = True) -> QBSnapshot:
         """Read the company, accounts, items, payment methods, customers and vendors. ``balances=False``:
-        customers without their Balance (None), which QuickBooks computes from every transaction of each
-        customer. ``customers=False``: no customers and no vendors (the snapshot is not ``complete``); a sync
+        customers and accounts without their Balance (None), which QuickBooks computes from every transaction of
+        each customer. ``customers=False``: no customers and no vendors (the snapshot is not ``complete``); a sync
         reads the ones it needs with :meth:`find_customers`."""
         host, company, prefs = self._ask([build.request("HostQuery", None, 1), build.request("CompanyQuery", None, 2),
                                           build.request("PreferencesQuery", None, 3)])
@@ -124,8 +127,9 @@ class DesktopBooks:
         accounts = [QBAccount(list_id=text(r, "ListID"), full_name=text(r, "FullName"),
                               account_type=text(r, "AccountType"), number=text(r, "AccountNumber"),
                               special=text(r, "SpecialAccountType"), is_active=boolean(r, "IsActive", True),
-                              balance=decimal(r, "Balance"))
-                    for r in self.query("AccountQuery", {"ActiveStatus": "All"}, iterate=False)]
+                              balance=decimal(r, "Balance") if balances else None)
+                    for r in self.query("AccountQuery", {"ActiveStatus": "All"}, iterate=False,
+                                        include=() if balances else SNAPSHOT_ACCOUNT)]
         items = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "FullName"), kind=r.tag[:-3],
                              is_active=boolean(r, "IsActive", True),
                              account_list_id=(text(r, "SalesOrPurchase/AccountRef/ListID")

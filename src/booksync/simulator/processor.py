@@ -492,7 +492,9 @@ class Processor:
 
     # ------------------------------------------------------------------ accounts
 
-    def account_ret(self, row: sqlite3.Row) -> etree._Element:
+    def account_ret(self, row: sqlite3.Row, only: frozenset[str] | None = None) -> etree._Element:
+        """An AccountRet; with ``only`` (the request's IncludeRetElement names), just those top-level elements
+        (and no balance computed unless asked for)."""
         fields = self._list_base(row)
         if row["parent_id"]:
             parent = self.db.execute("SELECT list_id, full_name FROM lists WHERE list_id=?",
@@ -506,9 +508,12 @@ class Processor:
             fields["AccountNumber"] = row["number"]
         if row["descr"]:
             fields["Desc"] = row["descr"]
-        balance = self.account_balance(row)
-        fields["Balance"] = str(balance)
-        fields["TotalBalance"] = str(balance)
+        if only is None or not only.isdisjoint(("Balance", "TotalBalance")):
+            balance = self.account_balance(row)
+            fields["Balance"] = str(balance)
+            fields["TotalBalance"] = str(balance)
+        if only is not None:
+            fields = {tag: value for tag, value in fields.items() if tag in only}
         return _aggregate("AccountRet", fields)
 
     def account_balance(self, row: sqlite3.Row) -> Decimal:
@@ -534,7 +539,8 @@ class Processor:
         return Decimal("0.00")
 
     def account_query(self, rq: etree._Element) -> etree._Element:
-        return self._list_query(rq, ("Account",), self.account_ret)
+        only = frozenset(e.text or "" for e in rq.findall("IncludeRetElement")) or None
+        return self._list_query(rq, ("Account",), lambda row: self.account_ret(row, only))
 
     def account_add(self, rq: etree._Element) -> etree._Element:
         add = rq.find("AccountAdd")
