@@ -282,6 +282,68 @@ def test_written_json_matches_the_reference_encoding():
                                                            ensure_ascii=False)
 
 
+_text = st.text(max_size=12)
+_money = st.decimals(min_value=-10**6, max_value=10**6, places=2, allow_nan=False, allow_infinity=False)
+_day = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2040, 12, 31))
+
+
+@st.composite
+def _refs(draw, kind=None):  # noqa: ANN001, ANN202
+    from booksync.domain import Ref
+
+    local = draw(st.one_of(st.none(), st.integers(min_value=0, max_value=10**12)))
+    remote = draw(st.one_of(st.none(), _text))
+    return Ref(kind or draw(st.sampled_from(["customer", "item", "invoice", "account"])), local, remote, draw(_text))
+
+
+@st.composite
+def _payloads(draw):  # noqa: ANN202
+    from booksync.domain import ApplicationData, CreditData, LineData, PaymentData, SalesData
+
+    if draw(st.booleans()):
+        lines = tuple(LineData(draw(_refs("item")), draw(_text), draw(_money), draw(_money), draw(_money))
+                      for _ in range(draw(st.integers(0, 3))))
+        return SalesData(draw(_refs("customer")), draw(_day), draw(_text), lines,
+                         draw(st.one_of(st.none(), _day)), draw(_text), draw(_text))
+    apps = tuple(ApplicationData(draw(_refs("invoice")), draw(_money),
+                                 tuple(CreditData(draw(_refs("credit_memo")), draw(_money))
+                                       for _ in range(draw(st.integers(0, 2)))))
+                 for _ in range(draw(st.integers(0, 3))))
+    return PaymentData(draw(_refs("customer")), draw(_day), draw(_text), draw(_money),
+                       draw(st.one_of(st.none(), _refs("payment_method"))), draw(_refs("account")), draw(_text), apps,
+                       draw(_text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_payloads())
+def test_the_fast_writer_writes_what_the_encoder_writes(payload):  # noqa: ANN001
+    """Invoices, credit memos and payments are written without the encoder's hook (planner._fast_json): the
+    same characters, for any text (quotes, backslashes, control characters, non-ASCII), amount, date and id."""
+    import json
+
+    fast = planner._FAST[type(payload)](payload)
+    assert fast == planner._ENCODER.encode(payload)
+    assert fast == json.dumps(_canonical(payload), sort_keys=True, ensure_ascii=False)
+    assert planner.written_json(payload) == fast
+
+
+def test_values_the_fast_writer_does_not_expect_go_to_the_encoder():
+    """A date-time, a list instead of a tuple, a str subclass: written by the encoder, as before."""
+    import json
+    from dataclasses import replace
+
+    sale, payment, _ = _sample_payloads()
+
+    class Name(str):
+        pass
+
+    for odd in (replace(sale, date=dt.datetime(2025, 1, 2, 3, 4)), replace(sale, lines=list(sale.lines)),
+                replace(sale, memo=Name("memo")), replace(payment, applications=list(payment.applications))):
+        with pytest.raises(planner._NotPlain):
+            planner._FAST[type(odd)](odd)
+        assert planner.written_json(odd) == json.dumps(_canonical(odd), sort_keys=True, ensure_ascii=False)
+
+
 def test_fingerprint_is_pinned():
     """Link rows store fingerprints: a change to the encoding would make every synchronized record look
     changed. This value was computed by the first implementation (commit a714fd2)."""
