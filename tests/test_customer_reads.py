@@ -91,6 +91,15 @@ def plain_members(home: Home, n: int) -> list[Member]:
     return members[:n]
 
 
+def edit_member(home: Home, member: Member, **changes: Any) -> None:
+    """Change a member in the billing store (its ``updated_at`` moves: the next sync sees it changed)."""
+    with open_store(home.database_url)() as session:
+        row = session.get(Member, member.id)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        session.commit()
+
+
 def unfiltered(queries: list[etree._Element]) -> list[str]:
     """Queries that read a whole list: neither ListID nor FullName given."""
     return [etree.tostring(q).decode()[:200] for q in queries
@@ -100,9 +109,7 @@ def unfiltered(queries: list[etree._Element]) -> list[str]:
 def test_a_first_sync_finds_names_held_in_any_case_and_by_vendors_without_reading_every_customer(nosync_copy):
     home = Home.load(nosync_copy.path)
     by_bill_info, by_customer, by_vendor = plain_members(home, 3)
-    with open_store(home.database_url)() as session:
-        session.get(Member, by_bill_info.id).qb_customer = "Zed Holdings Group"
-        session.commit()
+    edit_member(home, by_bill_info, qb_customer="Zed Holdings Group")
     seeded: dict[str, str] = {}
 
     def prepare(qb: QB) -> None:
@@ -136,9 +143,8 @@ def test_a_first_sync_finds_names_held_in_any_case_and_by_vendors_without_readin
 def test_a_later_sync_reads_the_customers_of_the_changed_members_only(demo_copy):
     home = Home.load(demo_copy.path)
     (member,) = plain_members(home, 1)
+    edit_member(home, member, phone="(555) 010-9999")
     with open_store(home.database_url)() as session:
-        session.get(Member, member.id).phone = "(555) 010-9999"
-        session.commit()
         link = session.scalar(select(Link).where(Link.kind == "customer", Link.local_id == member.id))
 
     result, port, transport, _ = run_sync(home)
@@ -156,18 +162,22 @@ def test_a_later_sync_reads_the_customers_of_the_changed_members_only(demo_copy)
     assert port.calls == [] and transport.queries == []
 
 
+def stopped_for(run: tuple, code: str, member: Member, detail: str) -> None:
+    """The sync stopped at the checks with one ``code`` problem naming ``member`` and ``detail``, having read
+    no whole list."""
+    result, _, transport, _ = run
+    assert result.exit_code == EXIT_CHECKS, result.message
+    (problem,) = [p for p in result.problems if p.code == code]
+    assert problem.record == f"member {member.number} {member.name}"
+    assert detail in problem.message
+    assert unfiltered(transport.queries) == []
+
+
 def test_an_unknown_bill_info_name_is_still_reported(nosync_copy):
     home = Home.load(nosync_copy.path)
     (member,) = plain_members(home, 1)
-    with open_store(home.database_url)() as session:
-        session.get(Member, member.id).qb_customer = "Nobody Of That Name"
-        session.commit()
-    result, _, transport, _ = run_sync(home)
-    assert result.exit_code == EXIT_CHECKS
-    (problem,) = [p for p in result.problems if p.code == "bill-info-unknown"]
-    assert problem.record == f"member {member.number} {member.name}"
-    assert "Nobody Of That Name" in problem.message
-    assert unfiltered(transport.queries) == []
+    edit_member(home, member, qb_customer="Nobody Of That Name")
+    stopped_for(run_sync(home), "bill-info-unknown", member, "Nobody Of That Name")
 
 
 def test_a_link_to_a_deleted_customer_is_still_reported(demo_copy):
@@ -179,12 +189,7 @@ def test_a_link_to_a_deleted_customer_is_still_reported(demo_copy):
         invoice = session.scalars(select(Invoice).where(Invoice.member_id == member.id)).first()
         invoice.memo = "touched"  # the member is billed in this run
         session.commit()
-    result, port, transport, _ = run_sync(home)
-    assert result.exit_code == EXIT_CHECKS
-    (problem,) = [p for p in result.problems if p.code == "customer-gone"]
-    assert problem.record == f"member {member.number} {member.name}"
-    assert "80000FFF-1700000000" in problem.message
-    assert unfiltered(transport.queries) == []
+    stopped_for(run_sync(home), "customer-gone", member, "80000FFF-1700000000")
 
 
 @pytest.mark.parametrize("page", [500, 1])
