@@ -100,7 +100,30 @@ def _clone_postgres_home(source: Path, target: Path) -> None:
     config.write_text(tomli_w.dumps(settings))
 
 
+def _drop_stale_postgres_homes() -> None:
+    """Drop the databases earlier runs of the suite left on the server (names from the template).
+
+    Home paths repeat across runs (pytest numbers its base folders and keeps three), so a database named
+    for a path may hold an old run's billing store; `booksync demo` rightly refuses such a database."""
+    import re
+
+    from sqlalchemy import create_engine, make_url, text
+
+    template = make_url(POSTGRES)
+    pattern = re.compile(re.escape(template.database or "").replace(re.escape("{home_id}"), "[0-9a-f]{12}") + "$")
+    admin = create_engine(template.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for (name,) in conn.execute(text("SELECT datname FROM pg_database")).all():
+                if pattern.match(name):
+                    conn.execute(text(f'DROP DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    if POSTGRES and not hasattr(config, "workerinput"):  # once, in the controller, before workers start
+        _drop_stale_postgres_homes()
     config.addinivalue_line(
         "markers", "invalid_qbxml_request: the test deliberately sends the simulator a request that breaks "
                    "the schema (responses are still validated)")

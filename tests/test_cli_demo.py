@@ -243,3 +243,46 @@ def test_second_sync_has_nothing_to_send(demo_copy, cli, company_db, billing_db)
     assert db.max_modified() == modified
     assert sorted(demo_copy.path.glob("runs/*/requests/*.xml")) == files
     assert sorted(p.name for p in (demo_copy.path / "runs").iterdir()) == runs
+
+
+def test_demo_again_in_the_same_home_starts_afresh(demo_copy, cli):
+    """The demo run again over a synchronized demo home empties its billing store (SQLite file or PostgreSQL
+    database) and its company, imports everything again and synchronizes it again."""
+    result = cli("demo", "--home", str(demo_copy.path))
+    assert result.code == 0, result
+    assert "Imported   400 members" in result.stdout
+    assert "Imported  1003 invoices" in result.stdout
+    assert "Some members cannot reach their QuickBooks customer" not in result.output
+    assert len(list((demo_copy.path / "runs").iterdir())) == 1, "the old runs went with the old company"
+
+
+def test_demo_refuses_a_database_no_demo_home_points_at(nosync_copy, cli):
+    """A folder whose booksync.toml is gone still has a billing store where a new home would keep one (the
+    SQLite file, or the PostgreSQL database named for the folder): the demo refuses it, changes nothing and
+    says how to go on; with --reset-database it empties it and starts there."""
+    import tomllib
+
+    from sqlalchemy import make_url
+
+    from booksync.config import Home
+    from booksync.store.db import store_tables
+
+    config = nosync_copy.path / "booksync.toml"
+    url = Home(nosync_copy.path, tomllib.loads(config.read_text())).database_url
+    config.unlink()
+    tables = store_tables(url)
+    assert "members" in tables
+
+    refused = cli("demo", "--home", str(nosync_copy.path), "--no-sync")
+    assert refused.code == 1, refused
+    assert f"already holds {len(tables)} tables, and no demo home in {nosync_copy.path}" in refused.output
+    assert f"demo --home {nosync_copy.path} --reset-database" in refused.output
+    password = make_url(url).password
+    assert password is None or f":{password}@" not in refused.output, "the password is hidden"
+    assert not config.exists()
+    assert store_tables(url) == tables
+
+    reset = cli("demo", "--home", str(nosync_copy.path), "--no-sync", "--reset-database")
+    assert reset.code == 0, reset
+    assert "Imported   400 members" in reset.stdout
+    assert Home(nosync_copy.path, tomllib.loads(config.read_text())).database_url == url

@@ -25,8 +25,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__
+from ..config import Home, initial_database_url
 from ..domain import Plan
-
 from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, command_name, console, err,
                      fail_json, home_option, json_option, load_home, sessions_for, setup_logging, sync_lock)
 
@@ -446,35 +446,58 @@ for command in (mapping.accounts, mapping.members, simulator_cmd.simulator, runs
 @cli.command()
 @home_option
 @click.option("--no-sync", is_flag=True, help="Only create the demo billing store and company; do not synchronize.")
+@click.option("--reset-database", is_flag=True,
+              help="Empty the billing store's database even when no demo home in this folder points at it "
+                   "(a PostgreSQL database left by a home whose folder was deleted).")
 @json_option
-def demo(home_dir: Path | None, no_sync: bool, as_json: bool) -> None:
+def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bool) -> None:
     """Create the demo chamber of commerce and a simulated QuickBooks company, then synchronize.
 
     Imports about 400 members and two years of dues, events, sponsorships,
     advertising, credit memos and payments; creates a simulated QuickBooks
     Desktop company with a standard chart of accounts; cross references are
     already set. Runs the sync unattended unless --no-sync. Running it again
-    in the same home starts the demo afresh.
+    in the same home starts the demo afresh: the home's billing store
+    (its SQLite file, or its PostgreSQL database) is emptied first.
+    A new home whose database already holds tables is refused unless
+    --reset-database.
     """
+    from sqlalchemy import make_url
+
     from ..simulator import create_company
+    from ..store import db
     from ..store.importer import import_file
     from ..sync.engine import SyncOptions
 
     home_dir = home_dir or Path("booksync-demo")
     target = home_dir.expanduser().resolve()
     config = target / "booksync.toml"
+    demo_url = None
     if config.exists():
         existing = load_home(target)
         if not existing.settings.get("demo", {}).get("is_demo"):
             raise click.ClickException(f"{target} holds a booksync home that is not a demo; choose another --home.")
-        for name in ("billing.db", "billing.db-wal", "billing.db-shm", "company.qbsim", "company.qbsim-wal",
-                     "company.qbsim-shm", "runs", "backups", "logs"):
+        demo_url = existing.database_url
+    new_url = Home(target, {"database": {"url": initial_database_url(target)}}).database_url
+    if new_url != demo_url and (tables := db.store_tables(new_url)) and not reset_database:
+        # A database no demo here owns that is not empty: never import the demo over someone's billing.
+        shown = make_url(new_url).render_as_string(hide_password=True)
+        raise click.ClickException(
+            f"the billing store's database {shown} already holds {len(tables)} tables, and no demo home "
+            f"in {target} points at it (a home whose folder was deleted, or another home, may own it). "
+            f"Nothing was changed. To empty it and start the demo there: "
+            f"{command_name()} demo --home {target} --reset-database")
+    if demo_url is not None:
+        db.reset_database(demo_url)  # the demo's own store, whatever database it is in
+        for name in ("company.qbsim", "company.qbsim-wal", "company.qbsim-shm", "runs", "backups", "logs"):
             path = target / name
             if path.is_dir():
                 shutil.rmtree(path)
             elif path.exists():
                 path.unlink()
         config.unlink()
+    if new_url != demo_url:
+        db.reset_database(new_url)
     home = load_home(target, create=True)
     home.settings["demo"] = {"is_demo": True}
     home.save()

@@ -5,11 +5,13 @@ for several users). Migrations live in ``booksync/store/migrations``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import URL, Connection, Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -35,20 +37,70 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def _postgres_admin(url: URL) -> Iterator[Connection]:
+    """An autocommit connection to the server's ``postgres`` database (CREATE and DROP DATABASE cannot
+    run inside a transaction, nor while connected to the database they name)."""
+    if '"' in (url.database or ""):
+        raise ValueError(f"refusing a database name with a double quote: {url.database!r}")
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            yield conn
+    finally:
+        admin.dispose()
+
+
+def _postgres_exists(conn: Connection, name: str | None) -> bool:
+    return bool(conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).scalar())
+
+
 def ensure_database(url: str) -> None:
     """Create the PostgreSQL database named in ``url`` when it does not exist yet (SQLite creates its file)."""
     parsed = make_url(url)
     if not parsed.get_backend_name().startswith("postgresql"):
         return
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with _postgres_admin(parsed) as conn:
+        if not _postgres_exists(conn, parsed.database):
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+
+
+def store_tables(url: str) -> list[str]:
+    """The names of the tables the database at ``url`` holds now, sorted ([] when the database, or its
+    SQLite file, does not exist; nothing is created)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if not parsed.database or not Path(parsed.database).exists():
+            return []
+    elif parsed.get_backend_name().startswith("postgresql"):
+        with _postgres_admin(parsed) as conn:
+            if not _postgres_exists(conn, parsed.database):
+                return []
+    engine = make_engine(url)
     try:
-        with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                                  {"name": parsed.database}).scalar()
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        return sorted(inspect(engine).get_table_names())
     finally:
-        admin.dispose()
+        engine.dispose()
+
+
+def reset_database(url: str) -> None:
+    """Empty the billing store at ``url`` for good: SQLite deletes its file (and the ``-wal`` and
+    ``-shm`` beside it); PostgreSQL drops the database and creates it again, empty.
+
+    Raises ValueError for another kind of database, sqlalchemy.exc.OperationalError when PostgreSQL
+    refuses (another session is connected to the database).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                Path(parsed.database + suffix).unlink(missing_ok=True)
+        return
+    if not parsed.get_backend_name().startswith("postgresql"):
+        raise ValueError(f"cannot empty a {parsed.get_backend_name()} database")
+    with _postgres_admin(parsed) as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
+        conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
 
 
 def upgrade(url: str) -> None:
