@@ -80,22 +80,19 @@ def _clone_postgres_home(source: Path, target: Path) -> None:
     import tomllib
 
     import tomli_w
-    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy import make_url, text
 
     from booksync.config import initial_database_url
+    from booksync.store.db import postgres_admin
 
     config = target / "booksync.toml"
     settings = tomllib.loads(config.read_text())
     old = make_url(settings["database"]["url"])
     new_url = initial_database_url(target)
-    admin = create_engine(old.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            name = make_url(new_url).database
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{old.database}"'))
-    finally:
-        admin.dispose()
+    name = make_url(new_url).database
+    with postgres_admin(old) as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{old.database}"'))
     settings["database"]["url"] = new_url
     config.write_text(tomli_w.dumps(settings))
 
@@ -107,18 +104,16 @@ def _drop_stale_postgres_homes() -> None:
     for a path may hold an old run's billing store; `booksync demo` rightly refuses such a database."""
     import re
 
-    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy import make_url, text
+
+    from booksync.store.db import postgres_admin
 
     template = make_url(POSTGRES)
     pattern = re.compile(re.escape(template.database or "").replace(re.escape("{home_id}"), "[0-9a-f]{12}") + "$")
-    admin = create_engine(template.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            for (name,) in conn.execute(text("SELECT datname FROM pg_database")).all():
-                if pattern.match(name):
-                    conn.execute(text(f'DROP DATABASE "{name}"'))
-    finally:
-        admin.dispose()
+    with postgres_admin(template) as conn:
+        for (name,) in conn.execute(text("SELECT datname FROM pg_database")).all():
+            if pattern.match(name):
+                conn.execute(text(f'DROP DATABASE "{name}"'))
 
 
 def pytest_configure(config: pytest.Config) -> None:

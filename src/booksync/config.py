@@ -65,6 +65,12 @@ def initial_database_url(root: Path) -> str:
     return url.replace("{home_id}", hashlib.sha1(str(root).encode()).hexdigest()[:12])
 
 
+def database_url_of(root: Path, configured: str) -> str:
+    """The billing store's URL of the home at ``root``: ``configured`` (its ``database.url``) when set,
+    else its SQLite file ``billing.db``."""
+    return configured or f"sqlite:///{root / 'billing.db'}"
+
+
 def default_home() -> Path:
     return Path(os.environ.get("BOOKSYNC_HOME") or Path.home() / ".booksync")
 
@@ -107,7 +113,7 @@ class Home:
 
     @property
     def database_url(self) -> str:
-        return self.settings["database"].get("url") or f"sqlite:///{self.path / 'billing.db'}"
+        return database_url_of(self.path, self.settings["database"].get("url", ""))
 
     @property
     def company_path(self) -> Path:

@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .. import __version__
-from ..config import Home, initial_database_url
+from ..config import database_url_of, initial_database_url
 from ..domain import Plan
 from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, command_name, console, err,
                      fail_json, home_option, json_option, load_home, sessions_for, setup_logging, sync_lock)
@@ -478,9 +478,10 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
         if not existing.settings.get("demo", {}).get("is_demo"):
             raise click.ClickException(f"{target} holds a booksync home that is not a demo; choose another --home.")
         demo_url = existing.database_url
-    new_url = Home(target, {"database": {"url": initial_database_url(target)}}).database_url
-    if new_url != demo_url and (tables := db.store_tables(new_url)) and not reset_database:
-        # A database no demo here owns that is not empty: never import the demo over someone's billing.
+    new_url = database_url_of(target, initial_database_url(target))
+    # A database no demo here owns that is not empty: never import the demo over someone's billing.
+    tables = db.store_tables(new_url) if new_url != demo_url else []
+    if tables and not reset_database:
         shown = make_url(new_url).render_as_string(hide_password=True)
         raise click.ClickException(
             f"the billing store's database {shown} already holds {len(tables)} tables, and no demo home "
@@ -496,7 +497,7 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
             elif path.exists():
                 path.unlink()
         config.unlink()
-    if new_url != demo_url:
+    if tables:
         db.reset_database(new_url)
     home = load_home(target, create=True)
     home.settings["demo"] = {"is_demo": True}

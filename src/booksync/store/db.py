@@ -38,9 +38,11 @@ def make_engine(url: str) -> Engine:
 
 
 @contextmanager
-def _postgres_admin(url: URL) -> Iterator[Connection]:
-    """An autocommit connection to the server's ``postgres`` database (CREATE and DROP DATABASE cannot
-    run inside a transaction, nor while connected to the database they name)."""
+def postgres_admin(url: URL) -> Iterator[Connection]:
+    """An autocommit connection to the ``postgres`` database of the server ``url`` names (CREATE and
+    DROP DATABASE cannot run inside a transaction, nor while connected to the database they name).
+
+    Raises ValueError when the database ``url`` names holds a double quote (it is quoted into SQL)."""
     if '"' in (url.database or ""):
         raise ValueError(f"refusing a database name with a double quote: {url.database!r}")
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -60,7 +62,7 @@ def ensure_database(url: str) -> None:
     parsed = make_url(url)
     if not parsed.get_backend_name().startswith("postgresql"):
         return
-    with _postgres_admin(parsed) as conn:
+    with postgres_admin(parsed) as conn:
         if not _postgres_exists(conn, parsed.database):
             conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
 
@@ -73,7 +75,7 @@ def store_tables(url: str) -> list[str]:
         if not parsed.database or not Path(parsed.database).exists():
             return []
     elif parsed.get_backend_name().startswith("postgresql"):
-        with _postgres_admin(parsed) as conn:
+        with postgres_admin(parsed) as conn:
             if not _postgres_exists(conn, parsed.database):
                 return []
     engine = make_engine(url)
@@ -98,7 +100,7 @@ def reset_database(url: str) -> None:
         return
     if not parsed.get_backend_name().startswith("postgresql"):
         raise ValueError(f"cannot empty a {parsed.get_backend_name()} database")
-    with _postgres_admin(parsed) as conn:
+    with postgres_admin(parsed) as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}"'))
         conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
 
