@@ -791,9 +791,10 @@ class Processor:
                    "RefNumber": "ref_number"}
 
     def txn_ret(self, row: sqlite3.Row, include_lines: bool = True,
-                only: frozenset[str] | None = None) -> etree._Element:
+                only: frozenset[str] | None = None, linked: bool = False) -> etree._Element:
         """The Ret of a transaction; with ``only`` (the request's IncludeRetElement names), just those
-        top-level elements, as QuickBooks returns them."""
+        top-level elements, as QuickBooks returns them; with ``linked`` (IncludeLinkedTxns), the LinkedTxn of
+        each payment and credit applied (see :meth:`_linked_txns`)."""
         kind = row["txn_type"]
         if only is not None and only <= self._TXN_HEADER.keys():
             return _aggregate(TXN_RET[kind], {tag: row[col] for tag, col in self._TXN_HEADER.items()
@@ -837,6 +838,8 @@ class Processor:
             fields["DepositTotal"] = str(total)
         if row["external_guid"]:
             fields["ExternalGUID"] = row["external_guid"]
+        if linked and kind in ("Invoice", "CreditMemo"):
+            fields["LinkedTxn"] = self._linked_txns(row)
         if kind == "ReceivePayment":
             fields["AppliedToTxnRet"] = self._applied_rets(row["txn_id"])
         elif include_lines and kind in ("Invoice", "CreditMemo"):
@@ -848,6 +851,28 @@ class Processor:
         if only is not None:
             fields = {tag: value for tag, value in fields.items() if tag in only}
         return _aggregate(TXN_RET[kind], fields)
+
+    def _linked_txns(self, row: sqlite3.Row) -> list[dict[str, Any]]:
+        """LinkedTxn of an invoice or a credit memo (IncludeLinkedTxns, qbxmlops130-annotated.xml InvoiceQueryRq;
+        OSR: "the transactions linked to this one"): on an invoice, one per payment (TxnType ReceivePayment,
+        the cash it applied) and one per credit memo applied (TxnType CreditMemo), amounts negative as they
+        reduce the balance; on a credit memo, one per invoice it was applied to (TxnType Invoice). LinkType is
+        AMTTYPE: the link is an amount, not a quantity."""
+        if row["txn_type"] == "Invoice":
+            sql = ("SELECT COALESCE(a.credit_memo_id, a.payment_id) AS other, SUM(a.amount) AS amount "
+                   "FROM applications a WHERE a.invoice_id=? GROUP BY other ORDER BY MIN(a.rowid)")
+            sign = -1
+        else:
+            sql = ("SELECT a.invoice_id AS other, SUM(a.amount) AS amount FROM applications a "
+                   "WHERE a.credit_memo_id=? GROUP BY other ORDER BY MIN(a.rowid)")
+            sign = 1
+        out = []
+        for link in self.db.execute(sql, (row["txn_id"],)).fetchall():
+            other = self._txn_row(link["other"])
+            out.append({"TxnID": other["txn_id"], "TxnType": other["txn_type"], "TxnDate": other["txn_date"],
+                        "RefNumber": other["ref_number"] or None, "LinkType": "AMTTYPE",
+                        "Amount": str(sign * amount(link["amount"]))})
+        return out
 
     def _line_ret(self, line: sqlite3.Row) -> dict[str, Any]:
         out: dict[str, Any] = {"TxnLineID": line["line_id"], "ItemRef": self._ref(line["item_id"])}
@@ -910,9 +935,10 @@ class Processor:
         def handler(rq: etree._Element) -> etree._Element:
             include_lines = text(rq, "IncludeLineItems") == "true" or txn_type == "Deposit"
             only = frozenset(e.text or "" for e in rq.findall("IncludeRetElement")) or None
+            linked = text(rq, "IncludeLinkedTxns") == "true"
 
             def to_ret(row: sqlite3.Row) -> etree._Element:
-                return self.txn_ret(row, include_lines, only)
+                return self.txn_ret(row, include_lines, only, linked)
 
             if rq.get("iterator") == "Continue":
                 return self._continue(rq, to_ret, lambda ids: self._rows_by_id("txns", "txn_id", ids))
