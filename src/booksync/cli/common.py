@@ -36,10 +36,15 @@ def json_option(fn: Callable) -> Callable:
 
 
 def load_home(home_dir: Path | None, create: bool = False) -> Home:
+    """The home, after finishing a restore that was interrupted in it (cli/backups.py)."""
     try:
-        return Home.load(home_dir, create=create)
+        home = Home.load(home_dir, create=create)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    from .backups import finish_interrupted_restore
+
+    finish_interrupted_restore(home)
+    return home
 
 
 def setup_logging(home: Home) -> Path:

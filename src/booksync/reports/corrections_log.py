@@ -6,7 +6,6 @@ totals and the run's date) into the run's working files.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +14,7 @@ from fpdf import FPDF
 from jinja2 import Environment, select_autoescape
 
 from ..domain import Correction
+from .csv_safe import SafeWriter
 
 COLUMNS = ("Type", "Number", "Member", "Date", "What changed", "Action in QuickBooks", "Past period", "Closed",
            "Amount before", "Amount after", "Note")
@@ -73,7 +73,7 @@ def write_log(folder: Path, corrections: list[Correction], company: str, run_id:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {fmt: folder / f"corrections_log.{fmt}" for fmt in ("csv", "html", "pdf")}
     with paths["csv"].open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = SafeWriter(fh)  # cells a spreadsheet would run as formulas get a leading quote
         writer.writerow(COLUMNS)
         writer.writerows(_row(c) for c in corrections)
     before, after = _totals(corrections)

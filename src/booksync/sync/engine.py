@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import time
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
 from ..books.port import BooksPort, Outcome
+from ..faults import fault_point
 from ..domain import Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref
 from ..qbxml.errors import QBError, StatusError
 from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
@@ -38,6 +38,7 @@ from . import planner
 from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
 from ..store import rows
 from ..store.backup import backup_database
+from ..store.restore import pending_restore
 from .staging import StagedPlan, discard_scratch, write_corrections_log
 
 log = logging.getLogger("booksync.sync")
@@ -112,23 +113,6 @@ READING_CUSTOMERS = "Reading QuickBooks customers"
 
 EXAMINING = "Examining records"
 """Planning's progress phase: it counts billing records; the plan that follows counts changes (operations)."""
-
-_FAULT_COUNTS: dict[str, int] = {}
-
-
-def fault_point(name: str) -> None:
-    """Die here as if killed (SIGKILL), when BOOKSYNC_FAULT is "NAME:N" and this is the N-th time
-    NAME is reached. Used by the crash-recovery tests; does nothing otherwise."""
-    spec = os.environ.get("BOOKSYNC_FAULT", "")
-    if not spec:
-        return
-    wanted, _, count = spec.partition(":")
-    if wanted != name:
-        return
-    _FAULT_COUNTS[name] = _FAULT_COUNTS.get(name, 0) + 1
-    if _FAULT_COUNTS[name] == int(count or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
-
 
 def new_run_id(runs_dir: Path, taken: Any = frozenset()) -> str:
     """YYYYMMDD-HHMMSS, with -2, -3... when a run folder or a recorded run (``taken``) has it already."""
@@ -389,6 +373,11 @@ class Run:
                           digest=self.digest, settled=self.settled, **kw)
 
     def execute(self) -> SyncResult:
+        interrupted = pending_restore(self.home.path)
+        if interrupted is not None:  # a database from before a run beside a company file from after it
+            return self.result("stopped", EXIT_CHECKS, f"{interrupted.describe()} Nothing was synchronized: "
+                               f"run 'booksync backups restore {interrupted.run_id}' to finish the restore "
+                               "(or restore another backup), then synchronize.")
         discard_scratch(self.home.runs_dir)  # of runs killed earlier: callers hold the home's sync lock
         try:
             result = self._execute()
