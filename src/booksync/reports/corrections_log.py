@@ -86,10 +86,45 @@ def write_log(folder: Path, corrections: list[Correction], company: str, run_id:
     return paths
 
 
+class _LogPDF(FPDF):
+    """Letter landscape with "Page N of M" at the foot of every page."""
+
+    def footer(self) -> None:
+        self.set_y(-10)
+        self.set_font("Helvetica", "", 8)
+        self.cell(0, 5, f"QuickBooks Corrections Log - page {self.page_no()} of {{nb}}", align="C")
+
+
+# A table row cannot break across pages in fpdf2 ("The row ... is too high and cannot be rendered on a
+# single page"), so a correction whose cells wrap to more lines than this is laid out as several rows.
+ROW_LINES = 28
+_LINE_HEIGHT = 4.5
+
+
+def _wrapped(pdf: FPDF, width: float, text: str) -> list[str]:
+    """``text`` cut into the lines it takes in a column ``width`` mm wide (cell padding left aside)."""
+    if not text:
+        return [""]
+    return pdf.multi_cell(width - 3, _LINE_HEIGHT, text, dry_run=True, output="LINES") or [""]
+
+
+def _pieces(pdf: FPDF, widths: tuple[float, ...], values: list[str]) -> list[list[str]]:
+    """One correction's cells as rows of at most ROW_LINES wrapped lines each; the continuation rows
+    repeat the record's number and say "(continued)"."""
+    lines = [_wrapped(pdf, w, _latin1(v)) for w, v in zip(widths, values)]
+    count = max(len(cell) for cell in lines)
+    rows = []
+    for start in range(0, count, ROW_LINES):
+        rows.append(["\n".join(cell[start:start + ROW_LINES]) for cell in lines])
+        if start:
+            rows[-1][1] = f"{_latin1(values[1])}\n(continued)"
+    return rows
+
+
 def _pdf(path: Path, corrections: list[Correction], company: str, run_id: str, run_date: dt.date,
          closing: dt.date | None, period_start: dt.date) -> None:
-    pdf = FPDF(orientation="L", unit="mm", format="Letter")
-    pdf.set_auto_page_break(auto=True, margin=12)
+    pdf = _LogPDF(orientation="L", unit="mm", format="Letter")
+    pdf.set_auto_page_break(auto=True, margin=14)
     pdf.set_title("QuickBooks Corrections Log")
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 14)
@@ -105,18 +140,20 @@ def _pdf(path: Path, corrections: list[Correction], company: str, run_id: str, r
     widths = (20, 20, 34, 22, 62, 40, 12, 14, 18, 18)
     headers = ("Type", "Number", "Member", "Date", "What changed", "Action in QuickBooks", "Past", "Closed",
                "Before", "After")
-    with pdf.table(col_widths=widths, text_align="LEFT", line_height=4.5, first_row_as_headings=True) as table:
+    with pdf.table(col_widths=widths, text_align="LEFT", line_height=_LINE_HEIGHT, first_row_as_headings=True,
+                   padding=1) as table:
         row = table.row()
         for h in headers:
             row.cell(h)
         for c in corrections:
-            row = table.row()
             values = _row(c)[:10]
             values[4] = "\n".join(c.changes) + (f"\n{c.note}" if c.note else "")
             values[6] = "PAST" if c.past_period else "no"
             values[7] = "CLOSED" if c.closed else "no"
-            for v in values:
-                row.cell(_latin1(v))
+            for piece in _pieces(pdf, widths, values):
+                row = table.row()
+                for v in piece:
+                    row.cell(v)
         before, after = _totals(corrections)
         row = table.row()
         for v in ("Totals", "", "", "", "", "", "", "", str(before), str(after)):
