@@ -137,16 +137,22 @@ def test_new_member_after_a_full_sync_is_asked_about_then_created(demo_copy, cli
 # ---------------------------------------------------------------------- check 3: deposit accounts
 
 
-def test_payments_into_an_income_account_stop_the_sync(nosync_copy, cli, company_db):
-    """Cross-referencing the deposit G/L account to an Income account stops the run (exit 3), nothing written."""
+def test_payments_into_an_income_account_stop_the_sync(nosync_copy, cli, company_db, tmp_path):
+    """`accounts xref` refuses to map the deposit G/L account to an Income account; one mapped so before the rule
+    (or by the gl-accounts import) stops the run (exit 3), nothing written."""
     home = str(nosync_copy.path)
-    assert cli("accounts", "xref", "--set", "1050=Advertising Income", "--home", home).code == 0
+    refused = cli("accounts", "xref", "--set", "1050=Advertising Income", "--home", home)
+    assert refused.code == 3 and "by the deposit rule" in refused.stderr, refused
+    accounts = write_csv(tmp_path, "gl.csv", "number,name,type,qb_account",
+                         "1050,Undeposited Funds,OtherCurrentAsset,Advertising Income")
+    assert cli("import", "gl-accounts", str(accounts), "--home", home).code == 0
     db = company_db(nosync_copy.company)
     before = db.fingerprint()
     result = cli("sync", "--yes", "--home", home)
     assert result.code == 3, result
-    assert "deposit to an account QuickBooks does not accept" in result.stdout
-    assert 'maps to QuickBooks account "Advertising Income" of type Income' in result.stdout
+    assert ('G/L account 1050 Undeposited Funds: is of type Other Current Asset and cannot post to QuickBooks '
+            'account "Advertising Income" of type Income: by the deposit rule') in result.stdout
+    assert 'booksync accounts xref --set 1050="Undeposited Funds"' in result.stdout
     assert result.writes == []
     assert db.fingerprint() == before
 

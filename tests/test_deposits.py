@@ -92,15 +92,20 @@ def test_deleting_the_only_payment_of_a_deposit(demo_copy, cli, company_db):
     assert cli("reconcile", "--home", home).code == 0
 
 
-def test_a_payment_recorded_to_an_income_account_stops_the_sync(nosync_copy, cli, company_db):
-    """The importer refuses a deposit G/L account of an income type; a cross reference that maps the deposit
-    account to a QuickBooks income account is caught by the sync's check, before anything is written."""
+def test_a_payment_recorded_to_an_income_account_stops_the_sync(nosync_copy, cli, company_db, tmp_path):
+    """The importer refuses a deposit G/L account of an income type, and `accounts xref` a deposit account mapped
+    to an income account; such a cross reference already in the store (the gl-accounts import cannot see
+    QuickBooks) is caught by the sync's check, before anything is written."""
     home = str(nosync_copy.path)
-    assert cli("accounts", "xref", "--set", "1000=Events", "--home", home).code == 0
-    ach_direct = [r for r in demo_csv("payments.csv") if r["deposit_account"] == "1000"]
+    assert cli("accounts", "xref", "--set", "1000=Events", "--home", home).code == 3
+    accounts = tmp_path / "gl.csv"
+    accounts.write_text("number,name,type,qb_account\n1000,Operating Checking,Bank,Events\n")
+    assert cli("import", "gl-accounts", str(accounts), "--home", home).code == 0
     before = company_db(nosync_copy.company).fingerprint()
     result = cli("sync", "--yes", "--home", home)
     assert result.code == 3, str(result)
-    assert f"payment {ach_direct[0]['number']}" in result.stdout and "Bank or Other Current Asset" in result.stdout
-    assert "Undeposited Funds" in result.stdout and 'QuickBooks account "Events" of type Income' in result.stdout
+    assert ('G/L account 1000 Operating Checking: is of type Bank and cannot post to QuickBooks account "Events" of '
+            'type Income: by the deposit rule a Bank G/L account maps only to a Bank or Other Current Asset account'
+            ) in result.stdout
+    assert 'booksync accounts xref --set 1000="Checking"' in result.stdout
     assert result.writes == [] and company_db(nosync_copy.company).fingerprint() == before

@@ -219,6 +219,55 @@ def test_the_cross_reference_form_saves_every_choice_in_one_action(home: Path, s
     assert company.fingerprint() == untouched
 
 
+def _row_options(page: str, number: str) -> list[str]:
+    row = page[page.index(f'id="gl-{number}"'):]
+    row = row[:row.index("</tr>")]
+    return [unescape(v) for v in re.findall(r'<option value="([^"]*)"', row) if v]
+
+
+def test_the_cross_reference_page_offers_only_compatible_accounts_and_refuses_a_forged_one(
+        home: Path, signed_in: Browser) -> None:
+    """Issue 17 item 6: before, every G/L account's list offered every account type, and a POST mapping an
+    income account to the bank account was saved."""
+    billing = SqliteFile(home / "billing.db")
+    page = signed_in.client.get("/accounts").text
+    income = _row_options(page, "4100")
+    assert "Events" in income and "Program Service Revenue" in income
+    assert not {"Checking", "Undeposited Funds", "Deferred Revenue", "Rent Expense"} & set(income)
+    assert set(_row_options(page, "1050")) == {"Checking", "Savings", "Undeposited Funds", "Prepaid Expenses"}
+    assert _row_options(page, "2400") == ["Deferred Revenue"]
+    refused = signed_in.post("/accounts", {"xref:4300": "", "xref:4100": "Checking"}, token_from="/accounts")
+    assert refused.status_code == 303
+    flash = signed_in.flash("/accounts")
+    assert ('Nothing was saved: G/L account 4100 Event Registrations is of type Income and cannot post to '
+            'QuickBooks account "Checking" of type Bank: by the income rule') in flash
+    assert "Choose an Income or Other Income account." in flash
+    assert billing.value("SELECT qb_account FROM gl_accounts WHERE number='4100'") == "Events"
+    assert billing.value("SELECT qb_account FROM gl_accounts WHERE number='4300'") == "Advertising Income"
+    with billing_connection(billing) as db:  # a cross reference set before the rule
+        db.execute("UPDATE gl_accounts SET qb_account='Checking' WHERE number='4100'")
+    page = signed_in.client.get("/accounts").text
+    row = page[page.index('id="gl-4100"'):]
+    assert "Wrong type: Checking" in row[:row.index("</tr>")]
+    assert page.index('id="gl-4100"') < page.index('id="gl-1000"'), "a wrong type comes first, as unmapped"
+    assert re.search(r'<option value="Events" selected>', row[:row.index("</tr>")]), "the compatible suggestion"
+
+
+def billing_connection(billing: SqliteFile):
+    import contextlib
+    import sqlite3
+
+    @contextlib.contextmanager
+    def connect():
+        db = sqlite3.connect(str(billing.path))
+        try:
+            yield db
+            db.commit()
+        finally:
+            db.close()
+    return connect()
+
+
 def test_bill_info_links_an_existing_customer_and_marks_for_creation(home: Path, signed_in: Browser) -> None:
     from booksync.simulator import open_company
 

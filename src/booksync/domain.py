@@ -19,10 +19,13 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from .account_rules import DEPOSIT_RULE
+
 # --------------------------------------------------------------------------- QuickBooks side
 
-BANK_LIKE = frozenset({"Bank", "OtherCurrentAsset"})
-"""Account types a payment may be deposited to (reference/quickbooks-desktop.md §9, 3140)."""
+BANK_LIKE = frozenset(DEPOSIT_RULE.qb_types)
+"""Account types a payment may be deposited to (reference/quickbooks-desktop.md §9, 3140): the deposit rule of
+:mod:`booksync.account_rules`."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -11,29 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
+from ..account_rules import allowed_types, incompatibility, suggest
 from ..domain import Kind
 from ..store.models import GLAccount, Invoice, Link, Member, Payment
 from .common import books, console, err, home_option, json_option, load_home, sessions_for, setup_logging
-
-_WORDS = re.compile(r"[a-z0-9]+")
-
-
-def suggest(gl: GLAccount, accounts: list) -> object | None:
-    """Suggest the QuickBooks account for a G/L account: same account number first, then the
-    QuickBooks account whose name shares the most words with the G/L account's name."""
-    candidates = [a for a in accounts if a.is_active]
-    same_number = [a for a in candidates if a.number and a.number == gl.number]
-    if len(same_number) == 1:
-        return same_number[0]
-    words = set(_WORDS.findall(gl.name.lower()))
-    best, score = None, 0
-    for account in candidates:
-        name_words = set(_WORDS.findall(account.full_name.lower().replace(":", " ")))
-        common = len(words & name_words)
-        if common > score:
-            best, score = account, common
-    return best
-
 
 @click.group()
 def accounts() -> None:
@@ -77,6 +57,12 @@ def xref(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], cle
             if account is None:
                 raise click.BadParameter(f"QuickBooks has no account named {name!r}; see --quickbooks",
                                          param_hint="--set")
+            refused = incompatibility(gls[number], account)
+            if refused is not None:
+                choose = allowed_types(gls[number].type)
+                err.print(f"[bold red]Not changed:[/] {escape(refused)}. Choose {escape(choose)}: "
+                          "booksync accounts xref --suggest --quickbooks")
+                sys.exit(3)
             gls[number].qb_account = account.full_name
             changed.append((number, account.full_name))
         for number in clears:
@@ -84,20 +70,24 @@ def xref(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], cle
                 raise click.BadParameter(f"no G/L account numbered {number!r}", param_hint="--clear")
             gls[number].qb_account = ""
             changed.append((number, ""))
-        suggestions = {n: suggest(g, qb) for n, g in gls.items()
-                       if not g.qb_account or g.qb_account.casefold() not in by_name}
+        def fits(g: GLAccount) -> bool:
+            account = by_name.get((g.qb_account or "").casefold())
+            return account is not None and incompatibility(g, account) is None
+
+        suggestions = {n: suggest(g, qb) for n, g in gls.items() if not fits(g)}
         if apply_suggestions:
             for number, account in suggestions.items():
                 if account is not None:
                     gls[number].qb_account = account.full_name
                     changed.append((number, account.full_name))
         session.commit()
-        rows = sorted(gls.values(), key=lambda g: (bool(g.qb_account and g.qb_account.casefold() in by_name),
-                                                   g.number))
+        rows = sorted(gls.values(), key=lambda g: (fits(g), g.number))
         if as_json:
             console.print_json(json.dumps({
                 "gl_accounts": [{"number": g.number, "name": g.name, "type": g.type, "qb_account": g.qb_account,
-                                 "mapped": bool(g.qb_account and g.qb_account.casefold() in by_name),
+                                 "mapped": fits(g),
+                                 "refused": incompatibility(g, by_name[g.qb_account.casefold()])
+                                 if g.qb_account and g.qb_account.casefold() in by_name else None,
                                  "suggestion": getattr(suggestions.get(g.number), "full_name", None)} for g in rows],
                 "quickbooks_accounts": [{"full_name": a.full_name, "type": a.account_type, "number": a.number}
                                         for a in qb] if show_qb else None,
@@ -109,9 +99,14 @@ def xref(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], cle
         for col in ("G/L", "Name", "Type", "QuickBooks account", "Suggestion"):
             table.add_column(col)
         for g in rows:
-            mapped = g.qb_account and g.qb_account.casefold() in by_name
-            state = escape(g.qb_account) if mapped else (
-                f"[red]missing: {escape(g.qb_account)}[/]" if g.qb_account else "[red](none)[/]")
+            mapped = fits(g)
+            current = by_name.get((g.qb_account or "").casefold())
+            if mapped:
+                state = escape(g.qb_account)
+            elif current is not None:
+                state = f"[red]wrong type: {escape(g.qb_account)} ({current.account_type})[/]"
+            else:
+                state = f"[red]missing: {escape(g.qb_account)}[/]" if g.qb_account else "[red](none)[/]"
             hint = suggestions.get(g.number)
             table.add_row(g.number, escape(g.name), g.type, state,
                           escape(hint.full_name) if hint is not None and (show_suggestions or not mapped) else "")
@@ -123,7 +118,11 @@ def xref(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], cle
             for a in qb:
                 qtable.add_row(a.number, escape(a.full_name), a.account_type, "yes" if a.is_active else "no")
             console.print(qtable)
-        unmapped = [g for g in rows if not (g.qb_account and g.qb_account.casefold() in by_name)]
+        unmapped = [g for g in rows if not fits(g)]
+        for g in unmapped:
+            current = by_name.get((g.qb_account or "").casefold())
+            if current is not None:
+                err.print(escape(f"{incompatibility(g, current)}."))
         if unmapped:
             err.print(f"{len(unmapped)} G/L account(s) have no matching QuickBooks account. Set one with "
                       "--set NUMBER=\"QuickBooks account\", or --apply-suggestions.")

@@ -30,20 +30,20 @@ from typing import Any, Callable, Iterable, Iterator
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from ..account_rules import DEPOSIT_GL_TYPES, GL_TYPES
 from ..sync.fields import amount_problem, payment_total_problem, quantity_problem, sales_total_problem
 from .models import (Application, CreditMemo, CreditMemoLine, GLAccount, Invoice, InvoiceLine, Member, Payment,
                      _now)
 
 KINDS = ("members", "gl-accounts", "invoices", "credit-memos", "payments")
-GL_TYPES = ("Income", "Bank", "OtherCurrentAsset", "AccountsReceivable", "OtherCurrentLiability", "Expense",
-            "Equity", "OtherIncome", "CostOfGoodsSold", "FixedAsset", "OtherAsset", "LongTermLiability")
 INCOME_TYPES = ("Income", "OtherIncome")
 """G/L account types an invoice or credit memo line normally posts to; others are imported with a warning."""
 REFUSED_LINE_TYPES = ("AccountsReceivable",)
 """G/L account types a line must never post to: the document itself posts to Accounts Receivable, so the
 line would cancel it (debit and credit the same account)."""
-DEPOSIT_TYPES = ("Bank", "OtherCurrentAsset")
-"""G/L account types a payment may deposit to (QuickBooks refuses others with 3140; reference §7)."""
+DEPOSIT_TYPES = DEPOSIT_GL_TYPES
+"""G/L account types a payment may deposit to (QuickBooks refuses others with 3140; reference §7): the deposit
+rule of :mod:`booksync.account_rules`."""
 DATE_FORMATS = ("iso", "us")
 AMOUNT_MODES = ("strict", "lenient")
 MAX_PROBLEMS = 50

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
 
+from ..account_rules import DEPOSIT_GL_TYPES, allowed_types, incompatibility, suggest
 from ..domain import (Action, Address, ApplicationData, CreditData, CustomerData, ItemData, Kind, LineData,
                       PaymentData, PaymentMethodData, Plan, Problem, QBAccount, QBSnapshot, Ref, SalesData)
 from .fields import FieldFitter, Limits
@@ -230,8 +231,20 @@ def gl_label(account: Any) -> str:
 # ---------------------------------------------------------------------- checks
 
 
+def xref_advice(gl: Any, snapshot: QBSnapshot) -> str:
+    """The command that maps ``gl`` to a QuickBooks account of a type it may post to: the suggestion when
+    there is one (:func:`booksync.account_rules.suggest`), else a placeholder naming the types allowed."""
+    hint = suggest(gl, snapshot.accounts)
+    if hint is not None:
+        return f"booksync accounts xref --set {gl.number}=\"{hint.full_name}\""
+    return (f"map it to {allowed_types(gl.type)}: booksync accounts xref --set {gl.number}=\"QuickBooks account "
+            "name\"")
+
+
 def check_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
-    """Every G/L account used by the records must cross-reference an active QuickBooks account."""
+    """Every G/L account used by the records must cross-reference an active QuickBooks account of a type it may
+    post to (:func:`booksync.account_rules.incompatibility`: a cross reference set before that rule, or in the
+    gl-accounts import, is caught here, before anything is written)."""
     used = work.line_accounts()
     for gl_id, n in work.deposit_accounts().items():
         used[gl_id] = used.get(gl_id, 0) + n
@@ -246,6 +259,10 @@ def check_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
             reason = f"names QuickBooks account \"{gl.qb_account}\", which the company file does not have"
         elif not target.is_active:
             reason = f"names QuickBooks account \"{gl.qb_account}\", which is inactive"
+        elif (refused := incompatibility(gl, target, named=False)) is not None:
+            problems.append(Problem("incompatible-account", gl_label(gl), f"{refused} (used {used[gl_id]} time(s))",
+                                    xref_advice(gl, snapshot)))
+            continue
         else:
             continue
         problems.append(Problem("unmapped-account", gl_label(gl), f"{reason} (used {used[gl_id]} time(s))",
@@ -303,23 +320,47 @@ def resolve_customers(work: Work, snapshot: QBSnapshot) -> CustomerResolution:
     return result
 
 
-def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
-    """Every payment must deposit to a Bank or Other Current Asset account (QuickBooks status 3140)."""
+def deposit_gl_accounts(gl_accounts: Iterable[Any], snapshot: QBSnapshot) -> list[Any]:
+    """The G/L accounts a payment may deposit to: of a deposit type (:data:`DEPOSIT_GL_TYPES`) and mapped to a
+    QuickBooks account that holds deposits; the one mapped to Undeposited Funds first, then by number."""
     by_name = snapshot.account_by_name()
-    refused = {gl_id for gl_id in work.deposit_accounts()
-               if (target := by_name.get((work.gl_accounts[gl_id].qb_account or "").casefold())) is not None
-               and not target.holds_deposits}
+    out = []
+    for gl in gl_accounts:
+        target = by_name.get((gl.qb_account or "").casefold())
+        if gl.type in DEPOSIT_GL_TYPES and target is not None and target.is_active and target.holds_deposits:
+            out.append((target.special != "UndepositedFunds", gl.number, gl))
+    return [gl for *_, gl in sorted(out, key=lambda t: (t[0], t[1]))]
+
+
+def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
+    """Every payment must deposit to a G/L account of a deposit type that maps to a Bank or Other Current Asset
+    account (QuickBooks status 3140). The advice never proposes a mapping the account rules refuse: a payment
+    recorded to an income G/L account is moved to a deposit account (``payments edit --deposit-account``)."""
+    by_name = snapshot.account_by_name()
+
+    def refused(gl: Any) -> bool:
+        target = by_name.get((gl.qb_account or "").casefold())
+        return gl.type not in DEPOSIT_GL_TYPES or (target is not None and not target.holds_deposits)
+
+    wrong = {gl_id for gl_id in work.deposit_accounts() if refused(work.gl_accounts[gl_id])}
+    choices = deposit_gl_accounts(work.gl_accounts.values(), snapshot)
     problems = []
-    for payment in sorted(work.payments_depositing_to(refused), key=lambda p: p.number):
+    for payment in sorted(work.payments_depositing_to(wrong), key=lambda p: p.number):
         gl = work.gl_accounts[payment.deposit_account_id]
-        target = by_name[(gl.qb_account or "").casefold()]
+        target = by_name.get((gl.qb_account or "").casefold())
         member = work.members[payment.member_id]
+        mapped = (f", which maps to QuickBooks account \"{target.full_name}\" of type {target.account_type}"
+                  if target is not None else "")
+        if gl.type in DEPOSIT_GL_TYPES:
+            fix = ("correct the account's cross reference: " + xref_advice(gl, snapshot))
+        else:
+            into = choices[0].number if choices else "NUMBER"
+            fix = (f"deposit the payment to a Bank or Other Current Asset G/L account (normally Undeposited Funds): "
+                   f"booksync payments edit {payment.number} --deposit-account {into}")
         problems.append(Problem(
             "deposit-account", f"payment {payment.number} from {member.name}, {payment.date}, {payment.amount}",
-            f"deposits to {gl_label(gl)}, which maps to QuickBooks account \"{target.full_name}\" of type "
-            f"{target.account_type}; QuickBooks accepts payments only into a Bank or Other Current Asset account",
-            "deposit the payment to Undeposited Funds in the billing store, or correct the account's cross "
-            f"reference: booksync accounts xref --set {gl.number}=\"Undeposited Funds\""))
+            f"deposits to {gl_label(gl)} of type {gl.type}{mapped}; QuickBooks accepts payments only into a Bank "
+            "or Other Current Asset account", fix))
     return problems
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from .. import account_rules
 from ..config import ConfigError, Home
 from ..domain import Kind, Problem, QBAccount, QBCustomer, QBSnapshot
 from ..store.models import CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Payment, SyncRun, _now
@@ -237,27 +238,34 @@ class XrefRow:
     gl: GLAccount
     mapped: bool
     state: str
-    """"mapped", "none" (no cross reference) or "missing" (names an account QuickBooks does not have)."""
+    """"mapped", "none" (no cross reference), "missing" (names an account QuickBooks does not have) or
+    "wrong-type" (names an account of a type the G/L account must not post to: :mod:`booksync.account_rules`)."""
     selected: str
     """The QuickBooks account preselected in the dropdown: the current one, else the suggestion."""
     suggested: bool
+    choices: list[QBAccount] = field(default_factory=list)
+    """The active QuickBooks accounts of a type this G/L account may post to (the only ones offered)."""
+    refused: str = ""
+    """Why the current cross reference is refused (state "wrong-type")."""
 
 
 def xref_rows(session: Session, snapshot: QBSnapshot) -> list[XrefRow]:
-    """Every G/L account with its cross reference, unmapped ones first, suggestions preselected."""
-    from ..cli.mapping import suggest
-
+    """Every G/L account with its cross reference and the accounts it may choose, unmapped ones first,
+    suggestions preselected."""
     accounts = sorted(snapshot.accounts, key=lambda a: a.full_name.casefold())
     by_name = {a.full_name.casefold(): a for a in accounts}
     rows = []
     for gl in session.scalars(select(GLAccount).order_by(GLAccount.number)):
+        choices = account_rules.compatible_accounts(gl.type, accounts)
         current = by_name.get((gl.qb_account or "").casefold())
-        if current is not None and current.is_active:
-            rows.append(XrefRow(gl, True, "mapped", current.full_name, False))
+        refused = account_rules.incompatibility(gl, current) if current is not None else None
+        if current is not None and current.is_active and refused is None:
+            rows.append(XrefRow(gl, True, "mapped", current.full_name, False, choices))
             continue
-        hint = suggest(gl, accounts)
-        rows.append(XrefRow(gl, False, "missing" if gl.qb_account else "none",
-                            hint.full_name if hint is not None else "", hint is not None))
+        hint = account_rules.suggest(gl, accounts)
+        state = "wrong-type" if refused else "missing" if gl.qb_account else "none"
+        rows.append(XrefRow(gl, False, state, hint.full_name if hint is not None else "", hint is not None,
+                            choices, refused or ""))
     rows.sort(key=lambda r: (r.mapped, r.gl.number))
     return rows
 
@@ -268,7 +276,11 @@ def account_choices(snapshot: QBSnapshot) -> list[QBAccount]:
 
 def save_xref(session: Session, snapshot: QBSnapshot, wanted: dict[str, str]) -> list[tuple[str, str, str]]:
     """Set the cross reference of each G/L account number in ``wanted`` to the QuickBooks account named
-    (full name; "" clears it). Returns (number, before, after) for each account that changed. All or nothing."""
+    (full name; "" clears it). Returns (number, before, after) for each account that changed. All or nothing.
+
+    Raises :class:`MappingRefused` for an unknown G/L account, an account QuickBooks does not have (or holds
+    inactive), and an account of a type the G/L account must not post to (the page offers only the others;
+    a forged form is refused by the same rule: :func:`booksync.account_rules.incompatibility`)."""
     by_name = {a.full_name.casefold(): a for a in snapshot.accounts if a.is_active}
     gls = {g.number: g for g in session.scalars(select(GLAccount))}
     changes = []
@@ -278,8 +290,15 @@ def save_xref(session: Session, snapshot: QBSnapshot, wanted: dict[str, str]) ->
             raise MappingRefused(f"There is no G/L account numbered {number}.")
         name = name.strip()
         if name and name.casefold() not in by_name:
+            session.rollback()
             raise MappingRefused(f"QuickBooks has no active account named \"{name}\" (for G/L account {number}). "
                                  "Reload the page to see the current chart of accounts.")
+        if name:
+            refused = account_rules.incompatibility(gl, by_name[name.casefold()])
+            if refused is not None:
+                session.rollback()
+                raise MappingRefused(f"Nothing was saved: {refused}. Choose "
+                                     f"{account_rules.allowed_types(gl.type)}.")
         full = by_name[name.casefold()].full_name if name else ""
         if full != (gl.qb_account or ""):
             changes.append((number, gl.qb_account or "", full))
