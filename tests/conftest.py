@@ -77,24 +77,19 @@ if POSTGRES:
 
 def _clone_postgres_home(source: Path, target: Path) -> None:
     """Give a copied home its own database: a copy of the source's (CREATE DATABASE ... TEMPLATE)."""
-    import tomllib
-
-    import tomli_w
     from sqlalchemy import make_url, text
 
-    from booksync.config import initial_database_url
+    from booksync.config import Home, initial_database_url
     from booksync.store.db import postgres_admin
 
-    config = target / "booksync.toml"
-    settings = tomllib.loads(config.read_text())
-    old = make_url(settings["database"]["url"])
+    home = Home.load(target)  # the URL with its password (kept out of booksync.toml: config.py)
+    old = make_url(home.database_url)
     new_url = initial_database_url(target)
     name = make_url(new_url).database
     with postgres_admin(old) as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{old.database}"'))
-    settings["database"]["url"] = new_url
-    config.write_text(tomli_w.dumps(settings))
+    home.save_database_url(new_url)
 
 
 def _drop_stale_postgres_homes() -> None:

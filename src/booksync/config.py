@@ -8,6 +8,13 @@ Layout of a home (``--home DIR`` or ``BOOKSYNC_HOME``)::
     runs/RUN_ID/       working files of each sync run
     backups/RUN_ID/    backups taken before a run's first write
     logs/              run logs
+    secrets/           the billing store's database password, encrypted (vault.py), when it has one
+
+The home is private to its owner (issue 19): folder 0700, files 0600. Loading a home sets the process's
+umask to 077, so everything booksync writes afterwards (the SQLite files, runs, backups, logs) is
+created 0600/0700; a home made before that is tightened on its next use (:func:`tighten`). A database
+password never stays in ``booksync.toml``: it comes from ``BOOKSYNC_DATABASE_PASSWORD``, or from
+``secrets/database.fernet``, where a password found in the URL is moved on the next use.
 """
 from __future__ import annotations
 
@@ -21,6 +28,14 @@ from typing import Any
 import tomli_w
 
 CONFIG_NAME = "booksync.toml"
+PASSWORD_ENV = "BOOKSYNC_DATABASE_PASSWORD"
+SECRETS_DIR = "secrets"
+DATABASE_SECRET = "database.fernet"
+PRIVATE_NAMES = ("booksync.toml", "billing.db", "billing.db-wal", "billing.db-shm", "billing.db-journal",
+                 "company.qbsim", "company.qbsim-wal", "company.qbsim-shm", "company.qbsim-journal",
+                 "users.json", "web_secret", "sync.lock", "sync.lock.json", "restore.json",
+                 "runs", "backups", "logs", "online", SECRETS_DIR)
+"""What booksync keeps in a home (files, and folders tightened with everything in them)."""
 DEFAULTS: dict[str, Any] = {
     "database": {"url": ""},
     "company": {"kind": "simulator", "path": "company.qbsim", "app_name": "booksync"},
@@ -71,6 +86,46 @@ def database_url_of(root: Path, configured: str) -> str:
     return configured or f"sqlite:///{root / 'billing.db'}"
 
 
+def split_password(url: str) -> tuple[str, str | None]:
+    """``url`` without its password, and the password (None when it has none). Shapes: SQLAlchemy URLs."""
+    if not url:
+        return url, None
+    from sqlalchemy import make_url
+
+    parsed = make_url(url)
+    if parsed.password is None:
+        return url, None
+    # URL.set() takes None as "unchanged"; URL is a NamedTuple, so _replace drops the password.
+    return parsed._replace(password=None).render_as_string(hide_password=False), str(parsed.password)
+
+
+def _vault(root: Path) -> Any:
+    from .vault import Vault
+
+    return Vault(root / SECRETS_DIR, advice=f"set {PASSWORD_ENV}, or put the password in [database] url once "
+                                            "(booksync moves it into the encrypted store)")
+
+
+def tighten(root: Path) -> None:
+    """Make booksync's files in the home ``root`` private to their owner: the folder 0700, the files named
+    in :data:`PRIVATE_NAMES` 0600 and their folders' contents 0600/0700. Other files are left alone."""
+    def private(path: Path) -> None:
+        if path.is_symlink():
+            return
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+
+    private(root)
+    for name in PRIVATE_NAMES:
+        path = root / name
+        if not path.exists() or path.is_symlink():
+            continue
+        private(path)
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path):
+                for child in (*dirnames, *filenames):
+                    private(Path(dirpath) / child)
+
+
 def default_home() -> Path:
     return Path(os.environ.get("BOOKSYNC_HOME") or Path.home() / ".booksync")
 
@@ -88,14 +143,19 @@ class Home:
         a default configuration when missing; otherwise raise :class:`ConfigError`."""
         root = Path(path or default_home()).expanduser().resolve()
         config = root / CONFIG_NAME
+        os.umask(0o077)  # everything booksync creates from here on is its owner's only
         if not config.exists():
             if not create:
                 raise ConfigError(f"{root} is not a booksync home (no {CONFIG_NAME}). "
                                   f"Run 'booksync init --home {root}' or 'booksync demo --home {root}'.")
-            root.mkdir(parents=True, exist_ok=True)
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
             settings = {k: dict(v) for k, v in DEFAULTS.items()}
-            settings["database"]["url"] = initial_database_url(root)
+            settings["database"]["url"], password = split_password(initial_database_url(root))
+            if password is not None and os.environ.get(PASSWORD_ENV) != password:
+                _vault(root).write(DATABASE_SECRET, {"password": password})
             config.write_text(tomli_w.dumps(settings))
+        if root.stat().st_mode & 0o077:
+            tighten(root)  # a home made before booksync kept its files private
         try:
             data = tomllib.loads(config.read_text())
         except tomllib.TOMLDecodeError as exc:
@@ -104,16 +164,43 @@ class Home:
         for k, v in data.items():
             settings.setdefault(k, v)
         home = cls(root, settings)
+        bare, password = split_password(settings["database"].get("url", ""))
+        if password is not None:  # written there by hand or by an older booksync: move it out
+            if os.environ.get(PASSWORD_ENV) != password:
+                _vault(root).write(DATABASE_SECRET, {"password": password})
+            settings["database"]["url"] = bare
+            home.save()
         for folder in (home.runs_dir, home.backups_dir, home.logs_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         return home
 
     def save(self) -> None:
         (self.path / CONFIG_NAME).write_text(tomli_w.dumps(self.settings))
 
+    def save_database_url(self, url: str) -> None:
+        """Set ``[database] url`` to ``url``, keeping any password in it out of booksync.toml."""
+        bare, password = split_password(url)
+        if password is not None and os.environ.get(PASSWORD_ENV) != password:
+            _vault(self.path).write(DATABASE_SECRET, {"password": password})
+        self.settings["database"]["url"] = bare
+        self.save()
+
     @property
     def database_url(self) -> str:
-        return database_url_of(self.path, self.settings["database"].get("url", ""))
+        """The billing store's SQLAlchemy URL, with its password (``BOOKSYNC_DATABASE_PASSWORD``, else the
+        encrypted store) when ``[database] url`` names a server. Raises :class:`ConfigError` when the
+        encrypted store cannot be read with this key."""
+        configured = self.settings["database"].get("url", "")
+        if configured and split_password(configured)[1] is None and not configured.startswith("sqlite"):
+            password = os.environ.get(PASSWORD_ENV)
+            if password is None:
+                stored = _vault(self.path).read(DATABASE_SECRET) if (self.path / SECRETS_DIR).is_dir() else None
+                password = stored["password"] if stored else None
+            if password is not None:
+                from sqlalchemy import make_url
+
+                return make_url(configured).set(password=password).render_as_string(hide_password=False)
+        return database_url_of(self.path, configured)
 
     @property
     def company_path(self) -> Path:

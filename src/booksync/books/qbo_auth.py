@@ -39,7 +39,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -48,16 +47,15 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
-from cryptography.fernet import Fernet, InvalidToken
 from filelock import FileLock
 
 from ..config import ConfigError
+from ..vault import KEY_ENV, Vault  # noqa: F401 - KEY_ENV: where the token key comes from
 from .qbo_errors import ConnectError, QboUnreachable, ReconnectNeeded
 
 log = logging.getLogger("booksync.online")
 
 ACCOUNTING_SCOPE = "com.intuit.quickbooks.accounting"
-KEY_ENV = "BOOKSYNC_TOKEN_KEY"
 PENDING_MAX_AGE = 3600
 """Seconds an authorization in progress stays usable (Intuit's authorization codes live minutes)."""
 ENVIRONMENTS = ("sandbox", "production")
@@ -119,74 +117,12 @@ class TokenSet:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-class Vault:
-    """Fernet encryption of small JSON documents in ``folder`` (see the module docstring)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self._fernet: Fernet | None = None
-
-    def _ensure_folder(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.folder, 0o700)
-
-    def fernet(self) -> Fernet:
-        if self._fernet is not None:
-            return self._fernet
-        key = os.environ.get(KEY_ENV, "").strip()
-        if not key:
-            self._ensure_folder()
-            path = self.folder / "token.key"
-            if not path.exists():
-                # O_EXCL: two processes creating the key at once must not end with different keys.
-                try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                    with os.fdopen(fd, "wb") as f:
-                        f.write(Fernet.generate_key())
-                except FileExistsError:
-                    pass
-            key = path.read_text().strip()
-        try:
-            self._fernet = Fernet(key.encode())
-        except (ValueError, TypeError):
-            raise ConfigError(f"the token key ({KEY_ENV} or {self.folder / 'token.key'}) is not a Fernet key") \
-                from None
-        return self._fernet
-
-    def write(self, name: str, data: dict[str, Any]) -> Path:
-        """Encrypt ``data`` into ``folder/name`` atomically (write, fsync, rename), mode 0600."""
-        self._ensure_folder()
-        target = self.folder / name
-        tmp = self.folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(self.fernet().encrypt(json.dumps(data).encode()))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-        return target
-
-    def read(self, name: str) -> dict[str, Any] | None:
-        """Decrypt ``folder/name``; None when it does not exist. Raises :class:`ConfigError` when the key differs."""
-        path = self.folder / name
-        if not path.exists():
-            return None
-        try:
-            return json.loads(self.fernet().decrypt(path.read_bytes()))
-        except InvalidToken:
-            raise ConfigError(f"{path} cannot be decrypted with this token key (was {KEY_ENV} or token.key "
-                              "changed?); connect again with 'booksync company connect online'") from None
-
-    def delete(self, name: str) -> None:
-        (self.folder / name).unlink(missing_ok=True)
-
-
 class TokenStore:
     """The encrypted tokens of a home, one file per realm, and the pending authorization."""
 
     def __init__(self, home_path: Path | str) -> None:
         self.home_path = Path(home_path)
-        self.vault = Vault(self.home_path / "online")
+        self.vault = Vault(self.home_path / "online", advice="connect again with 'booksync company connect online'")
 
     @staticmethod
     def _name(realm_id: str) -> str:
