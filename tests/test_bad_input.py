@@ -164,7 +164,8 @@ MEMBERS = ("number,name,company,status\n"
     ("utf-8", b"\xef\xbb\xbf", "CSV, utf-8 (byte order mark)"),
     ("utf-16-le", b"\xff\xfe", "CSV, utf-16 (byte order mark)"),
     ("utf-16-be", b"\xfe\xff", "CSV, utf-16 (byte order mark)"),
-    ("cp1252", b"", "CSV, windows-1252 (detected; pass --encoding if accents look wrong)"),
+    ("cp1252", b"", "CSV, iso-8859-1 (not UTF-8)"),  # no byte 0x80-0x9F: it reads the same either way
+    ("latin-1", b"", "CSV, iso-8859-1 (not UTF-8)"),
 ])
 def test_encodings_are_detected_and_stray_spaces_trimmed(store, tmp_path, encoding, bom, read_as):
     path = tmp_path / "members.csv"
@@ -176,6 +177,20 @@ def test_encodings_are_detected_and_stray_spaces_trimmed(store, tmp_path, encodi
         names = dict(session.execute(select(Member.number, Member.name)).all())
         assert names["2001"] == "Café Olé Bakery" and names["2002"] == "Müller Bäckerei"
         assert session.scalar(select(Member.status).where(Member.number == "2002")) == "inactive"
+
+
+@pytest.mark.parametrize("encoding, name, read_as", [
+    ("latin-1", "Café Olé Müller", "CSV, iso-8859-1 (not UTF-8)"),  # read as cp775 before: "Cafķ Olķ M³ller"
+    ("cp1252", "O’Brien “Café” – Ça™", "CSV, windows-1252 (not UTF-8)"),
+])
+def test_a_latin_file_is_read_as_windows_1252_or_iso_8859_1_never_another_code_page(store, tmp_path, encoding,
+                                                                                       name, read_as):
+    path = write(tmp_path, "members.csv", f"number,name\n2004,{name}\n2005,Acme Widgets\n", encoding)
+    with store() as session:
+        result = import_file(session, "members", path)
+    assert result.read_as == read_as
+    with store() as session:
+        assert session.scalar(select(Member.name).where(Member.number == "2004")) == name
 
 
 def test_a_declared_encoding_wins(store, tmp_path):

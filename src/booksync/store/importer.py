@@ -1,6 +1,7 @@
 """Import of billing data into the billing store: members, G/L accounts, invoices, credit memos, payments.
 
-Files are CSV (any encoding: declared, or detected) or Excel workbooks (.xlsx, first sheet or a named
+Files are CSV (UTF-8, UTF-16 with a byte order mark, Windows-1252 or ISO-8859-1 when certain, or as
+declared: store/encodings.py) or Excel workbooks (.xlsx, first sheet or a named
 one). Column layouts, types, settings and examples: ``docs/import.md``.
 
 A file is imported whole or not at all. Every row is read and checked first, then the records are
@@ -16,7 +17,6 @@ come from :mod:`booksync.sync.fields`, where all QuickBooks field rules live.
 """
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
 import io
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..account_rules import DEPOSIT_GL_TYPES, GL_TYPES
 from ..sync.fields import amount_problem, payment_total_problem, quantity_problem, sales_total_problem
+from .encodings import EncodingProblem, decode
 from .models import (Application, CreditMemo, CreditMemoLine, GLAccount, Invoice, InvoiceLine, Member, Payment,
                      _now)
 
@@ -56,9 +57,6 @@ EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#N
                           "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!"})
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-_LATIN_SINGLE_BYTE = frozenset({"cp1250", "cp1252", "cp1254", "cp1257", "cp1258", "latin_1", "iso8859_2",
-                                "iso8859_3", "iso8859_4", "iso8859_9", "iso8859_10", "iso8859_13", "iso8859_14",
-                                "iso8859_15", "iso8859_16", "cp437", "cp850", "cp858", "mac_roman", "mac_latin2"})
 
 
 # ---------------------------------------------------------------------- columns
@@ -304,49 +302,12 @@ def _check_header(file: str, kind: str, names: list[str], position: Callable[[in
 
 
 def _decode(raw: bytes, file: str, declared: str) -> tuple[str, str]:
-    """The file's text and how it was decoded; raises :class:`ImportFailed`."""
-    if declared:
-        try:
-            codec = codecs.lookup(declared)
-        except LookupError:
-            raise _fail(file, f"unknown encoding {declared!r} (--encoding / import.encoding); use e.g. utf-8, "
-                              "windows-1252, latin-1 or utf-16") from None
-        data = raw[3:] if codec.name == "utf-8" and raw.startswith(codecs.BOM_UTF8) else raw
-        try:
-            return data.decode(codec.name), f"{declared} (declared)"
-        except UnicodeDecodeError as exc:
-            raise _fail(file, f"the file is not {declared} text (byte 0x{data[exc.start]:02X} cannot be read); "
-                              "check the encoding (--encoding)", row=_text_row(data, exc.start)) from None
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                      (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
-        if raw.startswith(bom):
-            try:
-                return raw.decode(name), f"{name.replace('-sig', '')} (byte order mark)"
-            except UnicodeDecodeError as exc:
-                raise _fail(file, f"the file starts with a {name} byte order mark but is not {name} text",
-                            row=_text_row(raw, exc.start)) from None
+    """The file's text and how it was decoded (store/encodings.py); raises :class:`ImportFailed`."""
     try:
-        return raw.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(raw).best()
-    if best is None or (b"\x00" in raw and not best.encoding.startswith("utf_")):
-        raise _fail(file, "the file is not text booksync can read (not CSV?); save it as CSV UTF-8, or name its "
-                          "encoding with --encoding")
-    if best.encoding in _LATIN_SINGLE_BYTE:
-        # A short file's single-byte code page cannot be told apart reliably; Windows-1252 is what Excel
-        # writes for US and Western European text, so it wins whenever it can read the file.
-        try:
-            return raw.decode("cp1252"), "windows-1252 (detected; pass --encoding if accents look wrong)"
-        except UnicodeDecodeError:
-            pass
-    return str(best), f"{best.encoding} (detected; pass --encoding if accents look wrong)"
-
-
-def _text_row(raw: bytes, offset: int) -> int:
-    return raw[:offset].count(b"\n") + 1
+        decoded = decode(raw, declared)
+    except EncodingProblem as exc:
+        raise _fail(file, exc.reason, row=exc.row) from None
+    return decoded.text, decoded.read_as
 
 
 def _sniff_delimiter(first_line: str, kind: str) -> str:

@@ -1,0 +1,142 @@
+"""Which text encoding a CSV file is in, decided only when it is certain (issue 19 item 9).
+
+Without ``--encoding``, booksync reads only what it can tell apart for certain:
+
+* UTF-8 with a byte order mark, UTF-16 with one (little or big endian);
+* UTF-8 when every byte sequence is valid UTF-8;
+* otherwise Windows-1252, or ISO-8859-1 (the same characters except 0x80–0x9F, which ISO-8859-1 gives to
+  control characters no text holds: a file using them is Windows-1252, one that does not reads the same
+  either way), when the text read that way looks like text: no control characters, no byte undefined in
+  Windows-1252, and no sign of another code page (see :func:`_doubt`).
+
+Anything else is refused with what was seen and the advice to name the encoding: UTF-32, UTF-16 without
+a byte order mark, UTF-8 with damaged bytes (it has valid multi-byte sequences too), and text that read
+as Windows-1252 has punctuation right after letters or capitals after small letters, the mark of a DOS or Mac
+code page (cp850 ``Café`` is ``Caf‚``; Mac Roman ``Café`` is ``CafŽ``). A guessing detector
+(charset-normalizer, used before) read a Latin-1 file as cp775 and damaged UTF-8 as cp857, silently.
+
+``--encoding NAME`` (or ``import.encoding``) is taken as the person's word: any codec Python knows.
+"""
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from dataclasses import dataclass
+
+ACCEPTED = "utf-8, utf-16, windows-1252 or iso-8859-1"
+ADVICE = ("save it from Excel as \"CSV UTF-8\", or name its encoding with --encoding (for example utf-8, "
+          "windows-1252, iso-8859-1, utf-16; or the code page it was written in, such as cp850)")
+
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_INSIDE_WORD = frozenset("\u2019\u2018\u2013\u2014\u00b7")
+"""Punctuation real text puts between two letters: O’Brien, Smith–Jones, the Catalan l·l."""
+_AFTER_WORD = _INSIDE_WORD | frozenset("\u201d\u00bb\u2026\u2122\u00ae\u00a9\u00b0\u00b2\u00b3\u00b9\u00ba"
+                                       "\u00aa\u20ac\u00a3\u00a5\u00a2\u00a7")
+"""... and right after a letter: a closing quote, an ellipsis, ™ ® ©, degrees, ordinals, currency signs."""
+
+
+class EncodingProblem(Exception):
+    """The file cannot be read, or its encoding cannot be told for certain. ``reason`` is the sentence for
+    the user; ``row`` the file's line it concerns (0: the file as a whole)."""
+
+    def __init__(self, reason: str, row: int = 0) -> None:
+        super().__init__(reason)
+        self.reason, self.row = reason, row
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The text, and how it was read (for "Read as CSV, ...")."""
+
+    text: str
+    read_as: str
+
+
+def _row(raw: bytes, offset: int) -> int:
+    return raw[:offset].count(b"\n") + 1
+
+
+def decode(raw: bytes, declared: str = "") -> Decoded:
+    """The text of a CSV file's bytes ``raw``, by ``declared`` when given, else as described in the module
+    docstring. Raises :class:`EncodingProblem`."""
+    if declared:
+        return _declared(raw, declared)
+    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise EncodingProblem(f"the file is UTF-32 text, which booksync does not read ({ACCEPTED}); " + ADVICE)
+    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                      (codecs.BOM_UTF16_BE, "utf-16")):
+        if raw.startswith(bom):
+            try:
+                return Decoded(raw.decode(name), f"{name.replace('-sig', '')} (byte order mark)")
+            except UnicodeDecodeError as exc:
+                raise EncodingProblem(f"the file starts with a {name.replace('-sig', '')} byte order mark but is "
+                                      f"not {name.replace('-sig', '')} text", _row(raw, exc.start)) from None
+    try:
+        return Decoded(raw.decode("utf-8"), "UTF-8")
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    if b"\x00" in raw:
+        raise EncodingProblem("the file is not text booksync can read (it holds NUL bytes: not CSV, or UTF-16 "
+                              "without a byte order mark); " + ADVICE)
+    if _UTF8_SEQUENCE.search(raw):
+        raise EncodingProblem(f"the file looks like UTF-8 but byte 0x{raw[bad]:02X} is not valid UTF-8 (the file "
+                              "was damaged or mixes encodings); booksync will not guess: " + ADVICE, _row(raw, bad))
+    return _single_byte(raw)
+
+
+def _declared(raw: bytes, declared: str) -> Decoded:
+    try:
+        codec = codecs.lookup(declared)
+    except LookupError:
+        raise EncodingProblem(f"unknown encoding {declared!r} (--encoding / import.encoding); use e.g. utf-8, "
+                              "windows-1252, latin-1 or utf-16") from None
+    data = raw[3:] if codec.name == "utf-8" and raw.startswith(codecs.BOM_UTF8) else raw
+    try:
+        return Decoded(data.decode(codec.name), f"{declared} (declared)")
+    except UnicodeDecodeError as exc:
+        raise EncodingProblem(f"the file is not {declared} text (byte 0x{data[exc.start]:02X} cannot be read); "
+                              "check the encoding (--encoding)", _row(data, exc.start)) from None
+
+
+def _single_byte(raw: bytes) -> Decoded:
+    """Windows-1252 (ISO-8859-1 when no byte 0x80–0x9F is used), or :class:`EncodingProblem`."""
+    c1 = re.search(rb"[\x80-\x9f]", raw)
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError as exc:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: in no Windows-1252 text
+        raise EncodingProblem(f"the file is not UTF-8, and byte 0x{raw[exc.start]:02X} is neither Windows-1252 nor "
+                              "ISO-8859-1 text (a DOS or Mac code page?); booksync will not guess: " + ADVICE,
+                              _row(raw, exc.start)) from None
+    doubt = _doubt(text)
+    if doubt is not None:
+        offset, seen = doubt
+        raise EncodingProblem(f"the file is not UTF-8, and read as Windows-1252 it would say {seen!r}, which "
+                              "does not look like text (another code page?); booksync will not guess: " + ADVICE,
+                              text[:offset].count("\n") + 1)
+    name = "windows-1252" if c1 else "iso-8859-1"
+    return Decoded(text, f"{name} (not UTF-8)")
+
+
+def _doubt(text: str) -> tuple[int, str] | None:
+    """Where ``text`` (read as Windows-1252) stops looking like text, and the word there; None when it does.
+
+    Doubtful: a control character; a non-ASCII symbol or punctuation right after a letter (cp437's é is
+    Windows-1252's ‚), except those real text puts there (:data:`_INSIDE_WORD`, :data:`_AFTER_WORD`); a
+    non-ASCII capital right after a small letter (Mac Roman's é is Ž)."""
+    for i, ch in enumerate(text):
+        if ch < "\x80":
+            continue
+        category = unicodedata.category(ch)
+        before = text[i - 1] if i else " "
+        after = text[i + 1] if i + 1 < len(text) else " "
+        doubtful = (category.startswith("C")
+                    or (category[0] in "PS" and before.isalpha()
+                        and ch not in (_INSIDE_WORD if after.isalpha() else _AFTER_WORD))
+                    or (category == "Lu" and before.islower()))
+        if doubtful:
+            start = max(text.rfind(" ", 0, i), text.rfind(",", 0, i), text.rfind("\n", 0, i)) + 1
+            end = min([p for p in (text.find(" ", i), text.find(",", i), text.find("\n", i)) if p != -1]
+                      or [len(text)])
+            return i, text[start:end]
+    return None
