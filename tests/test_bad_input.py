@@ -377,3 +377,62 @@ def test_dates_that_are_read(raw, fmt, expected):
 def test_dates_that_are_refused(raw, fmt, reason):
     with pytest.raises(ValueError, match=re.escape(reason)):
         parse_date(raw, fmt)
+
+
+# ---------------------------------------------------------------------- sizes and limits (issue 19 item 10)
+
+
+def _members(rows: int) -> str:
+    return "number,name\n" + "".join(f"{5000 + i},Member {i}\n" for i in range(rows))
+
+
+def test_exactly_max_rows_data_rows_are_read_and_one_more_is_refused(store, tmp_path, monkeypatch):
+    """The header is not a data row (a file of exactly 1,000,000 was refused as "more than 1000000")."""
+    import booksync.store.importer as importer
+
+    monkeypatch.setattr(importer, "MAX_ROWS", 5)
+    with store() as session:
+        assert import_file(session, "members", write(tmp_path, "five.csv", _members(5))).added == 5
+    with store() as session, pytest.raises(ImportFailed) as raised:
+        import_file(session, "members", write(tmp_path, "six.csv", _members(6)))
+    assert "six.csv: the file has more than 5 data rows (besides the header); split it" in str(raised.value)
+    book = Workbook()
+    for line in _members(6).splitlines():
+        book.active.append(line.split(","))
+    book.save(tmp_path / "six.xlsx")
+    with store() as session, pytest.raises(ImportFailed) as raised:
+        import_file(session, "members", tmp_path / "six.xlsx")
+    assert "the sheet has more than 5 data rows (besides the header)" in str(raised.value)
+    book.active.delete_rows(7)
+    book.save(tmp_path / "five.xlsx")
+    with store() as session:
+        assert import_file(session, "members", tmp_path / "five.xlsx").updated == 0
+
+
+def test_a_5_mb_field_is_reported_on_its_row_and_column_and_not_shown_whole(store, tmp_path):
+    text = "number,name,company\n5001,Acme,Acme\n5002,\"" + "x" * 5_000_000 + "\",Big\n5003,Zed,Zed\n"
+    with store() as session, pytest.raises(ImportFailed) as raised:
+        import_file(session, "members", write(tmp_path, "members.csv", text))
+    (problem,) = raised.value.problems
+    assert (problem.row, problem.column) == (3, "name")
+    assert "is longer than" in problem.reason
+    assert str(problem).endswith("(value '" + "x" * 80 + "'... 5000000 characters)")
+    assert len(str(raised.value)) < 1000
+
+
+def test_a_formula_without_a_saved_value_is_not_read_as_an_empty_cell(store, tmp_path):
+    """openpyxl (like many programs) writes formulas without the value Excel would have calculated."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Number", "Member", "Date", "GL Account", "Description", "Quantity", "Rate", "Amount"])
+    sheet.append(["INV42", 1001, dt.datetime(2025, 3, 1), 4100, "Dinner", 3, 25, "=F2*G2"])
+    sheet.append(["INV43", "=1000+1", dt.datetime(2025, 3, 1), 4100, "Dinner", 1, 25, 25])
+    book.save(tmp_path / "invoices.xlsx")
+    with store() as session, pytest.raises(ImportFailed) as raised:
+        import_file(session, "invoices", tmp_path / "invoices.xlsx")
+    shown = [str(p) for p in raised.value.problems]
+    assert shown == [
+        "invoices.xlsx, row 2, column amount (cell H2): formula without a saved value: open and save the file in "
+        "Excel (value '=F2*G2')",
+        "invoices.xlsx, row 3, column member (cell B3): formula without a saved value: open and save the file in "
+        "Excel (value '=1000+1')"]

@@ -53,6 +53,11 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_XLSX_UNCOMPRESSED = 256 * 1024 * 1024
 """A workbook is a zip; refuse one that unpacks to more than this (a zip bomb, or far beyond billing data)."""
 MAX_ROWS = 1_000_000
+"""The most data rows (besides the header) a file may hold."""
+SHOWN_VALUE = 80
+"""How many characters of a value a problem shows."""
+FIRST_YEAR, LAST_YEAR = 1900, 2100
+"""Dates outside these years are refused: a typing slip (2205, 0225), not billing data."""
 EXCEL_ERRORS = frozenset({"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
                           "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!"})
 CENT = Decimal("0.01")
@@ -154,6 +159,8 @@ class ImportProblem:
             if self.column:
                 where += f", column {self.column}" + (f" (cell {self.cell})" if self.cell else "")
         value = f" (value {self.value!r})" if self.value else ""
+        if len(self.value) > SHOWN_VALUE:  # a 5 MB cell: show its start and its length, not all of it
+            value = f" (value {self.value[:SHOWN_VALUE]!r}... {len(self.value)} characters)"
         return f"{where}: {self.reason}{value}"
 
 
@@ -330,6 +337,9 @@ def _read_csv(raw: bytes, file: str, kind: str, options: ImportOptions) -> Table
     text, read_as = _decode(raw, file, options.encoding)
     first_line = text.split("\n", 1)[0]
     delimiter = _sniff_delimiter(first_line, kind)
+    # The csv module refuses a field over 128 KiB *before* counting its row; read any field the file size
+    # allows, so that a too long value is reported on its row and column by the length checks.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     problems = _Problems(file)
     try:
@@ -347,8 +357,8 @@ def _read_csv(raw: bytes, file: str, kind: str, options: ImportOptions) -> Table
     try:
         for cells in reader:
             record += 1
-            if record > MAX_ROWS:
-                raise _fail(file, f"the file has more than {MAX_ROWS} rows; split it")
+            if record - 1 > MAX_ROWS:  # record 1 is the header
+                raise _fail(file, f"the file has more than {MAX_ROWS} data rows (besides the header); split it")
             if not any(c.strip() for c in cells):
                 continue
             extra = cells[len(names):]
@@ -429,6 +439,9 @@ def _read_xlsx(path: Path, file: str, kind: str, options: ImportOptions) -> Tabl
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
+        # The same sheet as formulas: a formula cell Excel never calculated (a workbook written by a
+        # program, not saved by Excel) has no saved value, and must not read as an empty cell.
+        formulas = load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a damaged workbook
         raise _fail(file, f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}") from None
     problems = _Problems(file)
@@ -444,12 +457,16 @@ def _read_xlsx(path: Path, file: str, kind: str, options: ImportOptions) -> Tabl
                 raise _fail(file, "the workbook has no worksheet")
             sheet = workbook.worksheets[0]
         title = sheet.title
-        if hasattr(sheet, "reset_dimensions"):
-            # Some writers record a wrong sheet size; read every row and cell actually there.
-            sheet.reset_dimensions()
+        formula_sheet = formulas[title]
+        for each in (sheet, formula_sheet):
+            if hasattr(each, "reset_dimensions"):
+                # Some writers record a wrong sheet size; read every row and cell actually there.
+                each.reset_dimensions()
         iterator: Iterator[tuple[Any, ...]] = sheet.iter_rows(values_only=True)
+        formula_rows: Iterator[tuple[Any, ...]] = formula_sheet.iter_rows(values_only=True)
         try:
             header = next(iterator, None)
+            next(formula_rows, None)
             names = [_header_name(h) for h in (header or ())]
             if not any(names):
                 raise _fail(file, f"the first row of sheet {title!r} must hold the column names", row=1)
@@ -457,9 +474,10 @@ def _read_xlsx(path: Path, file: str, kind: str, options: ImportOptions) -> Tabl
             specs = {c.name: c for c in SPECS[kind]}
             rows: list[Row] = []
             for number, cells in enumerate(iterator, 2):
-                if number > MAX_ROWS:
-                    raise _fail(file, f"the sheet has more than {MAX_ROWS} rows; split it")
-                if not any(c is not None and str(c).strip() for c in cells):
+                row_formulas = next(formula_rows, ())
+                if number - 1 > MAX_ROWS:  # row 1 is the header
+                    raise _fail(file, f"the sheet has more than {MAX_ROWS} data rows (besides the header); split it")
+                if not any(c is not None and str(c).strip() for c in (*cells, *row_formulas)):
                     continue
                 values: dict[str, str] = {}
                 refs: dict[str, str] = {}
@@ -472,7 +490,13 @@ def _read_xlsx(path: Path, file: str, kind: str, options: ImportOptions) -> Tabl
                             problems.add(number, f"#{i + 1}", str(value), "a value under a column without a name",
                                          ref)
                         continue
-                    text = _excel_value(value, specs.get(name), problems, number, ref)
+                    formula = row_formulas[i] if i < len(row_formulas) else None
+                    if value is None and isinstance(formula, str) and formula.startswith("="):
+                        problems.add(number, name, formula, "formula without a saved value: open and save the "
+                                     "file in Excel", ref)
+                        text = None
+                    else:
+                        text = _excel_value(value, specs.get(name), problems, number, ref)
                     if text is None:
                         bad.add(name)
                     values[name] = text or ""
@@ -484,6 +508,7 @@ def _read_xlsx(path: Path, file: str, kind: str, options: ImportOptions) -> Tabl
             raise _fail(file, f"the sheet {title!r} cannot be read: {type(exc).__name__}: {exc}") from None
     finally:
         workbook.close()
+        formulas.close()
     return Table(file, kind, [n for n in names if n], rows, f"Excel sheet {title!r}", problems)
 
 
@@ -603,6 +628,8 @@ def parse_date(raw: str, date_format: str = "iso") -> dt.date:
             raise ValueError("the year must have four digits (MM/DD/YYYY)")
         year = int(us[3])
     read_as = " (dates are read as MM/DD/YYYY)" if m is None else ""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValueError(f"is not a plausible date: the year {year} is outside {FIRST_YEAR}-{LAST_YEAR}{read_as}")
     if not 1 <= month <= 12:
         raise ValueError(f"is not a date: there is no month {month}{read_as}")
     try:
