@@ -375,6 +375,8 @@ def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: A
         sys.exit(EXIT_BAD_ANSWER)
     except ConnectionFailure as exc:
         err.print(f"[bold red]The connection to QuickBooks failed during the run:[/] {escape(exc.message)}")
+        if exc.outcome:  # whether anything was written (the engine recorded the run as stopped)
+            err.print(escape(exc.outcome))
         advice = exc.advice or ""
         if exc.advice:
             err.print(escape(exc.advice))
@@ -383,8 +385,8 @@ def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: A
             err.print(again)
             advice = f"{advice} {again}".strip()
         if as_json:
-            fail_json("connection-failed", EXIT_CONNECTION,
-                      f"The connection to QuickBooks failed during the run: {exc.message}", advice)
+            message = f"The connection to QuickBooks failed during the run: {exc.message}"
+            fail_json("connection-failed", EXIT_CONNECTION, f"{message} {exc.outcome}".strip(), advice)
         sys.exit(EXIT_CONNECTION)
 
 

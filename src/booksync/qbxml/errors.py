@@ -18,8 +18,14 @@ class QBError(Exception):
 class ConnectionFailure(QBError):
     """QuickBooks could not be reached or refused the session (a COM HRESULT).
 
-    Attributes: ``hresult`` (e.g. 0x80040418), ``message`` (QuickBooks' text), ``advice``.
+    Attributes: ``hresult`` (e.g. 0x80040418), ``message`` (QuickBooks' text), ``advice``;
+    ``unprocessed``: QuickBooks certainly wrote nothing of the message that failed (its operations can
+    be sent again without asking); ``outcome``: what the run had written when it failed, in words (set
+    by the sync engine, "" before).
     """
+
+    unprocessed = False
+    outcome = ""
 
     def __init__(self, hresult: int, message: str, advice: str = "") -> None:
         super().__init__(f"{message} (HRESULT 0x{hresult:08X})")

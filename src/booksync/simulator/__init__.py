@@ -5,5 +5,6 @@ rules"): the embedded default for trying booksync, the peer of every
 end-to-end test, and a rehearsal target seeded from a real company's lists.
 """
 from .company import CompanyFile, InUse, create_company, open_company
+from .processor import FileLocked
 
-__all__ = ["CompanyFile", "InUse", "create_company", "open_company"]
+__all__ = ["CompanyFile", "FileLocked", "InUse", "create_company", "open_company"]

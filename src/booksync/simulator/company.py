@@ -17,7 +17,7 @@ from filelock import FileLock, Timeout
 
 from ..qbxml.errors import ConnectionFailure
 from . import store
-from .processor import Processor
+from .processor import FileLocked, Processor, is_lock_error
 
 HRESULT_IN_USE = 0x80040422
 HRESULT_NOT_AUTHORIZED = 0x80040418
@@ -44,7 +44,11 @@ class CompanyFile:
         self.processor = Processor(db)
 
     def process(self, message: bytes | str) -> bytes:
-        return self.processor.process(message)
+        """Raises :class:`FileLocked` (HRESULT 0x8004041B) when another program holds the file locked."""
+        try:
+            return self.processor.process(message)
+        except FileLocked:
+            raise FileLocked(str(self.path)) from None
 
     def meta(self, key: str, default: str = "") -> str:
         row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -87,7 +91,8 @@ def open_company(path: Path, app_name: str | None = None, lock_timeout: float = 
     """Open the company file at ``path`` for one session.
 
     Raises :class:`ConnectionFailure` when the file does not exist,
-    :class:`InUse` when another process holds it, and ConnectionFailure with
+    :class:`InUse` when another session holds it, :class:`FileLocked` when another
+    program holds the file itself locked (HRESULT 0x8004041B), and ConnectionFailure with
     HRESULT 0x80040418 when ``app_name`` is given and not authorized.
     """
     path = Path(path)
@@ -104,7 +109,12 @@ def open_company(path: Path, app_name: str | None = None, lock_timeout: float = 
                     "Find the other user or process that has the company file open (another "
                     "booksync sync, the Web Connector, or QuickBooks itself), close it, and try again.") from None
     try:
-        db = store.connect(str(path))
+        try:
+            db = store.connect(str(path))
+        except sqlite3.OperationalError as exc:
+            if is_lock_error(exc):
+                raise FileLocked(str(path)) from None
+            raise
         company = CompanyFile(path, db, lock)
         if app_name is not None:
             row = db.execute("SELECT 1 FROM authorized_apps WHERE app_name=?", (app_name,)).fetchone()

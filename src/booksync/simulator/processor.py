@@ -70,6 +70,40 @@ def _name_spaces(kinds: tuple[str, ...]) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(spaces))
 
 
+HRESULT_CANNOT_LOCK = 0x8004041B
+CANNOT_LOCK_MESSAGE = ("Unable to lock the necessary information to allow this application to access this company "
+                       "data file. Try again later.")
+"""QuickBooks' COM error when another program holds the company file (reference/quickbooks-desktop.md §10,
+0x8004041B "Unable to lock required information; try later", RETRY; the full wording is the one public Web
+Connector integrations print for it, e.g. a PHP ``_quickbooks_error_catchall`` error table)."""
+
+
+class FileLocked(ConnectionFailure):
+    """The company file is locked by another program (a whole-file lock on the SQLite file: another
+    connection's exclusive transaction, a database tool, a copy in progress): HRESULT 0x8004041B.
+
+    ``unprocessed`` is True: QuickBooks wrote nothing of the message it could not lock the file for (the
+    simulator rolls the message's transaction back), so its operations can be sent again safely."""
+
+    unprocessed = True
+
+    def __init__(self, path: str = "") -> None:
+        where = f" ({path})" if path else ""
+        super().__init__(
+            HRESULT_CANNOT_LOCK, CANNOT_LOCK_MESSAGE,
+            f"Another program holds the company file{where}: QuickBooks open in single-user mode on another "
+            "computer, another user's QuickBooks, a backup or copy program, or a database tool. Ask them to "
+            "close it (or wait for the backup to finish), then synchronize again.")
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's answer to a file another connection holds ("database is locked", busy)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    text_ = str(exc).lower()
+    return "locked" in text_ or "busy" in text_
+
+
 class Refusal(Exception):
     """A request QuickBooks refuses with a status code."""
 
@@ -126,7 +160,19 @@ class Processor:
     # ------------------------------------------------------------------ message level
 
     def process(self, message: bytes | str) -> bytes:
-        """Answer one request message set; see the module docstring."""
+        """Answer one request message set; see the module docstring. Raises :class:`FileLocked` (HRESULT
+        0x8004041B, nothing of the message written) when another program holds the company file locked, as
+        QuickBooks' request processor raises that COM error rather than answering."""
+        try:
+            return self._process(message)
+        except sqlite3.OperationalError as exc:
+            if not is_lock_error(exc):
+                raise
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise FileLocked() from None
+
+    def _process(self, message: bytes | str) -> bytes:
         try:
             root = parse_xml(message, "qbXML request")
         except MalformedResponse as exc:

@@ -31,7 +31,7 @@ from sqlalchemy.orm.util import identity_key
 from ..books.port import BooksPort, Outcome
 from ..faults import fault_point
 from ..domain import Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref
-from ..qbxml.errors import QBError, StatusError
+from ..qbxml.errors import ConnectionFailure, QBError, StatusError
 from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
                             Payment, SyncMark, SyncRun, _now)
 from . import planner
@@ -381,6 +381,9 @@ class Run:
         discard_scratch(self.home.runs_dir)  # of runs killed earlier: callers hold the home's sync lock
         try:
             result = self._execute()
+        except ConnectionFailure as exc:
+            self._stop_on_connection(exc)
+            raise
         except BaseException:
             self._abandon()
             raise
@@ -402,6 +405,53 @@ class Run:
                     session.commit()
         except Exception:  # noqa: BLE001 - the first exception is the one to report
             log.exception("could not record run %s as cancelled", self.run_id)
+
+    def _stop_on_connection(self, exc: ConnectionFailure) -> None:
+        """QuickBooks could not be reached in the middle of the run (the company file locked by another
+        program, the Web Connector gone): the run is recorded "stopped" (not left "applying"), and
+        ``exc.outcome`` says whether anything was written. Operations of a message QuickBooks certainly did not
+        process (``exc.unprocessed``) go back to "pending"; others whose answer was lost stay "sent" for the
+        next sync to settle by asking QuickBooks."""
+        try:
+            with self.sessions() as session:
+                run = session.get(SyncRun, self.run_id)
+                if run is None or run.status not in ("planned", "applying"):
+                    exc.outcome = "Nothing was written to QuickBooks."
+                    return
+                table = JournalEntry.__table__
+                if exc.unprocessed:
+                    session.execute(update(table).where(table.c.run_id == self.run_id, table.c.status == "sent")
+                                    .values(status="pending", updated_at=_now()))
+                applied: dict[str, int] = {}
+                unknown = 0
+                for action, kind, status in session.execute(select(table.c.action, table.c.kind, table.c.status)
+                                                            .where(table.c.run_id == self.run_id)):
+                    if status == "done":
+                        label = f"{action} {kind}"
+                        applied[label] = applied.get(label, 0) + 1
+                    elif status == "sent":
+                        unknown += 1
+                done = sum(applied.values())
+                if not done and not unknown:
+                    exc.outcome = "Nothing was written to QuickBooks."
+                else:
+                    exc.outcome = (f"{done} operation(s) were written to QuickBooks before it and are recorded; "
+                                   "the rest were not written.") if done else "Nothing is known to be written."
+                    if unknown:
+                        exc.outcome += (f" The answer to {unknown} operation(s) was lost: the next sync asks "
+                                        "QuickBooks about them before sending anything, so nothing is written twice.")
+                    else:
+                        exc.outcome += " The next sync sends the rest; nothing is written twice."
+                message = f"QuickBooks could not be reached: {exc.message} {exc.outcome}"
+                run.status, run.finished_at = "stopped", _now()
+                result = self.result("stopped", EXIT_CONNECTION, message, applied=applied)
+                result.problems = [Problem("connection", "QuickBooks", exc.message, exc.advice or "")]
+                run.summary = json.dumps(result.as_dict())
+                session.commit()
+                if self.folder.exists():
+                    (self.folder / "summary.json").write_text(json.dumps(result.as_dict(), indent=2))
+        except Exception:  # noqa: BLE001 - the connection failure is the one to report
+            log.exception("could not record run %s as stopped", self.run_id)
 
     def _record_stopped(self, result: SyncResult) -> None:
         """A run stopped by a check, or declined, before its plan was recorded still gets its row in

@@ -243,7 +243,7 @@ class SyncJobs:
                        "Operations recorded before it stand; any whose answer was lost are settled by asking "
                        "QuickBooks at the start of the next synchronization. Synchronize again.")
         except ConnectionFailure as exc:
-            job.finish(None, f"Could not connect to QuickBooks. {exc.message}",
+            job.finish(None, f"Could not connect to QuickBooks. {exc.message} {exc.outcome}".strip(),
                        (exc.advice + " " if exc.advice else "") + "Nothing will be written twice: synchronize again "
                        "once QuickBooks is reachable.")
         except ConfigError as exc:
