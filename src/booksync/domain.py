@@ -437,13 +437,28 @@ class Problem:
         code: a stable identifier, e.g. "unmapped-account".
         record: the record concerned, e.g. "G/L account 4300 Advertising".
         message: what is wrong.
-        fix: what to do about it.
+        fix: what to do about it at the command line (``remedy_cli``: commands and flags).
+        fix_web: what to do about it in the web interface (``remedy_web``: pages, options, never a
+            command-line flag). Each face shows its own (:meth:`remedy`).
     """
 
     code: str
     record: str
     message: str
     fix: str = ""
+    fix_web: str = ""
+
+    @property
+    def remedy_cli(self) -> str:
+        return self.fix
+
+    @property
+    def remedy_web(self) -> str:
+        return self.fix_web
+
+    def remedy(self, face: str) -> str:
+        """The remedy for ``face`` ("cli" or "web")."""
+        return self.fix_web if face == "web" else self.fix
 
 
 @dataclass

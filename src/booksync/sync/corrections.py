@@ -33,6 +33,15 @@ from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, Correction, Dep
 from .fields import cut
 from .planner import Planner, customer_name, external_guid, fingerprint, member_label, written_json
 
+# The web interface's words for the choices the command line makes with flags (the dashboard's "Options for
+# corrections", web/templates/dashboard.html): a problem's web remedy names these, never a flag.
+WEB_CONFLICT = ("decide under \"Options for corrections\" on the dashboard: \"Overwrite it with the billing store's "
+                "version\" (the billing store wins) or \"Skip it\" (leave QuickBooks' version), then synchronize again")
+WEB_ADJUST = ("choose \"Post the difference today as an adjustment\" under \"Options for corrections\" on the "
+              "dashboard and synchronize again, or ask the accountant to move the closing date")
+WEB_DEPOSITS = ("tick \"Correct deposited payments even when the deposit's total changes\" under \"Options for "
+                "corrections\" on the dashboard, then synchronize again")
+
 
 @dataclass
 class CorrectionPolicy:
@@ -215,6 +224,7 @@ class CorrectionPlanner(Planner):
         self.problems.append(Problem(
             "closed-period", f"{kind.label} {record.number} for {member.name}, dated {record.date}",
             f"is new, and dated on or before QuickBooks' closing date ({closing}); QuickBooks refuses it",
+            "date it after the closing date in the billing store, or ask the accountant to move the closing date",
             "date it after the closing date in the billing store, or ask the accountant to move the closing date"))
         return True
 
@@ -235,7 +245,8 @@ class CorrectionPlanner(Planner):
             self.problems.append(Problem(
                 "deleted-in-quickbooks", label,
                 f"was deleted in QuickBooks after booksync wrote it (TxnID/ListID {link.remote_id})",
-                "restore it in QuickBooks, or unlink it so booksync writes it again: booksync runs show"))
+                "restore it in QuickBooks, or unlink it so booksync writes it again: booksync runs show",
+                "restore it in QuickBooks, or unlink it so booksync writes it again"))
             return False, "", ""
         if remote.edit_sequence == link.edit_sequence or not link.edit_sequence:
             return True, remote.edit_sequence, ""
@@ -251,7 +262,8 @@ class CorrectionPlanner(Planner):
             return False, "", ""
         self.problems.append(Problem("conflict", label, "was " + detail,
                                      "decide: --on-conflict=overwrite (the billing store wins) or "
-                                     "--on-conflict=skip (leave QuickBooks' version)"))
+                                     "--on-conflict=skip (leave QuickBooks' version)",
+                                     WEB_CONFLICT))
         return False, "", ""
 
     # -- customers
@@ -277,6 +289,7 @@ class CorrectionPlanner(Planner):
                         "rename-taken", label,
                         f"is renamed to \"{name}\", which QuickBooks already uses for another customer, vendor "
                         "or other name", "choose another name for the member, or rename the other record in "
+                        "QuickBooks first", "choose another name for the member, or rename the other record in "
                         "QuickBooks first"))
                     continue
             else:
@@ -324,7 +337,7 @@ class CorrectionPlanner(Planner):
                             f"is dated on or before QuickBooks' closing date ({self.snapshot.company.closing_date}); "
                             "QuickBooks refuses to change it",
                             "use --closed-period-policy=adjust to post the difference in the current period, or ask "
-                            "the accountant to move the closing date"))
+                            "the accountant to move the closing date", WEB_ADJUST))
                         continue
                     out.append(("adjust", kind, record, link, before, data, after, member))
                     continue
@@ -452,7 +465,8 @@ class CorrectionPlanner(Planner):
             self.problems.append(Problem(
                 "closed-period", f"{label} from {member.name}, dated {before.get('date')}",
                 f"is dated on or before QuickBooks' closing date ({self.snapshot.company.closing_date}); QuickBooks "
-                "refuses to delete it", "ask the accountant to move the closing date (payments are not adjusted)"))
+                "refuses to delete it", "ask the accountant to move the closing date (payments are not adjusted)",
+                "ask the accountant to move the closing date (payments are not adjusted)"))
             return
         ok, version, note = self._check_version(Kind.PAYMENT, payment.id, payment.number, label)
         if not ok:
@@ -479,7 +493,7 @@ class CorrectionPlanner(Planner):
             self.problems.append(Problem(
                 "closed-period", f"{label}, dated {before_date}",
                 "applies to a transaction being corrected, and is dated on or before QuickBooks' closing date",
-                "ask the accountant to move the closing date"))
+                "ask the accountant to move the closing date", "ask the accountant to move the closing date"))
             return
         ok, version, _ = self._check_version(Kind.PAYMENT, payment.id, payment.number, label)
         if not ok:
@@ -530,6 +544,7 @@ class CorrectionPlanner(Planner):
             self.problems.append(Problem(
                 "closed-period", f"{label} from {member.name}, dated {before.get('date')}",
                 f"is dated on or before QuickBooks' closing date ({self.snapshot.company.closing_date})",
+                "ask the accountant to move the closing date (payments are not adjusted)",
                 "ask the accountant to move the closing date (payments are not adjusted)"))
             return
         if released:
@@ -622,16 +637,17 @@ class CorrectionPlanner(Planner):
             for pid, payment in payments.items():
                 member = self.work.members[payment.member_id]
                 only = len(deposit.lines) == 1
-                steps = ("in QuickBooks, " + ("delete the deposit (the payment is its only line)" if only else
-                                              "remove the payment from the deposit") + ", run 'booksync sync' again")
-                steps += (", then deposit the payment again; a re-created deposit is no longer reconciled"
-                          if payment.status == "open" else "; re-reconcile the deposit afterwards")
+                steps = "in QuickBooks, " + ("delete the deposit (the payment is its only line)" if only else
+                                             "remove the payment from the deposit")
+                after = (", then deposit the payment again; a re-created deposit is no longer reconciled"
+                         if payment.status == "open" else "; re-reconcile the deposit afterwards")
                 self.problems.append(Problem(
                     "deposit-change", f"payment {payment.number} from {member.name}, {payment.date}",
                     f"is in {where} (total {deposit.total}); " +
                     ("deleting" if payment.status != "open" else "correcting") +
                     f" it would change the deposit's total to {new_total}, and the deposit may already be reconciled",
-                    steps + ". Or let booksync do it: --allow-deposit-changes"))
+                    steps + ", run 'booksync sync' again" + after + ". Or let booksync do it: --allow-deposit-changes",
+                    steps + ", synchronize again" + after + ". Or let booksync do it: " + WEB_DEPOSITS))
             return None
         if uf is None:
             return None

@@ -97,9 +97,12 @@ class SyncResult:
     """The plan's digest (:meth:`booksync.domain.Plan.digest`), when a plan was made."""
     settled: list[str] = field(default_factory=list)
     """Operations of interrupted runs settled at the start of this run."""
+    message_web: str = ""
+    """``message`` in the web interface's words, where they differ (pages, not commands); "" = the same."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code, "message": self.message,
+                "message_web": self.message_web,
                 "problems": [p.__dict__ for p in self.problems], "planned": self.planned, "applied": self.applied,
                 "folder": self.folder, "backup": self.backup, "adjustments": self.adjustments,
                 "digest": self.digest, "settled": self.settled}
@@ -362,6 +365,8 @@ class Run:
         """ListIDs/TxnIDs this run's plan changes: the only versions :attr:`versions` must keep."""
         self._planned_yet = False
         self._fetched: dict[tuple[str, int], str] = {}
+        self.refusal_web = ""
+        """The refusal that stopped :meth:`apply`, in the web interface's words."""
         """ListIDs/TxnIDs of the records the current message refers to, read from the link table."""
 
     def _flush_marks(self, session: Session, key: str) -> None:
@@ -445,7 +450,7 @@ class Run:
                 message = f"QuickBooks could not be reached: {exc.message} {exc.outcome}"
                 run.status, run.finished_at = "stopped", _now()
                 result = self.result("stopped", EXIT_CONNECTION, message, applied=applied)
-                result.problems = [Problem("connection", "QuickBooks", exc.message, exc.advice or "")]
+                result.problems = [Problem("connection", "QuickBooks", exc.message, exc.advice or "", exc.advice or "")]
                 run.summary = json.dumps(result.as_dict())
                 session.commit()
                 if self.folder.exists():
@@ -498,7 +503,8 @@ class Run:
                 create = self.ui.ask_create_customers(labels)
                 if not create:
                     problems = [Problem("no-customer", label, "has no QuickBooks customer",
-                                        f"link it by hand: booksync members map {m.number} \"Customer name\"")
+                                        f"link it by hand: booksync members map {m.number} \"Customer name\"",
+                                        "link it to a QuickBooks customer on the member's Bill Info tab")
                                 for label, m in zip(labels, customers.missing)]
                     return self.result("declined", EXIT_DECLINED,
                                        f"{len(labels)} member(s) have no QuickBooks customer and none were created; "
@@ -565,7 +571,7 @@ class Run:
             applied, error = self.apply(session, run, plan, staged.batches, key)
             if error is not None:
                 return self._finish(session, run, "refused", EXIT_REFUSED, error, planned=counts, applied=applied,
-                                    backup=backup, adjustments=adjusted)
+                                    backup=backup, adjustments=adjusted, message_web=self.refusal_web)
             return self._finish(session, run, "completed", EXIT_OK,
                                 f"QuickBooks was updated: {sum(applied.values())} operation(s) applied.",
                                 planned=counts, applied=applied, backup=backup, adjustments=adjusted)
@@ -809,6 +815,7 @@ class Run:
                 pending = [op for op in pending if status[op.seq] in ("failed", "pending")]
             self.ui.progress("Updating QuickBooks", done, total)
             if failure is not None:
+                self.refusal_web = explain_refusal(*failure, face="web")
                 return applied, explain_refusal(*failure)
         return applied, None
 
@@ -1124,8 +1131,10 @@ def journal_values(run_id: str, key: str, op: Operation) -> dict[str, Any]:
                 remote_id="", edit_sequence="", error="", updated_at=now)
 
 
-def explain_refusal(op: Operation, outcome: Outcome) -> str:
-    """What happened, to which record, what to do — for a refused operation."""
+def explain_refusal(op: Operation, outcome: Outcome, face: str = "cli") -> str:
+    """What happened, to which record, what to do — for a refused operation, in the words of ``face``: "cli"
+    names commands, "web" the pages of the web interface."""
+    web = face == "web"
     error = outcome.error
     what = f"QuickBooks refused to {op.action.value} {op.kind.label} {op.number} ({op.description})"
     if getattr(error, "advice", ""):
@@ -1137,9 +1146,12 @@ def explain_refusal(op: Operation, outcome: Outcome) -> str:
     if isinstance(error, StatusError):
         advice = {
             3100: "Another customer, vendor or other name in QuickBooks already uses this name: rename one of them "
-                  "or link the member to the existing customer with 'booksync members map'.",
+                  "or link the member to the existing customer " + ("on its Bill Info tab." if web else
+                                                                    "with 'booksync members map'."),
             3140: "A customer, item or account it refers to is missing, inactive or of the wrong type in "
-                  "QuickBooks: check the cross references ('booksync accounts xref') and the member's Bill Info.",
+                  "QuickBooks: check the cross references " + ("(the Cross Reference Accounts page) and the member's "
+                                                               "Bill Info tab." if web else
+                                                               "('booksync accounts xref') and the member's Bill Info."),
             3171: "It is dated on or before QuickBooks' closing date: change the date, or ask the accountant "
                   "to move the closing date.",
             3200: "It was changed in QuickBooks since booksync read it: synchronize again.",

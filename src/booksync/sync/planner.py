@@ -261,12 +261,14 @@ def check_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
             reason = f"names QuickBooks account \"{gl.qb_account}\", which is inactive"
         elif (refused := incompatibility(gl, target, named=False)) is not None:
             problems.append(Problem("incompatible-account", gl_label(gl), f"{refused} (used {used[gl_id]} time(s))",
-                                    xref_advice(gl, snapshot)))
+                                    xref_advice(gl, snapshot),
+                                    f"choose {allowed_types(gl.type)} for it on the Cross Reference Accounts page"))
             continue
         else:
             continue
         problems.append(Problem("unmapped-account", gl_label(gl), f"{reason} (used {used[gl_id]} time(s))",
-                                f"booksync accounts xref --set {gl.number}=\"QuickBooks account name\""))
+                                f"booksync accounts xref --set {gl.number}=\"QuickBooks account name\"",
+                                "choose its QuickBooks account on the Cross Reference Accounts page"))
     return problems
 
 
@@ -298,7 +300,8 @@ def resolve_customers(work: Work, snapshot: QBSnapshot) -> CustomerResolution:
             result.problems.append(Problem(
                 "customer-gone", member_label(member),
                 f"was synchronized to a QuickBooks customer (ListID {link.remote_id}) that no longer exists",
-                f"link the member again: booksync members map {member.number} \"Customer name\""))
+                f"link the member again: booksync members map {member.number} \"Customer name\"",
+                "link the member again on its Bill Info tab"))
             continue
         if member.qb_customer:
             customer = by_name.get(member.qb_customer.casefold())
@@ -306,12 +309,14 @@ def resolve_customers(work: Work, snapshot: QBSnapshot) -> CustomerResolution:
                 result.problems.append(Problem(
                     "bill-info-unknown", member_label(member),
                     f"Bill Info names QuickBooks customer \"{member.qb_customer}\", which does not exist",
-                    f"correct it: booksync members map {member.number} \"Customer name\""))
+                    f"correct it: booksync members map {member.number} \"Customer name\"",
+                    "choose its customer on the member's Bill Info tab"))
             elif customer.list_id in taken and taken[customer.list_id] != member.id:
                 result.problems.append(Problem(
                     "customer-taken", member_label(member),
                     f"Bill Info names QuickBooks customer \"{customer.full_name}\", already linked to another member",
-                    "give each member its own customer; deduplicate the members first"))
+                    "give each member its own customer; deduplicate the members first",
+                    "give each member its own customer on its Bill Info tab; deduplicate the members first"))
             else:
                 result.linked[member.id] = customer.list_id
                 result.new_links[member.id] = (customer.list_id, customer.full_name)
@@ -353,14 +358,17 @@ def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
                   if target is not None else "")
         if gl.type in DEPOSIT_GL_TYPES:
             fix = ("correct the account's cross reference: " + xref_advice(gl, snapshot))
+            fix_web = "choose a Bank or Other Current Asset account for it on the Cross Reference Accounts page"
         else:
+            fix_web = ("deposit the payment to a Bank or Other Current Asset G/L account (normally Undeposited Funds) "
+                       "in the billing system")
             into = choices[0].number if choices else "NUMBER"
             fix = (f"deposit the payment to a Bank or Other Current Asset G/L account (normally Undeposited Funds): "
                    f"booksync payments edit {payment.number} --deposit-account {into}")
         problems.append(Problem(
             "deposit-account", f"payment {payment.number} from {member.name}, {payment.date}, {payment.amount}",
             f"deposits to {gl_label(gl)} of type {gl.type}{mapped}; QuickBooks accepts payments only into a Bank "
-            "or Other Current Asset account", fix))
+            "or Other Current Asset account", fix, fix_web))
     return problems
 
 
@@ -622,6 +630,7 @@ class Planner:
                     self.problems.append(Problem(
                         "item-account", label,
                         f"QuickBooks item \"{existing.name}\" exists but does not post to \"{account.full_name}\"",
+                        "correct the item's account in QuickBooks, or rename the item so booksync can create its own",
                         "correct the item's account in QuickBooks, or rename the item so booksync can create its own"))
                 self._items[gl.id] = Ref(Kind.ITEM.value, gl.id, existing.list_id, existing.name)
                 continue
@@ -753,7 +762,8 @@ def application_problems(work: Work, payments: Iterable[Any], planned: Any) -> l
                 problems.append(Problem(
                     "application-target", f"payment {payment.number}",
                     f"applies to {kind.label} {record.number}, which {state}",
-                    f"correct the payment's applications: booksync payments edit {payment.number} --apply ..."))
+                    f"correct the payment's applications: booksync payments edit {payment.number} --apply ...",
+                    "correct the payment's applications in the billing system, then synchronize again"))
     return problems
 
 
@@ -782,5 +792,7 @@ def check_overapplied(work: Work) -> list[Problem]:
                 f"payments {', '.join(sorted(receipts[invoice.id]))} apply {applied[invoice.id]} to it, but its "
                 f"total is now {invoice.total}",
                 "reduce the payments' applications first: booksync payments edit RECEIPT --apply "
-                f"{invoice.number}=AMOUNT"))
+                f"{invoice.number}=AMOUNT",
+                f"reduce what the payments apply to invoice {invoice.number} in the billing system first, then "
+                "synchronize again"))
     return problems

@@ -74,11 +74,13 @@ _MEMBER = re.compile(r"^member (\S+) ")
 
 def web_fix(problem: Any) -> tuple[str, str]:
     """What to do about a problem of a run, for the web: (text, path of the page to do it on, or "").
-    The engine's fixes name commands; where a page does the same, point to the page."""
+    The problem's web remedy (``fix_web``: pages and options, never a command-line flag); where a page does
+    it, a link to the page. Problems recorded before runs carried a web remedy fall back to ``fix``."""
     get = problem.get if isinstance(problem, dict) else lambda k, d="": getattr(problem, k, d)
-    code, record, fix = get("code", ""), get("record", ""), get("fix", "") or ""
-    if code in ("unmapped-account", "deposit-account"):
-        return "choose its QuickBooks account on the Cross Reference Accounts page", "/accounts"
+    code, record = get("code", ""), get("record", "")
+    fix = get("fix_web", "") or get("fix", "") or ""
+    if code in ("unmapped-account", "deposit-account", "incompatible-account"):
+        return fix or "choose its QuickBooks account on the Cross Reference Accounts page", "/accounts"
     member = _MEMBER.match(record)
     if code in ("no-customer", "customer-gone", "bill-info-unknown") and member:
         return "link the member to a QuickBooks customer on its Bill Info tab", f"/members/{member.group(1)}/bill-info"

@@ -200,7 +200,9 @@ def run_info(run: SyncRun) -> RunInfo:
         summary = json.loads(run.summary or "{}")
     except ValueError:
         summary = {}
-    return RunInfo(run.id, run.status, run.started_at, run.finished_at, str(summary.get("message", "")),
+    # The web shows the run's message in its own words (pages, not commands) where the engine gave them.
+    message = str(summary.get("message_web") or summary.get("message", ""))
+    return RunInfo(run.id, run.status, run.started_at, run.finished_at, message,
                    dict(summary.get("planned") or {}), dict(summary.get("applied") or {}),
                    list(summary.get("problems") or []), run.folder, str(summary.get("backup") or ""), run.dry_run)
 
