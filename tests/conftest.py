@@ -10,9 +10,14 @@
   per session (per xdist worker) and copied by the tests that change it.
 * ``qb``: a fresh simulated company in process, with helpers to talk qbXML to it.
 
-The schema path is ``$QBXML_XSD`` or, unset, ``<repo>/../shared/qbxml/13.0/qbxmlops130.xsd``.
-When QBXML_XSD is set and the file is missing the session fails; when it is unset and
-the file is missing, the tests that need the schema are skipped.
+The schema is ``$QBXML_XSD`` or, unset, the copy of Intuit's files the repository carries
+(``tests/data/qbxml/13.0/qbxmlops130.xsd``; see ``tests/data/NOTICE``). A missing schema fails the session.
+
+No skips: a skipped test (or module) is reported as a failure of set-up, with the reason the test gave
+(``pytest_runtest_makereport`` / ``pytest_make_collect_report`` below), so that a machine missing something
+the suite needs never says "passed". Expected failures (``xfail``) stay, each with its documented reason.
+In a PostgreSQL run (``BOOKSYNC_TEST_POSTGRES``) the tests that read or edit the SQLite billing file (those
+taking ``billing_db`` or marked ``sqlite_billing``) are deselected, not skipped, and the summary names them.
 """
 from __future__ import annotations
 
@@ -42,7 +47,9 @@ from booksync.simulator import create_company, open_company
 from booksync.simulator.processor import Processor
 
 TESTS = Path(__file__).resolve().parent
-DEFAULT_XSD = Path(__file__).resolve().parents[2] / "shared" / "qbxml" / "13.0" / "qbxmlops130.xsd"
+DATA = TESTS / "data"
+DEFAULT_XSD = DATA / "qbxml" / "13.0" / "qbxmlops130.xsd"
+DEFAULT_WSDL = DATA / "qbwc" / "QBWebConnectorSvc.wsdl"
 GUARD_DIR = TESTS / "qbxml_guard"
 DEMO_DATA = resources.files("booksync.demo") / "data"
 WRITE_REQUESTS = re.compile(r"(Add|Mod)Rq$|^TxnDelRq$|^TxnVoidRq$")
@@ -120,36 +127,79 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "known_invalid_response(*rs_tags, reason): tolerate schema violations in these response "
                    "elements only (a documented simulator bug); strict: fails when the violation no longer happens")
+    config.addinivalue_line(
+        "markers", "sqlite_billing: the test reads or edits the SQLite billing file directly; deselected in a "
+                   "PostgreSQL run")
     path, explicit = schema_path()
-    if explicit and not path.is_file():
-        pytest.exit(f"QBXML_XSD is set to {path}, which does not exist; cannot validate qbXML.",
+    if not path.is_file():
+        named = "QBXML_XSD is set to" if explicit else "The qbXML schema the repository carries is missing:"
+        pytest.exit(f"{named} {path}, which does not exist; cannot validate qbXML.",
                     returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+_DESELECTED_FOR_POSTGRES = pytest.StashKey[list[str]]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a PostgreSQL run, deselect the tests that read or edit the SQLite billing file (said in the summary)."""
+    if not POSTGRES:
+        return
+    keep, drop = [], []
+    for item in items:
+        sqlite_only = "billing_db" in getattr(item, "fixturenames", ()) or item.get_closest_marker("sqlite_billing")
+        (drop if sqlite_only else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+        config.stash[_DESELECTED_FOR_POSTGRES] = [item.nodeid for item in drop]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    dropped = config.stash.get(_DESELECTED_FOR_POSTGRES, [])
+    if dropped:
+        terminalreporter.write_line(f"{len(dropped)} test(s) deselected: they read or edit the SQLite billing "
+                                    "file, and this run keeps the billing store on PostgreSQL")
+
+
+SKIP_IS_A_FAILURE = ("\nA skip is a failure of set-up in this suite: install what the test needs (README, 'Tests') "
+                     "rather than skip it.")
+
+
+def _skip_as_failure(report: pytest.TestReport | pytest.CollectReport) -> None:
+    """Turn a skip report into a failure naming the skip's reason (xfail reports are left alone)."""
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    report.outcome = "failed"
+    report.longrepr = f"skipped: {reason.removeprefix('Skipped: ')}{SKIP_IS_A_FAILURE}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    report = yield
+    _skip_as_failure(report)
+    return report
 
 
 _SCHEMA: dict[str, Any] = {}
 
 
-def load_schema() -> etree.XMLSchema | None:
-    """The qbXML 13.0 schema, loaded once per process; None when it is unavailable (and not required)."""
+def load_schema() -> etree.XMLSchema:
+    """The qbXML 13.0 schema, loaded once per process. Exits the session when the file is missing."""
     if "schema" not in _SCHEMA:
         path, explicit = schema_path()
         if not path.is_file():
-            if explicit:
-                pytest.exit(f"QBXML_XSD is set to {path}, which does not exist.",
-                            returncode=pytest.ExitCode.USAGE_ERROR)
-            _SCHEMA["schema"] = None
-        else:
-            _SCHEMA["schema"] = etree.XMLSchema(etree.parse(str(path)))
+            pytest.exit(f"{'QBXML_XSD is set to' if explicit else 'The qbXML schema is missing:'} {path}, "
+                        "which does not exist.", returncode=pytest.ExitCode.USAGE_ERROR)
+        _SCHEMA["schema"] = etree.XMLSchema(etree.parse(str(path)))
     return _SCHEMA["schema"]
 
 
 @pytest.fixture(scope="session")
 def qbxml_schema() -> etree.XMLSchema:
-    """The qbXML schema; tests that need it are skipped when it is not there (and QBXML_XSD is unset)."""
-    schema = load_schema()
-    if schema is None:
-        pytest.skip(f"qbXML schema not found at {schema_path()[0]} (set QBXML_XSD)")
-    return schema
+    """Intuit's qbXML 13.0 schema (``qbxmlops130.xsd`` and the files it includes)."""
+    return load_schema()
 
 
 class QbxmlSchemaViolation(AssertionError):
@@ -211,15 +261,16 @@ _CALL_PASSED = pytest.StashKey[bool]()
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    """Remember whether a test's call phase passed (the guard's teardown needs it)."""
+    """Report a skip as a failure; remember whether a test's call phase passed (the guard's teardown needs it)."""
     report = yield
+    _skip_as_failure(report)
     if report.when == "call":
         item.stash[_CALL_PASSED] = report.passed
     return report
 
 
 @pytest.fixture(autouse=True)
-def qbxml_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[GuardLog | None]:
+def qbxml_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[GuardLog]:
     """Validate every request given to, and every response returned by, the in-process simulator.
 
     A test may carry ``@pytest.mark.known_invalid_response("TxnVoidRs", reason=...)`` to tolerate a
@@ -227,9 +278,6 @@ def qbxml_guard(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     violation happens, the test fails so that the marker is removed once the bug is fixed.
     """
     schema = load_schema()
-    if schema is None:
-        yield None
-        return
     check_requests = request.node.get_closest_marker("invalid_qbxml_request") is None
     known = request.node.get_closest_marker("known_invalid_response")
     tolerated_tags = set(known.args) if known else set()
@@ -302,8 +350,6 @@ def validate_run_files(home: Path) -> int:
     """Validate every staged request file under ``home/runs``; return how many files there are."""
     schema = load_schema()
     files = sorted(Path(home).glob("runs/*/requests/*.xml"))
-    if schema is None:
-        return len(files)
     for path in files:
         mtime = path.stat().st_mtime
         if _VALIDATED.get(path) == mtime:
@@ -325,8 +371,8 @@ def run_cli(*args: str, input: str | None = None, timeout: float = 180, allow_vi
     fd, log_name = tempfile.mkstemp(prefix="qbxml-guard-", suffix=".jsonl")
     os.close(fd)
     log_path = Path(log_name)
-    if load_schema() is not None:
-        env["QBXML_GUARD_XSD"] = str(path)
+    load_schema()
+    env["QBXML_GUARD_XSD"] = str(path)
     env["QBXML_GUARD_LOG"] = str(log_path)
     try:
         proc = subprocess.run([sys.executable, "-m", "booksync.cli.main", *args], input=input, capture_output=True,
@@ -370,7 +416,8 @@ class DemoHome:
     @property
     def billing(self) -> Path:
         if POSTGRES:
-            pytest.skip("reads the SQLite billing file directly; the billing store is on PostgreSQL in this run")
+            pytest.fail("reads the SQLite billing file directly, and the billing store is on PostgreSQL in this run: "
+                        "mark the test sqlite_billing", pytrace=False)
         return self.path / "billing.db"
 
 
@@ -480,8 +527,7 @@ def company_db():
 
 @pytest.fixture
 def billing_db():
-    if POSTGRES:
-        pytest.skip("reads the SQLite billing file directly; the billing store is on PostgreSQL in this run")
+    """Read-only questions to the SQLite billing file (tests taking it are deselected in a PostgreSQL run)."""
     return SqliteFile
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "scale.py"
 GUARD_DIR = Path(__file__).resolve().parent / "qbxml_guard"
-DEFAULT_XSD = REPO.parent / "shared" / "qbxml" / "13.0" / "qbxmlops130.xsd"
+DEFAULT_XSD = REPO / "tests" / "data" / "qbxml" / "13.0" / "qbxmlops130.xsd"
 
 
 def test_scale_benchmark_runs_at_500_transactions(tmp_path: Path) -> None:
@@ -24,8 +24,8 @@ def test_scale_benchmark_runs_at_500_transactions(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("BOOKSYNC_HOME", "QBXML_GUARD_XSD", "QBXML_GUARD_LOG")}
     env["PYTHONPATH"] = os.pathsep.join([str(GUARD_DIR), *filter(None, [os.environ.get("PYTHONPATH")])])
     xsd = Path(os.environ.get("QBXML_XSD") or DEFAULT_XSD)
-    if xsd.is_file():
-        env["QBXML_GUARD_XSD"] = str(xsd)
+    assert xsd.is_file(), f"the qbXML schema is missing: {xsd}"
+    env["QBXML_GUARD_XSD"] = str(xsd)
     fd, log_name = tempfile.mkstemp(prefix="qbxml-guard-", suffix=".jsonl")
     os.close(fd)
     env["QBXML_GUARD_LOG"] = log_name

@@ -34,7 +34,7 @@ PAYMENT_HEADER = ("number,member,date,amount,method,reference,deposit_account,me
 DEMO_PLAN = {"add customer": 400, "add item": 8, "add payment_method": 2, "add invoice": 1003,
              "add credit_memo": 25, "add payment": 842}
 
-needs_sqlite_billing = pytest.mark.skipif(bool(POSTGRES), reason="edits the SQLite billing file directly")
+needs_sqlite_billing = pytest.mark.sqlite_billing  # edits the SQLite billing file directly
 
 
 # ---------------------------------------------------------------------- helpers

@@ -7,7 +7,7 @@ process, so conftest's schema guard validates every request and response) and it
 as QBWC carries them to QuickBooks (guide ch. 2, p.21–25). Each answer is checked against the
 guide's conventions; "nothing written" is checked on the company file itself.
 
-The WSDL is ``$QBWC_WSDL`` or ``<repo>/../shared/qbwc/QBWebConnectorSvc.wsdl``.
+The WSDL is ``$QBWC_WSDL`` or the copy of Intuit's the repository carries (``tests/data/qbwc/``).
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+import zeep
 
 from booksync.config import Home
 from booksync.qbxml import build
@@ -31,20 +32,18 @@ from booksync.qbxml.errors import ConnectionFailure
 from booksync.qbxml.parse import parse_xml
 from booksync.simulator import create_company, open_company
 
-from conftest import CompanyDB, copy_home, validate_run_files
+from conftest import DEFAULT_WSDL, CompanyDB, copy_home, validate_run_files
 from test_webconnector_service import cheap_hash
 
-zeep = pytest.importorskip("zeep")
-
-WSDL = Path(os.environ.get("QBWC_WSDL") or Path(__file__).resolve().parents[2] / "shared" / "qbwc"
-            / "QBWebConnectorSvc.wsdl")
+WSDL = Path(os.environ.get("QBWC_WSDL") or DEFAULT_WSDL)
 BINDING = "{http://developer.intuit.com/}QBWebConnectorSvcSoap"
 USER, PASSWORD = "office", "correct horse battery"
 HCP = build.message([build.request("HostQuery", None, 1), build.request("CompanyQuery", None, 2),
                      build.request("PreferencesQuery", None, 3)], on_error="continueOnError")
 """What QBWC asks QuickBooks before the first sendRequestXML (guide p.22)."""
 
-pytestmark = pytest.mark.skipif(not WSDL.is_file(), reason=f"Web Connector WSDL not found at {WSDL} (set QBWC_WSDL)")
+if not WSDL.is_file():
+    raise FileNotFoundError(f"The Web Connector WSDL is missing: {WSDL}")
 
 
 # ---------------------------------------------------------------------- the service and the Web Connector

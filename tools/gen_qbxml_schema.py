@@ -6,7 +6,7 @@ aggregate's children and the maximum length of many strings.  This script
 flattens the content model of the aggregates booksync uses (and everything
 they contain) into two tables, so the product needs no XSD at run time.
 
-Usage: python tools/gen_qbxml_schema.py ../shared/qbxml/13.0/qbxmlops130.xsd
+Usage: python tools/gen_qbxml_schema.py tests/data/qbxml/13.0/qbxmlops130.xsd
 """
 from __future__ import annotations
 

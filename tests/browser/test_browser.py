@@ -5,7 +5,8 @@ first sync, with the qbXML schema guard of tests/conftest.py in the server proce
 what the pages show and what changed in the simulated company (``company.qbsim``) and the billing store.
 
 Screenshots of each page at 1280×800 go to ``browser-screenshots/`` at the top of the repository
-(``BOOKSYNC_SCREENSHOTS`` overrides it). The tests are skipped when Chromium or Playwright is missing.
+(``BOOKSYNC_SCREENSHOTS`` overrides it). Chromium is ``$BOOKSYNC_CHROMIUM`` or ``/usr/bin/chromium`` (``make test``
+installs Debian's package when it can); without it or Playwright the tests fail at set-up, saying what to install.
 """
 from __future__ import annotations
 
@@ -43,12 +44,17 @@ try:
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None
 
-pytestmark = [
-    pytest.mark.skipif(sync_playwright is None, reason="Playwright for Python is not installed "
-                                                       "(pip install playwright; no 'playwright install' needed)"),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"Chromium is not installed at {CHROMIUM} "
-                                                     "(apt-get install chromium)"),
-]
+
+
+@pytest.fixture(autouse=True)
+def browser_installed() -> None:
+    """Fail at set-up, saying what to install, when Playwright or Chromium is missing (`make test` installs both)."""
+    if sync_playwright is None:
+        pytest.fail("Playwright for Python is not installed (pip install -e '.[test]'; no 'playwright install' "
+                    "needed: the tests drive Debian's Chromium)", pytrace=False)
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: install Debian's package 'chromium' "
+                    "(apt-get install chromium), or set BOOKSYNC_CHROMIUM to a Chromium binary", pytrace=False)
 
 CUSTOMER_ADD = f"""<?xml version="1.0" encoding="utf-8"?>
 <?qbxml version="13.0"?>
@@ -90,8 +96,8 @@ def start_server(home: Path, tmp: Path) -> WebServer:
     env = {k: v for k, v in os.environ.items() if k not in ("BOOKSYNC_HOME", "QBXML_GUARD_XSD")}
     env.update(PYTHONPATH=os.pathsep.join([str(GUARD_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]),
                QBXML_GUARD_LOG=str(guard_log), PYTHONIOENCODING="utf-8")
-    if load_schema() is not None:
-        env["QBXML_GUARD_XSD"] = str(schema_path()[0])
+    load_schema()
+    env["QBXML_GUARD_XSD"] = str(schema_path()[0])
     errors = (tmp / "server.err").open("w")
     process = subprocess.Popen([sys.executable, "-m", "booksync.web", "--home", str(home), "--port", str(port)],
                                env=env, stdout=subprocess.DEVNULL, stderr=errors, cwd=tempfile.gettempdir())
