@@ -38,6 +38,7 @@ from . import planner
 from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
 from ..store import rows
 from ..store.backup import backup_database
+from ..store.locks import LockHeld, advisory_lock
 from ..store.restore import pending_restore
 from .staging import StagedPlan, discard_scratch, write_corrections_log
 
@@ -1166,11 +1167,25 @@ class SyncBusy(Exception):
     """Another sync holds this home; the message says who and since when."""
 
 
+_BUSY = ("Another sync is running for this company: {who}. Nothing was written; wait for it to finish, then "
+         "synchronize again.")
+
+
 @contextmanager
 def sync_lock(home: Any) -> Iterator[None]:
-    """One sync at a time per home (and so per company): a file lock, with who holds it beside it."""
+    """One sync at a time per billing store (and so per company). With PostgreSQL, an advisory lock in its
+    database (store/locks.py), which holds for every process and machine sharing it; with SQLite, a file
+    lock in the home with who holds it beside it. Raises :class:`SyncBusy` saying who holds it."""
+    url = getattr(home, "database_url", "")
+    info = home.path / "sync.lock.json"  # who holds it, for this home's readers (the web's status, the tests)
+    if url and not url.startswith("sqlite"):
+        try:
+            with advisory_lock(url), _holder_file(info):
+                yield
+        except LockHeld as exc:
+            raise SyncBusy(_BUSY.format(who=exc.holder)) from None
+        return
     lock = FileLock(str(home.path / "sync.lock"), timeout=0)
-    info = home.path / "sync.lock.json"
     try:
         lock.acquire()
     except Timeout:
@@ -1179,15 +1194,22 @@ def sync_lock(home: Any) -> Iterator[None]:
             who = f"{holder['user']} on {holder['host']} (process {holder['pid']}), since {holder['since']}"
         except (OSError, ValueError, KeyError):
             who = "another process"
-        raise SyncBusy(f"Another sync is running for this company: {who}. Nothing was written; wait for it to "
-                       "finish, then synchronize again.") from None
+        raise SyncBusy(_BUSY.format(who=who)) from None
+    try:
+        with _holder_file(info):
+            yield
+    finally:
+        lock.release()
+
+
+@contextmanager
+def _holder_file(info: Path) -> Iterator[None]:
     try:
         info.write_text(json.dumps({"pid": os.getpid(), "user": getpass.getuser(), "host": socket.gethostname(),
                                     "since": dt.datetime.now().isoformat(timespec="seconds")}))
         yield
     finally:
         info.unlink(missing_ok=True)
-        lock.release()
 
 
 def synchronize(sessions: sessionmaker[Session], port: BooksPort, home: Any, interaction: Interaction,
