@@ -112,10 +112,88 @@ def test_signing_in_with_a_wrong_password_is_refused_and_repeated_failures_are_t
     assert "The user name or the password is not right." in refused.text
     assert browser.sign_in(user="nobody").status_code == 401
     assert browser.client.get("/", follow_redirects=False).status_code == 303
-    for _ in range(8):
+    for _ in range(9):
         browser.sign_in(password="wrong password")
     throttled = browser.sign_in()
-    assert throttled.status_code == 429 and "Too many failed sign-ins" in throttled.text
+    assert throttled.status_code == 429 and "Too many sign-in attempts" in throttled.text
+
+
+def test_guesses_at_other_names_do_not_lock_a_user_out_and_each_failure_is_logged(home: Path, browser: Browser,
+                                                                                  caplog) -> None:
+    """Issue 19 item 1: every local user shares one address, so the limit is per user and per address, and
+    the address limit is higher: ten wrong guesses at other names leave the office user able to sign in;
+    ten at the office user lock that user out, not another. Each failure is logged with the user and the
+    address, never the password."""
+    set_user(home, "treasurer", "ledger-2026-ok")
+    caplog.set_level("INFO", logger="booksync")
+    for i in range(10):
+        assert browser.sign_in(user=f"guess{i}", password="not-the-password-7").status_code == 401
+    assert browser.sign_in().status_code == 303
+    browser.post("/signout", token_from="/")
+    for _ in range(10):
+        assert browser.sign_in(password="not-the-password-7").status_code == 401
+    locked = browser.sign_in()
+    assert locked.status_code == 429 and "Wait 10 minute(s)" in unescape(locked.text)
+    assert browser.sign_in(user="treasurer", password="ledger-2026-ok").status_code == 303
+    failures = [r.getMessage() for r in caplog.records if "sign-in failed" in r.getMessage()]
+    assert len(failures) == 20
+    assert "sign-in failed for user guess3 from testclient: wrong user name or password" in failures
+    assert f"sign-in failed for user {USER} from testclient: wrong user name or password" in failures
+    assert any(f"sign-in refused for user {USER} from testclient: too many attempts" in r.getMessage()
+               for r in caplog.records)
+    assert "not-the-password-7" not in caplog.text
+
+
+def test_the_attempt_is_counted_before_the_password_is_checked() -> None:
+    """Issue 19 item 1: parallel guesses cannot outrun the limit (the old throttle recorded a failure after
+    argon2 ran, so 60 guesses started at once were all checked)."""
+    import threading
+
+    from booksync.attempts import AttemptThrottle
+
+    throttle = AttemptThrottle(per_user=10, per_address=30, window=600)
+    start, admitted = threading.Barrier(60), []
+
+    def guess() -> None:
+        start.wait()
+        admitted.append(throttle.begin(USER, "192.0.2.7"))
+
+    threads = [threading.Thread(target=guess) for _ in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(a is not None for a in admitted) == 10
+    ok = throttle.begin("treasurer", "192.0.2.7")
+    assert ok is not None  # another user, same address: under the address limit
+    throttle.succeeded(ok)  # a right password does not count
+    assert throttle.retry_after("treasurer", "192.0.2.7") == 0
+    assert 599 < throttle.retry_after(USER, "192.0.2.7") <= 600
+
+
+def test_unknown_host_names_are_refused(home: Path, app, browser: Browser) -> None:
+    """Issue 19 item 2 (DNS rebinding): a page of another site whose name now points at 127.0.0.1 reached
+    the interface and downloaded billing.db. Any Host but the localhost names, the address served on and
+    web.allowed_hosts is refused before the sign-in gate or any file."""
+    rebind = {"host": "rebind.attacker.example"}
+    assert browser.sign_in().status_code == 303
+    (home / "backups" / "20260101-000000").mkdir(parents=True)
+    (home / "backups" / "20260101-000000" / "billing.db").write_bytes(b"billing")
+    assert browser.client.get("/runs/20260101-000000/backup/billing.db").content == b"billing"
+    for path in ("/runs/20260101-000000/backup/billing.db", "/", "/signin", "/log/download"):
+        answer = browser.client.get(path, headers=rebind, follow_redirects=False)
+        assert answer.status_code == 400, path
+        assert "does not answer to the host name 'rebind.attacker.example'" in answer.text
+        assert "allowed_hosts" in answer.text and b"billing" not in answer.content
+    for host in ("localhost:8080", "127.0.0.1", "[::1]:8080"):
+        assert browser.client.get("/signin", headers={"host": host}).status_code == 200, host
+    settings = Home.load(home)
+    settings.settings["web"]["allowed_hosts"] = ["books.example.org", "*.chamber.example"]
+    settings.save()
+    with TestClient(create_app(Home.load(home), bind="192.0.2.10"), base_url="http://127.0.0.1") as client:
+        for host in ("books.example.org", "office.chamber.example", "192.0.2.10:8080"):
+            assert client.get("/signin", headers={"host": host}).status_code == 200, host
+        assert client.get("/signin", headers=rebind).status_code == 400
 
 
 def test_signing_in_goes_back_to_the_page_asked_for_but_never_to_another_site(browser: Browser) -> None:
@@ -449,3 +527,20 @@ def test_a_home_set_up_for_the_web_connector_confirms_staged_runs_instead_of_syn
         assert browser.post("/sync", token_from="/").headers["location"] == "/"
         assert "it synchronizes on each Web Connector update" in browser.flash("/")
         assert "reached through the Web Connector" in client.get("/accounts").text
+
+
+def test_numbers_in_page_addresses_are_bounded(signed_in: Browser) -> None:
+    """Issue 19 item 11: /members?page=99999999999999999999999 was a 500 (the OFFSET overflowed the database).
+    Page numbers are clamped: past the end is the last page, nonsense the first."""
+    client = signed_in.client
+    for page in ("99999999999999999999999", "9" * 5000):
+        last = client.get(f"/members?page={page}")
+        assert last.status_code == 200
+        count = re.search(r"(\d+) member\(s\), page (\d+) of (\d+)", last.text)
+        assert count and count.group(2) == count.group(3)
+        assert "rel=\"next\"" not in last.text and "/members/" in last.text  # the last page's members are listed
+    for page in ("-7", "abc", "1e9", ""):
+        answer = client.get(f"/members?page={page}")
+        assert answer.status_code == 200, page
+        assert ", page 1 of " in answer.text, page
+    assert client.get("/members?page=2&q=" + "9" * 30).status_code == 200

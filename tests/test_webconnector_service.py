@@ -468,3 +468,38 @@ def test_version_negotiation():
     assert negotiate_version(0, 0, CompanyInfo("x", versions=["12.0", "13.0"])) == "13.0"
     with pytest.raises(CompanyRefused, match="speaks qbXML 12.0"):
         negotiate_version(0, 0, CompanyInfo("x", versions=["11.0", "12.0"]))
+
+
+def test_the_log_is_one_line_a_record_and_is_rotated(tmp_path):
+    """Issue 19 item 5: a value with newlines cannot forge a record; a traceback's lines are indented (a line
+    at the margin always starts a record); the file rotates at logs.max_bytes, keeping logs.keep files."""
+    import logging
+
+    from booksync.logfile import file_handler
+
+    handler = file_handler(tmp_path, {"max_bytes": 20_000, "keep": 2})
+    logger = logging.getLogger("booksync.test-log-file")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        for i in range(400):
+            logger.warning("user %s sent %s", f"u{i}\r\n2026-01-01 00:00:00,000 INFO forged", "\x1b[2J" + "z" * 100)
+        try:
+            raise ValueError("bad value\n2026-01-01 00:00:00,000 INFO forged by an exception")
+        except ValueError:
+            logger.exception("callback failed")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["booksync.log", "booksync.log.1", "booksync.log.2"]
+    record = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) booksync\.test-log-file: ")
+    for name in files:
+        path = tmp_path / name
+        assert path.stat().st_size <= 20_000
+        for line in path.read_text().splitlines():
+            assert record.match(line) or line.startswith("    "), line
+            assert "\x1b" not in line
+    text = (tmp_path / "booksync.log").read_text()
+    assert "u399\\r\\n2026-01-01 00:00:00,000 INFO forged sent \\x1b[2Jzzz" in text
+    assert "    ValueError: bad value" in text and "\n    2026-01-01 00:00:00,000 INFO forged by" in text

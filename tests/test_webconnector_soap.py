@@ -144,3 +144,41 @@ def test_info_and_support_pages(client):
     assert "Web Connector service" in client.get("/qbwc").text
     support = client.get("/qbwc/support")
     assert support.status_code == 200 and "booksync runs confirm" in support.text
+
+
+def test_a_body_of_many_or_deeply_nested_elements_is_refused_before_a_tree_is_built(monkeypatch):
+    """Issue 19 item 4: 2.6 million empty elements in 10 MB (under the size limit) took the server from 122 MB
+    to 436 MB while lxml built the tree, before authentication. The shape check stops at the first node over
+    the limit; the tree parser is never reached (parse_xml would build the tree)."""
+    import booksync.webconnector.soap as soap
+
+    def no_tree(*_, **__):
+        raise AssertionError("a tree was built")
+
+    monkeypatch.setattr(soap, "parse_xml", no_tree)
+    credentials = "<strUserName>office</strUserName><strPassword>x</strPassword>"
+    wide = envelope("authenticate", credentials + "<x/>" * 2_600_000)
+    assert len(wide) < 10 * 1024 * 1024
+    with pytest.raises(SoapFault, match="more than 1000 elements; a Web Connector call has about ten"):
+        parse_call(wide)
+    with pytest.raises(SoapFault, match="more than 32 deep"):
+        parse_call(envelope("authenticate", "<x>" * 100_000 + "</x>" * 100_000))
+    with pytest.raises(SoapFault, match="more than 1000 elements"):
+        parse_call(envelope("authenticate", credentials + "<!--c-->" * 5000))
+
+
+def test_a_call_within_the_bounds_is_read_and_an_oversized_one_answered_with_a_fault(tmp_path: Path):
+    client = Client(create_app(Home.load(tmp_path / "home", create=True).path))
+    at_limit = envelope("serverVersion", "<strVersion/>" + "<x/>" * 990)
+    assert result(client.post("/qbwc", content=at_limit), "serverVersion").text.startswith("booksync ")
+    over = client.post("/qbwc", content=envelope("serverVersion", "<x/>" * 1000))
+    assert over.status_code == 500 and "more than 1000 elements" in faultstring(over)
+
+
+def test_unknown_host_names_are_refused_on_the_soap_endpoint_too(client):
+    """Issue 19 item 2: the whole server (SOAP and web) answers only to allowed Host names."""
+    ok = client.post("/qbwc", content=envelope("serverVersion", "<strVersion/>"))
+    assert ok.status_code == 200
+    rebind = client.post("/qbwc", content=envelope("serverVersion", "<strVersion/>"),
+                         headers={"host": "rebind.attacker.example"})
+    assert rebind.status_code == 400 and "allowed_hosts" in rebind.text

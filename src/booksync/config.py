@@ -51,7 +51,15 @@ DEFAULTS: dict[str, Any] = {
                      "idle_timeout_seconds": 600, "max_session_seconds": 14400, "max_body_bytes": 10485760},
     # The web interface (docs/web.md): users live in users.json (argon2 hashes, mode 0600), the cookie-signing
     # key in web_secret; a sync question unanswered for question_timeout_seconds is answered "no" (nothing written).
-    "web": {"session_hours": 12, "secure_cookies": False, "question_timeout_seconds": 1800, "members_per_page": 50},
+    "web": {"session_hours": 12, "secure_cookies": False, "question_timeout_seconds": 1800, "members_per_page": 50,
+            # Who may reach booksync serve and how hard it is to guess passwords (docs/web.md, "Limits"): extra
+            # Host names (localhost names and the address served on are always allowed), the reverse proxies
+            # whose X-Forwarded-For is believed (none), sign-in attempts per user and per address in the
+            # window, and argon2 checks at once (each holds 64 MiB).
+            "allowed_hosts": [], "trusted_proxies": [], "signin_attempts_per_user": 10,
+            "signin_attempts_per_address": 30, "signin_window_seconds": 600, "concurrent_password_checks": 2},
+    # logs/booksync.log is rotated at max_bytes, keeping `keep` older files (booksync.log.1 ...).
+    "logs": {"max_bytes": 5242880, "keep": 5},
     # The Windows request processor (company.kind = "rp2"); company_file "" = the file open in QuickBooks.
     "rp2": {"company_file": "", "file_mode": "DoNotCare", "app_id": "", "launch_ui": False},
     # QuickBooks Online (company kind "online"; docs/quickbooks-online.md). Sandbox and production keep

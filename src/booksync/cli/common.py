@@ -48,9 +48,11 @@ def load_home(home_dir: Path | None, create: bool = False) -> Home:
 
 
 def setup_logging(home: Home) -> Path:
-    path = home.logs_dir / "booksync.log"
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    """Log to the home's logs/booksync.log (rotated, one line a record: :mod:`booksync.logfile`)."""
+    from ..logfile import LOG_NAME, file_handler
+
+    path = home.logs_dir / LOG_NAME
+    handler = file_handler(home.logs_dir, home.settings.get("logs"))
     root = logging.getLogger("booksync")
     root.handlers = [handler]
     root.setLevel(logging.INFO)

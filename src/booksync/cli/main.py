@@ -14,7 +14,6 @@ import logging
 import shutil
 import subprocess
 import sys
-import traceback
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -49,7 +48,7 @@ class BooksyncGroup(click.Group):
 def _write_crash(exc: Exception) -> str:
     for handler in logging.getLogger("booksync").handlers:
         if isinstance(handler, logging.FileHandler):
-            logging.getLogger("booksync").error("unexpected error\n%s", traceback.format_exc())
+            logging.getLogger("booksync").error("unexpected error", exc_info=exc)
             return handler.baseFilename
     return ""
 

@@ -32,12 +32,13 @@ def serve(home_dir: Path | None, host: str, port: int, url_path: str, ssl_certfi
     """
     import uvicorn
 
+    from ..logfile import OneLineFormatter
     from ..webconnector.app import create_app
 
     home = load_home(home_dir)
     setup_logging(home)
     stream = logging.StreamHandler(sys.stderr)
-    stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    stream.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("booksync.webconnector").addHandler(stream)
     wc = home.settings["webconnector"]
     if not wc.get("password_hash"):
@@ -48,10 +49,17 @@ def serve(home_dir: Path | None, host: str, port: int, url_path: str, ssl_certfi
     if not ssl_certfile and host not in ("127.0.0.1", "localhost", "::1"):
         err.print("[yellow]Serving plain HTTP on a non-loopback address: the Web Connector accepts http only for "
                   "localhost. Use --ssl-certfile/--ssl-keyfile, or a reverse proxy with HTTPS.[/]")
-    app = create_app(home.path, url_path)
+    from ..web.security import proxy_options
+
+    web = home.settings.get("web", {})
+    if host in ("0.0.0.0", "::") and not web.get("allowed_hosts"):
+        err.print("[yellow]Serving on every address, but only localhost names are allowed in the Host header: add "
+                  "the name the Web Connector and browsers use to allowed_hosts in [web] of booksync.toml.[/]")
+    app = create_app(home.path, url_path, bind=host)
     scheme = "https" if ssl_certfile else "http"
     err.print(f"booksync Web Connector service on {scheme}://{host}:{port}/{url_path.strip('/')} (Ctrl+C stops it)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    uvicorn.run(app, host=host, port=port, log_level="warning", ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+                **proxy_options(web))
 
 
 @click.command()

@@ -24,9 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from .app import create_app
+    from .security import proxy_options
 
     print(f"booksync web interface on http://{args.host}:{args.port}/ (Ctrl+C stops it)", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(home), host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_app(home, bind=args.host), host=args.host, port=args.port, log_level="warning",
+                **proxy_options(home.settings.get("web", {})))
     return 0
 
 

@@ -25,7 +25,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from ..config import Home
-from .security import SecurityHeaders, SessionRegistry, SignInGate, SignInThrottle, csrf_token, load_secret
+from ..logfile import file_handler
+from ..attempts import AttemptThrottle, set_concurrent_checks
+from .security import (AllowedHosts, SecurityHeaders, SessionRegistry, SignInGate, allowed_hosts, csrf_token,
+                       load_secret)
 from .services import QuickBooksReader
 from .syncjob import SyncJobs
 
@@ -42,7 +45,7 @@ class WebContext:
     reader: QuickBooksReader
     jobs: SyncJobs
     registry: SessionRegistry
-    throttle: SignInThrottle
+    throttle: AttemptThrottle
     templates: Jinja2Templates
 
 
@@ -103,21 +106,22 @@ def _templates() -> Jinja2Templates:
 
 
 def _ensure_log(home: Home) -> None:
-    """Log to the home's logs/booksync.log, unless something (the command line) already does."""
+    """Log to the home's logs/booksync.log (rotated, one line a record: :mod:`booksync.logfile`), unless
+    something (the command line) already does."""
     path = str((home.logs_dir / "booksync.log").resolve())
     logger = logging.getLogger("booksync")
     if any(isinstance(h, logging.FileHandler) and h.baseFilename == path for h in logger.handlers):
         return
-    home.logs_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
+    logger.addHandler(file_handler(home.logs_dir, home.settings.get("logs")))
     if logger.level == logging.NOTSET or logger.level > logging.INFO:
         logger.setLevel(logging.INFO)
 
 
-def create_app(home: Home) -> Starlette:
-    """The web interface for ``home``: sign-in, dashboard, synchronize, cross reference, members, run history."""
+def create_app(home: Home, bind: str | None = None) -> Starlette:
+    """The web interface for ``home``: sign-in, dashboard, synchronize, cross reference, members, run history.
+
+    ``bind``: the address the server listens on, one of the Host names it answers to (with the localhost
+    names and ``web.allowed_hosts``; any other Host is refused with 400)."""
     from ..store.db import open_store
     from . import views
 
@@ -127,9 +131,11 @@ def create_app(home: Home) -> Starlette:
     hours = float(settings.get("session_hours", 12))
     reader = QuickBooksReader(home)
     registry = SessionRegistry(home.path, idle_seconds=hours * 3600)
+    set_concurrent_checks(int(settings.get("concurrent_password_checks", 2)))
     context = WebContext(home, sessions, reader, SyncJobs(home, sessions, on_finish=reader.forget), registry,
-                         SignInThrottle(), _templates())
+                         AttemptThrottle.from_settings(settings), _templates())
     middleware = [
+        Middleware(AllowedHosts, hosts=allowed_hosts(settings, bind)),
         Middleware(SecurityHeaders),
         Middleware(SessionMiddleware, secret_key=load_secret(home.path), session_cookie=SESSION_COOKIE,
                    max_age=int(hours * 3600), same_site="lax", https_only=bool(settings.get("secure_cookies"))),

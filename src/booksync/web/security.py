@@ -1,4 +1,4 @@
-"""Sign-in state, the sign-in gate, CSRF tokens and response headers of the web interface.
+"""Sign-in state, the sign-in gate, CSRF tokens, allowed Host names and response headers of the web interface.
 
 The session lives in a signed cookie (Starlette's SessionMiddleware, keyed by ``web_secret`` in the
 home); it names the user, a random session id and the CSRF token of every form. The server keeps
@@ -8,6 +8,7 @@ copied, and a changed password ends every session of that user.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import secrets
 import threading
@@ -16,12 +17,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..attempts import clip
 from .users import current_version
 
 SECRET_FILE = "web_secret"
@@ -107,32 +110,68 @@ def _same_origin(request: Request) -> bool:
     return origin.split("://", 1)[-1] == request.headers.get("host", "")
 
 
-class SignInThrottle:
-    """Refuses sign-in from an address after ``limit`` failures within ``window`` seconds."""
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")
 
-    def __init__(self, limit: int = 10, window: float = 600.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
 
-    def _recent(self, client: str, now: float) -> list[float]:
-        recent = [t for t in self._failures.get(client, []) if now - t < self.window]
-        self._failures[client] = recent
-        return recent
+def allowed_hosts(web: dict[str, Any], bind: str | None = None) -> list[str]:
+    """The Host names booksync answers to: the localhost names, the address it listens on (``bind``, unless
+    it is every address) and ``web.allowed_hosts`` (``*.example.org`` allowed as in Starlette)."""
+    hosts = [*LOCAL_HOSTS]
+    if bind and bind not in WILDCARD_ADDRESSES:
+        hosts.append(bind.strip("[]"))
+    extra = web.get("allowed_hosts", [])
+    hosts += [str(h).strip().lower() for h in ([extra] if isinstance(extra, str) else extra) if str(h).strip()]
+    # A Host header names an IPv6 address in brackets ("[::1]:8080"), and Starlette compares it so.
+    hosts = [f"[{h.strip('[]')}]" if ":" in h else h for h in hosts]
+    return list(dict.fromkeys(hosts))
 
-    def blocked(self, client: str) -> bool:
-        with self._lock:
-            return len(self._recent(client, time.monotonic())) >= self.limit
 
-    def failed(self, client: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            self._recent(client, now).append(now)
+def proxy_options(web: dict[str, Any]) -> dict[str, Any]:
+    """uvicorn's options for ``X-Forwarded-For``: believed only from ``web.trusted_proxies`` (uvicorn's own
+    default trusts 127.0.0.1, so any local program could claim any address and escape the sign-in limits)."""
+    proxies = web.get("trusted_proxies", [])
+    proxies = [proxies] if isinstance(proxies, str) else [str(p).strip() for p in proxies if str(p).strip()]
+    if not proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": proxies}
 
-    def succeeded(self, client: str) -> None:
-        with self._lock:
-            self._failures.pop(client, None)
+
+class AllowedHosts:
+    """Refuses a request whose Host header is not an allowed host (DNS rebinding: a page of another site whose
+    name now points at 127.0.0.1 must not reach booksync). Starlette's TrustedHostMiddleware decides; the
+    refusal says what to do."""
+
+    def __init__(self, app: ASGIApp, hosts: list[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+
+        async def passed(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["booksync.host_ok"] = True
+
+        self._check = TrustedHostMiddleware(passed, allowed_hosts=hosts, www_redirect=False)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or scope.get("booksync.host_checked"):
+            await self.app(scope, receive, send)
+            return
+
+        async def discard(message: Message) -> None:
+            pass
+
+        probe: dict[str, Any] = dict(scope)
+        await self._check(probe, receive, discard)
+        if probe.get("booksync.host_ok"):
+            scope["booksync.host_checked"] = True
+            await self.app(scope, receive, send)
+            return
+        host = Headers(scope=scope).get("host", "")
+        logging.getLogger("booksync.web").warning("refused a request for host %s from %s: not an allowed host",
+                                                  clip(host, 100), (scope.get("client") or ("?",))[0])
+        text = (f"booksync does not answer to the host name {clip(host, 100)!r}; it answers to "
+                f"{', '.join(self.hosts)}. If this is the name you use to reach booksync, add it to allowed_hosts "
+                "in the [web] section of booksync.toml and restart 'booksync serve'.\n")
+        await PlainTextResponse(text, status_code=400)(scope, receive, send)
 
 
 async def checked_form(request: Request) -> FormData:

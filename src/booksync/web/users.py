@@ -18,6 +18,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..attempts import password_check
+
 USERS_FILE = "users.json"
 MIN_PASSWORD_LENGTH = 8
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,39}$")
@@ -98,11 +100,14 @@ def _decoy_hash() -> str:
 
 def check_password(home_path: Path, name: str, password: str) -> str | None:
     """The user's password version (a digest of its hash, which changes with the password) when ``name``
-    and ``password`` match, else None."""
+    and ``password`` match, else None. Raises :class:`booksync.attempts.ChecksBusy` when too many checks run
+    at once (``web.concurrent_password_checks``)."""
     user = load_users(home_path).get(name) if name else None
     stored = str(user.get("hash", "")) if user else ""
     try:
-        ok = _hasher.verify(stored or _decoy_hash(), password) and bool(stored)
+        with password_check():  # bounded: each verification holds the hash's memory (64 MiB)
+            decoy = _decoy_hash()  # made once, inside the bound too
+            ok = _hasher.verify(stored or decoy, password) and bool(stored)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
     return password_version(stored) if ok else None

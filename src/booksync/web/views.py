@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..attempts import ChecksBusy, clip
 from ..store.models import Member, SyncRun
 from . import services
 from .security import checked_form, csrf_token
@@ -26,6 +27,7 @@ from .users import check_password
 FILE_TYPES = {".txt": "text/plain; charset=utf-8", ".csv": "text/plain; charset=utf-8",
               ".json": "text/plain; charset=utf-8", ".xml": "text/plain; charset=utf-8",
               ".log": "text/plain; charset=utf-8", ".pdf": "application/pdf", ".html": "text/html; charset=utf-8"}
+log = logging.getLogger("booksync.web")
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 """For the Corrections Log's HTML (booksync's own, with an inline style sheet, no scripts)."""
 
@@ -61,9 +63,15 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+MAX_NUMBER = 1_000_000
+"""Largest number a page or form parameter takes (a page number beyond the last page shows the last page)."""
+
+
 def _int(value: Any, default: int = 1) -> int:
+    """A whole-number parameter, clamped to 1..MAX_NUMBER; ``default`` when it is missing or not a number
+    (a page number of 23 digits overflowed the database's OFFSET: a 500)."""
     try:
-        return max(1, int(value))
+        return min(max(1, int(str(value).strip()[:20])), MAX_NUMBER)
     except (TypeError, ValueError):
         return default
 
@@ -94,15 +102,26 @@ async def signin(request: Request) -> Response:
     name, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "")))
     client = request.client.host if request.client else ""
-    if c.throttle.blocked(client):
+    # Counted before the check, per user and per address: parallel guesses cannot outrun the limit.
+    attempt = c.throttle.begin(name, client)
+    if attempt is None:
+        minutes = max(1, round(c.throttle.retry_after(name, client) / 60))
+        log.warning("sign-in refused for user %s from %s: too many attempts", clip(name, 60), client or "?")
         return render(request, "signin.html", 429, next=target, username=name,
-                      error="Too many failed sign-ins from this computer. Wait ten minutes, then try again.")
-    version = await _blocking(check_password, c.home.path, name, password)
+                      error=f"Too many sign-in attempts for this user or from this computer. Wait {minutes} "
+                            "minute(s), then try again.")
+    try:
+        version = await _blocking(check_password, c.home.path, name, password)
+    except ChecksBusy as exc:
+        return render(request, "signin.html", 503, next=target, username=name, error=str(exc))
     if version is None:
-        c.throttle.failed(client)
+        # Who and from where, never the password.
+        log.warning("sign-in failed for user %s from %s: wrong user name or password", clip(name, 60),
+                    client or "?")
         return render(request, "signin.html", 401, next=target, username=name,
                       error="The user name or the password is not right.")
-    c.throttle.succeeded(client)
+    c.throttle.succeeded(attempt)
+    log.info("%s signed in from %s", name, client or "?")
     request.session.clear()
     request.session.update(sid=c.registry.start(name, version), user=name)
     csrf_token(request)
@@ -237,12 +256,16 @@ async def members_page(request: Request) -> Response:
     query = request.query_params.get("q", "")
     without = request.query_params.get("show") == "without-customer"
     page = _int(request.query_params.get("page"))
-    per_page = int(c.home.settings.get("web", {}).get("members_per_page", 50))
+    per_page = min(max(1, int(c.home.settings.get("web", {}).get("members_per_page", 50))), 1000)
 
     def load() -> Any:
         with c.sessions() as session:
             key = services.company_key(session, c.reader.unread())
-            return services.search_members(session, key, query, page, per_page, without)
+            rows, total = services.search_members(session, key, query, page, per_page, without)
+            last = max(1, -(-total // per_page))
+            if page > last:  # past the end: show the last page
+                rows, total = services.search_members(session, key, query, last, per_page, without)
+            return rows, total
 
     rows, total = await _blocking(load)
     pages = max(1, -(-total // per_page))

@@ -22,12 +22,15 @@ from typing import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .. import __version__
+from ..attempts import clip, set_concurrent_checks
 from ..config import Home
+from ..web.security import AllowedHosts, allowed_hosts
 from .service import WebConnectorService
 from .soap import CONTENT_TYPES, SOAP11, SoapFault, fault, parse_call, response
 
@@ -43,7 +46,7 @@ def dispatch(service: WebConnectorService, body: bytes, client: str) -> Response
     try:
         call = parse_call(body)
     except SoapFault as exc:
-        log.warning("refused a SOAP request from %s: %s", client or "?", exc.message)
+        log.warning("refused a SOAP request from %s: %s", client or "?", clip(exc.message, 300))
         return _fault_response(exc.message, exc.client, exc.status)
     method = getattr(service, call.operation)
     try:
@@ -60,11 +63,13 @@ def dispatch(service: WebConnectorService, body: bytes, client: str) -> Response
 
 
 def create_app(home_path: Path | str, path: str = "/qbwc", service: WebConnectorService | None = None,
-               with_web: bool = True) -> Starlette:
+               with_web: bool = True, bind: str | None = None) -> Starlette:
     """The Web Connector application for the booksync home at ``home_path`` (see module docstring).
 
     With ``with_web``, the web interface (:mod:`booksync.web`) is served beside it at "/": the Web
-    Connector's routes come first, so the web interface's sign-in never stands in their way."""
+    Connector's routes come first, so the web interface's sign-in never stands in their way. Every
+    request must name an allowed Host (:func:`booksync.web.security.allowed_hosts`: the localhost names,
+    ``bind``, ``web.allowed_hosts``), or is refused with 400."""
     path = "/" + path.strip("/")
     service = service or WebConnectorService(home_path)
     home = Home.load(home_path)
@@ -114,8 +119,11 @@ def create_app(home_path: Path | str, path: str = "/qbwc", service: WebConnector
 
         from ..web.app import create_app as create_web_app
 
-        routes.append(Mount("/", app=create_web_app(home)))
-    app = Starlette(routes=routes, lifespan=lifespan)
+        routes.append(Mount("/", app=create_web_app(home, bind)))
+    web = home.settings.get("web", {})
+    set_concurrent_checks(int(web.get("concurrent_password_checks", 2)))
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(AllowedHosts, hosts=allowed_hosts(web, bind))])
     app.state.service = service
     return app
 

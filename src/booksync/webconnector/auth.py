@@ -14,6 +14,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ..attempts import password_check
+
 MIN_PASSWORD_LENGTH = 8
 
 _hasher = PasswordHasher()
@@ -42,14 +44,18 @@ def check_credentials(settings: dict[str, Any], user: str, password: str) -> boo
     """True when ``user`` and ``password`` match ``settings["webconnector"]``.
 
     The user name is compared with :func:`hmac.compare_digest`, the password with argon2's
-    verification, and both always run, so the time taken does not tell which one was wrong.
+    verification, and both always run, so the time taken does not tell which one was wrong. At most
+    ``web.concurrent_password_checks`` verifications run at once (shared with the web sign-in); raises
+    :class:`booksync.attempts.ChecksBusy` when no slot frees in time.
     """
     wc = settings.get("webconnector", {})
     stored_user = str(wc.get("user", ""))
     stored_hash = str(wc.get("password_hash", ""))
     user_ok = hmac.compare_digest(user.encode("utf-8"), stored_user.encode("utf-8")) and bool(stored_user)
     try:
-        password_ok = _hasher.verify(stored_hash or _decoy_hash(), password) and bool(stored_hash)
+        with password_check():  # bounded: each verification holds the hash's memory (64 MiB)
+            decoy = _decoy_hash()  # made once, inside the bound too
+            password_ok = _hasher.verify(stored_hash or decoy, password) and bool(stored_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         password_ok = False
     return user_ok and password_ok

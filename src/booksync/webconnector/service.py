@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .. import __version__
+from ..attempts import AttemptThrottle, ChecksBusy, clip
 from ..books.desktop import DesktopBooks
 from ..books.rp2 import explain_hresult, parse_hresult
 from ..config import Home
@@ -60,6 +61,8 @@ MIN_QBWC_VERSION = (2, 0)
 UNKNOWN_TICKET = ("booksync does not know this Web Connector session: it ended, expired, or booksync was restarted. "
                   "Nothing more was sent. Update again.")
 ENDED = "booksync: this session has already ended."
+CALLER_TEXT_CHARS = 1000
+"""Longest HRESULT message from the Web Connector that booksync logs and shows (QuickBooks' own are a sentence)."""
 
 
 def ticket_key(ticket: str) -> str:
@@ -86,6 +89,7 @@ class WebConnectorService:
         self._sessions: dict[str, WCSession] = {}
         self._lock = threading.Lock()
         self._state_lock = threading.Lock()
+        self._throttle = AttemptThrottle.from_settings(home.settings.get("web", {}), clock)
 
     # ------------------------------------------------------------------ helpers
 
@@ -142,14 +146,32 @@ class WebConnectorService:
     # ------------------------------------------------------------------ authenticate
 
     def authenticate(self, strUserName: str | None, strPassword: str | None, client: str = "") -> list[str]:
-        """[ticket, "" | company path | "nvu" | "none" | "busy"] (guide p.21–22, p.62)."""
+        """[ticket, "" | company path | "nvu" | "none" | "busy"] (guide p.21–22, p.62). Attempts are limited
+        per user and per address (``web.signin_attempts_*``, as the web sign-in): over the limit, or when
+        too many password checks run at once, the answer is "busy" (with the seconds to postpone when known)
+        and no password is checked."""
         ticket = secrets.token_urlsafe(32)
         home = self._home()
         user = strUserName or ""
-        if not check_credentials(home.settings, user, strPassword or ""):
+        # Counted before the check (per user and per address, as the web sign-in): parallel guesses cannot
+        # outrun the limit, and each check costs the hash's memory.
+        attempt = self._throttle.begin(user, client)
+        if attempt is None:
+            wait = self._throttle.retry_after(user, client)
+            log.warning("authenticate: refused user %s from %s: too many attempts; answering busy for %.0f s",
+                        clip(user, 60), client or "?", wait)
+            return [ticket, "busy", str(int(wait) + 1)]
+        try:
+            ok = check_credentials(home.settings, user, strPassword or "")
+        except ChecksBusy:
+            log.warning("authenticate: too many password checks at once; answering busy to %s", client or "?")
+            return [ticket, "busy"]
+        if not ok:
             # Never the password: only who tried, and from where.
-            log.warning("authenticate: refused user %r from %s: wrong user name or password", user, client or "?")
+            log.warning("authenticate: refused user %s from %s: wrong user name or password", clip(user, 60),
+                        client or "?")
             return [ticket, "nvu"]
+        self._throttle.succeeded(attempt)
         self._sweep(home)
         if not self._drop_previous(user):
             log.warning("authenticate: the previous session's sync does not stop; answering busy")
@@ -335,6 +357,7 @@ class WebConnectorService:
         """QuickBooks could not process the request: the response is empty and hresult/message say why
         (guide p.77). The engine stops; the session ends with a negative percent, never a resend
         (a service that ignores this path makes QBWC send the same request forever, reference §12)."""
+        hresult, message = clip(hresult, 40), clip(message, CALLER_TEXT_CHARS)
         failure = explain_hresult(parse_hresult(hresult), message or "QuickBooks returned an empty response.")
         log.warning("session for %r: QuickBooks could not process a request: %s %s", session.user, hresult, message)
         session.fail(f"QuickBooks could not process booksync's request (HRESULT {hresult or 'none'}): "
@@ -364,13 +387,19 @@ class WebConnectorService:
             return session.message
 
     def connectionError(self, ticket: str | None, hresult: str | None, message: str | None) -> str:
-        """Always "done": QBWC could not open QuickBooks; booksync logs why and stops (guide p.51–52, p.69)."""
-        failure = explain_hresult(parse_hresult(hresult), message or "")
-        log.warning("connectionError: the Web Connector could not open QuickBooks: %s %s", hresult, message)
+        """Always "done": QBWC could not open QuickBooks; booksync logs why and stops (guide p.51–52, p.69).
+
+        The ticket is checked first: without a session of its own, nothing the caller sent is logged or kept.
+        The HRESULT and message are cut (:data:`CALLER_TEXT_CHARS`) before they are logged or kept."""
         session = self._find(ticket, self._home())
-        if session is not None:
-            with session.lock:
-                session.fail(f"The Web Connector could not open QuickBooks: {failure.message} {failure.advice}")
+        if session is None:
+            log.warning("connectionError with an unknown or ended ticket; ignored")
+            return "done"
+        hresult, message = clip(hresult, 40), clip(message, CALLER_TEXT_CHARS)
+        failure = explain_hresult(parse_hresult(hresult), message)
+        log.warning("connectionError: the Web Connector could not open QuickBooks: %s %s", hresult, message)
+        with session.lock:
+            session.fail(f"The Web Connector could not open QuickBooks: {failure.message} {failure.advice}")
         return "done"
 
     def closeConnection(self, ticket: str | None) -> str:

@@ -7,7 +7,8 @@ wrapped: the body holds ``<op>`` with one child per parameter, the answer ``<opR
 
 Calls are parsed with booksync's safe parser (:func:`booksync.qbxml.parse.parse_xml`: a document
 type declaration is refused before parsing, as SOAP 1.1 §3 forbids one anyway; no entities, no
-network). Answers are always well-formed SOAP: a result envelope, or a Fault. SOAP 1.1 is what
+network), after a first reading that builds nothing and stops at the first node over
+:data:`MAX_ELEMENTS` or deeper than :data:`MAX_DEPTH` (:func:`check_shape`). Answers are always well-formed SOAP: a result envelope, or a Fault. SOAP 1.1 is what
 QBWC speaks; a SOAP 1.2 call is answered in 1.2.
 """
 from __future__ import annotations
@@ -38,6 +39,14 @@ OPERATIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "closeConnection": (("ticket", "string"),),
 }
 """The WSDL's operations and their parameters, in order, with their XML Schema types."""
+
+MAX_ELEMENTS = 1000
+"""Most nodes a SOAP request may hold. A Web Connector call has about ten (Envelope, Body, the operation and
+its parameters, guide ch. 4); qbXML travels inside them as escaped text, not as elements."""
+MAX_DEPTH = 32
+"""Deepest nesting a SOAP request may have (a Web Connector call nests four: Envelope, Body, operation, parameter)."""
+FEED_BYTES = 64 * 1024
+"""The shape check reads the body in pieces of this size, so it stops soon after a limit."""
 
 NOT_SUPPORTED = {"getInteractiveURL", "interactiveDone", "interactiveRejected"}
 """Interactive-mode callbacks of the guide (p.71–76) that are not in the WSDL: booksync never asks
@@ -72,10 +81,71 @@ def _int(value: str | None) -> int:
         raise SoapFault(f"{value!r} is not an integer") from None
 
 
-def parse_call(body: bytes) -> Call:
-    """Parse a SOAP request. Raises :class:`SoapFault` when it is not a SOAP call of the WSDL."""
+class _Shape:
+    """An lxml parser target that builds nothing: it counts nodes and nesting, and stops the parse (by
+    raising :class:`SoapFault`) at the first node over a limit."""
+
+    def __init__(self, max_elements: int, max_depth: int) -> None:
+        self.max_elements, self.max_depth = max_elements, max_depth
+        self.nodes = self.depth = 0
+
+    def _node(self) -> None:
+        self.nodes += 1
+        if self.nodes > self.max_elements:
+            raise SoapFault(f"The SOAP request has more than {self.max_elements} elements; a Web Connector call "
+                            "has about ten. Nothing was done.")
+
+    def start(self, *_: Any) -> None:
+        self._node()
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise SoapFault(f"The SOAP request nests elements more than {self.max_depth} deep; a Web Connector "
+                            "call nests four. Nothing was done.")
+
+    def end(self, *_: Any) -> None:
+        self.depth -= 1
+
+    def comment(self, *_: Any) -> None:
+        self._node()
+
+    def pi(self, *_: Any) -> None:
+        self._node()
+
+    def doctype(self, *_: Any) -> None:
+        raise SoapFault("The SOAP request carries a DTD (<!DOCTYPE>), which SOAP forbids; refused.")
+
+    def data(self, _: str) -> None:
+        pass
+
+    def close(self) -> None:
+        return None
+
+
+def check_shape(body: bytes, max_elements: int = MAX_ELEMENTS, max_depth: int = MAX_DEPTH) -> None:
+    """Read ``body`` once without building anything and raise :class:`SoapFault` as soon as it holds more
+    than ``max_elements`` nodes (elements, comments, processing instructions) or nests deeper than
+    ``max_depth``: a body under the size limit made of millions of empty elements is refused after reading
+    the first ``max_elements`` of them, before any tree exists. Syntax errors are left to the real parse
+    (which reports them), and so are DTDs (refused before parsing there)."""
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        return
+    parser = etree.XMLParser(target=_Shape(max_elements, max_depth), resolve_entities=False, no_network=True,
+                             load_dtd=False, huge_tree=False)
+    view = memoryview(body)
+    try:
+        for at in range(0, len(view), FEED_BYTES):
+            parser.feed(bytes(view[at:at + FEED_BYTES]))
+        parser.close()
+    except (etree.XMLSyntaxError, etree.LxmlError, ValueError, LookupError):
+        return
+
+
+def parse_call(body: bytes, max_elements: int = MAX_ELEMENTS, max_depth: int = MAX_DEPTH) -> Call:
+    """Parse a SOAP request. Raises :class:`SoapFault` when it is not a SOAP call of the WSDL, or holds more
+    nodes or deeper nesting than a call can (:func:`check_shape`, before any tree is built)."""
     if not body.strip():
         raise SoapFault("The request is empty; the Web Connector sends a SOAP envelope.")
+    check_shape(body, max_elements, max_depth)
     try:
         root = parse_xml(body, "SOAP request")
     except MalformedResponse as exc:
