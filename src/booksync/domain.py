@@ -473,6 +473,8 @@ class Plan:
     """The operations planned and not yet taken."""
     adjustments: list[Adjustment] = field(default_factory=list)
     corrections: list[Correction] = field(default_factory=list)
+    notices: list[Problem] = field(default_factory=list)
+    """What the user must know before confirming that changes nothing (records gone from the billing store)."""
     size: int = 0
     """How many operations were planned in all."""
     _taken: dict[str, int] = field(default_factory=dict)

@@ -260,7 +260,20 @@ def show_plan(out: Console, plan: Plan, folder: Path) -> None:
                       f"({escape(a.reason)})")
         if len(plan.adjustments) > 12:
             out.print(f"  ... the rest are in {folder / 'plan.txt'}")
+    show_notices(out, plan.notices)
     out.print(f"\nWorking files (the plan and every request message): {folder}")
+
+
+def show_notices(out: Console, notices: list[Any]) -> None:
+    """Records linked to QuickBooks that are gone from the billing store: what booksync does, what to do."""
+    if not notices:
+        return
+    out.print(f"\n[yellow]{len(notices)} record(s) linked to QuickBooks are no longer in the billing store[/] "
+              "(booksync changes nothing in QuickBooks for them):")
+    for n in notices:
+        out.print(f"  - {escape(n.record)}: {escape(n.message)}")
+        if n.fix:
+            out.print(f"      to fix: {escape(n.fix)}")
 
 
 def print_result(result: Any, as_json: bool) -> None:
@@ -282,6 +295,8 @@ def print_result(result: Any, as_json: bool) -> None:
         console.print("\nTo see the QuickBooks accounts to choose from: booksync accounts xref --quickbooks\n"
                       "To map one: booksync accounts xref --set NUMBER=\"QuickBooks account\"   "
                       "(or accept suggestions: booksync accounts xref --apply-suggestions)")
+    if result.notices and result.status != "completed":
+        show_notices(console, result.notices)
     if result.applied:
         table = Table(title="Applied", show_edge=False)
         table.add_column("Change")
@@ -420,12 +435,21 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
                 for d in diffs:
                     table.add_row(escape(d.what), str(d.billing), str(d.quickbooks), str(d.difference))
                 console.print(table)
+        if result.gone:
+            console.print(f"[bold red]{len(result.gone)} record(s) in QuickBooks were written by booksync for billing "
+                          "records that are no longer in the billing store:[/]")
+            for g in result.gone:
+                message, fix = g.advice()
+                console.print(f"  - {escape(g.label)}: {escape(message)}")
+                console.print(f"      to fix: {escape(fix)}")
         if result.not_synchronized:
             console.print(f"{result.not_synchronized} billing record(s) are not synchronized yet "
                           "(run 'booksync sync').")
         console.print("[green]The books agree: zero differences.[/]" if result.agrees
                       else f"[bold red]The books disagree: {len(result.member_differences)} member and "
-                           f"{len(result.account_differences)} account difference(s).[/]")
+                           f"{len(result.account_differences)} account difference(s)"
+                           + (f", {len(result.gone)} record(s) gone from the billing store" if result.gone else "")
+                           + ".[/]")
     sys.exit(0 if result.agrees else EXIT_DISAGREE)
 
 

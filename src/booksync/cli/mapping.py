@@ -192,3 +192,72 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
         console.print(table)
         console.print("Link one with: booksync members map MEMBER \"Customer name\"; or let 'booksync sync' create "
                       "the customers.")
+
+
+@members.command("delete")
+@click.argument("number")
+@click.option("--make-inactive-in-quickbooks", "make_inactive", is_flag=True,
+              help="Also make the member's QuickBooks customer inactive (only when its balance is zero).")
+@home_option
+def delete_cmd(number: str, make_inactive: bool, home_dir: Path | None) -> None:
+    """Delete member NUMBER from the billing store and forget its QuickBooks customer.
+
+    Refused while the member has invoices, credit memos or payments in QuickBooks (void or delete them
+    first) or still to synchronize. Also clears a link whose member was deleted outside booksync, which
+    'booksync sync' and 'booksync reconcile' report. The customer stays in QuickBooks, active unless
+    --make-inactive-in-quickbooks.
+    """
+    from ..domain import Action, CustomerData, Operation
+    from ..store.links import delete_member, member_deletion
+
+    home = load_home(home_dir)
+    setup_logging(home)
+    sessions = sessions_for(home)
+    with books(home) as port, sessions() as session:
+        snapshot = port.snapshot(balances=make_inactive, customers=make_inactive)  # also learns the company's key
+        key = port.company_key
+        found = member_deletion(session, key, number)
+        session.commit()
+        if found.member is None and found.link is None:
+            err.print(f"[bold red]Not deleted:[/] there is no member numbered {escape(number)} in the billing store, "
+                      "and no QuickBooks customer linked to one.")
+            sys.exit(3)
+        if found.blockers:
+            err.print(f"[bold red]Not deleted:[/] {escape(found.name)} has {len(found.blockers)} transaction(s) "
+                      "booksync must still keep in step with QuickBooks:")
+            for b in found.blockers:
+                err.print(f"  {escape(b)}")
+            err.print("Void or delete them first (booksync invoices void|delete NUMBER, booksync credit-memos "
+                      "void|delete NUMBER, booksync payments delete RECEIPT; import one gone from the billing store "
+                      "again to do so), synchronize, then delete the member. Nothing was changed.")
+            sys.exit(3)
+        note = ""
+        if make_inactive and found.link is not None:
+            customer = next((c for c in snapshot.customers if c.list_id == found.link.remote_id), None)
+            if customer is None:
+                note = f" QuickBooks has no customer \"{found.link.qb_name}\" any more; nothing to make inactive."
+            elif customer.balance:
+                err.print(f"[bold red]Not deleted:[/] QuickBooks customer \"{escape(customer.full_name)}\" has a "
+                          f"balance of {customer.balance}; a customer is made inactive only at zero. Settle the "
+                          "balance in QuickBooks first, or delete without --make-inactive-in-quickbooks. "
+                          "Nothing was changed.")
+                sys.exit(3)
+            elif customer.is_active:
+                op = Operation(seq=1, action=Action.MOD, kind=Kind.CUSTOMER, local_id=0, number=number,
+                               description=f"Make customer \"{customer.full_name}\" inactive",
+                               payload=CustomerData(name=customer.name, is_active=False),
+                               remote_id=customer.list_id, edit_sequence=customer.edit_sequence)
+                (outcome,) = port.send([op], lambda ref: None)
+                if outcome.status != "done":
+                    err.print(f"[bold red]Not deleted:[/] QuickBooks refused to make customer "
+                              f"\"{escape(customer.full_name)}\" inactive: {escape(str(outcome.error))}. "
+                              "Nothing was changed.")
+                    sys.exit(5)
+                note = f" QuickBooks customer \"{customer.full_name}\" is now inactive."
+            else:
+                note = f" QuickBooks customer \"{customer.full_name}\" was already inactive."
+        elif found.link is not None:
+            note = f" QuickBooks customer \"{found.link.qb_name}\" stays in QuickBooks as it is."
+        delete_member(session, found)
+    console.print(escape(f"Deleted {found.name}" + (f" and {len(found.removable)} record(s) QuickBooks does not "
+                                                     "hold" if found.removable else "") + "." + note))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..books.port import BooksPort
 from ..domain import Kind
+from ..store.links import GoneRecord, anchor_links
 from ..store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment
 
 ZERO = Decimal("0.00")
@@ -47,16 +48,19 @@ class Reconciliation:
     member_differences: list[Difference] = field(default_factory=list)
     account_differences: list[Difference] = field(default_factory=list)
     not_synchronized: int = 0
+    gone: list[GoneRecord] = field(default_factory=list)
+    """Records booksync wrote to QuickBooks that are no longer in the billing store (a difference)."""
 
     @property
     def agrees(self) -> bool:
-        return not self.member_differences and not self.account_differences
+        return not self.member_differences and not self.account_differences and not self.gone
 
     def as_dict(self) -> dict:
         return {"agrees": self.agrees, "members_compared": self.members_compared,
                 "accounts_compared": self.accounts_compared, "not_synchronized": self.not_synchronized,
                 "member_differences": [d.as_dict() for d in self.member_differences],
-                "account_differences": [d.as_dict() for d in self.account_differences]}
+                "account_differences": [d.as_dict() for d in self.account_differences],
+                "gone": [dict(g.__dict__, what=g.label, message=g.advice()[0], fix=g.advice()[1]) for g in self.gone]}
 
 
 def reconcile(session: Session, port: BooksPort) -> Reconciliation:
@@ -64,6 +68,9 @@ def reconcile(session: Session, port: BooksPort) -> Reconciliation:
     snapshot = port.snapshot()
     key = port.company_key
     result = Reconciliation()
+    # Links follow the records' own identity first (store/links.py); those whose record is gone are listed.
+    result.gone = [g for g in anchor_links(session, key) if not g.state]
+    session.commit()
     links = {(lk.kind, lk.local_id): lk.remote_id
              for lk in session.scalars(select(Link).where(Link.company_key == key))}
     balances: dict[int, Decimal] = defaultdict(lambda: ZERO)

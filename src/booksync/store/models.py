@@ -201,7 +201,11 @@ class Application(Base):
 class Link(Base):
     """The link table: what booksync wrote to a company, as what, at which version.
 
-    One row per (company, kind, local record). ``remote_id`` is the ListID or
+    One row per (company, kind, local record). The record is known by its own identity, ``local_key``:
+    the member number, invoice or credit memo number, or receipt number (an adjustment's own id);
+    ``local_id`` is the billing row where that record is now, re-derived from ``local_key`` before every
+    sync (:func:`booksync.store.links.anchor_links`), and negative once the record is gone from the
+    billing store (minus its last row id). ``remote_id`` is the ListID or
     TxnID; ``edit_sequence`` the EditSequence QuickBooks returned after
     booksync's last write; ``fingerprint`` a digest of the billing record as
     written; ``written`` the neutral payload as JSON (for the Corrections Log's
@@ -210,11 +214,13 @@ class Link(Base):
 
     __tablename__ = "links"
     __table_args__ = (UniqueConstraint("company_key", "kind", "local_id"),
-                      UniqueConstraint("company_key", "kind", "remote_id"))
+                      UniqueConstraint("company_key", "kind", "remote_id"),
+                      Index("links_identity", "company_key", "kind", "local_key", unique=True))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     company_key: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(20))
     local_id: Mapped[int] = mapped_column(Integer)
+    local_key: Mapped[str] = mapped_column(String(40), default="")
     remote_id: Mapped[str] = mapped_column(String(40))
     edit_sequence: Mapped[str] = mapped_column(String(20), default="")
     qb_name: Mapped[str] = mapped_column(String(209), default="")

@@ -39,6 +39,7 @@ from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
 from ..store import rows
 from ..store.backup import backup_database
 from ..store.locks import LockHeld, advisory_lock
+from ..store.links import GoneRecord, anchor_links, link_key
 from ..store.restore import pending_restore
 from .staging import StagedPlan, discard_scratch, write_corrections_log
 
@@ -100,13 +101,16 @@ class SyncResult:
     """Operations of interrupted runs settled at the start of this run."""
     message_web: str = ""
     """``message`` in the web interface's words, where they differ (pages, not commands); "" = the same."""
+    notices: list[Problem] = field(default_factory=list)
+    """What the user must know that did not stop the run: records linked to QuickBooks that are gone from
+    the billing store (code "gone", :func:`booksync.store.links.anchor_links`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code, "message": self.message,
                 "message_web": self.message_web,
                 "problems": [p.__dict__ for p in self.problems], "planned": self.planned, "applied": self.applied,
                 "folder": self.folder, "backup": self.backup, "adjustments": self.adjustments,
-                "digest": self.digest, "settled": self.settled}
+                "digest": self.digest, "settled": self.settled, "notices": [p.__dict__ for p in self.notices]}
 
 
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
@@ -117,6 +121,17 @@ READING_CUSTOMERS = "Reading QuickBooks customers"
 
 EXAMINING = "Examining records"
 """Planning's progress phase: it counts billing records; the plan that follows counts changes (operations)."""
+
+def gone_notices(gone: list[GoneRecord]) -> list[Problem]:
+    """The records gone from the billing store that QuickBooks still holds, as notices with advice."""
+    out = []
+    for g in gone:
+        if g.state:
+            continue  # booksync already voided or deleted it in QuickBooks: nothing left to decide
+        message, fix = g.advice()
+        out.append(Problem("gone", g.label, message, fix, g.web_fix()))
+    return out
+
 
 def new_run_id(runs_dir: Path, taken: Any = frozenset()) -> str:
     """YYYYMMDD-HHMMSS, with -2, -3... when a run folder or a recorded run (``taken``) has it already."""
@@ -356,6 +371,7 @@ class Run:
         """Latest EditSequence by ListID/TxnID, from the answers of this run."""
         self.digest = ""
         self.settled: list[str] = []
+        self.notices: list[Problem] = []
         self._stamps: dict[tuple[str, int], dt.datetime] = {}
         """``updated_at`` of every record this run loaded, as loaded: the versions its operations are planned
         from (journal ``source_updated_at``)."""
@@ -376,7 +392,7 @@ class Run:
 
     def result(self, status: str, code: int, message: str, **kw: Any) -> SyncResult:
         return SyncResult(self.run_id, status, code, message, folder=str(self.folder) if self.folder.exists() else "",
-                          digest=self.digest, settled=self.settled, **kw)
+                          digest=self.digest, settled=self.settled, notices=self.notices, **kw)
 
     def execute(self) -> SyncResult:
         interrupted = pending_restore(self.home.path)
@@ -478,6 +494,9 @@ class Run:
         self.ui.progress("Reading QuickBooks", 1, 1)
         with self.sessions() as session:
             self.settled = self.settle_journal(session, key, snapshot)
+            # Links follow the billing records' own identity (numbers), not row ids that may be reused.
+            self.notices = gone_notices(anchor_links(session, key))
+            session.commit()
             started = _now()
             self.ui.progress("Reading the billing store", 0, 1)
             with collector_paused():
@@ -529,6 +548,7 @@ class Run:
                 plan_builder.sink, plan_builder.sink_every = self._stage, part_size()
                 with collector_paused():
                     plan = plan_builder.build(create)
+                    plan.notices = self.notices
                     self._stage(plan)
                 self.ui.progress(EXAMINING, records, records)
                 self.digest = plan.digest()
@@ -777,6 +797,7 @@ class Run:
         for member_id, (list_id, name) in links.items():
             member = session.get(Member, member_id)
             session.add(Link(company_key=key, kind=Kind.CUSTOMER.value, local_id=member_id, remote_id=list_id,
+                             local_key=member.number if member is not None else str(member_id),
                              qb_name=name, run_id=self.run_id,
                              source_updated_at=member.updated_at if member is not None else None))
         session.commit()
@@ -1002,7 +1023,8 @@ class Run:
             if link is not None and self._link_cache is not None:  # a later operation finds it there
                 self._link_cache[(link_kind, entry.local_id)] = link
         if link is None:
-            link = Link(company_key=key, kind=link_kind, local_id=entry.local_id)
+            link = Link(company_key=key, kind=link_kind, local_id=entry.local_id,
+                        local_key=link_key(link_kind, entry.local_id, entry.number))
             session.add(link)
             if cache is not None:
                 cache[(link_kind, entry.local_id)] = link
@@ -1051,6 +1073,7 @@ class Run:
         self._marks_settled.add((link_kind, entry.local_id))
         self._new_links[(link_kind, entry.local_id)] = dict(
             company_key=key, kind=link_kind, local_id=entry.local_id, synced_at=_now(),
+            local_key=link_key(link_kind, entry.local_id, entry.number),
             **self._full_link(session, kind, entry, remote_id, edit_sequence, name))
 
     def _insert_new_links(self, session: Session) -> None:

@@ -193,6 +193,8 @@ class Dashboard:
     customer_problems: list[Problem] = field(default_factory=list)
     deposit_problems: list[Problem] = field(default_factory=list)
     awaiting: RunInfo | None = None
+    gone: list[Problem] = field(default_factory=list)
+    """Records linked to QuickBooks that are gone from the billing store (store/links.py)."""
 
 
 def run_info(run: SyncRun) -> RunInfo:
@@ -209,7 +211,8 @@ def run_info(run: SyncRun) -> RunInfo:
 
 def dashboard(session: Session, home: Home, books: Books, kind: str) -> Dashboard:
     from ..sync import planner
-    from ..sync.engine import load_work
+    from ..store.links import gone_links
+    from ..sync.engine import gone_notices, load_work
 
     key = company_key(session, books)
     latest = session.scalar(select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
@@ -223,6 +226,7 @@ def dashboard(session: Session, home: Home, books: Books, kind: str) -> Dashboar
     board = Dashboard(books, kind, str(home.company_path) if kind == "simulator" else "",
                       run_info(latest) if latest else None, waiting,
                       awaiting=run_info(awaiting) if awaiting else None)
+    board.gone = gone_notices(gone_links(session, key)) if key else []
     if books.snapshot is not None and not work.is_empty():
         board.unmapped = planner.check_accounts(work, books.snapshot)
         customers = planner.resolve_customers(work, books.snapshot)
@@ -441,7 +445,7 @@ def link_member(session: Session, snapshot: QBSnapshot, key: str, member: Member
     member.qb_customer, member.updated_at = target.full_name, stamp
     link = links.get(member.id)
     if link is None:
-        link = Link(company_key=key, kind=Kind.CUSTOMER.value, local_id=member.id)
+        link = Link(company_key=key, kind=Kind.CUSTOMER.value, local_id=member.id, local_key=member.number)
         session.add(link)
     # As with 'booksync members map': a customer linked by hand keeps its QuickBooks details until the member
     # changes, so the member is not seen as changed.
