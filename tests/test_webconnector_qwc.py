@@ -131,3 +131,16 @@ def test_runs_confirm_needs_a_run_awaiting_confirmation(home):
     assert neither.exit_code == 2 and "RUN_ID or --latest" in neither.output
     nothing = run("runs", "confirm", "--latest", "--home", str(home))
     assert nothing.exit_code == 1 and "No run is awaiting confirmation" in nothing.output
+
+
+def test_the_qwc_url_host_is_added_to_the_allowed_hosts(home):
+    """Issue 19 item 2: booksync serve refuses Host names it does not know; the name the Web Connector uses is
+    the .qwc's AppURL, so writing the .qwc allows it (once)."""
+    with_user(home)
+    for _ in range(2):
+        result = run("qwc", "--home", str(home), "--url", "https://books.example.org/qbwc")
+        assert result.exit_code == 0
+    web = tomllib.loads((home / "booksync.toml").read_text())["web"]
+    assert web["allowed_hosts"] == ["books.example.org"]
+    assert run("qwc", "--home", str(home), "--url", "http://localhost:8080/qbwc").exit_code == 0
+    assert tomllib.loads((home / "booksync.toml").read_text())["web"]["allowed_hosts"] == ["books.example.org"]

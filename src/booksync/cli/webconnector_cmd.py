@@ -78,7 +78,8 @@ def qwc(home_dir: Path | None, url: str, out: Path | None, support_url: str, eve
 
     OwnerID and FileID are made once for this booksync home and kept in booksync.toml, so
     writing the file again gives the same application to the Web Connector. The password is
-    not in the file: type it into the Web Connector.
+    not in the file: type it into the Web Connector. The URL's host name is added to the host
+    names 'booksync serve' answers to (allowed_hosts in [web]).
     """
     from ..webconnector.qwc import QwcError, QwcSettings, build_qwc, new_guid
 
@@ -98,8 +99,12 @@ def qwc(home_dir: Path | None, url: str, out: Path | None, support_url: str, eve
         document = build_qwc(settings)
     except QwcError as exc:
         raise click.ClickException(str(exc)) from None
-    if changed:
+    host = _allow_host(home, url)
+    if changed or host:
         home.save()
+    if host:
+        err.print(f"booksync serve will answer to the host name {escape(host)}: it was added to allowed_hosts in "
+                  "[web] of booksync.toml (restart a running 'booksync serve').")
     if out is None:
         sys.stdout.write(document.decode("utf-8"))
         return
@@ -108,6 +113,21 @@ def qwc(home_dir: Path | None, url: str, out: Path | None, support_url: str, eve
     console.print(f"Wrote {out}. On the QuickBooks PC: open it with the Web Connector (Add an application), "
                   f"allow booksync in QuickBooks, then type the password of user {settings.user_name!r} into the "
                   "Web Connector.")
+
+
+def _allow_host(home, url: str) -> str:
+    """Add the host of the .qwc's AppURL to ``web.allowed_hosts`` unless already allowed (the server refuses
+    other Host headers); returns the host added, or ""."""
+    from urllib.parse import urlsplit
+
+    from ..web.security import allowed_hosts
+
+    host = (urlsplit(url).hostname or "").lower()
+    allowed = allowed_hosts(home.settings["web"])
+    if not host or any(host == p or (p.startswith("*.") and host.endswith(p[1:])) for p in allowed):
+        return ""
+    home.settings["web"]["allowed_hosts"] = [*home.settings["web"].get("allowed_hosts", []), host]
+    return host
 
 
 @click.group()
