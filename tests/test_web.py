@@ -544,3 +544,13 @@ def test_numbers_in_page_addresses_are_bounded(signed_in: Browser) -> None:
         assert answer.status_code == 200, page
         assert ", page 1 of " in answer.text, page
     assert client.get("/members?page=2&q=" + "9" * 30).status_code == 200
+
+
+def test_the_log_page_reads_across_a_rotation(home: Path, signed_in: Browser) -> None:
+    """Issue 19 item 5: the log rotates (booksync.log.1 is the file before); a run's lines are found in both."""
+    logs = home / "logs"
+    (logs / "booksync.log.1").write_text("2026-12-07 10:00:00,000 INFO booksync: run 20260102-030405 started\n")
+    with (logs / "booksync.log").open("a") as fh:
+        fh.write("2026-12-07 10:00:01,000 INFO booksync: run 20260102-030405 done\n")
+    page = signed_in.client.get("/log?run=20260102-030405").text
+    assert "run 20260102-030405 started" in page and "run 20260102-030405 done" in page

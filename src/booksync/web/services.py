@@ -565,12 +565,14 @@ def safe_file(base: Path, relative: str) -> Path | None:
 
 
 def log_lines(home: Home, run_id: str | None, limit: int = 400) -> list[str]:
-    """The last lines of booksync's log; with ``run_id``, only those that mention the run."""
-    path = home.logs_dir / "booksync.log"
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return []
+    """The last lines of booksync's log (the current file and the one rotated before it, booksync.log.1: each
+    at most ``logs.max_bytes``); with ``run_id``, only those that mention the run."""
+    lines: list[str] = []
+    for name in ("booksync.log.1", "booksync.log"):
+        try:
+            lines += (home.logs_dir / name).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
     if run_id:
         lines = [line for line in lines if run_id in line]
     return lines[-limit:]
