@@ -554,3 +554,14 @@ def test_the_log_page_reads_across_a_rotation(home: Path, signed_in: Browser) ->
         fh.write("2026-12-07 10:00:01,000 INFO booksync: run 20260102-030405 done\n")
     page = signed_in.client.get("/log?run=20260102-030405").text
     assert "run 20260102-030405 started" in page and "run 20260102-030405 done" in page
+
+
+def test_forwarded_for_is_believed_only_from_configured_proxies() -> None:
+    """Issue 19 item 1: uvicorn's default believes X-Forwarded-For from 127.0.0.1; booksync serve turns proxy
+    headers off unless web.trusted_proxies names the proxies (tests/test_serve_limits.py shows it over HTTP)."""
+    from booksync.web.security import proxy_options
+
+    assert proxy_options({}) == {"proxy_headers": False}
+    assert proxy_options({"trusted_proxies": []}) == {"proxy_headers": False}
+    assert proxy_options({"trusted_proxies": ["10.0.0.5"]}) == {"proxy_headers": True,
+                                                                "forwarded_allow_ips": ["10.0.0.5"]}

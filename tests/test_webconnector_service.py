@@ -503,3 +503,29 @@ def test_the_log_is_one_line_a_record_and_is_rotated(tmp_path):
     text = (tmp_path / "booksync.log").read_text()
     assert "u399\\r\\n2026-01-01 00:00:00,000 INFO forged sent \\x1b[2Jzzz" in text
     assert "    ValueError: bad value" in text and "\n    2026-01-01 00:00:00,000 INFO forged by" in text
+
+
+def test_authenticate_is_throttled_per_user_before_the_password_is_checked(small, monkeypatch, caplog):
+    """Issue 19 item 3: authenticate had no limit. Attempts are counted before the check, per user (10) and per
+    address (30), as the web sign-in; over a limit the answer is "busy" with the seconds to postpone, and no
+    password is checked (even the right one) until the window has passed."""
+    import booksync.webconnector.service as service_module
+
+    now = [1000.0]
+    service = WebConnectorService(small.path, clock=lambda: now[0])
+    checked = []
+    real = service_module.check_credentials
+    monkeypatch.setattr(service_module, "check_credentials", lambda *a: checked.append(a[1]) or real(*a))
+    for i in range(10):
+        assert service.authenticate(USER, f"guess {i}", client="192.0.2.7")[1] == "nvu"
+    locked = service.authenticate(USER, PASSWORD, client="192.0.2.7")
+    assert locked[1:] == ["busy", "601"] and len(checked) == 10
+    for i in range(20):  # other names from the same address: under the address limit (30)
+        assert service.authenticate(f"someone{i}", "guess", client="192.0.2.7")[1] == "nvu"
+    assert service.authenticate("someone-else", "guess", client="192.0.2.7")[1] == "busy"
+    assert service.authenticate(USER, PASSWORD, client="198.51.100.1")[1] == "busy"  # the user's limit
+    assert len(checked) == 30
+    now[0] += 601
+    assert service.authenticate(USER, PASSWORD, client="192.0.2.7")[1] in ("", "none")
+    assert "too many attempts" in caplog.text and "guess 3" not in caplog.text
+    service.shutdown()
