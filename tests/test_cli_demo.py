@@ -274,7 +274,7 @@ def test_demo_refuses_a_database_no_demo_home_points_at(nosync_copy, cli):
     assert "members" in tables
 
     refused = cli("demo", "--home", str(nosync_copy.path), "--no-sync")
-    assert refused.code == 1, refused
+    assert refused.code == 2, refused
     assert f"already holds {len(tables)} tables, and no demo home in {nosync_copy.path}" in refused.output
     assert f"demo --home {nosync_copy.path} --reset-database" in refused.output
     password = make_url(url).password

@@ -48,6 +48,11 @@ def test_help_exits_0_and_describes_the_command(cli, path):
         assert "Commands:" in result.stdout
     else:
         assert "--help" in result.stdout
+    # every --help ends with the one exit code table (booksync.exits)
+    table = result.stdout[result.stdout.index("Exit codes:"):]
+    codes = [words[0] for words in map(str.split, table.splitlines()[1:]) if words and words[0].isdigit()]
+    assert codes == [str(n) for n in range(10)], table
+    assert "usage or set-up" in table and "another sync is running" in table
 
 
 def test_version(cli):

@@ -177,7 +177,7 @@ def test_a_minorversion_below_75_is_named_not_a_crash(cli, home) -> None:  # noq
     h.settings["online"]["minorversion"] = 70
     h.save()
     synced = cli("sync", "--yes", "--home", str(home.path))
-    assert synced.code == 1, str(synced)
+    assert synced.code == 2, str(synced)
     assert "booksync.toml [online] minorversion = 70: it must be 75 or later" in " ".join(synced.stderr.split())
     assert "unexpected error" not in synced.stderr
 

@@ -254,10 +254,10 @@ def test_a_run_stopped_by_the_plans_own_checks_leaves_no_folder(nosync_copy, cli
 
 
 def test_a_run_aborted_at_the_confirmation_leaves_no_spill(nosync_copy, cli):
-    """Answering 'y' to the customers question, then closing the input at the update question (click
-    aborts, exit 1): nothing is written, the spill does not remain, and the run is recorded as cancelled."""
+    """Answering 'y' to the customers question, then closing the input at the update question (no answer,
+    exit 2): nothing is written, the spill does not remain, and the run is recorded as cancelled."""
     aborted = cli("sync", "--home", str(nosync_copy.path), input="y\n")
-    assert aborted.code == 1 and "Aborted" in aborted.output, aborted
+    assert aborted.code == 2 and "No answer to \"Do you want to update QuickBooks" in aborted.stderr, aborted
     assert aborted.writes == []
     assert scratch_files(nosync_copy.path) == []
     listed = cli("runs", "list", "--json", "--home", str(nosync_copy.path))

@@ -264,9 +264,9 @@ def test_users_add_stores_an_argon2_hash_in_a_private_file(cli, home: Path) -> N
     assert "ledger-2026-ok" not in text
     assert load_users(home)["treasurer"]["hash"].startswith("$argon2id$")
     again = cli("users", "add", "treasurer", "--password-stdin", "--home", str(home), input="ledger-2026-ok\n")
-    assert again.code == 1 and "already a user" in again.output
+    assert again.code == 2 and "already a user" in again.output
     weak = cli("users", "add", "clerk", "--password-stdin", "--home", str(home), input="short\n")
-    assert weak.code == 1 and "at least 8 characters" in weak.output
+    assert weak.code == 2 and "at least 8 characters" in weak.output
     listed = cli("users", "list", "--json", "--home", str(home))
     assert [u["name"] for u in json.loads(listed.stdout)] == [USER, "treasurer"]
     assert cli("users", "remove", "treasurer", "--home", str(home)).code == 0

@@ -94,12 +94,12 @@ def test_localhost_may_use_http(home):
 def test_urls_the_web_connector_would_refuse(home, args, complaint):
     with_user(home)
     result = run("qwc", "--home", str(home), *args)
-    assert result.exit_code == 1 and complaint in result.output
+    assert result.exit_code == 2 and complaint in result.output
 
 
 def test_no_qwc_without_a_user(home):
     result = run("qwc", "--home", str(home), "--url", "https://books.example.org/qbwc")
-    assert result.exit_code == 1 and "set-password" in result.output
+    assert result.exit_code == 2 and "set-password" in result.output
 
 
 def test_the_password_is_stored_as_an_argon2_hash(home):
@@ -109,7 +109,7 @@ def test_the_password_is_stored_as_an_argon2_hash(home):
     assert PASSWORD not in (home / "booksync.toml").read_text()
     short = run("webconnector", "set-password", "--user", "x", "--password-stdin", "--home", str(home),
                 input="short\n")
-    assert short.exit_code == 1 and "at least 8 characters" in short.output
+    assert short.exit_code == 2 and "at least 8 characters" in short.output
     prompted = run("webconnector", "set-password", "--user", "clerk", "--home", str(home),
                    input="another passphrase\nanother passphrase\n")
     assert prompted.exit_code == 0 and settings(home)["user"] == "clerk"
@@ -130,7 +130,7 @@ def test_runs_confirm_needs_a_run_awaiting_confirmation(home):
     neither = run("runs", "confirm", "--home", str(home))
     assert neither.exit_code == 2 and "RUN_ID or --latest" in neither.output
     nothing = run("runs", "confirm", "--latest", "--home", str(home))
-    assert nothing.exit_code == 1 and "No run is awaiting confirmation" in nothing.output
+    assert nothing.exit_code == 2 and "No run is awaiting confirmation" in nothing.output
 
 
 def test_the_qwc_url_host_is_added_to_the_allowed_hosts(home):

@@ -12,6 +12,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from ..exits import EXIT_CONNECTION, EXIT_DECLINED
 from .common import console, err, home_option, json_option, load_home, sessions_for, sync_lock
 
 
@@ -72,14 +73,14 @@ def restore(run_id: str, home_dir: Path | None, company_only: bool, yes: bool) -
     if not yes and not click.confirm(f"Replace {' and '.join(what)} with the copies taken before run {run_id}?",
                                      default=False):
         err.print("Nothing was restored.")
-        sys.exit(4)
+        sys.exit(EXIT_DECLINED)
     from ..store.restore import COMPANY, DATABASE, PendingRestore
 
     parts = [{"booksync's database": DATABASE, "the company file": COMPANY}[w] for w in what]
     parts.sort(key=[DATABASE, COMPANY].index)  # the database first, as the journal expects
     with sync_lock(home):
         if not _restore_parts(home, PendingRestore(run_id, folder, parts, [])):
-            sys.exit(6)
+            sys.exit(EXIT_CONNECTION)
         if (folder / "logs").is_dir():
             shutil.copytree(folder / "logs", home.logs_dir / f"restored-{run_id}", dirs_exist_ok=True)
     console.print(f"Restored {' and '.join(what)} as they were before run {run_id}.")

@@ -13,15 +13,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..config import ConfigError, Home
+from ..exits import (EXIT_BAD_ANSWER, EXIT_BUSY, EXIT_CONNECTION, EXIT_DISAGREE,  # noqa: F401 - re-exported
+                     EXIT_UNEXPECTED, EXIT_USAGE)
 
 console = Console(highlight=False, soft_wrap=True, emoji=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
-EXIT_USAGE = 2
-EXIT_BAD_ANSWER = 9
-EXIT_CONNECTION = 6
-EXIT_BUSY = 8
-EXIT_DISAGREE = 7
 
 
 def home_option(fn: Callable) -> Callable:
@@ -77,9 +74,20 @@ def command_name() -> str:
     return "booksync"
 
 
+_JSON_PRINTED: list[bool] = []
+"""Non-empty once :func:`fail_json` printed the command's JSON object (the last-resort handler then adds none)."""
+
+
 def fail_json(status: str, code: int, message: str, advice: str = "") -> None:
-    """For ``--json``: the failure as one JSON object on standard output, so scripts always get one."""
-    print(json.dumps({"status": status, "exit_code": code, "message": message, "advice": advice}))
+    """For ``--json``: the failure as one JSON object on standard output, so scripts always get one.
+
+    ``code`` is one of :mod:`booksync.exits`; the object is ``{"status", "exit_code", "message", "advice"}``."""
+    print(json.dumps({"status": status, "exit_code": int(code), "message": message, "advice": advice}), flush=True)
+    _JSON_PRINTED.append(True)
+
+
+def json_printed() -> bool:
+    return bool(_JSON_PRINTED)
 
 
 @contextmanager
@@ -117,12 +125,14 @@ def books(home: Home, as_json: bool = False) -> Iterator[Any]:
         sys.exit(EXIT_CONNECTION)
     except ConfigError as exc:
         if as_json:
-            fail_json("error", 1, str(exc))
+            fail_json("usage", EXIT_USAGE, str(exc))
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
         from ..sync.engine import SyncBusy
 
         if isinstance(exc, SyncBusy):
             err.print(f"[bold red]{escape(str(exc))}[/]")
+            if as_json:
+                fail_json("busy", EXIT_BUSY, str(exc))
             sys.exit(EXIT_BUSY)
         raise

@@ -1,11 +1,8 @@
 """The ``booksync`` command line: a thin layer of Click commands over the service functions.
 
-Exit codes: 0 success; 1 unexpected error; 2 usage or configuration error;
-3 a check stopped the run before anything was written; 4 the user declined
-(nothing was written); 5 QuickBooks refused an operation during the update;
-6 QuickBooks could not be reached (file in use, not authorized, missing);
-7 the books disagree (reconcile); 8 another sync is running for this home;
-9 QuickBooks' answer could not be read (the next sync settles what it can).
+Exit codes: the table of :mod:`booksync.exits`, printed at the end of every command's ``--help``.
+With ``--json`` every path prints exactly one JSON object on standard output (:class:`BooksyncGroup`
+adds one for usage errors, interruptions and unexpected errors).
 """
 from __future__ import annotations
 
@@ -26,23 +23,43 @@ from rich.table import Table
 from .. import __version__
 from ..config import database_url_of, initial_database_url
 from ..domain import Plan
+from ..exits import EXIT_CHECKS, EXIT_DECLINED, EXIT_UNEXPECTED, EXIT_USAGE, help_epilog
 from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, command_name, console, err,
-                     fail_json, home_option, json_option, load_home, sessions_for, setup_logging, sync_lock)
+                     fail_json, home_option, json_option, json_printed, load_home, sessions_for, setup_logging,
+                     sync_lock)
+
+def _wants_json() -> bool:
+    return "--json" in sys.argv[1:]
+
 
 class BooksyncGroup(click.Group):
-    """Turns unexpected exceptions into one clear message and exit code 1."""
+    """Turns unexpected exceptions into one clear message and exit code 1; usage and set-up errors exit 2;
+    with ``--json`` each of them also prints its JSON object (unless the command printed one already)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+        except click.ClickException as exc:
+            if exc.exit_code == 1:  # Click's default: here every ClickException is a usage or set-up problem
+                exc.exit_code = EXIT_USAGE
+            if _wants_json() and not json_printed():
+                fail_json("usage", exc.exit_code, exc.format_message())
+            raise
+        except click.exceptions.Abort:
+            if _wants_json() and not json_printed():
+                fail_json("interrupted", EXIT_UNEXPECTED, "Interrupted before the command finished.")
+            raise
+        except (click.exceptions.Exit, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             log_path = _write_crash(exc)
+            message = f"An unexpected error occurred: {type(exc).__name__}: {exc}"
             err.print(f"[bold red]An unexpected error occurred:[/] {escape(type(exc).__name__)}: {escape(str(exc))}")
             if log_path:
                 err.print(f"The details are in {log_path}")
-            sys.exit(1)
+            if _wants_json() and not json_printed():
+                fail_json("error", EXIT_UNEXPECTED, message, f"The details are in {log_path}" if log_path else "")
+            sys.exit(EXIT_UNEXPECTED)
 
 
 def _write_crash(exc: Exception) -> str:
@@ -127,7 +144,7 @@ def import_cmd(kind: str, file: Path, date_format: str | None, amounts: str | No
                     err.print(f"  {escape(str(p))}")
                 if exc.more:
                     err.print(f"  ... and {exc.more} more problem(s)")
-            sys.exit(3)
+            sys.exit(EXIT_CHECKS)
     if as_json:
         console.print_json(json.dumps({"imported": True, **{k: v for k, v in result.__dict__.items()
                                                             if k != "warnings"},
@@ -158,6 +175,19 @@ class CliInteraction:
         self.quiet = quiet
         self.corrections_log = corrections_log
         self._last_phase = ""
+        self.unanswered = ""
+        """The question nobody could answer (standard input closed, or interrupted); "" = none."""
+        self.needs_corrections_log = False
+        """--yes reached the Corrections Log gate without --corrections-log: the run could not go on."""
+
+    def _ask(self, ask: Any, question: str, *args: Any, **kwargs: Any) -> Any:
+        """Ask with Click; no answer at all (end of input, Ctrl-C) is remembered before Click's Abort goes on
+        (the engine records the run cancelled; the sync command then says what happened)."""
+        try:
+            return ask(question, *args, **kwargs)
+        except click.exceptions.Abort:
+            self.unanswered = question
+            raise
 
     def review_corrections(self, plan: Plan, log_files: dict[str, Path]) -> bool:
         out = err if self.quiet else console
@@ -173,12 +203,12 @@ class CliInteraction:
             out.print(f"Corrections Log written to {target} (--corrections-log)")
             return True
         if self.assume_yes:
-            out.print("[red]With corrections, an unattended run needs --corrections-log PATH; cancelled.[/]")
+            self.needs_corrections_log = True
             return False
         while True:
-            choice = click.prompt("Corrections Log: [p]review, p[r]int, or [c]ancel",
-                                  type=click.Choice(["p", "r", "c"], case_sensitive=False), default="p",
-                                  show_choices=False, err=self.quiet).lower()
+            choice = self._ask(click.prompt, "Corrections Log: [p]review, p[r]int, or [c]ancel",
+                               type=click.Choice(["p", "r", "c"], case_sensitive=False), default="p",
+                               show_choices=False, err=self.quiet).lower()
             if choice == "c":
                 return False
             if choice == "p":
@@ -193,8 +223,8 @@ class CliInteraction:
         show_plan(out, plan, folder)
         if self.assume_yes:
             return True
-        return click.confirm("Do you want to update QuickBooks with the synchronization changes now?",
-                             default=False, err=self.quiet)
+        return self._ask(click.confirm, "Do you want to update QuickBooks with the synchronization changes now?",
+                         default=False, err=self.quiet)
 
     def progress(self, phase: str, done: int, total: int) -> None:
         if phase != self._last_phase:
@@ -218,8 +248,8 @@ class CliInteraction:
         if self.assume_yes:
             out.print("Create QuickBooks customers for them: yes (--yes)")
             return True
-        return click.confirm("Create QuickBooks customers for them now? (recommended)", default=True,
-                             err=self.quiet)
+        return self._ask(click.confirm, "Create QuickBooks customers for them now? (recommended)", default=True,
+                         err=self.quiet)
 
 
 def show_corrections(out: Console, plan: Plan) -> None:
@@ -341,8 +371,8 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     every qbXML request). Asks before it writes anything; backs up the company
     file, the billing database and the logs before the first write.
 
-    Exit codes: 0 done or nothing to do, 3 a check stopped the run, 4 you
-    declined, 5 QuickBooks refused an operation, 6 QuickBooks could not be reached.
+    With --json the questions go to standard error and the result is one JSON
+    object on standard output; add --yes when nobody is there to answer.
     """
     from ..sync.corrections import correction_policy
     from ..sync.engine import SyncOptions
@@ -355,17 +385,44 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     except ValueError as exc:
         message = f"BOOKSYNC_TODAY or the [corrections] settings are not valid: {exc}"
         if as_json:
-            fail_json("error", 1, message, "BOOKSYNC_TODAY takes a date as YYYY-MM-DD")
+            fail_json("usage", EXIT_USAGE, message, "BOOKSYNC_TODAY takes a date as YYYY-MM-DD")
         raise click.ClickException(message) from None
     options = SyncOptions(dry_run=dry_run, message_size=int(home.settings["sync"].get("message_size", 50)),
                           keep_backups=int(home.settings["sync"].get("keep_backups", 10)), policy=policy,
                           full_scan=full_scan)
     ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
     with sync_lock(home, as_json), books(home, as_json) as port:
-        result = run_sync(sessions, port, home, ui, options, as_json)
+        try:
+            result = run_sync(sessions, port, home, ui, options, as_json)
+        except click.exceptions.Abort:
+            if not ui.unanswered:
+                raise
+            no_answer(ui.unanswered, as_json)
+    unattended_without_corrections_log(result, ui)
     logging.getLogger("booksync.sync").info("run %s: %s", result.run_id, result.message)
     print_result(result, as_json)
     sys.exit(result.exit_code)
+
+
+def no_answer(question: str, as_json: bool) -> None:
+    """A question got no answer (the input ended, or Ctrl-C): nothing was written (the engine recorded the run
+    cancelled). Say so, with the usage exit code and, with ``as_json``, one JSON object."""
+    message = f"No answer to \"{question}\"; nothing was written to QuickBooks."
+    advice = "To run unattended add --yes (and --corrections-log PATH when there are corrections)."
+    err.print(f"\n[bold red]{escape(message)}[/] {escape(advice)}")
+    if as_json:
+        fail_json("no-answer", EXIT_USAGE, message, advice)
+    sys.exit(EXIT_USAGE)
+
+
+def unattended_without_corrections_log(result: Any, ui: CliInteraction) -> None:
+    """Nobody declined a run that stopped at the Corrections Log gate of an unattended run without
+    --corrections-log: say so, with the usage exit code (the run is recorded cancelled; nothing was written)."""
+    if result.exit_code == EXIT_DECLINED and ui.needs_corrections_log:
+        result.status, result.exit_code = "needs-corrections-log", EXIT_USAGE
+        result.message = ("This run corrects transactions already in QuickBooks, and an unattended run (--yes) must "
+                          "write the Corrections Log first: add --corrections-log PATH (.pdf, .html or .csv). "
+                          "Nothing was written to QuickBooks.")
 
 
 def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: Any, as_json: bool = False) -> Any:
@@ -419,7 +476,7 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
     home = load_home(home_dir)
     setup_logging(home)
     sessions = sessions_for(home)
-    with books(home) as port, sessions() as session:
+    with books(home, as_json) as port, sessions() as session:
         result = run_reconcile(session, port)
     if as_json:
         console.print_json(json.dumps(result.as_dict()))
@@ -463,6 +520,13 @@ for command in (mapping.accounts, mapping.members, simulator_cmd.simulator, runs
                 txn_cmd.invoices, txn_cmd.credit_memos, txn_cmd.payments, online_cmd.company,
                 webconnector_cmd.serve, webconnector_cmd.qwc, webconnector_cmd.webconnector, web_cmd.users):
     cli.add_command(command)
+
+
+def _add_exit_codes(command: click.Command) -> None:
+    """Every command's --help ends with the exit code table (booksync.exits)."""
+    command.epilog = "\n\n".join(filter(None, [command.epilog, help_epilog()]))
+    for sub in getattr(command, "commands", {}).values():
+        _add_exit_codes(sub)
 
 
 # ---------------------------------------------------------------------- demo
@@ -545,8 +609,8 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
                   "updating QuickBooks)")
         return
     ui = CliInteraction(assume_yes=True, create_customers=True, quiet=as_json)
-    with sync_lock(home), books(home) as port:
-        result = run_sync(sessions, port, home, ui, SyncOptions())
+    with sync_lock(home, as_json), books(home, as_json) as port:
+        result = run_sync(sessions, port, home, ui, SyncOptions(), as_json)
     print_result(result, as_json)
     if not as_json and result.exit_code == 0:
         me = command_name()
@@ -556,6 +620,9 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
         console.print(f"  {me} accounts xref --home {target}    the G/L account cross references")
         console.print(f"  {me} simulator request FILE.xml --home {target}   ask the company in qbXML")
     sys.exit(result.exit_code)
+
+
+_add_exit_codes(cli)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from ..account_rules import allowed_types, incompatibility, suggest
 from ..domain import Kind
 from ..store.models import GLAccount, Invoice, Link, Member, Payment
+from ..exits import EXIT_CHECKS
 from .common import books, console, err, home_option, json_option, load_home, sessions_for, setup_logging
 
 @click.group()
@@ -62,7 +63,7 @@ def xref(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], cle
                 choose = allowed_types(gls[number].type)
                 err.print(f"[bold red]Not changed:[/] {escape(refused)}. Choose {escape(choose)}: "
                           "booksync accounts xref --suggest --quickbooks")
-                sys.exit(3)
+                sys.exit(EXIT_CHECKS)
             gls[number].qb_account = account.full_name
             changed.append((number, account.full_name))
         for number in clears:
@@ -169,7 +170,7 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
                 console.print(escape(link_member(session, snapshot, key, record, customer)))
             except MappingRefused as exc:
                 err.print(escape(str(exc)))
-                sys.exit(3)
+                sys.exit(EXIT_CHECKS)
             return
         billed = set(session.scalars(select(Invoice.member_id))) | set(session.scalars(select(Payment.member_id)))
         unmapped = [m for m in session.scalars(select(Member).order_by(Member.number))

@@ -86,7 +86,7 @@ def confirm(run_id: str | None, latest: bool, home_dir: Path | None, as_json: bo
     Review the run first ('booksync runs show RUN_ID', its folder: plan.txt, the qbXML
     requests and, when there are corrections, the Corrections Log). The next update plans
     again and applies only if the plan is the same; if anything changed, it stages the new
-    plan and asks again. Exits 1 when there is nothing to confirm.
+    plan and asks again. Exits 2 when there is nothing to confirm.
     """
     import getpass
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..qbxml.errors import ConnectionFailure
+from ..exits import EXIT_REFUSED
 from .common import EXIT_CONNECTION, console, err, home_option, load_home
 
 
@@ -165,7 +166,7 @@ def deposit(home_dir: Path | None, account: str, date: str | None, refs: tuple[s
         (rs,) = parse_response(company.process(build.message([build.request("DepositAdd", body, 1)])))
     if not rs.ok:
         err.print(f"QuickBooks refused the deposit: status {rs.code}, {rs.message}")
-        sys.exit(5)
+        sys.exit(EXIT_REFUSED)
     ret = rs.rets[0]
     console.print(f"Deposited {len(chosen)} payment(s) to {account} on {ret.findtext('TxnDate')}: total "
                   f"{ret.findtext('DepositTotal')} (TxnID {ret.findtext('TxnID')})")

@@ -12,6 +12,7 @@ import click
 from rich.markup import escape
 
 from ..store.changes import ChangeRefused, edit_payment, set_status
+from ..exits import EXIT_CHECKS
 from .common import console, err, home_option, load_home, sessions_for
 
 
@@ -22,7 +23,7 @@ def _run(home_dir: Path | None, action) -> None:  # noqa: ANN001
             console.print(action(session))
         except ChangeRefused as exc:
             err.print(f"[bold red]Not changed:[/] {escape(str(exc))}")
-            sys.exit(3)
+            sys.exit(EXIT_CHECKS)
 
 
 def _status_commands(group: click.Group, kind: str, verbs: tuple[str, ...]) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
 from ..books.port import BooksPort, Outcome
+from ..exits import EXIT_CHECKS, EXIT_CONNECTION, EXIT_DECLINED, EXIT_OK, EXIT_REFUSED, EXIT_UNEXPECTED  # noqa: F401
 from ..faults import fault_point
 from ..domain import Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref
 from ..qbxml.errors import ConnectionFailure, QBError, StatusError
@@ -45,12 +46,6 @@ from .staging import StagedPlan, discard_scratch, write_corrections_log
 
 log = logging.getLogger("booksync.sync")
 
-EXIT_OK = 0
-EXIT_UNEXPECTED = 1
-EXIT_CHECKS = 3
-EXIT_DECLINED = 4
-EXIT_REFUSED = 5
-EXIT_CONNECTION = 6
 
 
 class Interaction(Protocol):
@@ -81,8 +76,8 @@ class SyncOptions:
 class SyncResult:
     """What a run did. ``status``: nothing, stopped, declined, dry-run, completed, refused.
 
-    ``exit_code`` follows the command line's convention (0 fine, 3 checks
-    stopped the run, 4 the user declined, 5 QuickBooks refused an operation).
+    ``exit_code`` is one of :mod:`booksync.exits` (0 fine, 3 checks stopped the run, 4 the user declined,
+    5 QuickBooks refused an operation).
     """
 
     run_id: str
