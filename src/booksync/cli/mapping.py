@@ -13,7 +13,7 @@ from sqlalchemy import select
 from ..account_rules import allowed_types, incompatibility, suggest
 from ..domain import Kind
 from ..store.models import GLAccount, Invoice, Link, Member, Payment
-from ..exits import EXIT_CHECKS
+from ..exits import EXIT_CHECKS, EXIT_REFUSED
 from .common import books, console, err, home_option, json_option, load_home, sessions_for, setup_logging
 
 @click.group()
@@ -222,7 +222,7 @@ def delete_cmd(number: str, make_inactive: bool, home_dir: Path | None) -> None:
         if found.member is None and found.link is None:
             err.print(f"[bold red]Not deleted:[/] there is no member numbered {escape(number)} in the billing store, "
                       "and no QuickBooks customer linked to one.")
-            sys.exit(3)
+            sys.exit(EXIT_CHECKS)
         if found.blockers:
             err.print(f"[bold red]Not deleted:[/] {escape(found.name)} has {len(found.blockers)} transaction(s) "
                       "booksync must still keep in step with QuickBooks:")
@@ -231,7 +231,7 @@ def delete_cmd(number: str, make_inactive: bool, home_dir: Path | None) -> None:
             err.print("Void or delete them first (booksync invoices void|delete NUMBER, booksync credit-memos "
                       "void|delete NUMBER, booksync payments delete RECEIPT; import one gone from the billing store "
                       "again to do so), synchronize, then delete the member. Nothing was changed.")
-            sys.exit(3)
+            sys.exit(EXIT_CHECKS)
         note = ""
         if make_inactive and found.link is not None:
             customer = next((c for c in snapshot.customers if c.list_id == found.link.remote_id), None)
@@ -242,7 +242,7 @@ def delete_cmd(number: str, make_inactive: bool, home_dir: Path | None) -> None:
                           f"balance of {customer.balance}; a customer is made inactive only at zero. Settle the "
                           "balance in QuickBooks first, or delete without --make-inactive-in-quickbooks. "
                           "Nothing was changed.")
-                sys.exit(3)
+                sys.exit(EXIT_CHECKS)
             elif customer.is_active:
                 op = Operation(seq=1, action=Action.MOD, kind=Kind.CUSTOMER, local_id=0, number=number,
                                description=f"Make customer \"{customer.full_name}\" inactive",
@@ -253,7 +253,7 @@ def delete_cmd(number: str, make_inactive: bool, home_dir: Path | None) -> None:
                     err.print(f"[bold red]Not deleted:[/] QuickBooks refused to make customer "
                               f"\"{escape(customer.full_name)}\" inactive: {escape(str(outcome.error))}. "
                               "Nothing was changed.")
-                    sys.exit(5)
+                    sys.exit(EXIT_REFUSED)
                 note = f" QuickBooks customer \"{customer.full_name}\" is now inactive."
             else:
                 note = f" QuickBooks customer \"{customer.full_name}\" was already inactive."
