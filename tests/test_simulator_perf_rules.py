@@ -312,7 +312,8 @@ def test_an_unknown_child_is_still_an_error():
 def test_full_name_lookups_still_find_entries_of_the_right_kind_ignoring_case(qb, acme, dues):
     """FullName references are looked up through the name-space index: same answers as before."""
     assert qb.ok("CustomerQuery", {"FullName": "ACME widgets"}).findtext("ListID") == acme
-    assert qb.one("CustomerQuery", {"FullName": "Riverside Office Supply"}).code == 1    # a vendor, not a customer
+    # a vendor, not a customer: a FullName lookup that finds nothing warns 500 (issue 17, item 13)
+    assert qb.one("CustomerQuery", {"FullName": "Riverside Office Supply"}).code == 500
     assert qb.ok("VendorQuery", {"FullName": "riverside office supply"}).findtext("Name") == "Riverside Office Supply"
     assert qb.ok("ItemQuery", {"FullName": "dues"}).findtext("FullName") == "Dues"
     assert qb.ok("AccountQuery", {"FullName": "membership dues:individual"}).findtext("FullName") == \

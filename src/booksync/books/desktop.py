@@ -168,32 +168,53 @@ class DesktopBooks:
         Names are compared by QuickBooks, as it compares them when it keeps names unique (status 3100:
         without regard to case), not here. A name QuickBooks Desktop cannot hold (a character outside
         ISO-8859-1, a control character) names nothing there and is not asked for. A ListID or name QuickBooks
-        does not have is simply not returned (status 1 "no match", or 500 "some objects not found", a
-        warning: reference §9; CustomerQuery filters: reference §5)."""
+        does not have (a customer deleted or merged there) is not returned: see :meth:`_lookup`."""
         ids = sorted(set(list_ids))
         wanted = sorted({n for n in names if n and _holdable(n)})
-        requests = [("CustomerQuery", {"ListID": ids[i:i + PAGE], "IncludeRetElement": list(SNAPSHOT_CUSTOMER)})
-                    for i in range(0, len(ids), PAGE)]
+        lookups: list[tuple[str, str, list[str], dict[str, Any]]] = [
+            ("CustomerQuery", "ListID", ids[i:i + PAGE], {"IncludeRetElement": list(SNAPSHOT_CUSTOMER)})
+            for i in range(0, len(ids), PAGE)]
         for kind, include in (("CustomerQuery", SNAPSHOT_CUSTOMER), ("VendorQuery", ("ListID", "Name", "IsActive"))):
-            requests += [(kind, {"FullName": wanted[i:i + PAGE], "IncludeRetElement": list(include)})
-                         for i in range(0, len(wanted), PAGE)]
+            lookups += [(kind, "FullName", wanted[i:i + PAGE], {"IncludeRetElement": list(include)})
+                        for i in range(0, len(wanted), PAGE)]
         customers: dict[str, QBCustomer] = {}
         vendors: dict[str, QBListEntry] = {}
-        for start in range(0, len(requests), QUERIES_PER_MESSAGE):
-            chunk = requests[start:start + QUERIES_PER_MESSAGE]
-            answers = self._ask([build.request(kind, body, n) for n, (kind, body) in enumerate(chunk, 1)])
-            for (kind, _), rs in zip(chunk, answers):
+        for kind, ret in self._lookup(lookups):
+            if kind == "VendorQuery":
+                vendor = self._vendor(ret)
+                vendors[vendor.list_id] = vendor
+            else:
+                customer = self._customer(ret)
+                customers[customer.list_id] = customer
+        return list(customers.values()), list(vendors.values())
+
+    def _lookup(self, lookups: list[tuple[str, str, list[str], dict[str, Any]]]
+                ) -> Iterator[tuple[str, etree._Element]]:
+        """(query kind, Ret) of every record found by ``lookups``: (query kind, "ListID"/"FullName"/"TxnID"/
+        "RefNumber", the values, the rest of the body), sent :data:`QUERIES_PER_MESSAGE` to a message.
+
+        QuickBooks answers a lookup naming something it lacks with no record at all, not even those it has: an
+        unknown ListID with status 3120 (Error), an unknown FullName, TxnID or RefNumber with status 500 (Warn)
+        (captured answers quoted in booksync/simulator/queries.py ``_not_found``; reference §9). Such a lookup
+        is split in halves and asked again until each value missing stands alone and is left out, so a record
+        deleted or merged in QuickBooks costs a few more queries, never the records asked with it. Other
+        errors raise :class:`~booksync.qbxml.errors.StatusError`."""
+        todo = [lookup for lookup in lookups if lookup[2]]
+        while todo:
+            chunk, todo = todo[:QUERIES_PER_MESSAGE], todo[QUERIES_PER_MESSAGE:]
+            answers = self._ask([build.request(kind, {key: values, **body}, n)
+                                 for n, (kind, key, values, body) in enumerate(chunk, 1)])
+            for (kind, key, values, body), rs in zip(chunk, answers):
                 if rs.code == 1:
+                    continue
+                if rs.code in (500, 3120) and not rs.rets:
+                    if len(values) > 1:
+                        half = len(values) // 2
+                        todo += [(kind, key, values[:half], body), (kind, key, values[half:], body)]
                     continue
                 rs.raise_for_status()
                 for ret in rs.rets:
-                    if kind == "VendorQuery":
-                        vendor = self._vendor(ret)
-                        vendors[vendor.list_id] = vendor
-                    else:
-                        customer = self._customer(ret)
-                        customers[customer.list_id] = customer
-        return list(customers.values()), list(vendors.values())
+                    yield kind, ret
 
     @property
     def company_key(self) -> str:
@@ -202,13 +223,12 @@ class DesktopBooks:
     def transactions(self, kind: str, remote_ids: list[str]) -> dict[str, RemoteTxn]:
         txn_type = TXN_TYPES[Kind(kind)]
         out: dict[str, RemoteTxn] = {}
-        for start in range(0, len(remote_ids), PAGE):
-            body: dict[str, Any] = {"TxnID": remote_ids[start:start + PAGE]}
-            if txn_type in ("Invoice", "CreditMemo", "Deposit"):
-                body["IncludeLineItems"] = True
-            for ret in self.query(f"{txn_type}Query", body, iterate=False):
-                txn = self._remote_txn(kind, txn_type, ret)
-                out[txn.remote_id] = txn
+        body: dict[str, Any] = {"IncludeLineItems": True} if txn_type in ("Invoice", "CreditMemo", "Deposit") else {}
+        ids = list(dict.fromkeys(remote_ids))
+        for _, ret in self._lookup([(f"{txn_type}Query", "TxnID", ids[i:i + PAGE], body)
+                                    for i in range(0, len(ids), PAGE)]):
+            txn = self._remote_txn(kind, txn_type, ret)
+            out[txn.remote_id] = txn
         return out
 
     def versions(self, kind: str, remote_ids: list[str]) -> dict[str, str]:
@@ -217,10 +237,11 @@ class DesktopBooks:
         follows the number of ids, not the size of the documents."""
         txn_type = TXN_TYPES[Kind(kind)]
         out: dict[str, str] = {}
-        for start in range(0, len(remote_ids), PAGE):
-            body = {"TxnID": remote_ids[start:start + PAGE]}
-            for ret in self.query(f"{txn_type}Query", body, iterate=False, include=("TxnID", "EditSequence")):
-                out[text(ret, "TxnID")] = text(ret, "EditSequence")
+        ids = list(dict.fromkeys(remote_ids))
+        body = {"IncludeRetElement": ["TxnID", "EditSequence"]}
+        for _, ret in self._lookup([(f"{txn_type}Query", "TxnID", ids[i:i + PAGE], body)
+                                    for i in range(0, len(ids), PAGE)]):
+            out[text(ret, "TxnID")] = text(ret, "EditSequence")
         return out
 
     @staticmethod

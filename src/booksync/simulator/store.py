@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS lists (
     company_name TEXT, first_name TEXT, last_name TEXT,
     addr1 TEXT, addr2 TEXT, city TEXT, state TEXT, postal_code TEXT,
     phone TEXT, email TEXT, account_number TEXT, notes TEXT, external_guid TEXT,
-    method_type TEXT
+    method_type TEXT,
+    job_status TEXT                -- customer: JobStatus (a job's; None when not set)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS lists_name ON lists (name_space, full_name COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS txns (
@@ -95,4 +96,7 @@ def connect(path: str) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
     db.executescript(SCHEMA)
+    columns = {r[1] for r in db.execute("PRAGMA table_info(lists)")}
+    if "job_status" not in columns:   # a company file made before jobs were kept
+        db.execute("ALTER TABLE lists ADD COLUMN job_status TEXT")
     return db

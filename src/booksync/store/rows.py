@@ -266,6 +266,21 @@ class AddsSource:
         for chunk in _chunks(sorted(self.ids[kind])):
             yield column.in_(chunk)
 
+    def drop_members(self, member_ids: set[int]) -> int:
+        """Leave out the records billing one of ``member_ids`` (held back by the run); returns how many."""
+        dropped = 0
+        for kind, model in _SALES_AND_PAYMENTS:
+            drop: set[int] = set()
+            for where in self._filters(kind, model.id):
+                for chunk in _chunks(sorted(member_ids)):
+                    drop.update(self.session.scalars(select(model.id).where(where, model.member_id.in_(chunk))))
+            if drop:
+                self.ids[kind] = array("q", (i for i in self.ids[kind] if i not in drop))
+                dropped += len(drop)
+        if dropped:
+            self.everything = False  # the filters must now name the ids kept
+        return dropped
+
     def member_ids(self) -> set[int]:
         """The members these records bill."""
         out: set[int] = set()

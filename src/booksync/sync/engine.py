@@ -367,6 +367,8 @@ class Run:
         self.digest = ""
         self.settled: list[str] = []
         self.notices: list[Problem] = []
+        self.held: list[Problem] = []
+        """Members held back: their QuickBooks customer is gone (:func:`booksync.sync.planner.hold_back`)."""
         self._stamps: dict[tuple[str, int], dt.datetime] = {}
         """``updated_at`` of every record this run loaded, as loaded: the versions its operations are planned
         from (journal ``source_updated_at``)."""
@@ -386,6 +388,10 @@ class Run:
         self._marks_pending, self._marks_settled = set(), set()
 
     def result(self, status: str, code: int, message: str, **kw: Any) -> SyncResult:
+        if self.held:  # members held back (their customer is gone in QuickBooks): said whatever else happened
+            kw["problems"] = list(kw.get("problems") or []) + self.held
+            message += (f" {len(self.held)} member(s) were held back because their QuickBooks customer is gone; "
+                        "see below.")
         return SyncResult(self.run_id, status, code, message, folder=str(self.folder) if self.folder.exists() else "",
                           digest=self.digest, settled=self.settled, notices=self.notices, **kw)
 
@@ -503,6 +509,11 @@ class Run:
             if work.is_empty():
                 return self.result("nothing", EXIT_OK, "Nothing to synchronize: QuickBooks is up to date.")
             self.read_customers(work, snapshot)
+            for member, link in planner.customers_gone(work, snapshot):
+                held = planner.hold_back(work, {member.id})
+                self.held.append(planner.customer_gone_problem(member, link, held))
+            if self.held and work.is_empty():
+                return self.result("nothing", EXIT_OK, "Nothing else to synchronize.")
             problems = planner.check_accounts(work, snapshot)
             if problems:
                 headline = planner.UNMAPPED_HEADLINE.format(n=len(problems))

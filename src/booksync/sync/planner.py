@@ -325,6 +325,57 @@ def resolve_customers(work: Work, snapshot: QBSnapshot) -> CustomerResolution:
     return result
 
 
+def customers_gone(work: Work, snapshot: QBSnapshot) -> list[tuple[Any, Any]]:
+    """(member, link) of each member this run bills or changes whose linked QuickBooks customer QuickBooks no
+    longer has (deleted, or merged into another customer, there). ``snapshot`` holds the customers the run
+    read (:func:`customers_needed`)."""
+    present = {c.list_id for c in snapshot.customers}
+    members = {m.id: m for m in work.billed_members()}
+    members.update({m.id: m for m in work.changed_members})
+    out = []
+    for member in sorted(members.values(), key=lambda m: m.number):
+        link = work.links.get((Kind.CUSTOMER.value, member.id))
+        if link is not None and link.remote_id and link.remote_id not in present:
+            out.append((member, link))
+    return out
+
+
+def hold_back(work: Work, member_ids: set[int]) -> int:
+    """Take every record of ``member_ids`` out of ``work``: the run plans nothing for them, and they stay
+    outstanding (the change marks' table) for the next run. Returns how many records were held back."""
+    held = 0
+
+    def keep(records: list[Any]) -> list[Any]:
+        nonlocal held
+        kept = [r for r in records if r.member_id not in member_ids]
+        held += len(records) - len(kept)
+        return kept
+
+    for name in ("invoices", "credit_memos", "payments", "changed_invoices", "changed_credit_memos",
+                 "changed_payments", "deleted_payments", "linked_payments_touching"):
+        setattr(work, name, keep(getattr(work, name)))
+    before = len(work.changed_members)
+    work.changed_members = [m for m in work.changed_members if m.id not in member_ids]
+    held += before - len(work.changed_members)
+    if work.source is not None:
+        held += work.source.drop_members(member_ids)
+    return held
+
+
+def customer_gone_problem(member: Any, link: Any, held: int) -> Problem:
+    """The problem a run reports for a member whose QuickBooks customer is gone: which member, which customer,
+    what to do."""
+    name = f"\"{link.qb_name}\" " if link.qb_name else ""
+    return Problem(
+        "customer-gone", member_label(member),
+        f"its QuickBooks customer {name}(ListID {link.remote_id}) was deleted or merged into another customer in "
+        f"QuickBooks; its changes ({held} record(s)) were held back, the rest of the run went ahead",
+        f"link the member to the customer that now holds its transactions: booksync members map {member.number} "
+        "\"Customer name\" (or restore the customer in QuickBooks), then synchronize again",
+        "choose the customer that now holds its transactions on the member's Bill Info tab (or restore the "
+        "customer in QuickBooks), then synchronize again")
+
+
 def deposit_gl_accounts(gl_accounts: Iterable[Any], snapshot: QBSnapshot) -> list[Any]:
     """The G/L accounts a payment may deposit to: of a deposit type (:data:`DEPOSIT_GL_TYPES`) and mapped to a
     QuickBooks account that holds deposits; the one mapped to Undeposited Funds first, then by number."""

@@ -1,0 +1,357 @@
+"""Lists of the simulated company: accounts, service items, payment methods, customers and vendors (their
+Rets, queries and adds). See :mod:`.processor` for the rules common to every request.
+"""
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from typing import Any
+
+from lxml import etree
+
+from ..qbxml.parse import text
+from .common import _UNSET, BANK_LIKE, ITEM_KINDS, Refusal, _aggregate
+from .store import amount, now_text
+
+
+class Lists:
+    """List handlers, mixed into :class:`~.processor.Processor`."""
+
+    db: sqlite3.Connection
+
+    # ------------------------------------------------------------------ accounts
+
+    def account_ret(self, row: sqlite3.Row, only: frozenset[str] | None = None) -> etree._Element:
+        """An AccountRet; with ``only`` (the request's IncludeRetElement names), just those top-level elements
+        (and no balance computed unless asked for)."""
+        fields = self._list_base(row)
+        if row["parent_id"]:
+            parent = self.db.execute("SELECT list_id, full_name FROM lists WHERE list_id=?",
+                                     (row["parent_id"],)).fetchone()
+            fields["ParentRef"] = {"ListID": parent["list_id"], "FullName": parent["full_name"]}
+        fields["Sublevel"] = row["full_name"].count(":")
+        fields["AccountType"] = row["account_type"]
+        if row["special"]:
+            fields["SpecialAccountType"] = row["special"]
+        if row["number"]:
+            fields["AccountNumber"] = row["number"]
+        if row["descr"]:
+            fields["Desc"] = row["descr"]
+        if only is None or not only.isdisjoint(("Balance", "TotalBalance")):
+            balance = self.account_balance(row)
+            fields["Balance"] = str(balance)
+            fields["TotalBalance"] = str(balance)
+        if only is not None:
+            fields = {tag: value for tag, value in fields.items() if tag in only}
+        return _aggregate("AccountRet", fields)
+
+    def account_balance(self, row: sqlite3.Row) -> Decimal:
+        """The account's balance from the transactions the simulator holds."""
+        acct, kind = row["list_id"], row["account_type"]
+        q = self.db.execute
+        if kind in ("Income", "OtherIncome", "OtherCurrentLiability", "Expense"):
+            sales = q("SELECT COALESCE(SUM(CASE t.txn_type WHEN 'Invoice' THEN l.amount ELSE -l.amount END), 0) "
+                      "FROM lines l JOIN txns t ON t.txn_id=l.txn_id JOIN lists i ON i.list_id=l.item_id "
+                      "WHERE i.account_id=? AND t.txn_type IN ('Invoice','CreditMemo')", (acct,)).fetchone()[0]
+            return amount(sales)
+        if kind == "AccountsReceivable":
+            return amount(q("SELECT COALESCE(SUM(CASE txn_type WHEN 'Invoice' THEN total ELSE -total END), 0) "
+                            "FROM txns WHERE txn_type IN ('Invoice','CreditMemo','ReceivePayment')").fetchone()[0])
+        if kind in BANK_LIKE:
+            paid = q("SELECT COALESCE(SUM(total), 0) FROM txns WHERE txn_type='ReceivePayment' AND account_id=?",
+                     (acct,)).fetchone()[0]
+            moved_out = q("SELECT COALESCE(SUM(l.amount), 0) FROM lines l JOIN txns p ON p.txn_id=l.payment_id "
+                          "WHERE p.account_id=?", (acct,)).fetchone()[0]
+            deposited = q("SELECT COALESCE(SUM(total), 0) FROM txns WHERE txn_type='Deposit' AND account_id=?",
+                          (acct,)).fetchone()[0]
+            return amount(paid - moved_out + deposited)
+        return Decimal("0.00")
+
+    def account_query(self, rq: etree._Element) -> etree._Element:
+        only = frozenset(e.text or "" for e in rq.findall("IncludeRetElement")) or None
+        return self._list_query(rq, ("Account",), lambda row: self.account_ret(row, only))
+
+    def account_add(self, rq: etree._Element) -> etree._Element:
+        add = rq.find("AccountAdd")
+        name = text(add, "Name")
+        parent_id, full_name = None, name
+        if add.find("ParentRef") is not None:
+            parent = self._list_row(add.find("ParentRef"), ("Account",), "Account", "Account")
+            parent_id, full_name = parent["list_id"], f"{parent['full_name']}:{name}"
+        self._check_name_free("account", full_name)
+        self._ar = _UNSET
+        row = self._insert_list("Account", "account", name, full_name, parent_id=parent_id,
+                                account_type=text(add, "AccountType"), number=text(add, "AccountNumber"),
+                                descr=text(add, "Desc"))
+        return self._ok([self.account_ret(row)])
+
+    def _insert_list(self, kind: str, name_space: str, name: str, full_name: str, **cols: Any) -> sqlite3.Row:
+        list_id, stamp = self.new_list_id(), now_text()
+        cols = {k: v for k, v in cols.items() if v not in (None, "")}
+        cols.update(list_id=list_id, kind=kind, name_space=name_space, name=name, full_name=full_name,
+                    edit_seq=self.new_edit_seq(), created=stamp, modified=stamp)
+        cols.setdefault("is_active", 1)
+        keys = ",".join(cols)
+        self.db.execute(f"INSERT INTO lists ({keys}) VALUES ({','.join('?' * len(cols))})", list(cols.values()))
+        return self.db.execute("SELECT * FROM lists WHERE list_id=?", (list_id,)).fetchone()
+
+    # ------------------------------------------------------------------ items and payment methods
+
+    def item_ret(self, row: sqlite3.Row) -> etree._Element:
+        fields = self._list_base(row)
+        account = self.db.execute("SELECT list_id, full_name FROM lists WHERE list_id=?",
+                                  (row["account_id"],)).fetchone()
+        sop: dict[str, Any] = {}
+        if row["descr"]:
+            sop["Desc"] = row["descr"]
+        sop["Price"] = "0.00"
+        sop["AccountRef"] = {"ListID": account["list_id"], "FullName": account["full_name"]}
+        fields["SalesOrPurchase"] = sop
+        if row["external_guid"]:
+            fields["ExternalGUID"] = row["external_guid"]
+        return _aggregate("ItemServiceRet", fields)
+
+    def item_query(self, rq: etree._Element) -> etree._Element:
+        return self._list_query(rq, ITEM_KINDS, self.item_ret)
+
+    def item_service_add(self, rq: etree._Element) -> etree._Element:
+        add = rq.find("ItemServiceAdd")
+        name = text(add, "Name")
+        sop = add.find("SalesOrPurchase")
+        if sop is None:
+            raise Refusal(3140, "ItemServiceAdd needs SalesOrPurchase with an AccountRef "
+                                "(booksync's simulator supports SalesOrPurchase only).")
+        account = self._list_row(sop.find("AccountRef"), ("Account",), "Account", "ItemService")
+        self._check_name_free("item", name)
+        row = self._insert_list("ItemService", "item", name, name, account_id=account["list_id"],
+                                descr=text(sop, "Desc"), external_guid=text(add, "ExternalGUID"),
+                                is_active=0 if text(add, "IsActive") == "false" else 1)
+        return self._ok([self.item_ret(row)])
+
+    def payment_method_ret(self, row: sqlite3.Row) -> etree._Element:
+        fields = {k: v for k, v in self._list_base(row).items() if k != "FullName"}
+        fields["PaymentMethodType"] = row["method_type"] or "Other"
+        return _aggregate("PaymentMethodRet", fields)
+
+    def payment_method_query(self, rq: etree._Element) -> etree._Element:
+        return self._list_query(rq, ("PaymentMethod",), self.payment_method_ret)
+
+    def payment_method_add(self, rq: etree._Element) -> etree._Element:
+        add = rq.find("PaymentMethodAdd")
+        name = text(add, "Name")
+        self._check_name_free("paymentmethod", name)
+        row = self._insert_list("PaymentMethod", "paymentmethod", name, name,
+                                method_type=text(add, "PaymentMethodType") or "Other")
+        return self._ok([self.payment_method_ret(row)])
+
+    # ------------------------------------------------------------------ customers and vendors
+
+    # "+txn_type": look the customers up through txns_customer; SQLite would otherwise pick txns_type
+    # and read every invoice, credit memo and payment of the company for each page.
+    _BALANCE_SQL = ("SELECT customer_id, COALESCE(SUM(CASE txn_type WHEN 'Invoice' THEN total ELSE -total END), 0) "
+                    "FROM txns WHERE customer_id IN ({}) AND +txn_type IN ('Invoice','CreditMemo','ReceivePayment') "
+                    "GROUP BY customer_id")
+
+    def _customer_balances(self, rows: list[sqlite3.Row]) -> None:
+        """The balances of a page of customers in one grouped query (read by :meth:`customer_ret`)."""
+        self._balances = {r["list_id"]: 0 for r in rows}
+        ids = list(self._balances)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for customer_id, total in self.db.execute(self._BALANCE_SQL.format(",".join("?" * len(chunk))), chunk):
+                self._balances[customer_id] = total
+
+    def customer_balance(self, list_id: str) -> Decimal:
+        total = self.db.execute(
+            "SELECT COALESCE(SUM(CASE txn_type WHEN 'Invoice' THEN total ELSE -total END), 0) FROM txns "
+            "WHERE customer_id=? AND txn_type IN ('Invoice','CreditMemo','ReceivePayment')",
+            (list_id,)).fetchone()[0]
+        return amount(total)
+
+    def customer_ret(self, row: sqlite3.Row, only: frozenset[str] | None = None) -> etree._Element:
+        """A CustomerRet; with ``only`` (the request's IncludeRetElement names), just those top-level elements."""
+        fields = self._list_base(row)
+        if row["parent_id"]:
+            fields["ParentRef"] = self._ref(row["parent_id"])
+        fields["Sublevel"] = row["full_name"].count(":")
+        for col, tag in (("company_name", "CompanyName"), ("first_name", "FirstName"),
+                         ("last_name", "LastName")):
+            if row[col]:
+                fields[tag] = row[col]
+        address = {tag: row[col] for col, tag in (("addr1", "Addr1"), ("addr2", "Addr2"), ("city", "City"),
+                                                  ("state", "State"), ("postal_code", "PostalCode")) if row[col]}
+        if address:
+            fields["BillAddress"] = address
+        if row["phone"]:
+            fields["Phone"] = row["phone"]
+        if row["email"]:
+            fields["Email"] = row["email"]
+        if only is None or not only.isdisjoint(("Balance", "TotalBalance")):
+            balances = self._balances
+            cached = balances.pop(row["list_id"], None) if balances else None
+            balance = str(amount(cached) if cached is not None else self.customer_balance(row["list_id"]))
+            fields["Balance"] = balance
+            fields["TotalBalance"] = balance
+        if row["account_number"]:
+            fields["AccountNumber"] = row["account_number"]
+        fields["JobStatus"] = row["job_status"] or "None"
+        if row["notes"]:
+            fields["Notes"] = row["notes"]
+        if row["external_guid"]:
+            fields["ExternalGUID"] = row["external_guid"]
+        if only is not None:
+            fields = {tag: value for tag, value in fields.items() if tag in only}
+        return _aggregate("CustomerRet", fields)
+
+    def customer_query(self, rq: etree._Element) -> etree._Element:
+        try:
+            only = frozenset(e.text or "" for e in rq.findall("IncludeRetElement")) or None
+            balances = only is None or not only.isdisjoint(("Balance", "TotalBalance"))
+            return self._list_query(rq, ("Customer",), lambda row: self.customer_ret(row, only),
+                                    self._customer_balances if balances else None)
+        finally:
+            self._balances = {}
+
+    _CUSTOMER_COLS = (("CompanyName", "company_name"), ("FirstName", "first_name"), ("LastName", "last_name"),
+                      ("Phone", "phone"), ("Email", "email"), ("AccountNumber", "account_number"),
+                      ("Notes", "notes"))
+    _ADDRESS_COLS = (("Addr1", "addr1"), ("Addr2", "addr2"), ("City", "city"), ("State", "state"),
+                     ("PostalCode", "postal_code"))
+
+    def _customer_cols(self, el: etree._Element) -> dict[str, Any]:
+        cols: dict[str, Any] = {}
+        for tag, col in self._CUSTOMER_COLS:
+            found = el.find(tag)
+            if found is not None:
+                cols[col] = found.text or ""
+        addr = el.find("BillAddress")
+        if addr is not None:
+            for tag, col in self._ADDRESS_COLS:
+                cols[col] = text(addr, tag)
+        if el.find("IsActive") is not None:
+            cols["is_active"] = 0 if text(el, "IsActive") == "false" else 1
+        return cols
+
+    def customer_add(self, rq: etree._Element) -> etree._Element:
+        add = rq.find("CustomerAdd")
+        name = text(add, "Name")
+        if ":" in name:
+            raise Refusal(3020, f'The name "{name}" contains a colon, which QuickBooks reserves to '
+                                "separate a parent from a sub-customer.")
+        parent_id, full_name = None, name
+        if add.find("ParentRef") is not None:   # a job (sub-customer): FullName "Parent:Job", Sublevel 1 and up
+            parent = self._list_row(add.find("ParentRef"), ("Customer",), "Customer", "Customer")
+            parent_id, full_name = parent["list_id"], f"{parent['full_name']}:{name}"
+        self._check_name_free("entity", full_name)
+        row = self._insert_list("Customer", "entity", name, full_name, parent_id=parent_id,
+                                external_guid=text(add, "ExternalGUID"), job_status=text(add, "JobStatus") or None,
+                                **self._customer_cols(add))
+        self._balances = {row["list_id"]: 0}   # a new customer has no transactions yet
+        try:
+            return self._ok([self.customer_ret(row)])
+        finally:
+            self._balances = {}
+
+    def customer_mod(self, rq: etree._Element) -> etree._Element:
+        mod = rq.find("CustomerMod")
+        row = self.db.execute("SELECT * FROM lists WHERE list_id=? AND kind='Customer'",
+                              (text(mod, "ListID"),)).fetchone()
+        if row is None:
+            raise Refusal(3120, f'Object "{text(mod, "ListID")}" specified in the request cannot be found.')
+        self._check_edit_seq(row["edit_seq"], mod)
+        cols = self._customer_cols(mod)
+        if mod.find("Name") is not None:
+            name = text(mod, "Name")
+            if ":" in name:
+                raise Refusal(3020, f'The name "{name}" contains a colon.')
+            prefix = row["full_name"][:len(row["full_name"]) - len(row["name"])]   # "Parent:" of a job
+            self._check_name_free("entity", prefix + name, except_id=row["list_id"])
+            cols.update(name=name, full_name=prefix + name)
+            # its jobs' full names follow (QuickBooks shows them under the new name)
+            self.db.execute("UPDATE lists SET full_name=? || substr(full_name, ?) WHERE kind='Customer' AND "
+                            "full_name LIKE ? ESCAPE '\\' AND list_id<>?",
+                            (prefix + name, len(row["full_name"]) + 1,
+                             row["full_name"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                             + ":%", row["list_id"]))
+            self._refs.clear()
+        cols.update(edit_seq=self.new_edit_seq(), modified=now_text())
+        self.db.execute(f"UPDATE lists SET {','.join(f'{k}=?' for k in cols)} WHERE list_id=?",
+                        [*cols.values(), row["list_id"]])
+        self._refs.pop(row["list_id"], None)
+        row = self.db.execute("SELECT * FROM lists WHERE list_id=?", (row["list_id"],)).fetchone()
+        return self._ok([self.customer_ret(row)])
+
+    def vendor_ret(self, row: sqlite3.Row) -> etree._Element:
+        fields = {k: v for k, v in self._list_base(row).items() if k != "FullName"}
+        if row["company_name"]:
+            fields["CompanyName"] = row["company_name"]
+        return _aggregate("VendorRet", fields)
+
+    def vendor_query(self, rq: etree._Element) -> etree._Element:
+        return self._list_query(rq, ("Vendor",), self.vendor_ret)
+
+    def vendor_add(self, rq: etree._Element) -> etree._Element:
+        add = rq.find("VendorAdd")
+        name = text(add, "Name")
+        self._check_name_free("entity", name)
+        row = self._insert_list("Vendor", "entity", name, name, company_name=text(add, "CompanyName"))
+        return self._ok([self.vendor_ret(row)])
+
+    # ------------------------------------------------------------------ deleting and merging customers
+
+    def _customer_for(self, list_id: str, edit_seq: str | None = None) -> sqlite3.Row:
+        row = self.db.execute("SELECT * FROM lists WHERE list_id=? AND kind='Customer'", (list_id,)).fetchone()
+        if row is None:
+            raise Refusal(3120, f'Object "{list_id}" specified in the request cannot be found.  QuickBooks error '
+                                "message: Invalid argument.  The specified record does not exist in the list.")
+        if edit_seq is not None and edit_seq != row["edit_seq"]:
+            raise Refusal(3200, f'The provided edit sequence "{edit_seq}" is out-of-date.')
+        return row
+
+    def list_del(self, rq: etree._Element) -> etree._Element:
+        """ListDel of a customer (qbxmlops130-annotated.xml ListDelRq; the simulator supports ListDelType
+        Customer). QuickBooks deletes only a name no transaction uses ("You can't delete a name that is used in
+        a transaction": QuickBooks' Delete Customer rule); such a delete is refused with 3160, the status of a
+        refused delete (reference/quickbooks-desktop.md §9)."""
+        list_type = text(rq, "ListDelType")
+        if list_type != "Customer":
+            raise Refusal(3250, f'ListDel of "{list_type}" is not supported by booksync\'s simulator.')
+        row = self._customer_for(text(rq, "ListID"))
+        used = self.db.execute("SELECT COUNT(*) FROM txns WHERE customer_id=?", (row["list_id"],)).fetchone()[0]
+        if used:
+            raise Refusal(3160, f'The customer "{row["full_name"]}" cannot be deleted because it is used in '
+                                f"{used} transaction(s). Make it inactive, or merge it into another customer.")
+        self.db.execute("DELETE FROM lists WHERE list_id=?", (row["list_id"],))
+        self._refs.pop(row["list_id"], None)
+        result = etree.Element("Result", statusCode="0", statusSeverity="Info", statusMessage="Status OK")
+        for tag, value in (("ListDelType", "Customer"), ("ListID", row["list_id"]), ("TimeDeleted", now_text()),
+                           ("FullName", row["full_name"])):
+            etree.SubElement(result, tag).text = value
+        return result
+
+    def list_merge(self, rq: etree._Element) -> etree._Element:
+        """ListMerge of one customer into another (qbxmlops130-annotated.xml ListMergeRq, v7.0; the simulator
+        supports ListMergeType Customer): the MergeFrom customer's transactions move to MergeTo and the MergeFrom
+        customer is gone, as when a user renames a customer to another's name in QuickBooks and agrees to merge.
+        Both EditSequences must be current (3200)."""
+        if text(rq, "ListMergeType") != "Customer":
+            raise Refusal(3250, f'ListMerge of "{text(rq, "ListMergeType")}" is not supported by booksync\'s '
+                                "simulator.")
+        source = self._customer_for(text(rq, "MergeFrom/ListID"), text(rq, "MergeFrom/EditSequence"))
+        target = self._customer_for(text(rq, "MergeTo/ListID"), text(rq, "MergeTo/EditSequence"))
+        if source["list_id"] == target["list_id"]:
+            raise Refusal(3020, "A customer cannot be merged into itself.")
+        self.db.execute("UPDATE txns SET customer_id=? WHERE customer_id=?", (target["list_id"], source["list_id"]))
+        self.db.execute("DELETE FROM lists WHERE list_id=?", (source["list_id"],))
+        self.db.execute("UPDATE lists SET edit_seq=?, modified=? WHERE list_id=?",
+                        (self.new_edit_seq(), now_text(), target["list_id"]))
+        self._refs.pop(source["list_id"], None)
+        result = etree.Element("Result", statusCode="0", statusSeverity="Info", statusMessage="Status OK")
+        etree.SubElement(result, "ListMergeType").text = "Customer"
+        merged = self.db.execute("SELECT * FROM lists WHERE list_id=?", (target["list_id"],)).fetchone()
+        result.append(_aggregate("MergedFrom", {"ListID": source["list_id"], "TimeDeleted": now_text(),
+                                                "FullName": source["full_name"]}))
+        result.append(_aggregate("MergedTo", {"ListID": merged["list_id"], "TimeCreated": merged["created"],
+                                              "TimeModified": merged["modified"], "EditSequence": merged["edit_seq"],
+                                              "FullName": merged["full_name"]}))
+        return result
