@@ -33,7 +33,7 @@ def init_cmd(home_dir: Path | None, name: str, seed_files: tuple[Path, ...], for
     path = home.company_path
     if path.exists() and not force:
         raise click.ClickException(f"{path} already exists; use --force to replace it")
-    create_company(path, name, chart=[] if seed_files else None, overwrite=force)
+    create_company(path, name, chart=[] if seed_files else None, overwrite=force, standard_lists=not seed_files)
     if seed_files:
         with open_company(path) as company:
             counts = seed_from_responses(company.processor, list(seed_files))

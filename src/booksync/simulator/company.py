@@ -133,12 +133,14 @@ def open_company(path: Path, app_name: str | None = None, lock_timeout: float = 
 
 
 def create_company(path: Path, name: str, chart: list[dict] | None = None,
-                   authorize: tuple[str, ...] = ("booksync",), overwrite: bool = False) -> None:
+                   authorize: tuple[str, ...] = ("booksync",), overwrite: bool = False,
+                   standard_lists: bool = True) -> None:
     """Create a company file at ``path`` named ``name``.
 
     ``chart`` is a list of account dicts (name, type, number, special, parent)
-    as in :data:`booksync.simulator.seed.STANDARD_CHART`; payment methods and a
-    few vendors are added as QuickBooks does for a new company.
+    as in :data:`booksync.simulator.seed.STANDARD_CHART`; with ``standard_lists``
+    payment methods and a few vendors are added as QuickBooks does for a new
+    company (not for a company to be seeded from a real one's lists).
     Raises ``FileExistsError`` unless ``overwrite``.
     """
     from . import seed
@@ -161,6 +163,7 @@ def create_company(path: Path, name: str, chart: list[dict] | None = None,
         company.set_meta("first_fiscal_month", "January")
         for app in authorize:
             company.authorize(app)
-        seed.standard_lists(company.processor, chart if chart is not None else seed.STANDARD_CHART)
+        seed.standard_lists(company.processor, chart if chart is not None else seed.STANDARD_CHART,
+                            standard=standard_lists)
     finally:
         db.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..qbxml.parse import boolean, parse_xml, text
+from .store import now_text
 
 if TYPE_CHECKING:
     from .processor import Processor
@@ -47,8 +48,9 @@ STANDARD_PAYMENT_METHODS = [("Cash", "Cash"), ("Check", "Check"), ("Visa", "Visa
 STANDARD_VENDORS = ["Riverside Office Supply", "City Utilities"]
 
 
-def standard_lists(processor: "Processor", chart: list[dict[str, str]]) -> None:
-    """Insert ``chart``, the standard payment methods and vendors into a new company."""
+def standard_lists(processor: "Processor", chart: list[dict[str, str]], standard: bool = True) -> None:
+    """Insert ``chart`` into a new company, and with ``standard`` the standard payment methods and vendors (not for
+    a company seeded from a real one, which has the lists the real company has and no others)."""
     by_name: dict[str, str] = {}
     for account in chart:
         parent = account.get("parent")
@@ -58,6 +60,8 @@ def standard_lists(processor: "Processor", chart: list[dict[str, str]]) -> None:
                                      account_type=account["type"], number=account.get("number"),
                                      special=account.get("special"))
         by_name[full_name] = row["list_id"]
+    if not standard:
+        return
     for name, method_type in STANDARD_PAYMENT_METHODS:
         processor._insert_list("PaymentMethod", "paymentmethod", name, name, method_type=method_type)
     for name in STANDARD_VENDORS:
@@ -69,7 +73,12 @@ def seed_from_responses(processor: "Processor", files: list[Path]) -> dict[str, 
 
     Accepts AccountQueryRs, CustomerQueryRs, ItemQueryRs (ItemServiceRet),
     VendorQueryRs and PaymentMethodQueryRs files. ListIDs, names, types and
-    EditSequences are kept so that a rehearsal sees the real identifiers.
+    EditSequences are kept so that a rehearsal sees the real identifiers; so are
+    jobs (a CustomerRet's ParentRef, its Sublevel through its FullName
+    "Customer:Job", and JobStatus: qbxmlops130-annotated.xml CustomerRet) and the
+    times as QuickBooks wrote them, with their UTC offset (TimeCreated
+    "2024-12-15T22:19:47-05:00" in a captured AccountAddRs: reference §4).
+    Parents are inserted before their children (by Sublevel).
     Returns counts by kind.
     """
     counts: dict[str, int] = {}
@@ -82,10 +91,11 @@ def seed_from_responses(processor: "Processor", files: list[Path]) -> dict[str, 
         for tag in ("CustomerRet", "ItemServiceRet", "VendorRet", "PaymentMethodRet"):
             others.extend(root.iter(tag))
     accounts.sort(key=lambda r: int(text(r, "Sublevel") or 0))
+    others.sort(key=lambda r: int(text(r, "Sublevel") or 0))
     for ret in accounts:
         _insert_ret(processor, ret, "Account", "account", account_type=text(ret, "AccountType"),
                     number=text(ret, "AccountNumber"), special=text(ret, "SpecialAccountType"),
-                    parent_id=text(ret, "ParentRef/ListID") or None)
+                    parent_id=text(ret, "ParentRef/ListID") or None, descr=text(ret, "Desc"))
         counts["accounts"] = counts.get("accounts", 0) + 1
     for ret in others:
         if ret.tag == "CustomerRet":
@@ -94,7 +104,9 @@ def seed_from_responses(processor: "Processor", files: list[Path]) -> dict[str, 
                         addr1=text(ret, "BillAddress/Addr1"), addr2=text(ret, "BillAddress/Addr2"),
                         city=text(ret, "BillAddress/City"), state=text(ret, "BillAddress/State"),
                         postal_code=text(ret, "BillAddress/PostalCode"), phone=text(ret, "Phone"),
-                        email=text(ret, "Email"), account_number=text(ret, "AccountNumber"))
+                        email=text(ret, "Email"), account_number=text(ret, "AccountNumber"),
+                        parent_id=text(ret, "ParentRef/ListID") or None, notes=text(ret, "Notes"),
+                        job_status=text(ret, "JobStatus") if text(ret, "JobStatus") not in ("", "None") else None)
             counts["customers"] = counts.get("customers", 0) + 1
         elif ret.tag == "ItemServiceRet":
             account = (text(ret, "SalesOrPurchase/AccountRef/ListID")
@@ -119,7 +131,7 @@ def _insert_ret(processor: "Processor", ret, kind: str, name_space: str, **cols)
     cols.update(list_id=text(ret, "ListID"), kind=kind, name_space=name_space, name=name, full_name=full_name,
                 is_active=1 if boolean(ret, "IsActive", True) else 0,
                 edit_seq=text(ret, "EditSequence") or processor.new_edit_seq(),
-                created=text(ret, "TimeCreated")[:19], modified=text(ret, "TimeModified")[:19])
+                created=text(ret, "TimeCreated") or now_text(), modified=text(ret, "TimeModified") or now_text())
     keys = ",".join(cols)
     processor.db.execute(f"INSERT OR REPLACE INTO lists ({keys}) VALUES ({','.join('?' * len(cols))})",
                          list(cols.values()))
