@@ -38,7 +38,9 @@ from test_webconnector_service import cheap_hash
 WSDL = Path(os.environ.get("QBWC_WSDL") or DEFAULT_WSDL)
 BINDING = "{http://developer.intuit.com/}QBWebConnectorSvcSoap"
 USER, PASSWORD = "office", "correct horse battery"
-HCP = build.message([build.request("HostQuery", None, 1), build.request("CompanyQuery", None, 2),
+# The Web Connector names an OwnerID to see a FileID (guide p.36: QuickBooks returns data extensions only to their
+# OwnerID); the simulated company's own FileID is public (OwnerID 0).
+HCP = build.message([build.request("HostQuery", None, 1), build.request("CompanyQuery", {"OwnerID": ["0"]}, 2),
                      build.request("PreferencesQuery", None, 3)], on_error="continueOnError")
 """What QBWC asks QuickBooks before the first sendRequestXML (guide p.22)."""
 

@@ -43,7 +43,9 @@ def cheap_hash(password: str) -> str:
     """An argon2id hash with minimal cost: verification reads the cost from the hash, so logins in tests
     are fast. The stored-hash path itself (default cost) is tested in test_webconnector_qwc.py."""
     return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(password)
-HCP = build.message([build.request("HostQuery", None, 1), build.request("CompanyQuery", None, 2),
+# The Web Connector names an OwnerID to see a FileID (guide p.36: QuickBooks returns data extensions only to their
+# OwnerID); the simulated company's own FileID is public (OwnerID 0).
+HCP = build.message([build.request("HostQuery", None, 1), build.request("CompanyQuery", {"OwnerID": ["0"]}, 2),
                      build.request("PreferencesQuery", None, 3)], on_error="continueOnError")
 
 MEMBERS = """number,name,city,state

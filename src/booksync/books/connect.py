@@ -16,12 +16,14 @@ def open_books(home: Home) -> Iterator[DesktopBooks]:
     file is missing, in use, or the application is not authorized.
     """
     kind = home.settings["company"].get("kind", "simulator")
+    # The OwnerID of booksync's .qwc: the company's FileID under it is the key of booksync's records.
+    owner_id = str(home.settings.get("webconnector", {}).get("owner_id", ""))
     if kind == "rp2":
         # QuickBooks Desktop on this Windows PC, through QBXMLRP2 (books/rp2.py; settings in [rp2]).
         from .rp2 import open_rp2
 
         with open_rp2(home.settings) as transport:
-            yield DesktopBooks(transport)
+            yield DesktopBooks(transport, owner_id=owner_id)
         return
     if kind == "online":
         # QuickBooks Online through the Accounting API (books/online.py; settings in [online], tokens in online/).
@@ -37,6 +39,6 @@ def open_books(home: Home) -> Iterator[DesktopBooks]:
 
     company = open_company(home.company_path, app_name=home.settings["company"].get("app_name", "booksync"))
     try:
-        yield DesktopBooks(company, backup_source=company)
+        yield DesktopBooks(company, backup_source=company, owner_id=owner_id)
     finally:
         company.close()

@@ -17,6 +17,7 @@ from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, CustomerData, D
                       QBSnapshot, Ref, SalesData)
 from ..money import fmt
 from ..qbxml import build
+from ..qbxml.errors import ConnectionFailure
 from ..qbxml.parse import MalformedResponse, Response, boolean, date, decimal, parse_response, text
 from ..qbxml.schema import MAX_LENGTH
 from ..sync.fields import Limits
@@ -50,6 +51,34 @@ DESKTOP_LIMITS = Limits(
     line_description=MAX_LENGTH["InvoiceLineAdd"]["Desc"], latin1_only=True)
 
 
+class CompanyUnidentified(ConnectionFailure):
+    """QuickBooks reported no FileID for the company: booksync cannot tell it from another company file."""
+
+
+def _same_owner(a: str, b: str) -> bool:
+    return a.strip().strip("{}").lower() == b.strip().strip("{}").lower()
+
+
+def company_key(company_ret: etree._Element, owner_id: str) -> str:
+    """The key of booksync's records for this company (the link table's ``company_key``): the FileID the Web
+    Connector stored under booksync's OwnerID (QBWC guide p.36: stored "the first time the Web Connector connects
+    to the company", returned to a CompanyQuery naming the OwnerID), else the company's public FileID (OwnerID 0;
+    the simulated company carries one). Never the company's name, which a user may change in QuickBooks.
+
+    Raises :class:`CompanyUnidentified` when the company carries neither."""
+    found = [(text(ext, "OwnerID"), text(ext, "DataExtValue")) for ext in company_ret.findall("DataExtRet")
+             if text(ext, "DataExtName") == "FileID" and text(ext, "DataExtValue")]
+    for wanted in ([owner_id] if owner_id else []) + ["0"]:
+        for owner, value in found:
+            if _same_owner(owner, wanted):
+                return value
+    raise CompanyUnidentified(
+        0, f"QuickBooks did not report a FileID for the company \"{text(company_ret, 'CompanyName')}\", so booksync "
+           "cannot tell it from another company file; nothing was read or written.",
+        "Add booksync to the QuickBooks Web Connector once ('booksync qwc', then add the .qwc file in the Web "
+        "Connector): the Web Connector stores the FileID in the company under booksync's OwnerID.")
+
+
 def _holdable(name: str) -> bool:
     return _NOT_HOLDABLE.search(name) is None
 
@@ -63,10 +92,16 @@ class DesktopBooks:
 
     limits = DESKTOP_LIMITS
 
-    def __init__(self, transport: Transport, backup_source: Any = None) -> None:
+    def __init__(self, transport: Transport, backup_source: Any = None, owner_id: str = "") -> None:
+        """``owner_id``: the OwnerID of booksync's .qwc (``webconnector.owner_id``), under which the Web Connector
+        stored the company's FileID; "" when booksync was never added to the Web Connector."""
         self.transport = transport
         self._backup_source = backup_source
+        self.owner_id = owner_id
         self._company_key = ""
+        self.legacy_key = ""
+        """The key booksync used before the company key came from a FileID ("company:" and the company's name),
+        under which a home's links may still be (see :func:`booksync.store.keys.adopt_company_key`)."""
 
     # ------------------------------------------------------------------ reading
 
@@ -108,22 +143,21 @@ class DesktopBooks:
         customers and accounts without their Balance (None), which QuickBooks computes from every transaction of
         each customer. ``customers=False``: no customers and no vendors (the snapshot is not ``complete``); a sync
         reads the ones it needs with :meth:`find_customers`."""
-        host, company, prefs = self._ask([build.request("HostQuery", None, 1), build.request("CompanyQuery", None, 2),
+        owners = [self.owner_id, "0"] if self.owner_id else ["0"]
+        host, company, prefs = self._ask([build.request("HostQuery", None, 1),
+                                          build.request("CompanyQuery", {"OwnerID": owners}, 2),
                                           build.request("PreferencesQuery", None, 3)])
         for rs in (host, company, prefs):
             rs.raise_for_status()
         company_ret = company.rets[0]
-        for ext in company_ret.findall("DataExtRet"):
-            if text(ext, "DataExtName") == "FileID":
-                self._company_key = text(ext, "DataExtValue")
         info = QBCompany(
             name=text(company_ret, "CompanyName"),
             closing_date=date(prefs.rets[0], "AccountingPreferences/ClosingDate") if prefs.rets else None,
             product=text(host.rets[0], "ProductName"),
             qbxml_versions=tuple(e.text or "" for e in host.rets[0].findall("SupportedQBXMLVersion")),
             first_fiscal_month=text(company_ret, "FirstMonthFiscalYear") or "January")
-        if not self._company_key:
-            self._company_key = "company:" + info.name
+        self._company_key = company_key(company_ret, self.owner_id)
+        self.legacy_key = "company:" + info.name
         accounts = [QBAccount(list_id=text(r, "ListID"), full_name=text(r, "FullName"),
                               account_type=text(r, "AccountType"), number=text(r, "AccountNumber"),
                               special=text(r, "SpecialAccountType"), is_active=boolean(r, "IsActive", True),

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..account_rules import allowed_types, incompatibility, suggest
 from ..domain import Kind
+from ..store.keys import adopt_company_key
 from ..store.models import GLAccount, Invoice, Link, Member, Payment
 from ..exits import EXIT_CHECKS, EXIT_REFUSED
 from .common import books, console, err, home_option, json_option, load_home, sessions_for, setup_logging
@@ -156,6 +157,8 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
         key = port.company_key
     customers = {c.full_name.casefold(): c for c in snapshot.customers}
     with sessions() as session:
+        if adopt_company_key(session, key, getattr(port, "legacy_key", "")):
+            session.commit()
         linked = {lk.local_id: lk for lk in session.scalars(
             select(Link).where(Link.company_key == key, Link.kind == Kind.CUSTOMER.value))}
         if member:

@@ -57,6 +57,14 @@ class CompanyFile:
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def set_data_ext(self, owner_id: str, name: str, value: str) -> None:
+        """Store a data extension of the company under ``owner_id``, as the Web Connector stores a .qwc's FileID
+        under its OwnerID the first time it connects (QBWC guide p.36). A CompanyQuery returns it only to a
+        request naming that OwnerID."""
+        from .processor import data_ext_owner
+
+        self.set_meta(f"dataext:{data_ext_owner(owner_id)}:{name}", value)
+
     def authorize(self, app_name: str) -> None:
         """Grant ``app_name`` access, as the QuickBooks administrator does."""
         self.db.execute("INSERT OR REPLACE INTO authorized_apps VALUES (?, ?)",

@@ -93,6 +93,12 @@ def is_lock_error(exc: BaseException) -> bool:
 
 
 
+def data_ext_owner(owner: str) -> str:
+    """An OwnerID as data extensions are kept: "0", or the GUID in braces, upper case."""
+    owner = owner.strip()
+    return "0" if owner == "0" else "{" + owner.strip("{}").upper() + "}"
+
+
 class Processor(Queries, Lists, Transactions):
     """Processes request message sets against one open company database."""
 
@@ -391,14 +397,39 @@ class Processor(Queries, Lists, Transactions):
         return self._ok([ret])
 
     def company_query(self, rq: etree._Element) -> etree._Element:
+        """CompanyRet, with a DataExtRet for each data extension of the OwnerIDs the request names, and no others:
+        private data is returned only to who asks with its OwnerID (QBWC guide p.36: "If you were to do a
+        CompanyQuery, specifying your web service's OwnerID value in the query in the OwnerID query field, you
+        would see [the FileID DataExtRet]"; reference §1 "Query options": OwnerID "returns private DataExt").
+
+        The simulated company carries its own FileID as a public data extension (OwnerID 0), standing for the
+        identity a company file has; a FileID the Web Connector stored under a .qwc's OwnerID is kept by
+        :meth:`~booksync.simulator.company.CompanyFile.set_data_ext`."""
+        exts = []
+        for owner in dict.fromkeys(e.text or "" for e in rq.findall("OwnerID")):
+            for name, value in self.data_exts(owner):
+                exts.append({"OwnerID": owner, "DataExtName": name, "DataExtType": "STR255TYPE",
+                             "DataExtValue": value})
         ret = _aggregate("CompanyRet", {
             "IsSampleCompany": False, "CompanyName": self.meta("company_name"),
             "LegalCompanyName": self.meta("company_name"),
             "FirstMonthFiscalYear": self.meta("first_fiscal_month", "January"),
             "FirstMonthIncomeTaxYear": self.meta("first_fiscal_month", "January"),
-            "DataExtRet": [{"OwnerID": "0", "DataExtName": "FileID", "DataExtType": "STR255TYPE",
-                            "DataExtValue": self.meta("file_id")}]})
+            "DataExtRet": exts})
         return self._ok([ret])
+
+    def data_exts(self, owner: str) -> list[tuple[str, str]]:
+        """(DataExtName, DataExtValue) of the company's data extensions under ``owner`` (a GUID, any case, or "0")."""
+        key = data_ext_owner(owner)
+        prefix = f"dataext:{key}:"
+        out = [(k[len(prefix):], v) for k, v in sorted((self._meta or self._all_meta()).items())
+               if k.startswith(prefix)]
+        if key == "0" and self.meta("file_id"):
+            out.insert(0, ("FileID", self.meta("file_id")))
+        return out
+
+    def _all_meta(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT key, value FROM meta")}
 
     def preferences_query(self, rq: etree._Element) -> etree._Element:
         accounting: dict[str, Any] = {

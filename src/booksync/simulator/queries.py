@@ -15,6 +15,13 @@ from .common import _UNSET, TXN_RET, Refusal, _aggregate, _name_spaces
 from .filters import LIST_FILTERS, TXN_FILTERS, list_where, refuse_unsupported, txn_where
 from .store import amount
 
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _nocase(value: str) -> str:
+    """``value`` as SQLite's NOCASE compares it (ASCII letters only), as the queries above match names."""
+    return value.translate(_ASCII_LOWER)
+
 
 class Queries:
     """Query handlers and Ret builders, mixed into :class:`~.processor.Processor`."""
@@ -60,8 +67,8 @@ class Queries:
                                     "error message: Invalid argument.  The specified record does not exist in the "
                                     "list.")
         elif names:
-            found = {r["full_name"].casefold() for r in rows}
-            unknown = next((n for n in names if (n or "").casefold() not in found), None)
+            found = {_nocase(r["full_name"]) for r in rows}
+            unknown = next((n for n in names if _nocase(n or "") not in found), None)
             if unknown is not None:
                 return self._not_found(unknown)
         return self._page(rq, [r["list_id"] for r in rows], rows, to_ret, prepare)
@@ -364,8 +371,8 @@ class Queries:
             if ids:
                 unknown = next((v for v in ids if v not in {r["txn_id"] for r in rows}), None)
             elif refs:
-                found = {(r["ref_number"] or "").casefold() for r in rows}
-                unknown = next((v for v in refs if v.casefold() not in found), None)
+                found = {_nocase(r["ref_number"] or "") for r in rows}
+                unknown = next((v for v in refs if _nocase(v) not in found), None)
             else:
                 unknown = next((v for v in exact if v not in {r["ref_number"] for r in rows}), None)
             if unknown is not None:

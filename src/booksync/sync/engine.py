@@ -33,6 +33,7 @@ from ..exits import EXIT_CHECKS, EXIT_CONNECTION, EXIT_DECLINED, EXIT_OK, EXIT_R
 from ..faults import fault_point
 from ..domain import Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref
 from ..qbxml.errors import ConnectionFailure, QBError, StatusError
+from ..store.keys import adopt_company_key
 from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
                             Payment, SyncMark, SyncRun, _now)
 from . import planner
@@ -494,6 +495,8 @@ class Run:
         key = self.port.company_key
         self.ui.progress("Reading QuickBooks", 1, 1)
         with self.sessions() as session:
+            if adopt_company_key(session, key, getattr(self.port, "legacy_key", "")):
+                session.commit()
             self.settled = self.settle_journal(session, key, snapshot)
             # Links follow the billing records' own identity (numbers), not row ids that may be reused.
             self.notices = gone_notices(anchor_links(session, key))

@@ -295,7 +295,7 @@ class WebConnectorService:
         from ..sync.engine import SyncOptions
 
         wc = home.settings["webconnector"]
-        port = DesktopBooks(session.bridge)
+        port = DesktopBooks(session.bridge, owner_id=str(wc.get("owner_id", "")))
         interaction = WebConnectorInteraction(session, self.db, bool(wc.get("create_customers", True)),
                                               bool(wc.get("unattended", False)), billing)
         options = SyncOptions(message_size=int(home.settings["sync"].get("message_size", 50)),
