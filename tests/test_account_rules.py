@@ -137,7 +137,7 @@ def test_an_incompatible_cross_reference_already_in_the_store_stops_the_sync(nos
     assert result.code == 3, result
     assert ('G/L account 4100 Event Registrations: is of type Income and cannot post to QuickBooks account '
             '"Checking" of type Bank: by the income rule') in result.stdout
-    assert 'booksync accounts xref --set 4100="Events"' in result.stdout
+    assert f'booksync accounts xref --home {home} --set 4100="Events"' in result.stdout
     assert result.writes == [] and db.fingerprint() == before
     listed = cli("accounts", "xref", "--home", home)
     assert "wrong type: Checking (Bank)" in listed.stdout and "by the income rule" in listed.stderr

@@ -49,7 +49,7 @@ def test_unmapped_account_stops_the_sync_before_anything_is_written(nosync_copy,
     assert result.code == 3, result
     assert "You have 1 account(s) which do not have a matching QuickBooks account specified." in result.stdout
     assert "G/L account 4300 Advertising" in result.stdout
-    assert "booksync accounts xref --set 4300=" in result.stdout
+    assert f"booksync accounts xref --home {home} --set 4300=" in result.stdout
     assert result.writes == []
     assert db.count_lists("Customer") == 0 and db.count_txns("Invoice") == 0
     assert db.fingerprint() == before
@@ -152,7 +152,7 @@ def test_payments_into_an_income_account_stop_the_sync(nosync_copy, cli, company
     assert result.code == 3, result
     assert ('G/L account 1050 Undeposited Funds: is of type Other Current Asset and cannot post to QuickBooks '
             'account "Advertising Income" of type Income: by the deposit rule') in result.stdout
-    assert 'booksync accounts xref --set 1050="Undeposited Funds"' in result.stdout
+    assert f'booksync accounts xref --home {home} --set 1050="Undeposited Funds"' in result.stdout
     assert result.writes == []
     assert db.fingerprint() == before
 

@@ -107,5 +107,5 @@ def test_a_payment_recorded_to_an_income_account_stops_the_sync(nosync_copy, cli
     assert ('G/L account 1000 Operating Checking: is of type Bank and cannot post to QuickBooks account "Events" of '
             'type Income: by the deposit rule a Bank G/L account maps only to a Bank or Other Current Asset account'
             ) in result.stdout
-    assert 'booksync accounts xref --set 1000="Checking"' in result.stdout
+    assert f'booksync accounts xref --home {home} --set 1000="Checking"' in result.stdout
     assert result.writes == [] and company_db(nosync_copy.company).fingerprint() == before

@@ -18,6 +18,7 @@ from booksync.domain import Action, Kind, LineData, Operation, Ref, SalesData
 from booksync.qbxml import build
 from booksync.qbxml import parse as qbparse
 from booksync.qbxml.errors import QBError
+from booksync.cli.common import command_name
 from booksync.qbxml.parse import MalformedResponse, boolean, date, decimal, parse_response
 from booksync.simulator import create_company, open_company
 from booksync.store.db import open_store
@@ -295,7 +296,7 @@ def test_a_corrupted_answer_stops_the_sync_clearly_and_the_next_sync_settles_it(
     err = capsys.readouterr().err
     assert "QuickBooks' answer could not be read:" in err
     assert "not well-formed XML (truncated or corrupted?)" in err
-    assert "Run 'booksync sync' again" in err
+    assert f"Run it again: {command_name()} sync --home {home.path}" in " ".join(err.split())
     db = company_db(home.company_path)
     assert db.count_txns("Invoice") == 4, "QuickBooks had processed the invoices"
     assert db.count_txns("ReceivePayment") == 0, "nothing after the corrupted answer was sent"

@@ -17,6 +17,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 import booksync
+from booksync.cli.common import command_name
 from booksync.config import Home
 from booksync.store.db import open_store
 from booksync.store.models import SyncRun
@@ -62,7 +63,8 @@ def test_the_deposit_remedy_names_the_flag_on_the_command_line_and_the_checkbox_
                "--home", home).code == 0
     stopped, _ = sync(cli, home)
     assert stopped.code == 3, stopped
-    assert "--allow-deposit-changes" in stopped.stdout and "run 'booksync sync' again" in stopped.stdout
+    assert "--allow-deposit-changes" in stopped.stdout
+    assert f"run '{command_name()} sync --home {home}' again" in stopped.stdout  # a command to paste
     with open_store(Home.load(demo_copy.path).database_url)() as session:
         run = session.scalars(select(SyncRun).where(SyncRun.status == "stopped")).one()
     problem = json.loads(run.summary)["problems"][0]

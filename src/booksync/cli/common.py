@@ -1,8 +1,10 @@
 """Helpers shared by the command modules: options, home loading, logging, connections."""
 from __future__ import annotations
 
-import logging
 import json
+import logging
+import re
+import shlex
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +39,7 @@ def load_home(home_dir: Path | None, create: bool = False) -> Home:
     try:
         home = Home.load(home_dir, create=create)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(copyable(str(exc), None)) from None
     from .backups import finish_interrupted_restore
 
     finish_interrupted_restore(home)
@@ -64,14 +66,48 @@ def sessions_for(home: Home):
 
 def command_name() -> str:
     """How to type booksync again in hints: "booksync" when that is on PATH and is this program, else the
-    path it was started by (after `make demo` that is .venv/bin/booksync, not on PATH)."""
+    full path of the program as invoked (after `make demo` that is .venv/bin/booksync, not on PATH). Run as
+    ``python -m booksync.cli.main``, the ``booksync`` script beside that Python when there is one."""
     import shutil
 
     started = Path(sys.argv[0])
+    if started.name != "booksync":  # python -m booksync.cli.main
+        started = Path(sys.executable).parent / "booksync"
+        if not started.exists():
+            return f"{shlex.quote(sys.executable)} -m booksync.cli.main"
     found = shutil.which("booksync")
-    if started.name == "booksync" and (found is None or Path(found).resolve() != started.resolve()):
-        return str(started)
-    return "booksync"
+    if found is not None and Path(found).resolve() == started.resolve():
+        return "booksync"
+    return shlex.quote(str(started.absolute()))
+
+
+_BOOKSYNC_COMMAND = re.compile(r"(?<![\w/.-])booksync((?: [a-z][a-z-]*)+)")
+
+
+def copyable(text: str, home: Home | Path | None) -> str:
+    """Every ``booksync COMMAND ...`` in ``text`` made pasteable: the program as invoked (:func:`command_name`)
+    and ``--home`` with the home actually used (quoted with shlex) right after the command's words, unless the
+    text already names a home. Words after the command path (arguments, options) are kept as they are."""
+    from .main import cli
+
+    root = getattr(home, "path", home)
+    prog = command_name()
+
+    def rewrite(match: re.Match) -> str:
+        words, group, path = match.group(1).split(), cli, []
+        for word in words:
+            sub = getattr(group, "commands", {}).get(word)
+            if sub is None:
+                break
+            path.append(word)
+            group = sub
+        if not path:
+            return match.group(0)
+        rest = words[len(path):]
+        home_part = [] if root is None or "--home" in text else ["--home", shlex.quote(str(root))]
+        return " ".join([prog, *path, *home_part, *rest])
+
+    return _BOOKSYNC_COMMAND.sub(rewrite, text)
 
 
 _JSON_PRINTED: list[bool] = []
@@ -116,12 +152,12 @@ def books(home: Home, as_json: bool = False) -> Iterator[Any]:
         with open_books(home) as port:
             yield port
     except ConnectionFailure as exc:
+        advice = copyable(exc.advice or "", home)
         err.print(f"[bold red]Could not connect to QuickBooks.[/] {escape(exc.message)}")
-        if exc.advice:
-            err.print(escape(exc.advice))
+        if advice:
+            err.print(escape(advice))
         if as_json:
-            fail_json("connection-failed", EXIT_CONNECTION, f"Could not connect to QuickBooks. {exc.message}",
-                      exc.advice or "")
+            fail_json("connection-failed", EXIT_CONNECTION, f"Could not connect to QuickBooks. {exc.message}", advice)
         sys.exit(EXIT_CONNECTION)
     except ConfigError as exc:
         if as_json:

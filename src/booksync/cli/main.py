@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import shutil
 import subprocess
 import sys
@@ -24,9 +25,8 @@ from .. import __version__
 from ..config import database_url_of, initial_database_url
 from ..domain import Plan
 from ..exits import EXIT_CHECKS, EXIT_DECLINED, EXIT_UNEXPECTED, EXIT_USAGE, help_epilog
-from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, command_name, console, err,
-                     fail_json, home_option, json_option, json_printed, load_home, sessions_for, setup_logging,
-                     sync_lock)
+from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, console, copyable, err, fail_json,
+                     home_option, json_option, json_printed, load_home, sessions_for, setup_logging, sync_lock)
 
 def _wants_json() -> bool:
     return "--json" in sys.argv[1:]
@@ -94,8 +94,8 @@ def init(home_dir: Path | None) -> None:
     home = load_home(home_dir, create=True)
     sessions_for(home)
     console.print(f"booksync home ready in {home.path}")
-    console.print("Next: import your billing data with 'booksync import KIND FILE.csv' and create or connect a "
-                  "company ('booksync simulator init').")
+    console.print(escape(copyable("Next: import your billing data (booksync import KIND FILE.csv), then create or "
+                                  "connect a company: booksync simulator init", home)))
 
 
 @cli.command("import")
@@ -306,7 +306,9 @@ def show_notices(out: Console, notices: list[Any]) -> None:
             out.print(f"      to fix: {escape(n.fix)}")
 
 
-def print_result(result: Any, as_json: bool) -> None:
+def print_result(result: Any, as_json: bool, home: Any = None) -> None:
+    """The run's outcome for a person (or ``result.as_dict()`` with ``as_json``); every command in it is one the
+    user can paste (:func:`copyable`: the program as invoked, ``--home`` of ``home``)."""
     if as_json:
         console.print_json(json.dumps(result.as_dict()))
         return
@@ -320,11 +322,12 @@ def print_result(result: Any, as_json: bool) -> None:
     for p in result.problems:
         console.print(f"  - {escape(p.record)}: {escape(p.message)}")
         if p.fix:
-            console.print(f"      to fix: {escape(p.fix)}")
+            console.print(f"      to fix: {escape(copyable(p.fix, home))}")
     if result.problems and result.problems[0].code == "unmapped-account":
-        console.print("\nTo see the QuickBooks accounts to choose from: booksync accounts xref --quickbooks\n"
-                      "To map one: booksync accounts xref --set NUMBER=\"QuickBooks account\"   "
-                      "(or accept suggestions: booksync accounts xref --apply-suggestions)")
+        console.print(escape(copyable(
+            "\nTo see the QuickBooks accounts to choose from: booksync accounts xref --quickbooks\n"
+            "To map one: booksync accounts xref --set NUMBER=\"QuickBooks account\"\n"
+            "Or accept the suggestions: booksync accounts xref --apply-suggestions", home)))
     if result.notices and result.status != "completed":
         show_notices(console, result.notices)
     if result.applied:
@@ -400,7 +403,7 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
             no_answer(ui.unanswered, as_json)
     unattended_without_corrections_log(result, ui)
     logging.getLogger("booksync.sync").info("run %s: %s", result.run_id, result.message)
-    print_result(result, as_json)
+    print_result(result, as_json, home)
     sys.exit(result.exit_code)
 
 
@@ -437,8 +440,8 @@ def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: A
         return synchronize(sessions, port, home, ui, options)
     except MalformedResponse as exc:
         logging.getLogger("booksync.sync").exception("malformed answer from QuickBooks")
-        advice = ("Operations recorded before it stand; any whose answer was lost will be settled by asking "
-                  "QuickBooks at the start of the next sync. Run 'booksync sync' again.")
+        advice = copyable("Operations recorded before it stand; any whose answer was lost will be settled by asking "
+                          "QuickBooks at the start of the next sync. Run it again: booksync sync", home)
         err.print(f"[bold red]QuickBooks' answer could not be read:[/] {escape(str(exc))}")
         err.print(advice)
         if as_json:
@@ -448,11 +451,12 @@ def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: A
         err.print(f"[bold red]The connection to QuickBooks failed during the run:[/] {escape(exc.message)}")
         if exc.outcome:  # whether anything was written (the engine recorded the run as stopped)
             err.print(escape(exc.outcome))
-        advice = exc.advice or ""
-        if exc.advice:
-            err.print(escape(exc.advice))
+        advice = copyable(exc.advice or "", home)
+        if advice:
+            err.print(escape(advice))
         if not isinstance(exc, ReconnectNeeded):  # there the advice is to reconnect, not to wait
-            again = "Run 'booksync sync' again once QuickBooks is reachable; nothing will be written twice."
+            again = copyable("Once QuickBooks is reachable, run it again (nothing will be written twice): "
+                             "booksync sync", home)
             err.print(again)
             advice = f"{advice} {again}".strip()
         if as_json:
@@ -500,8 +504,8 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
                 console.print(f"  - {escape(g.label)}: {escape(message)}")
                 console.print(f"      to fix: {escape(fix)}")
         if result.not_synchronized:
-            console.print(f"{result.not_synchronized} billing record(s) are not synchronized yet "
-                          "(run 'booksync sync').")
+            console.print(escape(copyable(f"{result.not_synchronized} billing record(s) are not synchronized yet "
+                                          "(to synchronize them: booksync sync).", home)))
         console.print("[green]The books agree: zero differences.[/]" if result.agrees
                       else f"[bold red]The books disagree: {len(result.member_differences)} member and "
                            f"{len(result.account_differences)} account difference(s)"
@@ -576,7 +580,7 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
             f"the billing store's database {shown} already holds {len(tables)} tables, and no demo home "
             f"in {target} points at it (a home whose folder was deleted, or another home, may own it). "
             f"Nothing was changed. To empty it and start the demo there: "
-            f"{command_name()} demo --home {target} --reset-database")
+            + copyable(f"booksync demo --home {shlex.quote(str(target))} --reset-database", None))
     if demo_url is not None:
         db.reset_database(demo_url)  # the demo's own store, whatever database it is in
         for name in ("company.qbsim", "company.qbsim-wal", "company.qbsim-shm", "runs", "backups", "logs"):
@@ -605,20 +609,21 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
     create_company(home.company_path, "Riverside Regional Chamber of Commerce", overwrite=True)
     out.print(f"Created the simulated QuickBooks company {home.company_path}")
     if no_sync:
-        out.print(f"\nNext: booksync sync --home {target}   (it will ask before creating customers and before "
-                  "updating QuickBooks)")
+        out.print(escape(copyable("\nNext: booksync sync   (it will ask before creating customers and before "
+                                  "updating QuickBooks)", home)))
         return
     ui = CliInteraction(assume_yes=True, create_customers=True, quiet=as_json)
     with sync_lock(home, as_json), books(home, as_json) as port:
         result = run_sync(sessions, port, home, ui, SyncOptions(), as_json)
-    print_result(result, as_json)
+    print_result(result, as_json, home)
     if not as_json and result.exit_code == 0:
-        me = command_name()
         console.print("\nWhat to try next:")
-        console.print(f"  {me} reconcile --home {target}        the books agree, member by member")
-        console.print(f"  {me} sync --home {target}             a second run has nothing to send")
-        console.print(f"  {me} accounts xref --home {target}    the G/L account cross references")
-        console.print(f"  {me} simulator request FILE.xml --home {target}   ask the company in qbXML")
+        for command, what in (("reconcile", "the books agree, member by member"),
+                              ("sync", "a second run has nothing to send"),
+                              ("accounts xref", "the G/L account cross references"),
+                              ("simulator request FILE.xml", "ask the company in qbXML")):
+            console.print(f"  {escape(copyable(f'booksync {command}', home))}")
+            console.print(f"      {what}")
     sys.exit(result.exit_code)
 
 
