@@ -6,6 +6,7 @@ adds one for usage errors, interruptions and unexpected errors).
 """
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import shlex
@@ -318,11 +319,23 @@ def print_result(result: Any, as_json: bool, home: Any = None) -> None:
         for line in result.settled[:10]:
             console.print(f"  {escape(line)}")
     style = "green" if result.exit_code == 0 else "bold red" if result.exit_code in (3, 5) else "yellow"
-    console.print(f"\n[{style}]{escape(result.message)}[/]")
-    for p in result.problems:
-        console.print(f"  - {escape(p.record)}: {escape(p.message)}")
-        if p.fix:
-            console.print(f"      to fix: {escape(copyable(p.fix, home))}")
+    full_list = write_problems(result, home) if len(result.problems) > SHOWN_PROBLEMS else None
+    if full_list is not None and all(p.code == "no-customer" for p in result.problems):
+        console.print(f"\n{len(result.problems)} member(s) being billed have no QuickBooks customer. "
+                      f"The full list: {escape(str(full_list))}")
+        console.print(escape(copyable("To create their customers: booksync sync --create-customers\n"
+                                      "To link a member to an existing customer: booksync members map NUMBER "
+                                      "\"Customer name\"  (on the web: the Members page)", home)))
+    else:
+        if result.problems:
+            console.print()
+        for p in result.problems[:SHOWN_PROBLEMS if full_list else None]:
+            console.print(f"  - {escape(p.record)}: {escape(p.message)}")
+            if p.fix:
+                console.print(f"      to fix: {escape(copyable(p.fix, home))}")
+        if full_list is not None:
+            console.print(f"  ... and {len(result.problems) - SHOWN_PROBLEMS} more; the full list: "
+                          f"{escape(str(full_list))}")
     if result.problems and result.problems[0].code == "unmapped-account":
         console.print(escape(copyable(
             "\nTo see the QuickBooks accounts to choose from: booksync accounts xref --quickbooks\n"
@@ -341,6 +354,25 @@ def print_result(result: Any, as_json: bool, home: Any = None) -> None:
         console.print(f"Backup taken before the update: {result.backup}")
     if result.folder:
         console.print(f"Working files: {result.folder}")
+    console.print(f"\n[{style}]{escape(result.message)}[/]")  # the outcome last, where the eye lands
+
+
+SHOWN_PROBLEMS = 10
+"""Problems listed on the terminal; more go to a file in the home (:func:`write_problems`)."""
+
+
+def write_problems(result: Any, home: Any) -> Path | None:
+    """Every problem of ``result`` as CSV (record, problem, to fix: a command to paste) in the home's logs folder,
+    ``logs/problems-RUN_ID.csv``; None without a home."""
+    if home is None:
+        return None
+    path = home.logs_dir / f"problems-{result.run_id or 'run'}.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["record", "problem", "to fix"])
+        for p in result.problems:
+            writer.writerow([p.record, p.message, copyable(p.fix, home) if p.fix else ""])
+    return path
 
 
 @cli.command()

@@ -15,7 +15,7 @@ from ..domain import Kind
 from ..store.keys import adopt_company_key
 from ..store.models import GLAccount, Invoice, Link, Member, Payment
 from ..exits import EXIT_CHECKS, EXIT_REFUSED
-from .common import books, console, err, home_option, json_option, load_home, sessions_for, setup_logging
+from .common import books, console, copyable, err, home_option, json_option, load_home, sessions_for, setup_logging
 
 @click.group()
 def accounts() -> None:
@@ -167,8 +167,18 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
             record = session.scalar(select(Member).where(Member.number == member))
             if record is None:
                 raise click.BadParameter(f"no member numbered {member!r}", param_hint="MEMBER")
-            from ..web.services import MappingRefused, link_member
+            from ..web.services import MappingRefused, find_customers, link_member
 
+            if customer.strip().casefold() not in customers:  # the web offers a search box; here, the candidates
+                near = find_customers(snapshot, customer, limit=10)
+                err.print(escape(f"QuickBooks has no customer named \"{customer.strip()}\"; nothing was linked."))
+                if near:
+                    err.print("Customers whose name contains those words:")
+                    for c in near:
+                        err.print(f"  {escape(c.full_name)}")
+                err.print(escape(copyable(f"Give the full name exactly as QuickBooks has it: booksync members map "
+                                          f"{member} \"Customer name\"", home)))
+                sys.exit(EXIT_CHECKS)
             try:
                 console.print(escape(link_member(session, snapshot, key, record, customer)))
             except MappingRefused as exc:
@@ -194,8 +204,9 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
             table.add_row(r["number"], escape(r["name"]), escape(r["bill_info"] or ""),
                           escape(r["suggestion"] or "") if show_suggestions or r["suggestion"] else "")
         console.print(table)
-        console.print("Link one with: booksync members map MEMBER \"Customer name\"; or let 'booksync sync' create "
-                      "the customers.")
+        console.print(escape(copyable("Link one: booksync members map MEMBER \"Customer name\"\n"
+                                      "Or let the sync create their customers: booksync sync --create-customers",
+                                      home)))
 
 
 @members.command("delete")

@@ -1,0 +1,35 @@
+"""Issue 20.5: answering No to "create customers?" ends with a short summary and the outcome, not 823 lines;
+`members map` speaks of the command line, not of the web's search box."""
+from __future__ import annotations
+
+import csv
+
+from booksync.cli.common import command_name
+
+
+def test_no_to_create_customers_summarises_and_ends_with_the_outcome(nosync_copy, cli, company_db):
+    home = nosync_copy.path
+    before = company_db(nosync_copy.company).fingerprint()
+    result = cli("sync", "--home", str(home), input="n\n")
+    assert result.code == 4, result
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) < 40, result.stdout  # was 823
+    assert lines[-1] == "400 member(s) have no QuickBooks customer and none were created; nothing was written."
+    listed = home / "logs" / next(p.name for p in (home / "logs").glob("problems-*.csv"))
+    assert f"The full list: {listed}" in result.stdout
+    rows = list(csv.DictReader(listed.open(encoding="utf-8")))
+    assert len(rows) == 400 and all(r["problem"] == "has no QuickBooks customer" for r in rows)
+    assert f"{command_name()} members map --home {home} " in rows[0]["to fix"]
+    assert f"To create their customers: {command_name()} sync --home {home} --create-customers" in result.stdout
+    assert f"{command_name()} members map --home {home} NUMBER \"Customer name\"" in result.stdout
+    assert result.writes == [] and company_db(nosync_copy.company).fingerprint() == before
+
+
+def test_members_map_to_an_unknown_customer_names_candidates_not_a_search_box(nosync_copy, cli, qb_customer=None):
+    home = str(nosync_copy.path)
+    result = cli("members", "map", "1001", "Blue Heron", "--home", home)
+    assert result.code == 3, result
+    assert "Search for it" not in result.output
+    assert 'QuickBooks has no customer named "Blue Heron"; nothing was linked.' in result.stderr
+    assert f"Give the full name exactly as QuickBooks has it: {command_name()} members map --home {home} 1001" \
+        in result.stderr
