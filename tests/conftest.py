@@ -359,14 +359,17 @@ def validate_run_files(home: Path) -> int:
     return len(files)
 
 
-def run_cli(*args: str, input: str | None = None, timeout: float = 180, allow_violations: bool = False) -> CliResult:
+def run_cli(*args: str, input: str | None = None, timeout: float = 180, allow_violations: bool = False,
+            env: dict[str, str] | None = None) -> CliResult:
     """Run ``python -m booksync.cli.main ARGS`` with the schema guard; validate the home's staged requests.
 
     A schema violation seen by the simulator in the subprocess fails the test, unless
     ``allow_violations`` (then they are in ``result.violations``)."""
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if k not in ("BOOKSYNC_HOME", "QBXML_GUARD_XSD", "QBXML_GUARD_LOG")}
     env.update(PYTHONPATH=os.pathsep.join([str(GUARD_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]),
                COLUMNS="200", NO_COLOR="1", TERM="dumb", PYTHONIOENCODING="utf-8")
+    env.update(extra)  # e.g. COLUMNS="80": the terminal the test stands for
     path, _ = schema_path()
     fd, log_name = tempfile.mkstemp(prefix="qbxml-guard-", suffix=".jsonl")
     os.close(fd)

@@ -68,13 +68,13 @@ def agrees(cli, home: str) -> None:  # noqa: ANN001
 
 
 def test_unpaid_invoice_amount_changes(demo_copy, cli, company_db, tmp_path):
-    """InvoiceMod with the new amount; the log shows the line before -> after."""
+    """The invoice changed in QuickBooks (InvoiceMod) with the new amount; the log shows the line before -> after."""
     _, unpaid = paid_and_unpaid()
     home = str(demo_copy.path)
     assert cli("import", "invoices", str(write_invoice(tmp_path, unpaid, "12.34")), "--home", home).code == 0
     result, log = sync_with_log(cli, home)
     assert result.code == 0, str(result)
-    assert [(r["Type"], r["Number"], r["Action in QuickBooks"]) for r in log] == [("Invoice", unpaid, "InvoiceMod")]
+    assert [(r["Type"], r["Number"], r["Action in QuickBooks"]) for r in log] == [("Invoice", unpaid, "changed")]
     assert "12.34" in log[0]["What changed"] and log[0]["Amount after"] == "12.34"
     assert txn(company_db(demo_copy.company), unpaid)["total"] == 1234
     agrees(cli, home)
@@ -107,7 +107,7 @@ def test_payment_deleted(demo_copy, cli, company_db):
     assert cli("payments", "delete", receipt, "--home", home).code == 0
     result, log = sync_with_log(cli, home)
     assert result.code == 0, str(result)
-    assert [(r["Number"], r["Action in QuickBooks"]) for r in log] == [(receipt, "TxnDel")]
+    assert [(r["Number"], r["Action in QuickBooks"]) for r in log] == [(receipt, "deleted")]
     assert db.value("SELECT COUNT(*) FROM txns WHERE txn_type='ReceivePayment'") == memo_before - 1
     assert db.value("SELECT COUNT(*) FROM applications a JOIN txns t ON t.txn_id=a.invoice_id WHERE t.ref_number=?",
                     invoice) == 0
@@ -146,7 +146,7 @@ def test_invoice_and_credit_memo_voided_and_invoice_deleted(demo_copy, cli, comp
     result, log = sync_with_log(cli, home)
     assert result.code == 0, str(result)
     assert {(r["Number"], r["Action in QuickBooks"]) for r in log} == {
-        (unpaid, "TxnVoid"), (memo, "TxnVoid"), (other, "TxnDel")}
+        (unpaid, "voided"), (memo, "voided"), (other, "deleted")}
     db = company_db(demo_copy.company)
     assert txn(db, unpaid)["is_voided"] == 1 and txn(db, unpaid)["total"] == 0
     assert txn(db, memo, "CreditMemo")["total"] == 0
@@ -165,7 +165,7 @@ def test_member_renamed(demo_copy, cli, company_db, tmp_path):
     assert cli("import", "members", str(path), "--home", home).code == 0
     result, log = sync_with_log(cli, home)
     assert result.code == 0, str(result)
-    assert [(r["Type"], r["Action in QuickBooks"]) for r in log] == [("Customer", "CustomerMod")]
+    assert [(r["Type"], r["Action in QuickBooks"]) for r in log] == [("Customer", "customer details changed")]
     assert "Smith & Sons Hardware -> Smith and Daughters Hardware" in log[0]["What changed"]
     assert company_db(demo_copy.company).customer_names()["Smith and Daughters Hardware"] == "1007"
     agrees(cli, home)
@@ -184,7 +184,7 @@ def test_member_renamed_to_nothing_storable_gets_the_stand_in_name(demo_copy, cl
     assert cli("import", "members", str(path), "--home", home).code == 0
     result, log = sync_with_log(cli, home)
     assert result.code == 0, str(result)
-    assert [(r["Type"], r["Action in QuickBooks"]) for r in log] == [("Customer", "CustomerMod")]
+    assert [(r["Type"], r["Action in QuickBooks"]) for r in log] == [("Customer", "customer details changed")]
     assert company_db(demo_copy.company).customer_names()["Member 1007"] == "1007"
     agrees(cli, home)
 
@@ -280,6 +280,6 @@ def test_the_pdf_log_reads_back(demo_copy, cli):
     result = cli("sync", "--yes", "--corrections-log", str(pdf), "--home", home)
     assert result.code == 0, str(result)
     text = " ".join(page.extract_text() for page in PdfReader(str(pdf)).pages)
-    assert "QuickBooks Corrections Log" in text and unpaid in text and "TxnVoid" in text and "Totals" in text
+    assert "QuickBooks Corrections Log" in text and unpaid in text and "voided" in text and "Totals of invoices" in text
     for fmt in ("pdf", "html", "csv"):
         assert list(Path(home, "runs").glob(f"*/corrections_log.{fmt}"))

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from booksync.domain import Correction
-from booksync.reports.corrections_log import write_log
+from booksync.reports.corrections_log import LogHeader, write_log
 from booksync.reports.csv_safe import safe_cell
 
 
@@ -29,7 +29,8 @@ def test_the_corrections_log_csv_neutralises_formulas_in_member_names_and_notes(
                          ["Memo: a -> @SUM(A1)"], "InvoiceMod", note="-2+3+cmd|' /C calc'!A0",
                          amount_before=Decimal("-12.50"), amount_after=Decimal("10.00"))
     hostile.member = "=HYPERLINK(\"http://evil.example\")"
-    paths = write_log(tmp_path, [hostile], "Company", "R1", None, dt.date(2026, 1, 1))
+    paths = write_log(tmp_path, [hostile], LogHeader("Company", "R1", dt.date(2026, 1, 2), "office", None,
+                                                     dt.date(2026, 1, 1)))
     with paths["csv"].open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     row = dict(zip(rows[0], rows[1]))

@@ -46,7 +46,7 @@ def test_member_or_date_change_of_a_deposited_payment_is_corrected_automatically
     result, log = sync(cli, home)
     assert result.code == 0, str(result)
     (entry,) = log
-    assert entry["Action in QuickBooks"].startswith("DepositMod (taken out of the deposit), ReceivePaymentMod")
+    assert entry["Action in QuickBooks"].startswith("taken out of the deposit, changed")
     assert "put back" in entry["Action in QuickBooks"] and "total and account are unchanged" in entry["Note"]
     assert db.value("SELECT total FROM txns WHERE txn_type='Deposit'") == total
     assert db.value("SELECT account_id FROM txns WHERE txn_type='Deposit'") == account

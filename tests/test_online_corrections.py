@@ -143,7 +143,7 @@ def test_unpaid_invoice_amount_changes(books: Books, cli) -> None:  # noqa: ANN0
     result, log = books.sync(cli)
     assert result.code == 0, str(result)
     assert "QuickBooks was updated: 1 operation(s) applied" in result.stdout
-    assert actions(log) == {("Invoice", "INV2", "InvoiceMod")}
+    assert actions(log) == {("Invoice", "INV2", "changed")}
     assert log[0]["Amount before"] == "170.00" and log[0]["Amount after"] == "150.00"
     assert log[0]["What changed"] == "lines: 4100 Event Registrations 170.00 -> 4100 Event Registrations 150.00"
     inv = books.doc("Invoice", "INV2")
@@ -165,8 +165,8 @@ def test_invoice_voided_and_deleted_and_credit_memo_deleted(books: Books, cli) -
     books.invoke("credit-memos", "delete", "CM2")
     result, log = books.sync(cli)
     assert result.code == 0, str(result)
-    assert actions(log) == {("Invoice", "INV5", "TxnVoid"), ("Invoice", "INV6", "TxnDel"),
-                            ("Credit memo", "CM2", "TxnDel")}
+    assert actions(log) == {("Invoice", "INV5", "voided"), ("Invoice", "INV6", "deleted"),
+                            ("Credit memo", "CM2", "deleted")}
     inv5 = books.company.find("Invoice", voided_id)
     assert (inv5["TotalAmt"], inv5["Balance"], inv5["SyncToken"]) == (Decimal("0.00"), Decimal("0.00"), "1")
     assert inv5["PrivateNote"].startswith("Voided")
@@ -178,7 +178,7 @@ def test_credit_memo_amount_changes(books: Books, cli) -> None:  # noqa: ANN001
     books.reimport("credit-memos", "CM2,2002,2025-01-21,,,4030,Tier change,1,55.00,55.00")
     result, log = books.sync(cli)
     assert result.code == 0, str(result)
-    assert actions(log) == {("Credit memo", "CM2", "CreditMemoMod")}
+    assert actions(log) == {("Credit memo", "CM2", "changed")}
     cm = books.doc("CreditMemo", "CM2")
     assert (cm["TotalAmt"], cm["RemainingCredit"], cm["SyncToken"]) == (Decimal("55.00"), Decimal("55.00"), "1")
     books.reconciles(cli)
@@ -190,7 +190,7 @@ def test_credit_memo_voided(books: Books, cli) -> None:  # noqa: ANN001
     books.invoke("credit-memos", "void", "CM2")
     result, log = books.sync(cli)
     assert result.code == 0, str(result)
-    assert actions(log) == {("Credit memo", "CM2", "TxnVoid")}
+    assert actions(log) == {("Credit memo", "CM2", "voided")}
     cm = books.company.find("CreditMemo", cm_id)
     assert cm is not None and cm["SyncToken"] == "1"  # kept, as QuickBooks Online's own void keeps it
     assert (cm["TotalAmt"], cm["RemainingCredit"]) == (Decimal("0.00"), Decimal("0.00"))
@@ -260,7 +260,7 @@ def test_payment_deleted(books: Books, cli) -> None:  # noqa: ANN001
     books.invoke("payments", "delete", "R3")
     result, log = books.sync(cli)
     assert result.code == 0, str(result)
-    assert actions(log) == {("Payment", "R3", "TxnDel")}
+    assert actions(log) == {("Payment", "R3", "deleted")}
     assert books.company.find("Payment", pay_id) is None
     assert books.doc("Invoice", "INV3")["Balance"] == Decimal("85.00")  # open again
     books.reconciles(cli)
@@ -274,7 +274,7 @@ def test_payment_amount_edited_and_its_applications_applied_again(books: Books, 
     assert "1 updated" in books.invoke("import", "payments", str(path))
     result, log = books.sync(cli)
     assert result.code == 0, str(result)
-    assert actions(log) == {("Payment", "R4", "ReceivePaymentMod")}
+    assert actions(log) == {("Payment", "R4", "changed")}
     assert log[0]["Amount before"] == "175.00" and log[0]["Amount after"] == "150.00"
     pay, inv, cm = books.payment("R4"), books.doc("Invoice", "INV4"), books.doc("CreditMemo", "CM1")
     assert (pay["TotalAmt"], pay["UnappliedAmt"], pay["SyncToken"]) == (Decimal("150.00"), Decimal("0.00"), "1")
@@ -330,7 +330,7 @@ def test_member_renamed(books: Books, cli) -> None:  # noqa: ANN001
     _rename(books, "Pine Hardware & Garden")
     result, log = books.sync(cli)
     assert result.code == 0, str(result)
-    assert actions(log) == {("Customer", "2002", "CustomerMod")}
+    assert actions(log) == {("Customer", "2002", "customer details changed")}
     assert "Pine Hardware -> Pine Hardware & Garden" in log[0]["What changed"]
     after = books.company.find("Customer", before["Id"])
     assert (after["DisplayName"], after["CompanyName"], after["SyncToken"]) == (
@@ -514,7 +514,7 @@ def test_date_change_of_a_deposited_payment_is_corrected_around_its_deposit(book
     result, log = books.sync(cli)
     assert result.code == 0, str(result)
     (entry,) = log
-    assert entry["Action in QuickBooks"].startswith("DepositMod (taken out of the deposit), ReceivePaymentMod")
+    assert entry["Action in QuickBooks"].startswith("taken out of the deposit, changed")
     assert "put back" in entry["Action in QuickBooks"] and "total and account are unchanged" in entry["Note"]
     after = books.company.find("Deposit", deposit["Id"])
     assert (after["TotalAmt"], after["SyncToken"]) == (Decimal("410.00"), "2")

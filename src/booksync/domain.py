@@ -409,11 +409,14 @@ class Correction:
         member: the member's number and name.
         date: the transaction's date (for a customer: None).
         changes: "field: before -> after" lines.
-        action: what booksync does in QuickBooks, e.g. "InvoiceMod", "TxnVoid".
+        action: what booksync does in QuickBooks, in words: "changed", "voided", "deleted", "taken out of the
+            deposit, changed, put back into the deposit"...
         past_period: dated before the start of the current accounting period.
         closed: dated on or before QuickBooks' closing date.
         note: anything else the accountant must know (a conflict overwritten, an adjustment).
         amount_before / amount_after: the totals, when the record has one.
+        accounts: the G/L accounts the record posts to, before and after (invoice and credit memo lines' items,
+            named after their G/L accounts; a payment's deposit account).
     """
 
     kind: str
@@ -427,6 +430,7 @@ class Correction:
     note: str = ""
     amount_before: Decimal | None = None
     amount_after: Decimal | None = None
+    accounts: tuple[str, ...] = ()
 
 
 @dataclass

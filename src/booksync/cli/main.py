@@ -20,6 +20,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
 
 from .. import __version__
@@ -254,14 +255,47 @@ class CliInteraction:
 
 
 def show_corrections(out: Console, plan: Plan) -> None:
-    table = Table(title="QuickBooks Corrections Log", show_lines=True)
-    for col in ("Type", "Number", "Member", "Date", "What changed", "Action", "Past period", "Closed"):
-        table.add_column(col)
-    for c in plan.corrections:
-        table.add_row(c.kind, escape(c.number), escape(c.member), str(c.date or ""),
-                      escape("\n".join(c.changes + ([c.note] if c.note else []))), escape(c.action),
-                      "[bold red]yes[/]" if c.past_period else "no", "[bold red]yes[/]" if c.closed else "no")
-    out.print(table)
+    """The Corrections Log at the terminal: one correction per block, lines wrapped to the terminal's width
+    (a table cut every cell to "2025-0..." in 80 columns); through the pager (less) when on a terminal."""
+    if out.is_terminal and sys.stdin.isatty():
+        with out.pager():
+            _correction_blocks(out, plan)
+    else:
+        _correction_blocks(out, plan)
+
+
+def _indent(text: str, width: int) -> Padding:
+    return Padding(text, (0, 0, 0, width), expand=False)
+
+
+def _correction_blocks(out: Console, plan: Plan) -> None:
+    from ..reports.corrections_log import totals
+
+    def say(*what: Any) -> None:
+        out.print(*what, soft_wrap=False)  # wrapped to the terminal's width, never cut
+
+    say(f"[bold]QuickBooks Corrections Log[/]: {len(plan.corrections)} correction(s)")
+    for n, c in enumerate(plan.corrections, 1):
+        head = f"{n}. {c.kind} {c.number}, member {c.member}" + (f", dated {c.date}" if c.date else "")
+        say(f"\n[bold]{escape(head)}[/]")
+        flags = [w for w, on in (("IN A PAST PERIOD", c.past_period), ("ON OR BEFORE THE CLOSING DATE", c.closed)) if on]
+        say(_indent(f"In QuickBooks: {escape(c.action)}", 3))
+        if flags:
+            say(_indent(f"[bold red]{' and '.join(flags)}[/]", 3))
+        if c.amount_before is not None:
+            say(_indent(f"Amount: {c.amount_before} -> {c.amount_after}", 3))
+        if c.accounts:
+            say(_indent(f"G/L accounts: {escape(', '.join(c.accounts))}", 3))
+        say(_indent("What changed:", 3))
+        for change in c.changes:
+            say(_indent(f"- {escape(change)}", 5))
+        if c.note:
+            say(_indent(f"Note: {escape(c.note)}", 3))
+    sums = totals(plan.corrections)
+    if sums:
+        say("")
+        for label, before, after in sums:
+            say(f"{escape(label)}: {before} -> {after}")
 
 
 def print_pdf(pdf: Path, out: Console) -> bool:

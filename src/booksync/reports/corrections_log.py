@@ -1,12 +1,15 @@
 """The QuickBooks Corrections Log: every change booksync makes to transactions and customers
 already in QuickBooks, for the accountant, above all when a past period is affected.
 
-Written as CSV (for spreadsheets), HTML (to preview) and PDF (laid out for printing, with
-totals and the run's date) into the run's working files.
+Written as CSV (for spreadsheets), HTML (to preview) and PDF (laid out for printing: who prepared it,
+the run, page numbers, totals per kind of record) into the run's working files. Each correction says in
+plain words what happens in QuickBooks ("changed", "voided", "taken out of the deposit..."), the G/L
+accounts and the accounting period it affects.
 """
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,11 +19,14 @@ from jinja2 import Environment, select_autoescape
 from ..domain import Correction
 from .csv_safe import SafeWriter
 
-COLUMNS = ("Type", "Number", "Member", "Date", "What changed", "Action in QuickBooks", "Past period", "Closed",
-           "Amount before", "Amount after", "Note")
+COLUMNS = ("Type", "Number", "Member", "Date", "Period", "G/L accounts", "What changed", "Action in QuickBooks",
+           "Past period", "Closed", "Amount before", "Amount after", "Note")
+
+KINDS = (("Invoice", "invoices"), ("Credit memo", "credit memos"), ("Payment", "payments"))
+"""Kinds whose amounts are totalled, each on its own (adding invoices and payments together means nothing)."""
 
 HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>QuickBooks Corrections Log {{ run_id }}</title>
+<html lang="en"><head><meta charset="utf-8"><title>QuickBooks Corrections Log {{ h.run_id }}</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #111; }
 table { border-collapse: collapse; width: 100%; font-size: 0.9rem; }
@@ -30,35 +36,70 @@ td.num { text-align: right; white-space: nowrap; }
 .flag { font-weight: bold; color: #8a1c00; }
 </style></head><body>
 <h1>QuickBooks Corrections Log</h1>
-<p>Company: {{ company }}<br>Run: {{ run_id }}, {{ run_date }}<br>
-Closing date: {{ closing or "none" }}; current period starts {{ period_start }}</p>
+<p>Company: {{ h.company }}<br>Run: {{ h.run_id }}, {{ h.run_date }}<br>Prepared by: {{ h.prepared_by }}<br>
+Closing date: {{ h.closing or "none" }}; current period starts {{ h.period_start }}</p>
 <p>{{ corrections|length }} correction(s); {{ past }} in a past period; {{ closed }} on or before the closing date.</p>
 <table><thead><tr>{% for c in columns %}<th scope="col">{{ c }}</th>{% endfor %}</tr></thead><tbody>
-{% for r in corrections %}<tr>
-<td>{{ r.kind }}</td><td>{{ r.number }}</td><td>{{ r.member }}</td><td>{{ r.date or "" }}</td>
-<td>{% for ch in r.changes %}{{ ch }}<br>{% endfor %}</td><td>{{ r.action }}</td>
-<td class="{{ 'flag' if r.past_period }}">{{ "yes" if r.past_period else "no" }}</td>
-<td class="{{ 'flag' if r.closed }}">{{ "yes" if r.closed else "no" }}</td>
-<td class="num">{{ r.amount_before if r.amount_before is not none else "" }}</td>
-<td class="num">{{ r.amount_after if r.amount_after is not none else "" }}</td><td>{{ r.note }}</td>
+{% for r in rows %}<tr>
+<td>{{ r[0] }}</td><td>{{ r[1] }}</td><td>{{ r[2] }}</td><td>{{ r[3] }}</td><td>{{ r[4] }}</td>
+<td>{% for a in r[5].split("; ") %}{{ a }}<br>{% endfor %}</td>
+<td>{% for ch in r[6].split("; ") %}{{ ch }}<br>{% endfor %}</td><td>{{ r[7] }}</td>
+<td class="{{ 'flag' if r[8] == 'yes' }}">{{ r[8] }}</td><td class="{{ 'flag' if r[9] == 'yes' }}">{{ r[9] }}</td>
+<td class="num">{{ r[10] }}</td><td class="num">{{ r[11] }}</td><td>{{ r[12] }}</td>
 </tr>{% endfor %}
-</tbody><tfoot><tr><th colspan="8">Totals</th><td class="num">{{ total_before }}</td>
-<td class="num">{{ total_after }}</td><td></td></tr></tfoot></table>
+</tbody>{% if totals %}<tfoot>{% for label, before, after in totals %}<tr><th colspan="10" scope="row">{{ label }}</th>
+<td class="num">{{ before }}</td><td class="num">{{ after }}</td><td></td></tr>{% endfor %}</tfoot>{% endif %}</table>
 </body></html>
 """
 
 
-def _row(c: Correction) -> list[str]:
-    return [c.kind, c.number, c.member, c.date.isoformat() if c.date else "", "; ".join(c.changes), c.action,
-            "yes" if c.past_period else "no", "yes" if c.closed else "no",
+@dataclass
+class LogHeader:
+    """What the log says about itself: the company, the run, who prepared it, the periods."""
+
+    company: str
+    run_id: str
+    run_date: dt.date
+    prepared_by: str
+    closing: dt.date | None
+    period_start: dt.date
+    period: str = "month"
+    """Length of an accounting period: "month", "quarter" or "year" (the ``[corrections]`` setting)."""
+    fiscal_year_start: int = 1
+
+
+def period_of(date: dt.date | None, length: str = "month", fiscal_year_start: int = 1) -> str:
+    """The accounting period holding ``date``: "Jan 2025" (months), "quarter from Jan 2025", "year from Jul 2024"."""
+    if date is None:
+        return ""
+    if length == "month":
+        return f"{date:%b %Y}"
+    months = 3 if length == "quarter" else 12
+    back = (date.month - fiscal_year_start) % 12 % months
+    year, month = date.year, date.month - back
+    if month < 1:
+        year, month = year - 1, month + 12
+    return f"{'quarter' if months == 3 else 'year'} from {dt.date(year, month, 1):%b %Y}"
+
+
+def _row(c: Correction, header: LogHeader) -> list[str]:
+    return [c.kind, c.number, c.member, c.date.isoformat() if c.date else "",
+            period_of(c.date, header.period, header.fiscal_year_start), "; ".join(c.accounts), "; ".join(c.changes),
+            c.action, "yes" if c.past_period else "no", "yes" if c.closed else "no",
             "" if c.amount_before is None else str(c.amount_before),
             "" if c.amount_after is None else str(c.amount_after), c.note]
 
 
-def _totals(corrections: list[Correction]) -> tuple[Decimal, Decimal]:
-    before = sum((c.amount_before for c in corrections if c.amount_before is not None), Decimal("0.00"))
-    after = sum((c.amount_after for c in corrections if c.amount_after is not None), Decimal("0.00"))
-    return before, after
+def totals(corrections: list[Correction]) -> list[tuple[str, Decimal, Decimal]]:
+    """("Totals of invoices (N)", before, after) for each kind of record that has corrections with amounts."""
+    out = []
+    for kind, plural in KINDS:
+        mine = [c for c in corrections if c.kind == kind and c.amount_before is not None]
+        if mine:
+            out.append((f"Totals of {plural} ({len(mine)})",
+                        sum((c.amount_before for c in mine), Decimal("0.00")),
+                        sum((c.amount_after or Decimal("0.00") for c in mine), Decimal("0.00"))))
+    return out
 
 
 def _latin1(text: str) -> str:
@@ -66,39 +107,39 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1").replace("\u2192", "->")
 
 
-def write_log(folder: Path, corrections: list[Correction], company: str, run_id: str,
-              closing: dt.date | None, period_start: dt.date, run_date: dt.date | None = None) -> dict[str, Path]:
+def write_log(folder: Path, corrections: list[Correction], header: LogHeader) -> dict[str, Path]:
     """Write corrections_log.csv, .html and .pdf into ``folder``; return their paths by format."""
-    run_date = run_date or dt.date.today()
     folder.mkdir(parents=True, exist_ok=True)
     paths = {fmt: folder / f"corrections_log.{fmt}" for fmt in ("csv", "html", "pdf")}
+    rows = [_row(c, header) for c in corrections]
     with paths["csv"].open("w", newline="", encoding="utf-8") as fh:
         writer = SafeWriter(fh)  # cells a spreadsheet would run as formulas get a leading quote
         writer.writerow(COLUMNS)
-        writer.writerows(_row(c) for c in corrections)
-    before, after = _totals(corrections)
+        writer.writerows(rows)
     env = Environment(autoescape=select_autoescape(default=True))
     paths["html"].write_text(env.from_string(HTML).render(
-        corrections=corrections, columns=COLUMNS, company=company, run_id=run_id, run_date=run_date,
-        closing=closing, period_start=period_start, past=sum(c.past_period for c in corrections),
-        closed=sum(c.closed for c in corrections), total_before=before, total_after=after), encoding="utf-8")
-    _pdf(paths["pdf"], corrections, company, run_id, run_date, closing, period_start)
+        corrections=corrections, rows=rows, columns=COLUMNS, h=header, totals=totals(corrections),
+        past=sum(c.past_period for c in corrections), closed=sum(c.closed for c in corrections)), encoding="utf-8")
+    _pdf(paths["pdf"], corrections, rows, header)
     return paths
 
 
 class _LogPDF(FPDF):
-    """Letter landscape with "Page N of M" at the foot of every page."""
+    """Letter landscape with the run and "page N of M" at the foot of every page."""
+
+    run_id = ""
 
     def footer(self) -> None:
         self.set_y(-10)
         self.set_font("Helvetica", "", 8)
-        self.cell(0, 5, f"QuickBooks Corrections Log - page {self.page_no()} of {{nb}}", align="C")
+        self.cell(0, 5, f"QuickBooks Corrections Log, run {self.run_id} - page {self.page_no()} of {{nb}}",
+                  align="C")
 
 
 # A table row cannot break across pages in fpdf2 ("The row ... is too high and cannot be rendered on a
 # single page"), so a correction whose cells wrap to more lines than this is laid out as several rows.
 ROW_LINES = 28
-_LINE_HEIGHT = 4.5
+_LINE_HEIGHT = 4.2
 
 
 def _wrapped(pdf: FPDF, width: float, text: str) -> list[str]:
@@ -121,9 +162,14 @@ def _pieces(pdf: FPDF, widths: tuple[float, ...], values: list[str]) -> list[lis
     return rows
 
 
-def _pdf(path: Path, corrections: list[Correction], company: str, run_id: str, run_date: dt.date,
-         closing: dt.date | None, period_start: dt.date) -> None:
+PDF_COLUMNS = (("Type", 16), ("Number", 19), ("Member", 28), ("Date", 18), ("Period", 15), ("G/L accounts", 28),
+               ("What changed", 50), ("Action in QuickBooks", 28), ("Past", 10), ("Closed", 13), ("Before", 17),
+               ("After", 17))
+
+
+def _pdf(path: Path, corrections: list[Correction], rows: list[list[str]], h: LogHeader) -> None:
     pdf = _LogPDF(orientation="L", unit="mm", format="Letter")
+    pdf.run_id = h.run_id
     pdf.set_auto_page_break(auto=True, margin=14)
     pdf.set_title("QuickBooks Corrections Log")
     pdf.add_page()
@@ -131,31 +177,32 @@ def _pdf(path: Path, corrections: list[Correction], company: str, run_id: str, r
     pdf.cell(0, 8, "QuickBooks Corrections Log", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
     pdf.multi_cell(0, 5, _latin1(
-        f"Company: {company}\nRun: {run_id}, {run_date.isoformat()}\n"
-        f"Closing date: {closing.isoformat() if closing else 'none'}; current period starts "
-        f"{period_start.isoformat()}\n{len(corrections)} correction(s); "
+        f"Company: {h.company}\nRun: {h.run_id}, {h.run_date.isoformat()}\nPrepared by: {h.prepared_by}\n"
+        f"Closing date: {h.closing.isoformat() if h.closing else 'none'}; current period starts "
+        f"{h.period_start.isoformat()}\n{len(corrections)} correction(s); "
         f"{sum(c.past_period for c in corrections)} in a past period; "
         f"{sum(c.closed for c in corrections)} on or before the closing date."), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
-    widths = (20, 20, 34, 22, 62, 40, 12, 14, 18, 18)
-    headers = ("Type", "Number", "Member", "Date", "What changed", "Action in QuickBooks", "Past", "Closed",
-               "Before", "After")
+    pdf.set_font("Helvetica", "", 8)
+    widths = tuple(w for _, w in PDF_COLUMNS)
     with pdf.table(col_widths=widths, text_align="LEFT", line_height=_LINE_HEIGHT, first_row_as_headings=True,
                    padding=1) as table:
         row = table.row()
-        for h in headers:
-            row.cell(h)
-        for c in corrections:
-            values = _row(c)[:10]
-            values[4] = "\n".join(c.changes) + (f"\n{c.note}" if c.note else "")
-            values[6] = "PAST" if c.past_period else "no"
-            values[7] = "CLOSED" if c.closed else "no"
+        for name, _ in PDF_COLUMNS:
+            row.cell(name)
+        for c, values in zip(corrections, rows):
+            values = values[:12]
+            values[6] = "\n".join(c.changes) + (f"\n{c.note}" if c.note else "")
+            values[5] = "\n".join(c.accounts)
+            values[8] = "PAST" if c.past_period else "no"
+            values[9] = "CLOSED" if c.closed else "no"
             for piece in _pieces(pdf, widths, values):
                 row = table.row()
                 for v in piece:
                     row.cell(v)
-        before, after = _totals(corrections)
-        row = table.row()
-        for v in ("Totals", "", "", "", "", "", "", "", str(before), str(after)):
-            row.cell(v)
+        for label, before, after in totals(corrections):
+            row = table.row()
+            row.cell(label, colspan=10)
+            row.cell(str(before))
+            row.cell(str(after))
     pdf.output(str(path))

@@ -22,6 +22,7 @@ Rules (reference/quickbooks-desktop.md §5, §6, §8; DESIGN.md step 4):
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 import os
 from dataclasses import dataclass, field
@@ -62,6 +63,9 @@ class CorrectionPolicy:
     period: str = "month"
     fiscal_year_start: int = 1
     today: dt.date = field(default_factory=dt.date.today)
+    prepared_by: str = ""
+    """Who prepares the run, for the Corrections Log: BOOKSYNC_PREPARED_BY, ``[corrections] prepared_by``, or the
+    operating system's user."""
 
     def period_start(self) -> dt.date:
         """First day of the current accounting period."""
@@ -90,7 +94,16 @@ def correction_policy(settings: dict[str, Any], on_conflict: str | None = None, 
                             period=cfg.get("period", "month"), fiscal_year_start=int(cfg.get("fiscal_year_start", 1)),
                             today=dt.date.fromisoformat(today) if today else dt.date.today(),
                             allow_deposit_changes=allow_deposit_changes
-                            or bool(cfg.get("allow_deposit_changes", False)))
+                            or bool(cfg.get("allow_deposit_changes", False)),
+                            prepared_by=os.environ.get("BOOKSYNC_PREPARED_BY") or str(cfg.get("prepared_by") or "")
+                            or _os_user())
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this user id (a container)
+        return "unknown user"
 
 
 @dataclass
@@ -306,7 +319,7 @@ class CorrectionPlanner(Planner):
                           description=f"Update customer \"{name}\" for {label}", payload=data,
                           remote_id=link.remote_id, edit_sequence=version, fingerprint=fingerprint(data))
             self.plan.corrections.append(Correction("Customer", member.number, f"{member.number} {member.name}",
-                                                    None, changes, "CustomerMod", note=note))
+                                                    None, changes, "customer details changed", note=note))
 
 
     # -- invoices and credit memos
@@ -363,12 +376,12 @@ class CorrectionPlanner(Planner):
         amount_after = data.total if data is not None else Decimal("0.00")
         if action is Action.MOD:
             changes = describe_changes(before, after)
-            qb_action = f"{txn_name}Mod"
+            qb_action = "changed"
             description = f"Correct {kind.label} {record.number} for {member.name}: {', '.join(changes)}"
         else:
             changes = [f"status: open -> {'void' if action is Action.VOID else 'deleted'}",
                        f"amount: {_total(before)} -> 0.00"]
-            qb_action = "TxnVoid" if action is Action.VOID else "TxnDel"
+            qb_action = "voided" if action is Action.VOID else "deleted"
             description = f"{'Void' if action is Action.VOID else 'Delete'} {kind.label} {record.number} for " \
                           f"{member.name}"
         self.plan.add(action=action, kind=kind, local_id=record.id, number=record.number, description=description,
@@ -379,7 +392,8 @@ class CorrectionPlanner(Planner):
         _, closed = self._flags(before.get("date"))
         self.plan.corrections.append(Correction(label, record.number, f"{member.number} {member.name}",
                                                 record.date, changes, qb_action, past_period=past, closed=closed,
-                                                note=note, amount_before=_total(before), amount_after=amount_after))
+                                                note=note, amount_before=_total(before), amount_after=amount_after,
+                                                accounts=_accounts(before, after)))
 
     def _emit_adjustment(self, kind: Kind, record: Any, link: Any, before: dict, data: Any, after: dict,
                          member: Any) -> None:
@@ -431,7 +445,8 @@ class CorrectionPlanner(Planner):
             "Adjustment in the open period: " + ("; ".join(notes) or "nothing to post"),
             past_period=True, closed=True,
             note="The closed transaction was left unchanged in QuickBooks.",
-            amount_before=_total(before), amount_after=data.total if data is not None else Decimal("0.00")))
+            amount_before=_total(before), amount_after=data.total if data is not None else Decimal("0.00"),
+            accounts=_accounts(before, after)))
 
     def _item_ref(self, gl_id: int) -> Ref:
         if gl_id not in self._items:
@@ -477,10 +492,10 @@ class CorrectionPlanner(Planner):
         self.plan.corrections.append(Correction(
             "Payment", payment.number, f"{member.number} {member.name}", payment.date,
             ["status: received -> deleted", f"amount: {before.get('total')} -> 0.00"],
-            self._deposit_notes.get(payment.id, NO_DEPOSIT)[0] + "TxnDel",
+            self._deposit_notes.get(payment.id, NO_DEPOSIT)[0] + "deleted",
             past_period=past, closed=closed, note=" ".join(x for x in (note, self._deposit_notes.get(
                 payment.id, NO_DEPOSIT)[1]) if x), amount_before=Decimal(before.get("total") or "0"),
-            amount_after=Decimal("0.00")))
+            amount_after=Decimal("0.00"), accounts=_accounts(before)))
 
     def _plan_release(self, payment: Any) -> None:
         """Remove the payment's applications to corrected invoices/credit memos for a moment."""
@@ -564,13 +579,13 @@ class CorrectionPlanner(Planner):
         if changed:
             self.plan.corrections.append(Correction(
                 "Payment", payment.number, f"{member.number} {member.name}", payment.date, changes,
-                self._deposit_notes.get(payment.id, NO_DEPOSIT)[0] + "ReceivePaymentMod"
+                self._deposit_notes.get(payment.id, NO_DEPOSIT)[0] + "changed"
                 + (" (applications released first, then applied again)" if released else "")
-                + (", DepositMod (put back into the deposit)" if self._deposit_notes.get(payment.id, NO_DEPOSIT)[2]
+                + (", put back into the deposit" if self._deposit_notes.get(payment.id, NO_DEPOSIT)[2]
                    else ""),
                 past_period=past, closed=closed, note=" ".join(x for x in (note, self._deposit_notes.get(
                     payment.id, NO_DEPOSIT)[1]) if x), amount_before=Decimal(before.get("total") or "0"),
-                amount_after=payment.amount))
+                amount_after=payment.amount, accounts=_accounts(before, after)))
 
 
     # -- deposits (issue: deposited payments)
@@ -679,7 +694,7 @@ class CorrectionPlanner(Planner):
                     f"{new_total}; re-reconcile this deposit.")
         put_back = {p.id for p, _ in back}
         for pid in payments:
-            self._deposit_notes[pid] = ("DepositMod (taken out of the deposit), ", note, pid in put_back)
+            self._deposit_notes[pid] = ("taken out of the deposit, ", note, pid in put_back)
 
         def after() -> None:
             final = [DepositLineData(ln.line_id) for ln in keep]
@@ -700,6 +715,16 @@ class CorrectionPlanner(Planner):
 
 
 NO_DEPOSIT = ("", "", False)
+
+
+def _accounts(*written: dict) -> tuple[str, ...]:
+    """The G/L accounts written payloads post to, in order without repeats, for the Corrections Log: the items
+    of invoice and credit memo lines (named after their G/L accounts) and a payment's deposit account."""
+    names = []
+    for payload in written:
+        names += [(ln.get("item") or {}).get("name", "") for ln in payload.get("lines") or []]
+        names.append((payload.get("deposit_to") or {}).get("name", ""))
+    return tuple(dict.fromkeys(n for n in names if n))
 
 
 def _placeholder(memo: str) -> str:

@@ -139,7 +139,8 @@ def plan_header(plan: Plan, snapshot: QBSnapshot) -> str:
 
 def write_corrections_log(folder: Path, plan: Plan, snapshot: QBSnapshot, policy) -> dict[str, Path]:  # noqa: ANN001
     """Write the Corrections Log of ``plan`` (CSV, HTML, PDF) into the run's folder."""
-    from ..reports.corrections_log import write_log
+    from ..reports.corrections_log import LogHeader, write_log
 
-    return write_log(folder, plan.corrections, snapshot.company.name, folder.name,
-                     snapshot.company.closing_date, policy.period_start(), policy.today)
+    return write_log(folder, plan.corrections, LogHeader(
+        snapshot.company.name, folder.name, policy.today, policy.prepared_by or "unknown user",
+        snapshot.company.closing_date, policy.period_start(), policy.period, policy.fiscal_year_start))
