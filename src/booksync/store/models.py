@@ -215,7 +215,8 @@ class Link(Base):
     __tablename__ = "links"
     __table_args__ = (UniqueConstraint("company_key", "kind", "local_id"),
                       UniqueConstraint("company_key", "kind", "remote_id"),
-                      Index("links_identity", "company_key", "kind", "local_key", unique=True))
+                      Index("links_identity", "company_key", "kind", "local_key", unique=True),
+                      Index("links_anchor", "company_key", "kind", "local_id", "local_key"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     company_key: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(20))
