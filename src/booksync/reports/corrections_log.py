@@ -162,9 +162,10 @@ def _pieces(pdf: FPDF, widths: tuple[float, ...], values: list[str]) -> list[lis
     return rows
 
 
-PDF_COLUMNS = (("Type", 16), ("Number", 19), ("Member", 28), ("Date", 18), ("Period", 15), ("G/L accounts", 28),
-               ("What changed", 50), ("Action in QuickBooks", 28), ("Past", 10), ("Closed", 13), ("Before", 17),
+PDF_COLUMNS = (("Type", 18), ("Number", 19), ("Member", 28), ("Date", 20), ("Period", 17), ("G/L accounts", 26),
+               ("What changed", 46), ("Action in QuickBooks", 28), ("Past", 10), ("Closed", 13), ("Before", 17),
                ("After", 17))
+"""Columns and their widths in mm: 259, Letter landscape less the margins."""
 
 
 def _pdf(path: Path, corrections: list[Correction], rows: list[list[str]], h: LogHeader) -> None:
