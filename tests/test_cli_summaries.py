@@ -33,3 +33,25 @@ def test_members_map_to_an_unknown_customer_names_candidates_not_a_search_box(no
     assert 'QuickBooks has no customer named "Blue Heron"; nothing was linked.' in result.stderr
     assert f"Give the full name exactly as QuickBooks has it: {command_name()} members map --home {home} 1001" \
         in result.stderr
+
+
+def test_serve_prints_the_web_interface_and_what_to_do_first(cli, tmp_path):
+    """Issue 20.8: `booksync serve` printed only the Web Connector's address ("every login will be refused")."""
+    import httpx
+
+    from test_webconnector import start_server, stop_server
+
+    home = tmp_path / "chamber"
+    assert cli("init", "--home", str(home)).code == 0
+    assert "web interface" in cli("serve", "--help").stdout
+    server = start_server(home)
+    try:
+        said = " ".join(server.output().split())
+        base = server.url.removesuffix("/qbwc")
+        assert f"The web interface: {base}/ (open it in a browser)" in said, said
+        assert f"First add a user: {command_name()} users add --home {home} NAME" in said, said
+        assert f"The Web Connector service: {server.url}" in said, said
+        page = httpx.get(base + "/", follow_redirects=True, timeout=10)
+        assert page.status_code == 200 and "Sign in" in page.text
+    finally:
+        stop_server(server)

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .common import console, err, home_option, json_option, load_home, setup_logging
+from .common import console, copyable, err, home_option, json_option, load_home, setup_logging
 
 
 @click.command()
@@ -23,12 +23,15 @@ from .common import console, err, home_option, json_option, load_home, setup_log
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key (PEM).")
 def serve(home_dir: Path | None, host: str, port: int, url_path: str, ssl_certfile: str | None,
           ssl_keyfile: str | None) -> None:
-    """Run the QuickBooks Web Connector service (SOAP) until stopped.
+    """Serve the web interface and the QuickBooks Web Connector service until stopped.
 
-    The Web Connector on the QuickBooks PC polls this service; each update reads
-    QuickBooks, plans, and stages the plan for you to confirm ('booksync runs confirm');
-    the next update applies it. Write the .qwc file to load into the Web Connector with
-    'booksync qwc'. Outside localhost the Web Connector needs HTTPS.
+    The web interface (at the address printed, "/") is where the office synchronizes,
+    maps accounts and members and reads the runs; add its first user with
+    'booksync users add NAME'. The Web Connector on the QuickBooks PC polls the SOAP
+    service (--path, /qbwc); each update reads QuickBooks, plans, and stages the plan
+    for you to confirm ('booksync runs confirm' or the web); the next update applies it.
+    Write the .qwc file to load into the Web Connector with 'booksync qwc'. Outside
+    localhost the Web Connector needs HTTPS.
     """
     import uvicorn
 
@@ -40,10 +43,16 @@ def serve(home_dir: Path | None, host: str, port: int, url_path: str, ssl_certfi
     stream = logging.StreamHandler(sys.stderr)
     stream.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("booksync.webconnector").addHandler(stream)
+    from ..web.users import load_users
+
     wc = home.settings["webconnector"]
+    if not load_users(home.path):
+        err.print(escape(copyable("No one can sign in to the web interface yet. First add a user: "
+                                  "booksync users add NAME", home)), style="yellow")
     if not wc.get("password_hash"):
-        err.print("[yellow]No Web Connector password is set: every login will be refused. Set one with "
-                  f"'booksync webconnector set-password --user NAME --home {home.path}'.[/]")
+        err.print(escape(copyable("No Web Connector password is set: the Web Connector's logins will be refused "
+                                  "until you set one: booksync webconnector set-password --user NAME", home)),
+                  style="yellow")
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together.")
     if not ssl_certfile and host not in ("127.0.0.1", "localhost", "::1"):
@@ -57,7 +66,10 @@ def serve(home_dir: Path | None, host: str, port: int, url_path: str, ssl_certfi
                   "the name the Web Connector and browsers use to allowed_hosts in [web] of booksync.toml.[/]")
     app = create_app(home.path, url_path, bind=host)
     scheme = "https" if ssl_certfile else "http"
-    err.print(f"booksync Web Connector service on {scheme}://{host}:{port}/{url_path.strip('/')} (Ctrl+C stops it)")
+    shown = f"[{host}]" if ":" in host else host
+    base = f"{scheme}://{shown}:{port}"
+    err.print(f"The web interface: {base}/   (open it in a browser)")
+    err.print(f"The Web Connector service: {base}/{url_path.strip('/')}   (Ctrl+C stops both)")
     uvicorn.run(app, host=host, port=port, log_level="warning", ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
                 **proxy_options(web))
 
