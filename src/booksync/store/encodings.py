@@ -23,6 +23,8 @@ import codecs
 import re
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
 
 ACCEPTED = "utf-8, utf-16, windows-1252 or iso-8859-1"
 ADVICE = ("save it from Excel as \"CSV UTF-8\", or name its encoding with --encoding (for example utf-8, "
@@ -83,6 +85,110 @@ def decode(raw: bytes, declared: str = "") -> Decoded:
         raise EncodingProblem(f"the file looks like UTF-8 but byte 0x{raw[bad]:02X} is not valid UTF-8 (the file "
                               "was damaged or mixes encodings); booksync will not guess: " + ADVICE, _row(raw, bad))
     return _single_byte(raw)
+
+
+CHUNK = 1 << 20
+"""Bytes read at a time when a file is examined without holding it whole."""
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How to open a file as text: ``codec`` for :func:`open` (a byte order mark is read past), and how it
+    was decided (for "Read as CSV, ...")."""
+
+    codec: str
+    read_as: str
+
+
+def _chunks(fh: BinaryIO) -> Iterator[bytes]:
+    while chunk := fh.read(CHUNK):
+        yield chunk
+
+
+def _check(fh: BinaryIO, codec: str) -> tuple[int, int] | None:
+    """Read all of ``fh`` as ``codec`` without keeping it; None when it reads, else (the first byte that
+    does not, its row)."""
+    fh.seek(0)
+    decoder = codecs.getincrementaldecoder(codec)()
+    rows = 1
+    for chunk in _chunks(fh):
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            start = max(0, min(exc.start, len(chunk) - 1))
+            return chunk[start], rows + chunk[:start].count(b"\n")
+        rows += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return 0, rows
+    return None
+
+
+def detect(path: Path) -> Encoding:
+    """:func:`decode`'s decision for the file at ``path``, reading it a chunk at a time (the memory it takes
+    does not grow with the file). Raises :class:`EncodingProblem`."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+            raise EncodingProblem(f"the file is UTF-32 text, which booksync does not read ({ACCEPTED}); " + ADVICE)
+        for bom, codec, name in ((codecs.BOM_UTF8, "utf-8-sig", "utf-8"), (codecs.BOM_UTF16_LE, "utf-16", "utf-16"),
+                                 (codecs.BOM_UTF16_BE, "utf-16", "utf-16")):
+            if head.startswith(bom):
+                bad = _check(fh, codec)
+                if bad is not None:
+                    raise EncodingProblem(f"the file starts with a {name} byte order mark but is not {name} text",
+                                          bad[1])
+                return Encoding(codec, f"{name} (byte order mark)")
+        bad = _check(fh, "utf-8")
+        if bad is None:
+            return Encoding("utf-8", "UTF-8")
+        fh.seek(0)
+        rows, before, c1 = 1, " ", False
+        for chunk in _chunks(fh):
+            if b"\x00" in chunk:
+                raise EncodingProblem("the file is not text booksync can read (it holds NUL bytes: not CSV, or "
+                                      "UTF-16 without a byte order mark); " + ADVICE)
+            if _UTF8_SEQUENCE.search(chunk):
+                raise EncodingProblem(f"the file looks like UTF-8 but byte 0x{bad[0]:02X} is not valid UTF-8 (the "
+                                      "file was damaged or mixes encodings); booksync will not guess: " + ADVICE,
+                                      bad[1])
+            c1 = c1 or re.search(rb"[\x80-\x9f]", chunk) is not None
+            try:
+                text = chunk.decode("cp1252")
+            except UnicodeDecodeError as exc:
+                raise EncodingProblem(f"the file is not UTF-8, and byte 0x{chunk[exc.start]:02X} is neither "
+                                      "Windows-1252 nor ISO-8859-1 text (a DOS or Mac code page?); booksync will not "
+                                      "guess: " + ADVICE, rows + chunk[:exc.start].count(b"\n")) from None
+            doubt = _doubt(before + text)
+            if doubt is not None:
+                offset, seen = doubt
+                raise EncodingProblem(f"the file is not UTF-8, and read as Windows-1252 it would say {seen!r}, "
+                                      "which does not look like text (another code page?); booksync will not "
+                                      "guess: " + ADVICE, rows + (before + text)[1:offset].count("\n"))
+            rows += text.count("\n")
+            before = text[-1]
+        name = "windows-1252" if c1 else "iso-8859-1"
+        return Encoding("cp1252", f"{name} (not UTF-8)")
+
+
+def declared_encoding(path: Path, declared: str) -> Encoding:
+    """The encoding ``declared`` (``--encoding``) for the file at ``path``, checked over the whole file a
+    chunk at a time. Raises :class:`EncodingProblem` for an unknown name or a byte it cannot read."""
+    try:
+        codec = codecs.lookup(declared)
+    except LookupError:
+        raise EncodingProblem(f"unknown encoding {declared!r} (--encoding / import.encoding); use e.g. utf-8, "
+                              "windows-1252, latin-1 or utf-16") from None
+    name = codec.name
+    with open(path, "rb") as fh:
+        if name == "utf-8" and fh.read(3) == codecs.BOM_UTF8:
+            name = "utf-8-sig"
+        bad = _check(fh, name)
+    if bad is not None:
+        raise EncodingProblem(f"the file is not {declared} text (byte 0x{bad[0]:02X} cannot be read); "
+                              "check the encoding (--encoding)", bad[1])
+    return Encoding(name, f"{declared} (declared)")
 
 
 def _declared(raw: bytes, declared: str) -> Decoded:

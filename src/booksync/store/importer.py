@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
+import itertools
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -27,12 +27,12 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from ..account_rules import DEPOSIT_GL_TYPES, GL_TYPES
 from ..sync.fields import amount_problem, payment_total_problem, quantity_problem, sales_total_problem
-from .encodings import EncodingProblem, decode
+from .encodings import EncodingProblem, declared_encoding, detect
 from .models import (Application, CreditMemo, CreditMemoLine, GLAccount, Invoice, InvoiceLine, Member, Payment,
                      _now)
 
@@ -50,6 +50,10 @@ AMOUNT_MODES = ("strict", "lenient")
 MAX_PROBLEMS = 50
 """Problems shown for one file; the rest are counted ("... and N more")."""
 MAX_FILE_BYTES = 50 * 1024 * 1024
+STREAMED = frozenset({"members"})
+"""Kinds imported a batch at a time (memory bounded whatever the file's size, issue 19 item 10); the others
+still hold the file's rows (their checks relate rows to each other: lines of a document, applications)."""
+MAX_STREAMED_FILE_BYTES = 1024 * 1024 * 1024
 MAX_XLSX_UNCOMPRESSED = 256 * 1024 * 1024
 """A workbook is a zip; refuse one that unpacks to more than this (a zip bomb, or far beyond billing data)."""
 MAX_ROWS = 1_000_000
@@ -277,7 +281,8 @@ class Table:
     file: str
     kind: str
     columns: list[str]
-    rows: list[Row]
+    rows: Iterable[Row]
+    """Read once: a CSV file's rows come as they are read."""
     read_as: str
     problems: _Problems
 
@@ -308,15 +313,6 @@ def _check_header(file: str, kind: str, names: list[str], position: Callable[[in
         raise ImportFailed(problems)
 
 
-def _decode(raw: bytes, file: str, declared: str) -> tuple[str, str]:
-    """The file's text and how it was decoded (store/encodings.py); raises :class:`ImportFailed`."""
-    try:
-        decoded = decode(raw, declared)
-    except EncodingProblem as exc:
-        raise _fail(file, exc.reason, row=exc.row) from None
-    return decoded.text, decoded.read_as
-
-
 def _sniff_delimiter(first_line: str, kind: str) -> str:
     """The delimiter that splits the header into the most known column names (comma on a tie)."""
     best, best_known = ",", -1
@@ -331,28 +327,46 @@ def _sniff_delimiter(first_line: str, kind: str) -> str:
     return best
 
 
-def _read_csv(raw: bytes, file: str, kind: str, options: ImportOptions) -> Table:
+def _read_csv(path: Path, file: str, kind: str, options: ImportOptions) -> Table:
+    """The header now; the rows as they are read (``Table.rows`` is consumed once): a file is never held whole."""
     if options.sheet:
         raise _fail(file, "--sheet applies to Excel workbooks (.xlsx) only")
-    text, read_as = _decode(raw, file, options.encoding)
-    first_line = text.split("\n", 1)[0]
-    delimiter = _sniff_delimiter(first_line, kind)
+    try:
+        encoding = declared_encoding(path, options.encoding) if options.encoding else detect(path)
+    except EncodingProblem as exc:
+        raise _fail(file, exc.reason, row=exc.row) from None
     # The csv module refuses a field over 128 KiB *before* counting its row; read any field the file size
     # allows, so that a too long value is reported on its row and column by the length checks.
-    csv.field_size_limit(max(csv.field_size_limit(), MAX_FILE_BYTES))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    problems = _Problems(file)
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_STREAMED_FILE_BYTES))
+    fh = open(path, encoding=encoding.codec, newline="")
     try:
-        header = next(reader)
-    except StopIteration:
-        raise _fail(file, "the file is empty", row=1) from None
-    except csv.Error as exc:
-        raise _fail(file, f"not a CSV file: {exc}", row=1) from None
-    names = [_header_name(h) for h in header]
-    if not any(names):
-        raise _fail(file, "the first row must hold the column names", row=1)
-    _check_header(file, kind, names, lambda i: str(i + 1))
-    rows: list[Row] = []
+        first_line = fh.readline()
+        if not first_line:
+            raise _fail(file, "the file is empty", row=1)
+        delimiter = _sniff_delimiter(first_line.rstrip("\r\n"), kind)
+        reader = csv.reader(itertools.chain([first_line], fh), delimiter=delimiter)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise _fail(file, "the file is empty", row=1) from None
+        except csv.Error as exc:
+            raise _fail(file, f"not a CSV file: {exc}", row=1) from None
+        names = [_header_name(h) for h in header]
+        if not any(names):
+            raise _fail(file, "the first row must hold the column names", row=1)
+        _check_header(file, kind, names, lambda i: str(i + 1))
+    except BaseException:
+        fh.close()
+        raise
+    problems = _Problems(file)
+    return Table(file, kind, [n for n in names if n], _csv_rows(fh, reader, file, names, delimiter, problems),
+                 f"CSV, {encoding.read_as}" + (f", columns separated by {'tab' if delimiter == chr(9) else repr(delimiter)}"
+                                               if delimiter != "," else ""), problems)
+
+
+def _csv_rows(fh: Any, reader: Any, file: str, names: list[str], delimiter: str,
+              problems: "_Problems") -> Iterator[Row]:
+    """The data rows of a CSV file, one at a time; closes ``fh`` at the end."""
     record = 1
     try:
         for cells in reader:
@@ -376,12 +390,11 @@ def _read_csv(raw: bytes, file: str, kind: str, options: ImportOptions) -> Table
                         problems.add(record, f"#{i + 1}", value, "a value under a column without a name")
                     continue
                 values[name] = value
-            rows.append(Row(record, values))
+            yield Row(record, values)
     except csv.Error as exc:
         problems.add(record, "", "", f"not valid CSV: {exc}")
-    return Table(file, kind, [n for n in names if n], rows, f"CSV, {read_as}" +
-                 (f", columns separated by {'tab' if delimiter == chr(9) else repr(delimiter)}"
-                  if delimiter != "," else ""), problems)
+    finally:
+        fh.close()
 
 
 def _excel_value(value: Any, column: Column | None, problems: _Problems, row: int, cell: str) -> str | None:
@@ -520,8 +533,9 @@ def read_table(path: Path, kind: str, options: ImportOptions | None = None) -> T
     file = path.name
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _fail(file, f"the file is larger than {MAX_FILE_BYTES} bytes; split it")
+        limit = MAX_STREAMED_FILE_BYTES if kind in STREAMED else MAX_FILE_BYTES
+        if size > limit:
+            raise _fail(file, f"the file is larger than {limit} bytes; split it")
         with open(path, "rb") as f:
             head = f.read(8)
         if head.startswith(b"PK\x03\x04"):
@@ -530,10 +544,9 @@ def read_table(path: Path, kind: str, options: ImportOptions | None = None) -> T
             raise _fail(file, "an Excel 97-2003 workbook (.xls) or other OLE file; save it as .xlsx or CSV UTF-8")
         if path.suffix.lower() in (".xlsx", ".xlsm"):
             raise _fail(file, "not an Excel .xlsx workbook (it is not a zip file); save it as .xlsx or CSV UTF-8")
-        raw = path.read_bytes()
+        return _read_csv(path, file, kind, options)
     except OSError as exc:
         raise _fail(file, f"cannot read the file: {exc.strerror or exc}") from None
-    return _read_csv(raw, file, kind, options)
 
 
 # ---------------------------------------------------------------------- values
@@ -817,48 +830,84 @@ def _choice(value: str, choices: Iterable[str]) -> str | None:
     return None
 
 
+MEMBER_BATCH = 2000
+"""Members checked against the store and written per batch (an import holds one batch of records)."""
+
+
 def _members(session: Session, reader: _Reader, result: ImportResult) -> None:
-    rows = [r for r in reader.table.rows if reader.check_text(r)]
-    _duplicates(reader, rows)
-    existing = _by_number(session, Member, (r.get("number") for r in rows))
+    """Members a batch at a time (memory bounded: the rows are read as they come, the records of a batch
+    are flushed and let go). Writing stops at the first problem; the rest is still checked, and
+    :func:`import_file` rolls the transaction back, so nothing of a refused file is written."""
+    seen: dict[str, int] = {}  # number -> row: duplicates, and which stored members the file itself changes
     # Bill Info names one QuickBooks customer per member: the same customer for two members is refused.
-    holders: dict[str, tuple[str, str]] = {}
-    named = {r.get("qb_customer").casefold() for r in rows if r.get("qb_customer")}
-    if named:
-        numbers = {r.get("number") for r in rows}
-        for member in session.scalars(select(Member).where(func.lower(Member.qb_customer).in_(
-                [n.lower() for n in named]))):
-            if member.number not in numbers:
-                holders[member.qb_customer.casefold()] = (member.number, "already in the billing store")
-    planned = []
-    for row in rows:
+    holders: dict[str, tuple[str, int]] = {}  # in the file: Bill Info (casefolded) -> (number, row)
+    claims: list[tuple[int, str, str, str, str]] = []  # (row, cell, Bill Info, number, stored holder's number)
+    batch: list[tuple[Row, dict[str, Any]]] = []
+    for row in reader.table.rows:
+        if not reader.check_text(row):
+            continue
+        number = row.get("number")
+        if number in seen:
+            reader.problem(row, "number", number, f"the number appears again (first on row {seen[number]})")
+            continue
+        seen[number] = row.line
         status = (row.get("status") or "active").lower()
         if status not in ("active", "inactive"):
             reader.problem(row, "status", row.get("status"), "must be active or inactive")
         bill_info = row.get("qb_customer")
         if bill_info:
             holder = holders.get(bill_info.casefold())
-            if holder is not None and holder[0] != row.get("number"):
-                reader.problem(row, "qb_customer", bill_info, f"member {holder[0]} ({holder[1]}) has the same "
+            if holder is not None:
+                reader.problem(row, "qb_customer", bill_info, f"member {holder[0]} (row {holder[1]}) has the same "
                                                               "QuickBooks customer; each member needs its own")
             else:
-                holders[bill_info.casefold()] = (row.get("number"), f"row {row.line}")
+                holders[bill_info.casefold()] = (number, row.line)
         values = {c: row.get(c) for c in COLUMNS["members"] if c not in ("number", "status", "qb_customer")}
         values["status"] = status
         if bill_info:
             # An empty qb_customer keeps the Bill Info: the sync records it, and re-importing the same
             # file must not erase it ('booksync members map' changes or clears it).
             values["qb_customer"] = bill_info
-        planned.append((row, values))
+        batch.append((row, values))
+        if len(batch) >= MEMBER_BATCH:
+            _member_batch(session, reader, batch, result, claims)
+            batch = []
+    if batch:
+        _member_batch(session, reader, batch, result, claims)
+    for line, cell, bill_info, number, stored in claims:
+        if stored not in seen:  # a stored member the file does not give another Bill Info
+            reader.problems.add(line, "qb_customer", bill_info, f"member {stored} (already in the billing store) "
+                                "has the same QuickBooks customer; each member needs its own", cell)
+
+
+def _member_batch(session: Session, reader: _Reader, batch: list[tuple[Row, dict[str, Any]]],
+                  result: ImportResult, claims: list[tuple[int, str, str, str, str]]) -> None:
+    """Check one batch against the store (Bill Info held by stored members, noted in ``claims`` to be
+    decided once the whole file is read), then, while the file has no problem, write it."""
+    named = {values["qb_customer"].lower(): row for row, values in batch if values.get("qb_customer")}
+    if named:
+        for number, bill_info in session.execute(select(Member.number, Member.qb_customer).where(
+                func.lower(Member.qb_customer).in_(list(named)))):
+            row = named.get(bill_info.lower())
+            if row is not None and number != row.get("number"):
+                claims.append((row.line, row.cells.get("qb_customer", ""), row.get("qb_customer"), row.get("number"),
+                               number))
     if reader.problems:
-        return
-    for row, values in planned:
+        return  # the import is refused: check the rest, write nothing more
+    existing = _by_number(session, Member, (row.get("number") for row, _ in batch))
+    added = []
+    for row, values in batch:
         member = existing.get(row.get("number"))
-        is_new = member is None
-        if is_new:
-            member = Member(number=row.get("number"), qb_customer="")
-            session.add(member)
-        _count(result, is_new, _apply_fields(member, _present(reader, values, is_new)))
+        if member is None:  # new members in one INSERT of many rows: no ORM object each (speed)
+            added.append({"number": row.get("number"), "qb_customer": "", **values})
+            _count(result, True, True)
+        else:
+            _count(result, False, _apply_fields(member, _present(reader, values, False)))
+    if added:
+        session.execute(insert(Member.__table__), added)  # Python-side defaults (created_at...) still apply
+    session.flush()
+    for member in existing.values():  # flushed: the session need not keep them
+        session.expunge(member)
 
 
 def _gl_accounts(session: Session, reader: _Reader, result: ImportResult) -> None:
