@@ -285,6 +285,8 @@ class Table:
     """Read once: a CSV file's rows come as they are read."""
     read_as: str
     problems: _Problems
+    this: str = "this file"
+    """How messages name what is imported ("this file"; "this edit" for an editing command)."""
 
 
 def _header_name(raw: Any) -> str:
@@ -741,7 +743,27 @@ def import_file(session: Session, kind: str, path: Path | str,
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     options = options or ImportOptions()
-    table = read_table(Path(path), kind, options)
+    return _import_table(session, read_table(Path(path), kind, options), options)
+
+
+def import_rows(session: Session, kind: str, rows: list[dict[str, str]], source: str,
+                this: str = "this edit") -> ImportResult:
+    """Import records given as rows of text, with exactly the checks of a file of ``kind``: what the editing
+    commands (``booksync payments edit``) use, so that an edit is refused whenever the same change made by an
+    import would be. ``rows``: column name → value as a file would hold it (every column of the kind given;
+    dates ISO, amounts plain); ``source`` names them in problems, ``this`` in messages about balances.
+
+    Returns what was added, updated or unchanged. Raises :class:`ImportFailed` (nothing written)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    columns = list(COLUMNS[kind])
+    table = Table(source, kind, columns, [Row(n, {c: str(r.get(c) or "").strip() for c in columns})
+                                          for n, r in enumerate(rows, 2)], "rows", _Problems(source), this)
+    return _import_table(session, table, ImportOptions())
+
+
+def _import_table(session: Session, table: Table, options: ImportOptions) -> ImportResult:
+    kind = table.kind
     result = ImportResult(kind, table.file, read_as=table.read_as)
     importer = {"members": _members, "gl-accounts": _gl_accounts, "invoices": _sales(Invoice, InvoiceLine),
                 "credit-memos": _sales(CreditMemo, CreditMemoLine), "payments": _payments}[kind]
@@ -1256,6 +1278,8 @@ def _check_balances(session: Session, reader: _Reader, planned: list[tuple]) -> 
     used = _applied_in_store(session, Application.credit_memo_id, memo_ids, numbers, credit_only=True)
     running: dict[int, Decimal] = {}
     reported: set[int] = set()
+    this = reader.table.this
+    upto = " up to this row" if this == "this file" else ""
     for a in apps:
         invoice = a.invoice
         before, receipts = applied.get(invoice.id, (ZERO, []))
@@ -1265,8 +1289,7 @@ def _check_balances(session: Session, reader: _Reader, planned: list[tuple]) -> 
             elsewhere = f", {before} applied by {_receipts(receipts)}" if receipts else ""
             reader.problem(a.row, "apply_amount", a.row.get("apply_amount"),
                            f"invoice {invoice.number} has {invoice.total - before} left to pay (total "
-                           f"{invoice.total}{elsewhere}); this file applies {running[invoice.id]} to it up to this "
-                           "row")
+                           f"{invoice.total}{elsewhere}); {this} applies {running[invoice.id]} to it{upto}")
     running.clear()
     reported.clear()
     for a in apps:
@@ -1280,7 +1303,7 @@ def _check_balances(session: Session, reader: _Reader, planned: list[tuple]) -> 
             elsewhere = f", {before} used by {_receipts(receipts)}" if receipts else ""
             reader.problem(a.row, "apply_credit_amount", a.row.get("apply_credit_amount"),
                            f"credit memo {memo.number} has {memo.total - before} of credit left (total "
-                           f"{memo.total}{elsewhere}); this file uses {running[memo.id]} of it up to this row")
+                           f"{memo.total}{elsewhere}); {this} uses {running[memo.id]} of it{upto}")
 
 
 def _receipts(numbers: list[str]) -> str:
