@@ -7,6 +7,7 @@ or the Windows request processor.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol
 
@@ -258,6 +259,9 @@ class DesktopBooks:
         txn_type = TXN_TYPES[Kind(kind)]
         out: dict[str, RemoteTxn] = {}
         body: dict[str, Any] = {"IncludeLineItems": True} if txn_type in ("Invoice", "CreditMemo", "Deposit") else {}
+        if txn_type == "Invoice":
+            # The payments and credits applied to it (LinkedTxn), to name a payment entered in QuickBooks.
+            body["IncludeLinkedTxns"] = True
         ids = list(dict.fromkeys(remote_ids))
         for _, ret in self._lookup([(f"{txn_type}Query", "TxnID", ids[i:i + PAGE], body)
                                     for i in range(0, len(ids), PAGE)]):
@@ -289,7 +293,14 @@ class DesktopBooks:
         for line in ret.findall(f"{txn_type}LineRet"):
             txn.lines.append((text(line, "ItemRef/ListID"), decimal(line, "Amount")))
         for app in ret.findall("AppliedToTxnRet"):
-            txn.applied.append((text(app, "TxnID"), decimal(app, "Amount")))
+            # Amount is the cash; each credit memo applied with it is a LinkedTxn of the application.
+            credits = sum((abs(decimal(link, "Amount")) for link in app.findall("LinkedTxn")
+                           if text(link, "TxnType") == "CreditMemo"), Decimal("0.00"))
+            txn.applied.append((text(app, "TxnID"), decimal(app, "Amount") + credits))
+        if txn_type == "Invoice":
+            txn.balance = decimal(ret, "BalanceRemaining")
+            txn.linked = [(text(link, "TxnID"), text(link, "TxnType"), text(link, "RefNumber"),
+                           abs(decimal(link, "Amount"))) for link in ret.findall("LinkedTxn")]
         return txn
 
     def deposits_holding(self, payment_ids: list[str], since: str) -> dict[str, QBDeposit]:

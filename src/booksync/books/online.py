@@ -235,6 +235,11 @@ class OnlineBooks:
             for linked in line.get("LinkedTxn") or []:
                 if kind == Kind.PAYMENT.value and linked.get("TxnType") == "Invoice":
                     txn.applied.append((str(linked.get("TxnId", "")), qbo_json.money(line.get("Amount"))))
+        if kind == Kind.INVOICE.value:
+            # Invoice.Balance is what is left to pay; its LinkedTxn names the payments, without amounts.
+            txn.balance = qbo_json.money(row.get("Balance")) if "Balance" in row else None
+            txn.linked = [(str(t.get("TxnId", "")), str(t.get("TxnType", "")), "", None)
+                          for t in row.get("LinkedTxn") or []]
         return txn
 
     def deposits_holding(self, payment_ids: list[str], since: str) -> dict[str, QBDeposit]:

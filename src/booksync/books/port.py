@@ -37,7 +37,10 @@ class Outcome:
 class RemoteTxn:
     """A transaction as the accounting system holds it, for reconciliation and corrections.
 
-    ``lines`` are (item ListID, amount); ``applied`` are (invoice TxnID, cash amount).
+    ``lines`` are (item ListID, amount); ``applied`` are (invoice TxnID, amount applied to it, credits included).
+    For invoices, ``balance`` is what is left to pay as QuickBooks holds it (BalanceRemaining, Balance) and
+    ``linked`` the transactions applied to it as (TxnID, type, RefNumber, amount applied or None when the
+    accounting system does not say), e.g. ("1A-123", "ReceivePayment", "5501", Decimal("100.00")).
     """
 
     remote_id: str
@@ -50,6 +53,8 @@ class RemoteTxn:
     lines: list[tuple[str, Decimal]] = field(default_factory=list)
     deposit_account_id: str = ""
     applied: list[tuple[str, Decimal]] = field(default_factory=list)
+    balance: Decimal | None = None
+    linked: list[tuple[str, str, str, Decimal | None]] = field(default_factory=list)
 
 
 class BooksPort(Protocol):

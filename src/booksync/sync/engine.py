@@ -37,6 +37,7 @@ from ..store.keys import adopt_company_key
 from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
                             Payment, SyncMark, SyncRun, _now)
 from . import planner
+from .balances import PlannedApplications, check_open_balances
 from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
 from ..store import rows
 from ..store.backup import backup_database
@@ -378,6 +379,8 @@ class Run:
         self.staged: StagedPlan | None = None
         self._mod_targets: set[str] = set()
         """ListIDs/TxnIDs this run's plan changes: the only versions :attr:`versions` must keep."""
+        self.planned_applications = PlannedApplications()
+        """What the plan's payments apply to invoices already in QuickBooks (checked before anything is written)."""
         self._planned_yet = False
         self._fetched: dict[tuple[str, int], str] = {}
         self.refusal_web = ""
@@ -562,6 +565,8 @@ class Run:
                 self.ui.progress(EXAMINING, records, records)
                 self.digest = plan.digest()
                 problems = plan_builder.problems + planner.check_applications(work, plan_builder.planned)
+                if not problems:
+                    problems = check_open_balances(self.planned_applications, self.port)
                 if problems or not plan.size:
                     self._discard_folder()
                     if problems:
@@ -609,6 +614,7 @@ class Run:
     def _stage(self, plan: Plan) -> None:
         """Hand the operations planned so far to the working files (the planner's sink)."""
         ops = plan.take()
+        self.planned_applications.observe(ops)
         for op in ops:
             if op.stamp is None:
                 op.stamp = self._planned_stamp(op)
