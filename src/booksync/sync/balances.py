@@ -121,4 +121,7 @@ def _problem(entry: dict[str, Any], txn: Any, total: Decimal, others: Decimal, a
         f"(total {total}; {paid})",
         "if it is the same payment entered twice, delete one of them (in QuickBooks, or booksync payments delete "
         f"{first}); otherwise correct the application: booksync payments edit {first} --apply "
-        f"{entry['number']}=AMOUNT")
+        f"{entry['number']}=AMOUNT",
+        f"if it is the same payment entered twice, delete one of them (in QuickBooks, or payment {first} in the "
+        f"billing system); otherwise correct what payment {first} applies to invoice {entry['number']} in the "
+        "billing system")
