@@ -47,46 +47,6 @@ class EncodingProblem(Exception):
         self.reason, self.row = reason, row
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """The text, and how it was read (for "Read as CSV, ...")."""
-
-    text: str
-    read_as: str
-
-
-def _row(raw: bytes, offset: int) -> int:
-    return raw[:offset].count(b"\n") + 1
-
-
-def decode(raw: bytes, declared: str = "") -> Decoded:
-    """The text of a CSV file's bytes ``raw``, by ``declared`` when given, else as described in the module
-    docstring. Raises :class:`EncodingProblem`."""
-    if declared:
-        return _declared(raw, declared)
-    if raw.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        raise EncodingProblem(f"the file is UTF-32 text, which booksync does not read ({ACCEPTED}); " + ADVICE)
-    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                      (codecs.BOM_UTF16_BE, "utf-16")):
-        if raw.startswith(bom):
-            try:
-                return Decoded(raw.decode(name), f"{name.replace('-sig', '')} (byte order mark)")
-            except UnicodeDecodeError as exc:
-                raise EncodingProblem(f"the file starts with a {name.replace('-sig', '')} byte order mark but is "
-                                      f"not {name.replace('-sig', '')} text", _row(raw, exc.start)) from None
-    try:
-        return Decoded(raw.decode("utf-8"), "UTF-8")
-    except UnicodeDecodeError as exc:
-        bad = exc.start
-    if b"\x00" in raw:
-        raise EncodingProblem("the file is not text booksync can read (it holds NUL bytes: not CSV, or UTF-16 "
-                              "without a byte order mark); " + ADVICE)
-    if _UTF8_SEQUENCE.search(raw):
-        raise EncodingProblem(f"the file looks like UTF-8 but byte 0x{raw[bad]:02X} is not valid UTF-8 (the file "
-                              "was damaged or mixes encodings); booksync will not guess: " + ADVICE, _row(raw, bad))
-    return _single_byte(raw)
-
-
 CHUNK = 1 << 20
 """Bytes read at a time when a file is examined without holding it whole."""
 
@@ -126,8 +86,8 @@ def _check(fh: BinaryIO, codec: str) -> tuple[int, int] | None:
 
 
 def detect(path: Path) -> Encoding:
-    """:func:`decode`'s decision for the file at ``path``, reading it a chunk at a time (the memory it takes
-    does not grow with the file). Raises :class:`EncodingProblem`."""
+    """The encoding of the CSV file at ``path``, decided as the module docstring says, reading it a chunk at
+    a time (the memory it takes does not grow with the file). Raises :class:`EncodingProblem`."""
     with open(path, "rb") as fh:
         head = fh.read(4)
         if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
@@ -189,39 +149,6 @@ def declared_encoding(path: Path, declared: str) -> Encoding:
         raise EncodingProblem(f"the file is not {declared} text (byte 0x{bad[0]:02X} cannot be read); "
                               "check the encoding (--encoding)", bad[1])
     return Encoding(name, f"{declared} (declared)")
-
-
-def _declared(raw: bytes, declared: str) -> Decoded:
-    try:
-        codec = codecs.lookup(declared)
-    except LookupError:
-        raise EncodingProblem(f"unknown encoding {declared!r} (--encoding / import.encoding); use e.g. utf-8, "
-                              "windows-1252, latin-1 or utf-16") from None
-    data = raw[3:] if codec.name == "utf-8" and raw.startswith(codecs.BOM_UTF8) else raw
-    try:
-        return Decoded(data.decode(codec.name), f"{declared} (declared)")
-    except UnicodeDecodeError as exc:
-        raise EncodingProblem(f"the file is not {declared} text (byte 0x{data[exc.start]:02X} cannot be read); "
-                              "check the encoding (--encoding)", _row(data, exc.start)) from None
-
-
-def _single_byte(raw: bytes) -> Decoded:
-    """Windows-1252 (ISO-8859-1 when no byte 0x80–0x9F is used), or :class:`EncodingProblem`."""
-    c1 = re.search(rb"[\x80-\x9f]", raw)
-    try:
-        text = raw.decode("cp1252")
-    except UnicodeDecodeError as exc:  # 0x81, 0x8D, 0x8F, 0x90, 0x9D: in no Windows-1252 text
-        raise EncodingProblem(f"the file is not UTF-8, and byte 0x{raw[exc.start]:02X} is neither Windows-1252 nor "
-                              "ISO-8859-1 text (a DOS or Mac code page?); booksync will not guess: " + ADVICE,
-                              _row(raw, exc.start)) from None
-    doubt = _doubt(text)
-    if doubt is not None:
-        offset, seen = doubt
-        raise EncodingProblem(f"the file is not UTF-8, and read as Windows-1252 it would say {seen!r}, which "
-                              "does not look like text (another code page?); booksync will not guess: " + ADVICE,
-                              text[:offset].count("\n") + 1)
-    name = "windows-1252" if c1 else "iso-8859-1"
-    return Decoded(text, f"{name} (not UTF-8)")
 
 
 def _doubt(text: str) -> tuple[int, str] | None:
