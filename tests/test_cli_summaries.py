@@ -55,3 +55,37 @@ def test_serve_prints_the_web_interface_and_what_to_do_first(cli, tmp_path):
         assert page.status_code == 200 and "Sign in" in page.text
     finally:
         stop_server(server)
+
+
+def test_the_plan_and_runs_show_name_operations_in_words(demo_copy, cli, tmp_path):
+    """Issue 20.9: "change invoice", "add payment method" (the web's words), never "mod invoice" or
+    "payment_method", in the plan on the terminal, in plan.txt and in `runs show`."""
+    import json
+
+    from test_corrections import write_invoice
+    from test_change_marks_adversarial import unpaid_single_line
+
+    from booksync.domain import operation_words
+
+    assert operation_words("mod deposit") == "change deposit"
+    assert operation_words("add", "payment_method") == "add payment method"
+    home = str(demo_copy.path)
+    (number,) = unpaid_single_line(1)
+    assert cli("import", "invoices", str(write_invoice(tmp_path, number, "12.34")), "--home", home).code == 0
+    result = cli("sync", "--home", home, "--yes", "--corrections-log", str(tmp_path / "log.pdf"))
+    assert result.code == 0, result
+    assert "change invoice" in result.stdout and "mod invoice" not in result.stdout, result.stdout
+    run = json.loads(cli("runs", "list", "--json", "--home", home).stdout)[0]
+    shown = cli("runs", "show", run["id"], "--home", home)
+    assert "Applied: 1 change invoice" in shown.stdout and "mod " not in shown.stdout, shown.stdout
+
+
+def test_a_first_plan_says_add_payment_method(nosync_copy, cli):
+    declined = cli("sync", "--home", str(nosync_copy.path), "--create-customers", input="n\n")
+    assert declined.code == 4, declined
+    assert "add payment method" in declined.stdout and "payment_method" not in declined.stdout, declined.stdout
+    result = cli("sync", "--home", str(nosync_copy.path), "--dry-run", "--create-customers")
+    assert result.code == 0, result
+    folder = sorted(p for p in (nosync_copy.path / "runs").iterdir() if (p / "plan.txt").exists())[-1]
+    header = (folder / "plan.txt").read_text().split("\n\n")[1]
+    assert "add payment method" in header and "payment_method" not in header, header

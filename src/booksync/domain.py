@@ -321,6 +321,23 @@ class Action(str, Enum):
     DELETE = "delete"
 
 
+ACTION_WORDS = {"add": "add", "mod": "change", "void": "void", "delete": "delete"}
+"""What each :class:`Action` is called where people read it (the plan, runs show, the web)."""
+
+
+def operation_words(action: str, kind: str | None = None) -> str:
+    """An operation named for people, as the web names it: ``operation_words("mod", "deposit")`` and
+    ``operation_words("mod deposit")`` give "change deposit"; "add payment_method" gives "add payment method".
+
+    ``action`` is an :class:`Action` value (or a whole plan count key, "<action> <kind>", when ``kind`` is None);
+    an unknown action is kept as it is."""
+    if kind is None:
+        action, _, kind = action.partition(" ")
+    action = getattr(action, "value", action)
+    kind = getattr(kind, "value", kind)
+    return f"{ACTION_WORDS.get(action, action)} {kind.replace('_', ' ')}".strip()
+
+
 class Kind(str, Enum):
     """Kinds of record booksync links between the billing store and QuickBooks."""
 

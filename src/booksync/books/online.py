@@ -40,6 +40,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from ..domain import operation_words
 from ..domain import (PLACEHOLDER_MEMO, Action, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
                       PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBDeposit, QBDepositLine, QBListEntry,
                       QBSnapshot, Ref, SalesData)
@@ -583,7 +584,8 @@ def _record(op: Operation) -> str:
 
 
 def _unsupported(op: Operation) -> str:
-    return (f"QuickBooks Online cannot {op.action.value} a {op.kind.label}: make it inactive in QuickBooks Online "
+    action, _, kind = operation_words(op.action, op.kind).partition(" ")
+    return (f"QuickBooks Online cannot {action} a {kind}: make it inactive in QuickBooks Online "
             "instead")
 
 

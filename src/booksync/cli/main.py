@@ -25,7 +25,7 @@ from rich.table import Table
 
 from .. import __version__
 from ..config import database_url_of, initial_database_url
-from ..domain import Plan
+from ..domain import Plan, operation_words
 from ..exits import EXIT_CHECKS, EXIT_DECLINED, EXIT_UNEXPECTED, EXIT_USAGE, help_epilog
 from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, console, copyable, err, fail_json,
                      home_option, json_option, json_printed, load_home, sessions_for, setup_logging, sync_lock)
@@ -316,7 +316,7 @@ def show_plan(out: Console, plan: Plan, folder: Path) -> None:
     table.add_column("Change")
     table.add_column("Count", justify="right")
     for key, n in plan.counts().items():
-        table.add_row(key, str(n))
+        table.add_row(operation_words(key), str(n))
     out.print(table)
     if plan.adjustments:
         out.print(f"\n{len(plan.adjustments)} value(s) changed to fit QuickBooks:")
@@ -382,7 +382,7 @@ def print_result(result: Any, as_json: bool, home: Any = None) -> None:
         table.add_column("Change")
         table.add_column("Count", justify="right")
         for key, n in result.applied.items():
-            table.add_row(key, str(n))
+            table.add_row(operation_words(key), str(n))
         console.print(table)
     if result.backup:
         console.print(f"Backup taken before the update: {result.backup}")

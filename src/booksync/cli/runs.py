@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
+from ..domain import operation_words
 from ..store.models import JournalEntry, SyncRun
 from .common import console, home_option, json_option, load_home, sessions_for
 
@@ -66,13 +67,18 @@ def show(run_id: str, home_dir: Path | None, as_json: bool) -> None:
         console.print(f"  - {escape(problem.get('record', ''))}: {escape(problem.get('message', ''))}")
         if problem.get("fix"):
             console.print(f"      to fix: {escape(problem['fix'])}")
+    for title in ("planned", "applied"):
+        if summary.get(title):
+            console.print(f"{title.capitalize()}: " + ", ".join(f"{n} {operation_words(k)}"
+                                                              for k, n in summary[title].items()))
     counts: dict[str, int] = {}
     for e in entries:
         counts[e.status] = counts.get(e.status, 0) + 1
     console.print("Journal: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "empty"))
     for e in entries:
         if e.status in ("failed", "sent"):
-            console.print(f"  {e.seq}: {e.action} {e.kind} {escape(e.number)}: {e.status} {escape(e.error)}")
+            console.print(f"  {e.seq}: {operation_words(e.action, e.kind)} {escape(e.number)}: {e.status} "
+                          f"{escape(e.error)}")
 
 
 @runs.command()
@@ -105,7 +111,7 @@ def confirm(run_id: str | None, latest: bool, home_dir: Path | None, as_json: bo
         return
     total = sum(done.counts.values())
     console.print(f"Run {done.run_id} is confirmed: {total} change(s) "
-                  f"({', '.join(f'{n} {k}' for k, n in done.counts.items())}).")
+                  f"({', '.join(f'{n} {operation_words(k)}' for k, n in done.counts.items())}).")
     if done.corrections:
         console.print(f"It corrects {done.corrections} record(s) already in QuickBooks; the Corrections Log is in "
                       f"{escape(str(done.folder))}.")

@@ -31,7 +31,7 @@ from sqlalchemy.orm.util import identity_key
 from ..books.port import BooksPort, Outcome
 from ..exits import EXIT_CHECKS, EXIT_CONNECTION, EXIT_DECLINED, EXIT_OK, EXIT_REFUSED, EXIT_UNEXPECTED  # noqa: F401
 from ..faults import fault_point
-from ..domain import Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref
+from ..domain import Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref, operation_words
 from ..qbxml.errors import ConnectionFailure, QBError, StatusError
 from ..store.keys import adopt_company_key
 from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
@@ -1175,7 +1175,7 @@ def explain_refusal(op: Operation, outcome: Outcome, face: str = "cli") -> str:
     names commands, "web" the pages of the web interface."""
     web = face == "web"
     error = outcome.error
-    what = f"QuickBooks refused to {op.action.value} {op.kind.label} {op.number} ({op.description})"
+    what = f"QuickBooks refused to {operation_words(op.action, op.kind)} {op.number} ({op.description})"
     if getattr(error, "advice", ""):
         return f"{what}: {error}. Operations before it were applied."
     if isinstance(error, StatusError) and error.transient:

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, TextIO
 
-from ..domain import Operation, Plan, QBSnapshot, Ref
+from ..domain import Operation, Plan, QBSnapshot, Ref, operation_words
 
 SPILL = "plan.spill"
 SCRATCH = (SPILL, ".plan-operations.txt", ".plan-operations.json")
@@ -128,7 +128,7 @@ def plan_header(plan: Plan, snapshot: QBSnapshot) -> str:
     """``plan.txt`` up to its list of operations: the counts and the values changed to fit QuickBooks."""
     lines = [f"Synchronization plan for QuickBooks company \"{snapshot.company.name}\"", ""]
     for key, n in plan.counts().items():
-        lines.append(f"  {n:6d}  {key}")
+        lines.append(f"  {n:6d}  {operation_words(key)}")
     if plan.adjustments:
         lines += ["", "Values changed to fit QuickBooks:"]
         for a in plan.adjustments:

@@ -24,6 +24,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from ..domain import operation_words
 from ..config import Home
 from ..logfile import file_handler
 from ..attempts import AttemptThrottle, set_concurrent_checks
@@ -102,6 +103,7 @@ def _templates() -> Jinja2Templates:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters.update(money=_money, when=_when, size=_size)
     env.globals["web_fix"] = web_fix
+    env.globals["operation_words"] = operation_words
     return Jinja2Templates(env=env, context_processors=[_context])
 
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..domain import operation_words
 from ..attempts import ChecksBusy, clip
 from ..store.models import Member, SyncRun
 from . import services
@@ -381,7 +382,7 @@ async def run_confirm(request: Request) -> Response:
     except ConfirmError as exc:
         flash(request, str(exc), "error")
         return redirect(request, f"/runs/{quote(run_id)}")
-    counts = ", ".join(f"{n} {k}" for k, n in done.counts.items())
+    counts = ", ".join(f"{n} {operation_words(k)}" for k, n in done.counts.items())
     flash(request, f"Run {done.run_id} is confirmed: {sum(done.counts.values())} change(s) ({counts}). The next Web "
                    "Connector update applies it, if nothing changed in between.", "success")
     return redirect(request, f"/runs/{quote(run_id)}")
