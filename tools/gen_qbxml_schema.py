@@ -35,7 +35,7 @@ ROOTS = [
     "ReceivePaymentAddRs", "ReceivePaymentModRq", "ReceivePaymentModRs",
     "DepositQueryRq", "DepositQueryRs", "DepositAddRq", "DepositAddRs",
     "DepositModRq", "DepositModRs",
-    "TxnDelRq", "TxnDelRs", "TxnVoidRq", "TxnVoidRs",
+    "TxnDelRq", "TxnDelRs", "TxnVoidRq", "TxnVoidRs", "ListDelRq", "ListDelRs",
     "DataExtAddRq", "DataExtAddRs",
     "PaymentMethodQueryRq", "PaymentMethodQueryRs", "PaymentMethodAddRq", "PaymentMethodAddRs",
     "ReceivePaymentToDepositQueryRq", "ReceivePaymentToDepositQueryRs", "ListDelRq", "ListDelRs",

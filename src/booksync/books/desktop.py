@@ -36,6 +36,12 @@ QUERIES_PER_MESSAGE = 10
 """Queries sent together by :meth:`DesktopBooks.find_customers`."""
 _NOT_HOLDABLE = re.compile(r"[^\t\n\r\x20-\x7e\xa0-\xff]")
 """What no QuickBooks Desktop name holds: control characters and anything outside ISO-8859-1."""
+LIST_DEL_TYPES = {Kind.CUSTOMER: "Customer", Kind.ITEM: "ItemService", Kind.PAYMENT_METHOD: "PaymentMethod"}
+"""ListDelType of the lists booksync adds to (qbxml130.xsd ``ListDelType``), for undoing its adds."""
+CUSTOMER_FIELDS = ("Name", "IsActive", "CompanyName", "FirstName", "LastName", "BillAddress", "Phone", "Email",
+                   "AccountNumber", "Notes")
+"""The customer fields booksync writes (``_customer``): what a restore from a pre-image sets back."""
+ADDRESS_FIELDS = ("Addr1", "Addr2", "City", "State", "PostalCode")
 TXN_TYPES = {Kind.INVOICE: "Invoice", Kind.CREDIT_MEMO: "CreditMemo", Kind.PAYMENT: "ReceivePayment",
              Kind.DEPOSIT: "Deposit"}
 
@@ -282,6 +288,28 @@ class DesktopBooks:
             out[text(ret, "TxnID")] = text(ret, "EditSequence")
         return out
 
+    def pre_images(self, kind: str, remote_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """The Ret of each record QuickBooks has among ``remote_ids`` (customers, items and payment methods by
+        ListID; transactions by TxnID, with their lines), by id: (EditSequence, the Ret as qbXML text). See :meth:`BooksPort.pre_images`."""
+        k = Kind(kind)
+        out: dict[str, tuple[str, str]] = {}
+        ids = sorted(set(remote_ids))
+        for start in range(0, len(ids), PAGE):
+            chunk = ids[start:start + PAGE]
+            lists = {Kind.CUSTOMER: "CustomerQuery", Kind.ITEM: "ItemQuery", Kind.PAYMENT_METHOD: "PaymentMethodQuery"}
+            if k in lists:
+                rets = self.query(lists[k], {"ListID": chunk}, iterate=False)
+            else:
+                txn_type = TXN_TYPES[k]
+                body: dict[str, Any] = {"TxnID": chunk}
+                if txn_type in ("Invoice", "CreditMemo", "Deposit"):
+                    body["IncludeLineItems"] = True
+                rets = self.query(f"{txn_type}Query", body, iterate=False)
+            for ret in rets:
+                out[text(ret, "ListID") or text(ret, "TxnID")] = (text(ret, "EditSequence"),
+                                                                  etree.tostring(ret, encoding="unicode"))
+        return out
+
     @staticmethod
     def _remote_txn(kind: str, txn_type: str, ret: etree._Element) -> RemoteTxn:
         total_path = {"Invoice": "Subtotal", "CreditMemo": "TotalAmount", "ReceivePayment": "TotalAmount",
@@ -379,6 +407,8 @@ class DesktopBooks:
 
     def _request(self, op: Operation, resolve: Resolver) -> etree._Element:
         rid = op.seq
+        if op.action is Action.DELETE and op.kind in LIST_DEL_TYPES:  # ``booksync runs undo`` of a list add
+            return build.request("ListDel", {"ListDelType": LIST_DEL_TYPES[op.kind], "ListID": op.remote_id}, rid)
         if op.action is Action.DELETE:
             return build.request("TxnDel", {"TxnDelType": TXN_TYPES[op.kind], "TxnID": op.remote_id}, rid)
         if op.action is Action.VOID:
@@ -410,6 +440,55 @@ class DesktopBooks:
         if isinstance(payload, DepositData):
             return {"DepositLineMod": [_deposit_line(line, resolve) for line in payload.lines]}
         raise TypeError(f"no qbXML for {type(payload).__name__}")
+
+    def restore(self, kind: str, remote_id: str, version: str, record: str) -> Outcome:
+        """Set a customer, invoice, credit memo or payment back to its pre-image (``record``: the Ret
+        :meth:`pre_images` read before booksync changed it), with one Mod carrying ``version`` (its current
+        EditSequence): the fields booksync writes, the lines (as new lines: QuickBooks gives them new
+        TxnLineIDs) and a payment's applications (cash amounts; credits applied are not restored). Raises
+        ValueError for a kind it cannot restore (deposits)."""
+        k = Kind(kind)
+        ret = etree.fromstring(record.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+        body: dict[str, Any]
+        if k is Kind.CUSTOMER:
+            body = {"ListID": remote_id, "EditSequence": version}
+            for tag in CUSTOMER_FIELDS:  # "" clears a field the run filled
+                if tag == "BillAddress":
+                    body[tag] = {t: text(ret, f"BillAddress/{t}") for t in ADDRESS_FIELDS}
+                else:
+                    body[tag] = text(ret, tag) or ("true" if tag == "IsActive" else "")
+            name = "CustomerMod"
+        elif k in (Kind.INVOICE, Kind.CREDIT_MEMO):
+            txn_type = TXN_TYPES[k]
+            body = {"TxnID": remote_id, "EditSequence": version,
+                    "CustomerRef": {"ListID": text(ret, "CustomerRef/ListID")}, "TxnDate": text(ret, "TxnDate"),
+                    "RefNumber": text(ret, "RefNumber"), "Memo": text(ret, "Memo"),
+                    f"{txn_type}LineMod": [{"TxnLineID": "-1", "ItemRef": {"ListID": text(line, "ItemRef/ListID")},
+                                            "Desc": text(line, "Desc") or None,
+                                            "Quantity": text(line, "Quantity") or None,
+                                            "Rate": text(line, "Rate") or None, "Amount": text(line, "Amount")}
+                                           for line in ret.findall(f"{txn_type}LineRet")]}
+            if k is Kind.INVOICE:
+                body["DueDate"] = text(ret, "DueDate") or None
+            name = f"{txn_type}Mod"
+        elif k is Kind.PAYMENT:
+            method = text(ret, "PaymentMethodRef/ListID")
+            body = {"TxnID": remote_id, "EditSequence": version,
+                    "CustomerRef": {"ListID": text(ret, "CustomerRef/ListID")}, "TxnDate": text(ret, "TxnDate"),
+                    "RefNumber": text(ret, "RefNumber"), "TotalAmount": text(ret, "TotalAmount"),
+                    "PaymentMethodRef": {"ListID": method} if method else None, "Memo": text(ret, "Memo"),
+                    "DepositToAccountRef": {"ListID": text(ret, "DepositToAccountRef/ListID")},
+                    "AppliedToTxnMod": [{"TxnID": text(app, "TxnID"), "PaymentAmount": text(app, "Amount")}
+                                        for app in ret.findall("AppliedToTxnRet")]}
+            name = "ReceivePaymentMod"
+        else:
+            raise ValueError(f"booksync cannot restore a {k.label} from its pre-image")
+        message = build.message([build.request(name, body, 1)])
+        (rs,) = parse_response(self.transport.process(message), request=message)
+        if not rs.ok:
+            return Outcome(1, "failed", error=rs.error())
+        ret = rs.rets[0]
+        return Outcome(1, "done", remote_id=remote_id, edit_sequence=text(ret, "EditSequence"))
 
     def backup(self, target: str) -> str | None:
         if self._backup_source is None:

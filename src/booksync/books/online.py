@@ -222,6 +222,18 @@ class OnlineBooks:
             yield from self.client.query(f"SELECT * FROM {entity} WHERE Id IN ({chunk}) MAXRESULTS 1000"
                                          ).get(entity) or []
 
+    def pre_images(self, kind: str, remote_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Each entity QuickBooks Online has among ``remote_ids``, by Id: (SyncToken, the entity as JSON text, as
+        its query answered it). See :meth:`BooksPort.pre_images`."""
+        k = Kind(kind)
+        if k in TRANSACTION_KINDS:
+            rows = list(self._read(k, remote_ids))
+        else:
+            entity = ENTITIES[k]
+            rows = [self.client.get(f"{entity.lower()}/{rid}").get(entity) or {} for rid in sorted(set(remote_ids))]
+        return {str(row["Id"]): (str(row.get("SyncToken", "")), json.dumps(row, sort_keys=True, default=str))
+                for row in rows if row.get("Id") is not None}
+
     @staticmethod
     def _remote_txn(kind: str, row: dict[str, Any]) -> RemoteTxn:
         txn = RemoteTxn(remote_id=str(row["Id"]), kind=kind, edit_sequence=str(row.get("SyncToken", "")),

@@ -91,6 +91,12 @@ class BooksPort(Protocol):
     def versions(self, kind: str, remote_ids: list[str]) -> dict[str, str]:
         """The current version (EditSequence, SyncToken) of each transaction of ``kind`` found, by id."""
 
+    def pre_images(self, kind: str, remote_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """What each record of ``kind`` looks like now, as the accounting system answers a query for it, by id:
+        (version, record) — QuickBooks Desktop: EditSequence and the Ret element as qbXML text; Online: SyncToken
+        and the entity as JSON text. Records not found are left out. Read just before booksync changes them
+        (the pre-images ``booksync runs undo`` restores)."""
+
     def deposits_holding(self, payment_ids: list[str], since: str) -> dict[str, "QBDeposit"]:
         """The deposits dated on or after ``since`` (YYYY-MM-DD), by the TxnID of each payment they hold."""
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -11,7 +12,8 @@ from sqlalchemy import select
 
 from ..domain import operation_words
 from ..store.models import JournalEntry, SyncRun
-from .common import console, home_option, json_option, load_home, sessions_for
+from .common import (books, console, err, fail_json, home_option, json_option, load_home, sessions_for,
+                     setup_logging, sync_lock)
 
 
 @click.group()
@@ -117,3 +119,86 @@ def confirm(run_id: str | None, latest: bool, home_dir: Path | None, as_json: bo
                       f"{escape(str(done.folder))}.")
     console.print("The next Web Connector update applies it, if nothing changed in between (otherwise it stages the "
                   "new plan and asks again).")
+
+
+@runs.command()
+@click.argument("run_id")
+@click.option("--yes", "-y", is_flag=True, help="Undo without asking (after showing what will be done).")
+@click.option("--dry-run", is_flag=True, help="Show what the undo would do and write its log; change nothing.")
+@home_option
+@json_option
+def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: bool) -> None:
+    """Take run RUN_ID's changes back out of QuickBooks.
+
+    Deletes what the run added (payments before the invoices they pay, customers last) and sets what it
+    changed back to what QuickBooks held before (the run's pre-images). A voided transaction cannot be
+    un-voided in QuickBooks, nor a deleted one brought back: they are listed. A record changed in QuickBooks
+    since the run (or by a later run) is left alone and named. Shows the plan and writes its Corrections Log
+    (CSV in the run's folder) first, then asks. The billing store keeps its records: the next sync writes
+    them again unless they are corrected first.
+
+    Exit codes: 0 undone (or --dry-run), 3 nothing can be undone, 4 you declined, 5 QuickBooks refused
+    part of it, 6 QuickBooks could not be reached.
+    """
+    from ..sync.undo import UndoRefused, apply_undo, plan_undo, write_undo_log
+
+    home = load_home(home_dir)
+    setup_logging(home)
+    sessions = sessions_for(home)
+    out = err if as_json else console
+    with sync_lock(home, as_json), books(home, as_json) as port, sessions() as session:
+        try:
+            plan = plan_undo(session, port, run_id)
+        except UndoRefused as exc:
+            if as_json:
+                fail_json("refused", 3, str(exc))
+            err.print(f"[bold red]{escape(str(exc))}[/]")
+            raise SystemExit(3) from None
+        run = session.get(SyncRun, run_id)
+        folder = Path(run.folder) if run.folder else home.runs_dir / run_id
+        log = write_undo_log(folder, plan)
+        _show_undo(out, plan, log)
+        if dry_run or not plan.steps:
+            if as_json:
+                console.print_json(json.dumps({"status": "dry-run" if dry_run else "nothing", "exit_code": 0,
+                                               "log": str(log), **plan.as_dict()}))
+            raise SystemExit(0)
+        if not yes:
+            if as_json:
+                fail_json("declined", 4, "An undo with --json needs --yes; nothing was changed.")
+                raise SystemExit(4)
+            if not click.confirm(f"Undo run {run_id} in QuickBooks now?", default=False):
+                out.print("Nothing was changed.")
+                raise SystemExit(4)
+        done, failed = apply_undo(session, port, plan)
+        log = write_undo_log(folder, plan)
+    message = (f"Run {run_id} was undone: {done} record(s) deleted or set back." if not failed else
+               f"Run {run_id} was partly undone: {done} record(s) deleted or set back, {len(failed)} refused by "
+               "QuickBooks.")
+    if as_json:
+        console.print_json(json.dumps({"status": "undone" if not failed else "partly undone",
+                                       "exit_code": 0 if not failed else 5, "message": message, "log": str(log),
+                                       **plan.as_dict()}))
+    else:
+        console.print(message)
+        for step in failed:
+            console.print(f"  - {escape(step.label)}: {escape(step.outcome)}")
+        console.print("The billing store still holds the run's records: the next sync writes them again unless "
+                      "you correct them first.")
+        console.print(f"Corrections Log of the undo: {escape(str(log))}")
+    raise SystemExit(0 if not failed else 5)
+
+
+def _show_undo(out: Any, plan: Any, log: Path) -> None:
+    counts = plan.counts()
+    out.print(f"Undo of run {plan.run_id}: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing to send")
+              + ".")
+    if plan.left_alone:
+        out.print(f"{len(plan.left_alone)} record(s) left alone:")
+        for step in plan.left_alone:
+            out.print(f"  - {escape(step.label)}: {escape(step.reason)}")
+    if plan.cannot:
+        out.print(f"{len(plan.cannot)} record(s) cannot be undone:")
+        for step in plan.cannot:
+            out.print(f"  - {escape(step.label)}: {escape(step.reason)}")
+    out.print(f"Corrections Log of the undo: {escape(str(log))}")

@@ -309,22 +309,37 @@ class Lists:
         return row
 
     def list_del(self, rq: etree._Element) -> etree._Element:
-        """ListDel of a customer (qbxmlops130-annotated.xml ListDelRq; the simulator supports ListDelType
-        Customer). QuickBooks deletes only a name no transaction uses ("You can't delete a name that is used in
-        a transaction": QuickBooks' Delete Customer rule); such a delete is refused with 3160, the status of a
-        refused delete (reference/quickbooks-desktop.md §9)."""
+        """ListDel of a customer, a service item or a payment method (qbxmlops130-annotated.xml ListDelRq; the
+        simulator supports those ListDelTypes: the lists booksync adds to, whose adds ``booksync runs undo``
+        deletes). QuickBooks deletes only a list element nothing uses ("You can't delete a name that is used in a
+        transaction": QuickBooks' Delete Customer rule; an item on a transaction line, a payment method on a
+        payment likewise); such a delete is refused with 3160, the status of a refused delete
+        (reference/quickbooks-desktop.md §9)."""
         list_type = text(rq, "ListDelType")
-        if list_type != "Customer":
+        uses = {"Customer": "SELECT COUNT(*) FROM txns WHERE customer_id=:id",
+                "ItemService": "SELECT COUNT(*) FROM lines WHERE item_id=:id",
+                "PaymentMethod": "SELECT COUNT(*) FROM txns WHERE method_id=:id"}
+        if list_type not in uses:
             raise Refusal(3250, f'ListDel of "{list_type}" is not supported by booksync\'s simulator.')
-        row = self._customer_for(text(rq, "ListID"))
-        used = self.db.execute("SELECT COUNT(*) FROM txns WHERE customer_id=?", (row["list_id"],)).fetchone()[0]
+        if list_type == "Customer":
+            row = self._customer_for(text(rq, "ListID"))
+        else:
+            row = self.db.execute("SELECT * FROM lists WHERE list_id=? AND kind=?",
+                                  (text(rq, "ListID"), list_type)).fetchone()
+            if row is None:
+                raise Refusal(3120, f'Object "{text(rq, "ListID")}" specified in the request cannot be found.  '
+                                    "QuickBooks error message: Invalid argument.  The specified record does not "
+                                    "exist in the list.")
+        used = self.db.execute(uses[list_type], {"id": row["list_id"]}).fetchone()[0]
         if used:
-            raise Refusal(3160, f'The customer "{row["full_name"]}" cannot be deleted because it is used in '
-                                f"{used} transaction(s). Make it inactive, or merge it into another customer.")
+            what = {"Customer": "customer", "ItemService": "item", "PaymentMethod": "payment method"}[list_type]
+            advice = " Make it inactive, or merge it into another customer." if list_type == "Customer" else ""
+            raise Refusal(3160, f'The {what} "{row["full_name"]}" cannot be deleted because it is used in '
+                                f"{used} transaction(s).{advice}")
         self.db.execute("DELETE FROM lists WHERE list_id=?", (row["list_id"],))
         self._refs.pop(row["list_id"], None)
         result = etree.Element("Result", statusCode="0", statusSeverity="Info", statusMessage="Status OK")
-        for tag, value in (("ListDelType", "Customer"), ("ListID", row["list_id"]), ("TimeDeleted", now_text()),
+        for tag, value in (("ListDelType", list_type), ("ListID", row["list_id"]), ("TimeDeleted", now_text()),
                            ("FullName", row["full_name"])):
             etree.SubElement(result, tag).text = value
         return result

@@ -46,6 +46,9 @@ from ..store.links import GoneRecord, anchor_links, link_key
 from ..store.restore import pending_restore
 from .staging import StagedPlan, discard_scratch, write_corrections_log
 
+PRE_IMAGES = "pre-images.jsonl"
+"""The file in a run's folder holding the pre-images of the records it changed, voided or deleted."""
+
 log = logging.getLogger("booksync.sync")
 
 
@@ -384,6 +387,8 @@ class Run:
         self._planned_yet = False
         self._fetched: dict[tuple[str, int], str] = {}
         self.refusal_web = ""
+        self._pre_imaged: set[str] = set()
+        """ListIDs/TxnIDs whose pre-image this run recorded (the first one counts: before the run touched it)."""
         """The refusal that stopped :meth:`apply`, in the web interface's words."""
         """ListIDs/TxnIDs of the records the current message refers to, read from the link table."""
 
@@ -862,6 +867,7 @@ class Run:
         Returns the first refusal. ``entries``: the journal rows of the message by seq (read only)."""
         # Read before anything is marked sent: a failed read leaves the message simply not sent.
         targets = self._payment_targets(session, key, batch)
+        self._record_pre_images(batch)
         table = JournalEntry.__table__
         run_id = entries[batch[0].seq].run_id
         session.execute(update(table).where(table.c.run_id == run_id, table.c.seq.in_([op.seq for op in batch]))
@@ -917,6 +923,34 @@ class Run:
             session.rollback()
             log.warning("could not re-read the invoices the payments apply to: %s", exc)
         return failure
+
+    def _record_pre_images(self, batch: list[Operation]) -> None:
+        """Before a message changes, voids or deletes records, keep what each looked like before this run first
+        touched it, from QuickBooks' own answer to a query (``BooksPort.pre_images``): one JSON line per record in
+        ``runs/RUN/pre-images.jsonl`` (:data:`booksync.sync.undo.PRE_IMAGES`), written and synced before the message
+        is sent. ``booksync runs undo`` restores from them."""
+        wanted: dict[str, list[Operation]] = {}
+        for op in batch:
+            if op.action is not Action.ADD and op.remote_id and op.remote_id not in self._pre_imaged:
+                wanted.setdefault(op.kind.value, []).append(op)
+        if not wanted:
+            return
+        lines = []
+        for kind, ops in wanted.items():
+            found = self.port.pre_images(kind, sorted({op.remote_id for op in ops}))
+            for op in ops:
+                if op.remote_id in self._pre_imaged:
+                    continue
+                self._pre_imaged.add(op.remote_id)
+                version, record = found.get(op.remote_id, ("", ""))
+                lines.append(json.dumps({"seq": op.seq, "action": op.action.value, "kind": kind,
+                                         "local_id": op.local_id, "number": op.number, "remote_id": op.remote_id,
+                                         "version": version, "record": record, "found": op.remote_id in found}))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / PRE_IMAGES, "a", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in lines))
+            f.flush()
+            os.fsync(f.fileno())
 
     def _payment_targets(self, session: Session, key: str,
                          batch: list[Operation]) -> list[tuple[Link, str | None]]:

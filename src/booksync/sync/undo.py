@@ -1,0 +1,272 @@
+"""``booksync runs undo RUN``: take a run's changes back out of QuickBooks (issue 20, item 12).
+
+Where booksync cannot copy the company file (the Web Connector, QuickBooks Online), a run keeps the
+pre-images of the records it changes (``runs/RUN/pre-images.jsonl``, written by the engine before each
+message: QuickBooks' own answer to a query made before the Mod/Void/Delete). An undo:
+
+* deletes what the run added (TxnDel, and ListDel for customers, items and payment methods), in the reverse
+  of the run's order, so that payments go before the invoices they pay and customers last;
+* sets what the run changed back to its pre-image (``BooksPort.restore``);
+* lists what it cannot undo: a voided transaction cannot be un-voided in QuickBooks, and a deleted one can
+  only be entered again by hand (its pre-image says what it held);
+* leaves alone, and names, every record changed since the run left it (its EditSequence/SyncToken differs
+  from the one the run recorded, or a later run changed it).
+
+:func:`plan_undo` reads and decides; :func:`apply_undo` writes. The billing store's links follow: a deleted
+record's link is removed and the record marked outstanding, so the next sync adds it again; a restored
+record's link keeps the new version and is marked for a correction, so the next sync writes the billing
+store's version again unless the billing records are corrected first.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from ..books.port import BooksPort, Outcome
+from ..domain import Action, Kind, Operation
+from ..store.models import JournalEntry, Link, Member, Outstanding, SyncRun
+from .engine import PRE_IMAGES
+
+BATCH = 50
+"""Deletions sent per message."""
+
+
+class UndoRefused(Exception):
+    """The run cannot be undone at all (unknown, not applied, another company); the message says why."""
+
+
+@dataclass
+class UndoStep:
+    """One record of the run and what the undo does with it.
+
+    ``action``: "delete" (the run added it), "restore" (the run changed it; ``pre_image`` holds QuickBooks'
+    answer from before), "left alone" (changed since: ``reason``), "cannot" (voided or deleted by the run, or
+    no pre-image: ``reason``). ``version``: the EditSequence/SyncToken the run left; ``now``: QuickBooks' now.
+    """
+
+    action: str
+    kind: str
+    local_id: int
+    number: str
+    remote_id: str
+    seq: int
+    version: str = ""
+    now: str = ""
+    reason: str = ""
+    pre_image: str = ""
+    outcome: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{Kind(self.kind).label} {self.number}".strip()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "pre_image"}
+
+
+@dataclass
+class UndoPlan:
+    run_id: str
+    steps: list[UndoStep] = field(default_factory=list)
+    """Deletes and restores, in the order they are sent (the reverse of the run's)."""
+    left_alone: list[UndoStep] = field(default_factory=list)
+    cannot: list[UndoStep] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for step in self.steps:
+            key = f"{step.action} {Kind(step.kind).label}"
+            out[key] = out.get(key, 0) + 1
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "counts": self.counts(), "steps": [s.as_dict() for s in self.steps],
+                "left_alone": [s.as_dict() for s in self.left_alone], "cannot": [s.as_dict() for s in self.cannot]}
+
+
+def read_pre_images(folder: Path) -> dict[str, dict[str, Any]]:
+    """The pre-images a run recorded, by ListID/TxnID (the first one: before the run touched the record)."""
+    path = Path(folder) / PRE_IMAGES
+    out: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                out.setdefault(row["remote_id"], row)
+    return out
+
+
+def plan_undo(session: Session, port: BooksPort, run_id: str) -> UndoPlan:
+    """Decide what undoing run ``run_id`` does (reads the journal, the pre-images and QuickBooks; writes
+    nothing). Raises :class:`UndoRefused` when the run is unknown, was not applied, or belongs to another
+    company."""
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        raise UndoRefused(f"There is no run {run_id!r}; see 'booksync runs list'.")
+    if run.company_key and port.company_key and run.company_key != port.company_key:
+        raise UndoRefused(f"Run {run_id} wrote to another QuickBooks company than the one booksync is connected to; "
+                          "nothing was changed.")
+    entries = list(session.scalars(select(JournalEntry).where(JournalEntry.run_id == run_id,
+                                                              JournalEntry.status == "done")
+                                   .order_by(JournalEntry.seq)))
+    if not entries:
+        raise UndoRefused(f"Run {run_id} ({run.status}) wrote nothing to QuickBooks: there is nothing to undo.")
+    if run.status in ("undone",):
+        raise UndoRefused(f"Run {run_id} was undone already.")
+    pre = read_pre_images(Path(run.folder)) if run.folder else {}
+    records: dict[tuple[str, str], list[JournalEntry]] = {}
+    for e in entries:
+        remote = e.remote_id or e.target_id
+        if remote:
+            records.setdefault((e.kind, remote), []).append(e)
+    steps: list[UndoStep] = []
+    plan = UndoPlan(run_id)
+    for (kind, remote), ops in records.items():
+        first, last = ops[0], ops[-1]
+        step = UndoStep("", kind, first.local_id, first.number, remote, last.seq, version=last.edit_sequence)
+        actions = {e.action for e in ops}
+        if Action.VOID.value in actions:
+            step.action, step.reason = "cannot", ("voided by the run: QuickBooks cannot un-void a transaction; "
+                                                  "enter it again by hand if it must come back")
+        elif Action.DELETE.value in actions:
+            step.action, step.reason = "cannot", ("deleted by the run: enter it again by hand from its pre-image "
+                                                  f"({PRE_IMAGES} in the run's folder)")
+        elif first.action == Action.ADD.value:
+            step.action = "delete"
+        elif remote in pre and pre[remote].get("found") and kind != Kind.DEPOSIT.value:
+            step.action, step.pre_image = "restore", pre[remote]["record"]
+        else:
+            step.action, step.reason = "cannot", ("no pre-image was recorded for it (a run from before pre-images "
+                                                  "were kept)" if remote not in pre else
+                                                  "a deposit is restored by hand from its pre-image")
+        (plan.cannot if step.action == "cannot" else steps).append(step)
+    _check_versions(session, port, run, steps, plan)
+    plan.steps = sorted((s for s in steps if s.action in ("delete", "restore")), key=lambda s: -s.seq)
+    return plan
+
+
+def _check_versions(session: Session, port: BooksPort, run: SyncRun, steps: list[UndoStep], plan: UndoPlan) -> None:
+    """Leave alone every record QuickBooks (or a later run) changed since the run left it."""
+    links = {(link.kind, link.remote_id): link for link in session.scalars(
+        select(Link).where(Link.company_key == run.company_key,
+                           Link.remote_id.in_([s.remote_id for s in steps] or [""])))}
+    by_kind: dict[str, list[UndoStep]] = {}
+    for step in steps:
+        link = links.get((step.kind, step.remote_id))
+        if link is not None and link.run_id and link.run_id != run.id and link.run_id > run.id:
+            step.action, step.reason = "left alone", (f"run {link.run_id} changed it after this run: undo that run "
+                                                      "first")
+            continue
+        if link is not None and link.run_id == run.id and link.edit_sequence:
+            step.version = link.edit_sequence  # versions moved by the run's own payments (Run._follow_applied_versions)
+        by_kind.setdefault(step.kind, []).append(step)
+    for kind, group in by_kind.items():
+        found = port.pre_images(kind, sorted({s.remote_id for s in group}))
+        for step in group:
+            if step.remote_id not in found:
+                step.action, step.reason = "left alone", "QuickBooks no longer has it (deleted there since the run)"
+                continue
+            step.now = found[step.remote_id][0]
+            if step.version and step.now != step.version:
+                step.action, step.reason = "left alone", (
+                    f"changed in QuickBooks since the run (EditSequence {step.version} when the run left it, "
+                    f"{step.now} now)")
+    plan.left_alone = [s for s in steps if s.action == "left alone"]
+
+
+def write_undo_log(folder: Path, plan: UndoPlan) -> Path:
+    """The Corrections Log of the undo, as CSV in the run's folder: one row per record, what the undo does."""
+    path = Path(folder) / f"undo-{plan.run_id}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["Type", "Number", "Action in QuickBooks", "Reason", "Outcome"])
+        words = {"delete": "deleted (the run added it)", "restore": "set back to what it was before the run",
+                 "left alone": "left alone", "cannot": "not undone"}
+        for step in plan.steps + plan.left_alone + plan.cannot:
+            out.writerow([Kind(step.kind).label, step.number, words[step.action], step.reason, step.outcome])
+    return path
+
+
+def apply_undo(session: Session, port: Any, plan: UndoPlan) -> tuple[int, list[UndoStep]]:
+    """Send the plan's deletes and restores in order; returns (done, failed steps). The links follow (see the
+    module docstring); the run is recorded "undone" (or "partly undone")."""
+    run = session.get(SyncRun, plan.run_id)
+    done, failed = 0, []
+    pending: list[UndoStep] = []
+
+    def flush() -> None:
+        nonlocal done
+        if not pending:
+            return
+        ops = [Operation(seq=i, action=Action.DELETE, kind=Kind(s.kind), local_id=s.local_id, number=s.number,
+                         description=s.label, remote_id=s.remote_id) for i, s in enumerate(pending, 1)]
+        for step, outcome in zip(pending, _send_each(port, ops)):
+            _record(session, run, step, outcome, failed)
+            done += outcome.status == "done"
+        pending.clear()
+
+    for step in plan.steps:
+        if step.action == "delete":
+            pending.append(step)
+            if len(pending) == BATCH:
+                flush()
+            continue
+        flush()
+        try:
+            outcome = port.restore(step.kind, step.remote_id, step.now, step.pre_image)
+        except (ValueError, NotImplementedError, AttributeError) as exc:  # a kind or port it cannot restore
+            outcome = Outcome(0, "failed", error=exc)
+        _record(session, run, step, outcome, failed)
+        done += outcome.status == "done"
+    flush()
+    run.status = "undone" if not failed else "partly undone"
+    session.commit()
+    return done, failed
+
+
+def _send_each(port: Any, ops: list[Operation]) -> list[Any]:
+    """Send deletions with continueOnError semantics: a refused one does not stop the others."""
+    outcomes = port.send(ops, lambda ref: None)
+    rest = [op for op, o in zip(ops, outcomes) if o.status == "not processed"]
+    if not rest:
+        return outcomes
+    again = {op.seq: o for op, o in zip(rest, _send_each(port, rest))}
+    return [again.get(op.seq, o) for op, o in zip(ops, outcomes)]
+
+
+def _record(session: Session, run: SyncRun, step: UndoStep, outcome: Any, failed: list[UndoStep]) -> None:
+    if outcome.status != "done":
+        step.outcome = f"QuickBooks refused: {outcome.error}" if outcome.error else "not processed"
+        failed.append(step)
+        return
+    key = run.company_key
+    link = session.scalar(select(Link).where(Link.company_key == key, Link.kind == step.kind,
+                                             Link.remote_id == step.remote_id))
+    if step.action == "delete":
+        step.outcome = "deleted"
+        if link is not None:
+            if step.kind == Kind.CUSTOMER.value:  # Bill Info named the customer the run created: it is gone
+                member = session.get(Member, link.local_id)
+                if member is not None and member.qb_customer == link.qb_name:
+                    member.qb_customer = ""
+            session.delete(link)
+    else:
+        # QuickBooks holds the pre-image now: the next sync sees the billing version as a change and writes it
+        step.outcome = "restored"
+        if link is not None:
+            link.edit_sequence, link.fingerprint = outcome.edit_sequence, "undone"
+            link.source_updated_at, link.run_id = dt.datetime(1970, 1, 1), run.id
+    if step.kind in (Kind.INVOICE.value, Kind.CREDIT_MEMO.value, Kind.PAYMENT.value, Kind.CUSTOMER.value):
+        session.execute(delete(Outstanding.__table__).where(
+            Outstanding.company_key == key, Outstanding.kind == step.kind, Outstanding.local_id == step.local_id))
+        session.execute(insert(Outstanding.__table__), [{"company_key": key, "kind": step.kind,
+                                                         "local_id": step.local_id}])
+    session.commit()

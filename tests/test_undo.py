@@ -1,0 +1,161 @@
+"""Pre-images and `booksync runs undo RUN` (issue 20, item 12).
+
+A run keeps, before each message that changes, voids or deletes records, what QuickBooks answered for them
+(runs/RUN/pre-images.jsonl): on the simulator and on the QuickBooks Online double. `runs undo` deletes what a
+run added and sets what it changed back; after a run and its undo the company's lists and transactions equal
+the state before the run (a digest of every query's answers, EditSequence, TimeModified and TxnLineID aside:
+QuickBooks gives restored lines new ids); a record edited in QuickBooks meanwhile is left alone and named.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from lxml import etree
+
+from booksync.qbxml import build
+from booksync.qbxml.parse import parse_response, text
+from booksync.simulator import open_company
+
+from test_online_corrections import Books, books  # noqa: F401 - fixture
+from test_online_support import server  # noqa: F401 - fixture
+
+IGNORED = {"EditSequence", "TimeModified", "TxnLineID"}
+QUERIES = (("AccountQuery", {"ActiveStatus": "All"}), ("ItemQuery", {"ActiveStatus": "All"}),
+           ("PaymentMethodQuery", {"ActiveStatus": "All"}), ("CustomerQuery", {"ActiveStatus": "All"}),
+           ("VendorQuery", {"ActiveStatus": "All"}), ("InvoiceQuery", {"IncludeLineItems": True}),
+           ("CreditMemoQuery", {"IncludeLineItems": True}), ("ReceivePaymentQuery", {}),
+           ("DepositQuery", {"IncludeLineItems": True}))
+
+
+def ask(company: Path, kind: str, body: dict) -> list[etree._Element]:
+    with open_company(company) as c:
+        (rs,) = parse_response(c.process(build.message([build.request(kind, body, 1)])))
+    return list(rs.rets)
+
+
+def digest(company: Path) -> str:
+    """Every list and transaction query's answers, EditSequence, TimeModified and TxnLineID left out."""
+    h = hashlib.sha256()
+    for kind, body in QUERIES:
+        rets = []
+        for ret in ask(company, kind, body):
+            for el in list(ret.iter()):
+                if el.tag in IGNORED:
+                    el.getparent().remove(el)
+            rets.append(etree.tostring(ret))
+        for r in sorted(rets):
+            h.update(r)
+    return h.hexdigest()
+
+
+def last_run(home: Path) -> str:
+    return sorted(p.name for p in (home / "runs").iterdir() if p.is_dir())[-1]
+
+
+def test_undo_of_a_first_sync_leaves_the_company_as_it_was(nosync_copy, cli):
+    home = str(nosync_copy.path)
+    before = digest(nosync_copy.company)
+    first = cli("sync", "--yes", "--home", home)
+    assert first.code == 0, first
+    run = last_run(nosync_copy.path)
+    assert digest(nosync_copy.company) != before
+
+    dry = cli("runs", "undo", run, "--dry-run", "--home", home)
+    assert dry.code == 0, dry
+    assert "400 delete customer" in dry.stdout and "1003 delete invoice" in dry.stdout and dry.writes == []
+    declined = cli("runs", "undo", run, "--home", home, input="n\n")
+    assert declined.code == 4 and "Nothing was changed" in declined.stdout and declined.writes == []
+
+    undone = cli("runs", "undo", run, "--yes", "--home", home)
+    assert undone.code == 0, undone
+    assert f"Run {run} was undone: 2280 record(s)" in undone.stdout
+    assert digest(nosync_copy.company) == before
+    deletes = [m for m in undone.requests if any(t.endswith("DelRq") for t in m)]
+    assert deletes[0] == ["TxnDelRq"] * 50 and deletes[-1][-1] == "ListDelRq"  # transactions first, lists last
+    log = (nosync_copy.path / "runs" / run / f"undo-{run}.csv").read_text()
+    assert "deleted (the run added it)" in log
+
+    again = cli("runs", "undo", run, "--yes", "--home", home)
+    assert again.code == 3 and "undone already" in again.stderr
+    resync = cli("sync", "--yes", "--home", home)  # the billing store still holds everything: written again
+    assert resync.code == 0 and "2280 operation(s) applied" in resync.stdout, resync
+    assert cli("reconcile", "--home", home).code == 0
+
+
+def test_undo_leaves_alone_and_names_a_record_edited_in_quickbooks_since(nosync_copy, cli):
+    home = str(nosync_copy.path)
+    assert cli("sync", "--yes", "--home", home).code == 0
+    run = last_run(nosync_copy.path)
+    (inv,) = ask(nosync_copy.company, "InvoiceQuery", {"RefNumber": ["INV10004"]})
+    with open_company(nosync_copy.company) as c:  # a QuickBooks user edits the invoice's memo
+        c.process(build.message([build.request("InvoiceMod", {
+            "TxnID": text(inv, "TxnID"), "EditSequence": text(inv, "EditSequence"), "Memo": "edited in QuickBooks"},
+            1)]))
+    result = cli("runs", "undo", run, "--yes", "--home", home)
+    assert result.code == 5, result  # its customer cannot be deleted while the invoice is there
+    assert "invoice INV10004: changed in QuickBooks since the run" in result.stdout
+    (kept,) = ask(nosync_copy.company, "InvoiceQuery", {"RefNumber": ["INV10004"]})
+    assert text(kept, "Memo") == "edited in QuickBooks"
+    customer = text(kept, "CustomerRef/ListID")
+    assert [text(c, "ListID") for c in ask(nosync_copy.company, "CustomerQuery", {"ActiveStatus": "All"})] == [customer]
+    assert ask(nosync_copy.company, "ReceivePaymentQuery", {}) == []
+
+
+def test_undo_sets_a_changed_payment_back_to_its_pre_image(demo_copy, cli):
+    home = str(demo_copy.path)
+    before = digest(demo_copy.company)
+    old = next(r for r in ask(demo_copy.company, "ReceivePaymentQuery", {})
+               if text(r, "Memo").startswith("Receipt R20001"))
+    assert cli("payments", "edit", "R20001", "--date", "2026-01-03", "--home", home).code == 0
+    log = demo_copy.path / "log.csv"
+    result = cli("sync", "--yes", "--corrections-log", str(log), "--home", home)
+    assert result.code == 0 and result.writes == ["ReceivePaymentModRq"], result
+    run = last_run(demo_copy.path)
+    (image,) = [json.loads(line) for line in (demo_copy.path / "runs" / run / "pre-images.jsonl").read_text().splitlines()]
+    assert image["action"] == "mod" and image["kind"] == "payment" and image["remote_id"] == text(old, "TxnID")
+    assert image["version"] == text(old, "EditSequence")
+    assert text(etree.fromstring(image["record"]), "TxnDate") == text(old, "TxnDate") != "2026-01-03"
+
+    undone = cli("runs", "undo", run, "--yes", "--home", home)
+    assert undone.code == 0 and "1 restore payment" in undone.stdout, undone
+    assert undone.writes == ["ReceivePaymentModRq"]
+    assert digest(demo_copy.company) == before
+    again = cli("sync", "--yes", "--corrections-log", str(log), "--home", home)  # the billing version again
+    assert again.code == 0 and again.writes == ["ReceivePaymentModRq"], again
+
+
+def test_a_voided_invoice_is_listed_as_not_undoable(demo_copy, cli, demo_data):
+    home = str(demo_copy.path)
+    paid = {r["apply_to"] for r in demo_data("payments.csv")}
+    number = next(r["number"] for r in demo_data("invoices.csv") if r["number"] not in paid)
+    assert cli("invoices", "void", number, "--home", home).code == 0
+    log = demo_copy.path / "log.csv"
+    result = cli("sync", "--yes", "--corrections-log", str(log), "--home", home)
+    assert result.code == 0, result
+    run = last_run(demo_copy.path)
+    image = json.loads((demo_copy.path / "runs" / run / "pre-images.jsonl").read_text().splitlines()[0])
+    assert image["action"] == "void" and image["number"] == number and "<InvoiceRet>" in image["record"]
+    dry = cli("runs", "undo", run, "--dry-run", "--home", home)
+    assert f"invoice {number}: voided by the run: QuickBooks cannot un-void a transaction" in dry.stdout, dry
+
+
+def test_pre_images_are_kept_for_every_mod_void_and_delete_on_quickbooks_online(books: Books, cli):  # noqa: F811
+    inv2, inv5, cm2 = books.doc("Invoice", "INV2"), books.doc("Invoice", "INV5"), books.doc("CreditMemo", "CM2")
+    books.reimport("invoices", "INV2,2002,2025-01-16,,,4100,Gala,1,150.00,150.00")
+    books.invoke("invoices", "void", "INV5")
+    books.invoke("credit-memos", "delete", "CM2")
+    result, _ = books.sync(cli)
+    assert result.code == 0, str(result)
+    run = last_run(books.home)
+    images = {i["number"]: i for i in map(json.loads, (books.home / "runs" / run / "pre-images.jsonl")
+                                          .read_text().splitlines())}
+    assert {(i["action"], i["kind"]) for i in images.values()} == {("mod", "invoice"), ("void", "invoice"),
+                                                                  ("delete", "credit_memo")}
+    for number, before in (("INV2", inv2), ("INV5", inv5), ("CM2", cm2)):
+        record = json.loads(images[number]["record"])
+        assert record["Id"] == before["Id"] and images[number]["version"] == before["SyncToken"]
+        assert Decimal(str(record["TotalAmt"])) == before["TotalAmt"]
+    assert Decimal(str(json.loads(images["INV2"]["record"])["TotalAmt"])) == Decimal("170.00")
