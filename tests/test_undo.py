@@ -21,6 +21,7 @@ from booksync.simulator import open_company
 
 from test_online_corrections import Books, books  # noqa: F401 - fixture
 from test_online_support import server  # noqa: F401 - fixture
+from test_webconnector_service import small, small_template  # noqa: F401 - fixtures: a small billing store
 
 IGNORED = {"EditSequence", "TimeModified", "TxnLineID"}
 QUERIES = (("AccountQuery", {"ActiveStatus": "All"}), ("ItemQuery", {"ActiveStatus": "All"}),
@@ -159,3 +160,49 @@ def test_pre_images_are_kept_for_every_mod_void_and_delete_on_quickbooks_online(
         assert record["Id"] == before["Id"] and images[number]["version"] == before["SyncToken"]
         assert Decimal(str(record["TotalAmt"])) == before["TotalAmt"]
     assert Decimal(str(json.loads(images["INV2"]["record"])["TotalAmt"])) == Decimal("170.00")
+
+
+# ---------------------------------------------------------------------- the request processor: a real copy
+
+
+def test_the_request_processor_copies_the_company_file_and_its_log_before_the_first_write(small, monkeypatch):
+    """With rp2 the session is ended, the .QBW and .TLG copied into the run's backup, and the session begun
+    again before anything is written."""
+    from click.testing import CliRunner
+
+    from booksync.books import rp2
+    from booksync.cli.main import cli
+    from test_rp2 import StandInRequestProcessor, factory, names, use_rp2
+
+    tlg = small.company.with_suffix(".TLG")
+    tlg.write_bytes(b"transaction log")
+    rp = StandInRequestProcessor(small.company)
+    monkeypatch.setattr(rp2, "com_factory", factory(rp))
+    use_rp2(small.path, str(small.company))
+    result = CliRunner().invoke(cli, ["sync", "--home", str(small.path), "--yes"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (backup,) = (small.path / "backups").iterdir()
+    assert (backup / small.company.name).exists() and (backup / tlg.name).read_bytes() == b"transaction log"
+    assert "The company file is not in it" not in result.output
+    calls = names(rp)
+    first_write = calls.index("ProcessRequest", calls.index("EndSession"))
+    assert calls[:first_write].count("BeginSession") == 2  # the session began again after the copy
+
+
+def test_the_request_processor_says_plainly_why_a_company_file_in_use_was_not_copied(small, monkeypatch):
+    from click.testing import CliRunner
+
+    from booksync.books import rp2
+    from booksync.cli.main import cli
+    from test_rp2 import StandInRequestProcessor, factory, use_rp2
+
+    rp = StandInRequestProcessor(small.company)
+    monkeypatch.setattr(rp2, "com_factory", factory(rp))
+    monkeypatch.setattr(rp2, "company_file_held", lambda path: True)  # a user has it open in QuickBooks
+    use_rp2(small.path, str(small.company))
+    result = CliRunner().invoke(cli, ["sync", "--home", str(small.path), "--yes"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "The company file is not in it: QuickBooks has the company file" in result.output
+    assert "File > Back Up Company" in result.output
+    (backup,) = (small.path / "backups").iterdir()
+    assert not (backup / small.company.name).exists()

@@ -490,7 +490,17 @@ class DesktopBooks:
         ret = rs.rets[0]
         return Outcome(1, "done", remote_id=remote_id, edit_sequence=text(ret, "EditSequence"))
 
+    backup_note = ""
+    """Why the last :meth:`backup` did not copy the company file ("" when it did or was not asked)."""
+
     def backup(self, target: str) -> str | None:
+        """Copy the company file into ``target``: the simulator's through SQLite's backup API; QuickBooks
+        Desktop's through the request processor (:meth:`RP2Transport.copy_company`) when nobody holds it, else
+        None with :attr:`backup_note` saying why. Through the Web Connector booksync cannot copy it (None)."""
+        copy = getattr(self.transport, "copy_company", None)
+        if copy is not None:
+            done, self.backup_note = copy(Path(target))
+            return done
         if self._backup_source is None:
             return None
         path = Path(target) / Path(self._backup_source.path).name

@@ -18,8 +18,10 @@ HRESULTs QBWC reports.
 """
 from __future__ import annotations
 
+import shutil
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from lxml import etree
@@ -167,6 +169,16 @@ ProcessorFactory = Callable[[], tuple[Any, Any]]
 """Returns ``(request_processor, constants)``: the COM object and the type library's constants."""
 
 
+def company_file_held(path: Path) -> bool:
+    """Whether another program holds the company file: QuickBooks opens a .QBW denying writes to others, so
+    opening it for update fails (PermissionError on Windows) while anyone has it open."""
+    try:
+        with open(path, "r+b"):
+            return False
+    except PermissionError:
+        return True
+
+
 def com_factory() -> tuple[Any, Any]:
     """Create ``QBXMLRP2.RequestProcessor`` through pywin32 (Windows only).
 
@@ -269,6 +281,33 @@ class RP2Transport:
             except Exception:  # noqa: BLE001
                 pass
         self._rp = None
+
+    def copy_company(self, target: Path) -> tuple[str | None, str]:
+        """Copy the company file (.QBW) and its transaction log (.TLG) into folder ``target`` before booksync's
+        first write, as the seed product's step 7 does: the session is ended first, so that QuickBooks started
+        for it lets go of the file, the copy is made only when nobody else holds the file
+        (:func:`company_file_held`), and the session is begun again. Returns (path of the copy, "") or (None, why
+        it could not be copied, in words for the person): QuickBooks Desktop has no backup request in qbXML 13.0
+        (reference/quickbooks-desktop.md §8), so a file someone has open cannot be copied safely."""
+        if not self.company_file:
+            return None, ("booksync does not know the company file's path (rp2.company_file is empty: it uses the "
+                          "file open in QuickBooks), so it did not copy it. Back the company up in QuickBooks "
+                          "(File > Back Up Company) before synchronizing, or set rp2.company_file.")
+        source = Path(self.company_file)
+        self.close()
+        try:
+            if company_file_held(source):
+                return None, (f"QuickBooks has the company file {source} open (someone is working in it, on this "
+                              "computer or another), so booksync did not copy it. Back it up in QuickBooks (File > "
+                              "Back Up Company) before synchronizing, or close QuickBooks everywhere and "
+                              "synchronize again.")
+            target.mkdir(parents=True, exist_ok=True)
+            for path in (source, source.with_suffix(".TLG"), source.with_suffix(".tlg")):
+                if path.exists():
+                    shutil.copy2(path, target / path.name)
+            return str(target / source.name), ""
+        finally:
+            self.open()
 
     def __enter__(self) -> "RP2Transport":
         return self.open()

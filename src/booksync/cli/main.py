@@ -386,6 +386,8 @@ def print_result(result: Any, as_json: bool, home: Any = None) -> None:
         console.print(table)
     if result.backup:
         console.print(f"Backup taken before the update: {result.backup}")
+    if getattr(result, "backup_note", ""):
+        console.print(f"The company file is not in it: {escape(result.backup_note)}")
     if result.folder:
         console.print(f"Working files: {result.folder}")
     console.print(f"\n[{style}]{escape(result.message)}[/]")  # the outcome last, where the eye lands

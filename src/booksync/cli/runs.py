@@ -163,6 +163,13 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
                 console.print_json(json.dumps({"status": "dry-run" if dry_run else "nothing", "exit_code": 0,
                                                "log": str(log), **plan.as_dict()}))
             raise SystemExit(0)
+        if not hasattr(port, "restore"):
+            message = ("booksync cannot send an undo to this company yet (QuickBooks Online): the plan and its log "
+                       "above say what to take out by hand; nothing was changed.")
+            if as_json:
+                fail_json("refused", 3, message)
+            err.print(message)
+            raise SystemExit(3)
         if not yes:
             if as_json:
                 fail_json("declined", 4, "An undo with --json needs --yes; nothing was changed.")

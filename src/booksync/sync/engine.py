@@ -101,13 +101,15 @@ class SyncResult:
     """Operations of interrupted runs settled at the start of this run."""
     message_web: str = ""
     """``message`` in the web interface's words, where they differ (pages, not commands); "" = the same."""
+    backup_note: str = ""
+    """Why the backup holds no copy of the company file ("" when it does)."""
     notices: list[Problem] = field(default_factory=list)
     """What the user must know that did not stop the run: records linked to QuickBooks that are gone from
     the billing store (code "gone", :func:`booksync.store.links.anchor_links`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "status": self.status, "exit_code": self.exit_code, "message": self.message,
-                "message_web": self.message_web,
+                "message_web": self.message_web, "backup_note": self.backup_note,
                 "problems": [p.__dict__ for p in self.problems], "planned": self.planned, "applied": self.applied,
                 "folder": self.folder, "backup": self.backup, "adjustments": self.adjustments,
                 "digest": self.digest, "settled": self.settled, "notices": [p.__dict__ for p in self.notices]}
@@ -387,6 +389,8 @@ class Run:
         self._planned_yet = False
         self._fetched: dict[tuple[str, int], str] = {}
         self.refusal_web = ""
+        self.backup_note = ""
+        """Why the backup holds no copy of the company file ("" when it does)."""
         self._pre_imaged: set[str] = set()
         """ListIDs/TxnIDs whose pre-image this run recorded (the first one counts: before the run touched it)."""
         """The refusal that stopped :meth:`apply`, in the web interface's words."""
@@ -402,7 +406,8 @@ class Run:
             message += (f" {len(self.held)} member(s) were held back because their QuickBooks customer is gone; "
                         "see below.")
         return SyncResult(self.run_id, status, code, message, folder=str(self.folder) if self.folder.exists() else "",
-                          digest=self.digest, settled=self.settled, notices=self.notices, **kw)
+                          digest=self.digest, settled=self.settled, notices=self.notices,
+                          backup_note=self.backup_note, **kw)
 
     def execute(self) -> SyncResult:
         interrupted = pending_restore(self.home.path)
@@ -799,7 +804,10 @@ class Run:
         target.mkdir(parents=True, exist_ok=True)
         self.ui.progress("Backing up", 0, 1)
         fault_point("backup")
-        self.port.backup(str(target))
+        if self.port.backup(str(target)) is None:
+            self.backup_note = getattr(self.port, "backup_note", "") or (
+                "booksync cannot copy the company file from here (Web Connector, QuickBooks Online): it kept the "
+                "pre-images of the records it changes instead ('booksync runs undo RUN' takes the run back out)")
         backup_database(self.home.database_url, self.sessions.kw["bind"], target)
         if self.home.logs_dir.exists():
             shutil.copytree(self.home.logs_dir, target / "logs", dirs_exist_ok=True)
