@@ -137,8 +137,8 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
     (CSV in the run's folder) first, then asks. The billing store keeps its records: the next sync writes
     them again unless they are corrected first.
 
-    Exit codes: 0 undone (or --dry-run), 3 nothing can be undone, 4 you declined, 5 QuickBooks refused
-    part of it, 6 QuickBooks could not be reached.
+    Exit codes: 0 undone (or --dry-run), 2 --json without --yes, 3 nothing can be undone, 4 you declined,
+    5 QuickBooks refused part of it, 6 QuickBooks could not be reached.
     """
     from ..sync.undo import UndoRefused, apply_undo, plan_undo, write_undo_log
 
@@ -171,9 +171,9 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
             err.print(message)
             raise SystemExit(3)
         if not yes:
-            if as_json:
-                fail_json("declined", 4, "An undo with --json needs --yes; nothing was changed.")
-                raise SystemExit(4)
+            if as_json:  # nobody can answer the question (exits.py: a usage matter)
+                fail_json("usage", 2, "An undo with --json needs --yes; nothing was changed.")
+                raise SystemExit(2)
             if not click.confirm(f"Undo run {run_id} in QuickBooks now?", default=False):
                 out.print("Nothing was changed.")
                 raise SystemExit(4)
