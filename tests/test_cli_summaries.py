@@ -89,3 +89,37 @@ def test_a_first_plan_says_add_payment_method(nosync_copy, cli):
     folder = sorted(p for p in (nosync_copy.path / "runs").iterdir() if (p / "plan.txt").exists())[-1]
     header = (folder / "plan.txt").read_text().split("\n\n")[1]
     assert "add payment method" in header and "payment_method" not in header, header
+
+
+def test_reconcile_says_what_it_is_reading(demo_home, cli):
+    """Issue 20.10: reconcile sat silent after "Reading..."; each phase is said (a live Rich line on a terminal)."""
+    result = cli("reconcile", "--home", str(demo_home.path))
+    assert result.code == 0, result
+    phases = [line for line in result.stderr.splitlines() if line.endswith("...")]
+    assert phases[0].startswith("Reading QuickBooks: accounts, items and customers"), result.stderr
+    assert "Reading the billing store..." in phases
+    assert any(p.startswith("Reading QuickBooks' invoices (") for p in phases), phases
+    assert any(p.startswith("Reading QuickBooks' payments (") for p in phases), phases
+
+
+def test_phase_progress_on_a_terminal_is_a_live_line(capsys):
+    """On a terminal the phases are a Rich progress line (transient), not printed lines."""
+    import io
+
+    from rich.console import Console
+
+    from booksync.cli.progress import PhaseProgress
+
+    screen = io.StringIO()
+    progress = PhaseProgress(Console(file=screen, force_terminal=True, width=100))
+    progress.update("Reading QuickBooks", 0, 1)
+    progress.update("Examining records", 250, 1000)
+    progress.close()
+    assert progress.live and "\x1b[" in screen.getvalue()  # drawn with terminal controls
+    plain = io.StringIO()
+    lines = PhaseProgress(Console(file=plain, force_terminal=False))
+    lines.update("Reading QuickBooks", 0, 1)
+    lines.update("Examining records", 0, 1000)
+    lines.update("Examining records", 1000, 1000)
+    assert plain.getvalue().splitlines() == ["Reading QuickBooks...", "Examining records...",
+                                             "  Examining records: 1000 of 1000"]

@@ -27,6 +27,7 @@ from .. import __version__
 from ..config import database_url_of, initial_database_url
 from ..domain import Plan, operation_words
 from ..exits import EXIT_CHECKS, EXIT_DECLINED, EXIT_UNEXPECTED, EXIT_USAGE, help_epilog
+from .progress import PhaseProgress
 from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, console, copyable, err, fail_json,
                      home_option, json_option, json_printed, load_home, sessions_for, setup_logging, sync_lock)
 
@@ -176,7 +177,7 @@ class CliInteraction:
         self.create_customers = create_customers
         self.quiet = quiet
         self.corrections_log = corrections_log
-        self._last_phase = ""
+        self._progress = PhaseProgress(err)
         self.unanswered = ""
         """The question nobody could answer (standard input closed, or interrupted); "" = none."""
         self.needs_corrections_log = False
@@ -185,6 +186,7 @@ class CliInteraction:
     def _ask(self, ask: Any, question: str, *args: Any, **kwargs: Any) -> Any:
         """Ask with Click; no answer at all (end of input, Ctrl-C) is remembered before Click's Abort goes on
         (the engine records the run cancelled; the sync command then says what happened)."""
+        self._progress.close()
         try:
             return ask(question, *args, **kwargs)
         except click.exceptions.Abort:
@@ -192,6 +194,7 @@ class CliInteraction:
             raise
 
     def review_corrections(self, plan: Plan, log_files: dict[str, Path]) -> bool:
+        self._progress.close()
         out = err if self.quiet else console
         out.print(f"\n[bold]{len(plan.corrections)} correction(s) change transactions already in QuickBooks[/] "
                   f"({sum(c.past_period for c in plan.corrections)} in a past period, "
@@ -221,6 +224,7 @@ class CliInteraction:
 
 
     def confirm_update(self, plan: Plan, folder: Path) -> bool:
+        self._progress.close()
         out = err if self.quiet else console
         show_plan(out, plan, folder)
         if self.assume_yes:
@@ -229,14 +233,14 @@ class CliInteraction:
                          default=False, err=self.quiet)
 
     def progress(self, phase: str, done: int, total: int) -> None:
-        if phase != self._last_phase:
-            self._last_phase = phase
-            err.print(f"{phase}...")
-        elif total > 1 and (done == total or done % 500 < 50):
-            err.print(f"  {phase}: {done} of {total}")
+        self._progress.update(phase, done, total)
+
+    def close_progress(self) -> None:
+        self._progress.close()
 
 
     def ask_create_customers(self, members: list[str]) -> bool:
+        self._progress.close()
         out = err if self.quiet else console
         out.print(f"\n{len(members)} member(s) being billed have no QuickBooks customer:")
         for label in members[:15]:
@@ -469,6 +473,8 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
             if not ui.unanswered:
                 raise
             no_answer(ui.unanswered, as_json)
+        finally:
+            ui.close_progress()
     unattended_without_corrections_log(result, ui)
     logging.getLogger("booksync.sync").info("run %s: %s", result.run_id, result.message)
     print_result(result, as_json, home)
@@ -507,6 +513,7 @@ def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: A
     try:
         return synchronize(sessions, port, home, ui, options)
     except MalformedResponse as exc:
+        ui.close_progress()
         logging.getLogger("booksync.sync").exception("malformed answer from QuickBooks")
         advice = copyable("Operations recorded before it stand; any whose answer was lost will be settled by asking "
                           "QuickBooks at the start of the next sync. Run it again: booksync sync", home)
@@ -516,6 +523,7 @@ def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: A
             fail_json("bad-answer", EXIT_BAD_ANSWER, f"QuickBooks' answer could not be read: {exc}", advice)
         sys.exit(EXIT_BAD_ANSWER)
     except ConnectionFailure as exc:
+        ui.close_progress()
         err.print(f"[bold red]The connection to QuickBooks failed during the run:[/] {escape(exc.message)}")
         if exc.outcome:  # whether anything was written (the engine recorded the run as stopped)
             err.print(escape(exc.outcome))
@@ -548,8 +556,12 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
     home = load_home(home_dir)
     setup_logging(home)
     sessions = sessions_for(home)
+    progress = PhaseProgress(err)
     with books(home, as_json) as port, sessions() as session:
-        result = run_reconcile(session, port)
+        try:
+            result = run_reconcile(session, port, progress.update)
+        finally:
+            progress.close()
     if as_json:
         console.print_json(json.dumps(result.as_dict()))
     else:
@@ -682,7 +694,10 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
         return
     ui = CliInteraction(assume_yes=True, create_customers=True, quiet=as_json)
     with sync_lock(home, as_json), books(home, as_json) as port:
-        result = run_sync(sessions, port, home, ui, SyncOptions(), as_json)
+        try:
+            result = run_sync(sessions, port, home, ui, SyncOptions(), as_json)
+        finally:
+            ui.close_progress()
     print_result(result, as_json, home)
     if not as_json and result.exit_code == 0:
         console.print("\nWhat to try next:")

@@ -11,6 +11,8 @@ Two comparisons:
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -63,9 +65,15 @@ class Reconciliation:
                 "gone": [dict(g.__dict__, what=g.label, message=g.advice()[0], fix=g.advice()[1]) for g in self.gone]}
 
 
-def reconcile(session: Session, port: BooksPort) -> Reconciliation:
-    """Compare the billing store with QuickBooks; see the module docstring."""
+def reconcile(session: Session, port: BooksPort,
+              progress: Callable[[str, int, int], None] = lambda phase, done, total: None) -> Reconciliation:
+    """Compare the billing store with QuickBooks; see the module docstring.
+
+    ``progress(phase, done, total)`` is told each phase (reading QuickBooks' lists, the billing store, and
+    QuickBooks' transactions of each kind), as the sync engine tells its interaction."""
+    progress("Reading QuickBooks: accounts, items and customers with their balances", 0, 1)
     snapshot = port.snapshot()
+    progress("Reading the billing store", 0, 1)
     key = port.company_key
     result = Reconciliation()
     # Links follow the records' own identity first (store/links.py); those whose record is gone are listed.
@@ -99,11 +107,12 @@ def reconcile(session: Session, port: BooksPort) -> Reconciliation:
     result.not_synchronized = sum(1 for kind, recs in ((Kind.INVOICE, invoices), (Kind.CREDIT_MEMO, memos),
                                                        (Kind.PAYMENT, payments))
                                   for r in recs if (kind.value, r.id) not in links)
-    _accounts(session, port, snapshot, links, invoices, memos, payments, result)
+    _accounts(session, port, snapshot, links, invoices, memos, payments, result, progress)
     return result
 
 
-def _accounts(session, port, snapshot, links, invoices, memos, payments, result: Reconciliation) -> None:
+def _accounts(session, port, snapshot, links, invoices, memos, payments, result: Reconciliation,
+              progress: Callable[[str, int, int], None]) -> None:
     gl = {g.id: g for g in session.scalars(select(GLAccount))}
     qb_by_name = snapshot.account_by_name()
     qb_names = {a.list_id: a.full_name for a in snapshot.accounts}
@@ -117,6 +126,7 @@ def _accounts(session, port, snapshot, links, invoices, memos, payments, result:
 
     for kind, records, sign in ((Kind.INVOICE, invoices, 1), (Kind.CREDIT_MEMO, memos, -1)):
         synced = [r for r in records if (kind.value, r.id) in links]
+        progress(f"Reading QuickBooks' {kind.label}s ({len(synced)})", 0, 1)
         for r in synced:
             for line in r.lines:
                 billing[qb_account_of(line.gl_account_id)] += sign * line.amount
@@ -131,6 +141,7 @@ def _accounts(session, port, snapshot, links, invoices, memos, payments, result:
             for item_id, amount in txn.lines:
                 books[qb_names.get(item_account.get(item_id, ""), "(unknown item)")] += sign * amount
     synced_payments = [p for p in payments if (Kind.PAYMENT.value, p.id) in links]
+    progress(f"Reading QuickBooks' payments ({len(synced_payments)})", 0, 1)
     for p in synced_payments:
         billing[qb_account_of(p.deposit_account_id)] += p.amount
     remote = port.transactions(Kind.PAYMENT.value, [links[(Kind.PAYMENT.value, p.id)] for p in synced_payments])

@@ -555,6 +555,7 @@ class Run:
             if problems:
                 return self.result("stopped", EXIT_CHECKS, f"{len(problems)} payment(s) deposit to an account "
                                    "QuickBooks does not accept for payments; nothing was written.", problems=problems)
+            self.ui.progress("Reading QuickBooks' versions of the records to correct", 0, 1)
             remote = self.read_versions(work, snapshot)
             deposits = self.read_deposits(work)
             plan_builder = CorrectionPlanner(work, snapshot, customers, self.port.limits, key, remote=remote,
