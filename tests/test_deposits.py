@@ -3,7 +3,10 @@ deposit made in the simulated company (`booksync simulator deposit`, as a QuickB
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
+
+import pytest
 
 from conftest import demo_csv
 
@@ -109,3 +112,106 @@ def test_a_payment_recorded_to_an_income_account_stops_the_sync(nosync_copy, cli
             ) in result.stdout
     assert f'booksync accounts xref --home {home} --set 1000="Checking"' in result.stdout
     assert result.writes == [] and company_db(nosync_copy.company).fingerprint() == before
+
+
+# ---------------------------------------------------------------------- issue 17: deposits that always go back
+
+
+def placeholders(db) -> int:  # noqa: ANN001
+    return db.value("SELECT COUNT(*) FROM lines WHERE descr LIKE 'booksync: holds the place%'")
+
+
+def test_an_edit_that_changes_nothing_quickbooks_holds_plans_nothing(demo_copy, cli, company_db):
+    """Issue 17 item 1: a payment edited to a value it already had (or changed and changed back) is compared with
+    what was written, not with its stamp: nothing is taken out of the deposit, now or on later runs."""
+    a, b = single_payments(2)
+    home = str(demo_copy.path)
+    deposit(cli, home, a["number"], b["number"])
+    db = company_db(demo_copy.company)
+    before = db.fingerprint()
+    assert cli("payments", "edit", a["number"], "--memo", a["memo"], "--home", home).code == 0
+    for _ in range(2):
+        result, log = sync(cli, home)
+        assert result.code == 0 and "Nothing to synchronize" in result.stdout, str(result)
+        assert result.writes == [] and log == []
+    assert db.fingerprint() == before and placeholders(db) == 0
+    assert deposit_total(db, a["number"]) == deposit_total(db, b["number"])
+
+
+@pytest.mark.parametrize("point", ["after-record:1", "after-record:2"])
+def test_a_run_killed_between_take_out_and_put_back_is_finished_by_the_next(point, demo_copy, cli, company_db,
+                                                                             monkeypatch):
+    """Issue 17 items 2 and 3: killed after the take-out (the payment still to correct) or after the payment's
+    correction (nothing left to correct in the billing store), the next sync finds booksync's placeholder line by
+    its memo and puts the payment back with the deposit's current EditSequence; later runs have nothing to do."""
+    a, b = single_payments(2)
+    home = str(demo_copy.path)
+    deposit(cli, home, a["number"], b["number"])
+    db = company_db(demo_copy.company)
+    total = db.value("SELECT total FROM txns WHERE txn_type='Deposit'")
+    assert cli("payments", "edit", a["number"], "--date", "2025-01-02", "--home", home).code == 0
+    monkeypatch.setenv("BOOKSYNC_FAULT", point)
+    killed, _ = sync(cli, home)
+    monkeypatch.delenv("BOOKSYNC_FAULT")
+    assert killed.code != 0 and placeholders(db) == 1  # the payment is out of its deposit
+    # Issue 17 item 4: reconcile sees it (the member balances and account totals alone agree).
+    seen = cli("reconcile", "--json", "--home", home)
+    report = json.loads(seen.stdout)
+    assert seen.code == 7 and not report["member_differences"] and not report["account_differences"], str(seen)
+    placeholder, funds = report["deposit_differences"]
+    assert f"placeholder for payment {a['number']} is still there" in placeholder["what"]
+    assert funds["what"].startswith("Undeposited Funds") and funds["difference"] == a["amount"]
+    result, _ = sync(cli, home)
+    assert result.code == 0 and "QuickBooks was updated" in result.stdout, str(result)
+    assert placeholders(db) == 0 and deposit_total(db, a["number"]) == total
+    assert db.value("SELECT total FROM txns WHERE txn_type='Deposit'") == total
+    assert db.value("SELECT txn_date FROM txns WHERE memo LIKE ?", f"Receipt {a['number']}%") == "2025-01-02"
+    again, _ = sync(cli, home)
+    assert again.code == 0 and "Nothing to synchronize" in again.stdout and again.writes == []
+    assert cli("reconcile", "--home", home).code == 0
+
+
+def test_take_out_and_put_back_go_in_separate_messages(demo_copy, cli, company_db):
+    """Issue 17 item 3: the put-back needs the EditSequence the take-out returned, so the two DepositMods of one
+    deposit are never in the same message."""
+    a, b = single_payments(2)
+    home = str(demo_copy.path)
+    deposit(cli, home, a["number"], b["number"])
+    assert cli("payments", "edit", a["number"], "--date", "2025-01-02", "--home", home).code == 0
+    assert cli("payments", "edit", b["number"], "--date", "2025-01-03", "--home", home).code == 0
+    result, log = sync(cli, home)
+    assert result.code == 0, str(result)
+    deposit_messages = [m for m in result.requests if any("DepositMod" in tag for tag in m)]
+    assert [sum("DepositMod" in tag for tag in m) for m in deposit_messages] == [1, 1]
+    assert placeholders(company_db(demo_copy.company)) == 0 and len(log) == 2
+
+
+def test_a_date_moved_after_the_deposit_is_still_corrected_around_it(demo_copy, cli, company_db):
+    """The deposit is looked for from the date QuickBooks has (written), not only the billing store's new one."""
+    a, b = single_payments(2)
+    home = str(demo_copy.path)
+    deposit(cli, home, a["number"], b["number"])
+    db = company_db(demo_copy.company)
+    total = db.value("SELECT total FROM txns WHERE txn_type='Deposit'")
+    assert cli("payments", "edit", a["number"], "--date", "2026-02-01", "--home", home).code == 0
+    result, _ = sync(cli, home)
+    assert result.code == 0, str(result)
+    assert deposit_total(db, a["number"]) == total and placeholders(db) == 0
+
+
+def test_a_date_only_correction_is_not_reported_as_changing_the_deposit(demo_copy, cli, company_db):
+    """Issue 17 item 5: in a deposit where one payment's amount changes and another's date, only the first is
+    reported as changing the deposit's total."""
+    a, b = single_payments(2)
+    home = str(demo_copy.path)
+    deposit(cli, home, a["number"], b["number"])
+    db = company_db(demo_copy.company)
+    before = db.fingerprint()
+    assert cli("payments", "edit", a["number"], "--amount", "5.00", "--apply", f"{a['apply_to']}=5.00",
+               "--home", home).code == 0
+    assert cli("payments", "edit", b["number"], "--date", "2025-01-09", "--home", home).code == 0
+    stopped, _ = sync(cli, home)
+    assert stopped.code == 3, str(stopped)
+    assert f"payment {a['number']}" in stopped.stdout and f"payment {b['number']}" not in stopped.stdout
+    assert stopped.stdout.count("would change the deposit's total") == 1
+    assert stopped.writes == [] and db.fingerprint() == before

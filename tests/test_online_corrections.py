@@ -90,6 +90,20 @@ class Books:
                                                   {"TxnId": p["Id"], "TxnType": "Payment", "TxnLineId": "0"}]}
                                                   for p in payments]})
 
+    def fee_deposit(self, *receipts: str) -> dict[str, Any]:
+        """A deposit of these payments with a processor's fee of 5.00 on a direct line after them (reference §3.4)."""
+        company = self.company
+        checking = next(a["Id"] for a in company.entities["Account"].values() if a["Name"] == "Checking")
+        expense = next(a["Id"] for a in company.entities["Account"].values() if a["AccountType"] == "Expense")
+        payments = [self.payment(r) for r in receipts]
+        lines: list[dict[str, Any]] = [{"Amount": p["TotalAmt"], "LinkedTxn": [
+            {"TxnId": p["Id"], "TxnType": "Payment", "TxnLineId": "0"}]} for p in payments]
+        lines.append({"Amount": Decimal("-5.00"), "DetailType": "DepositLineDetail", "Description": "Card fee",
+                      "DepositLineDetail": {"AccountRef": {"value": expense}}})
+        with self.srv.double.lock:
+            return company.create("Deposit", {"TxnDate": "2025-01-31", "DepositToAccountRef": {"value": checking},
+                                              "Line": lines})
+
     def sync(self, cli, *extra: str):  # noqa: ANN001, ANN201
         """`booksync sync --yes --corrections-log LOG`: (result, rows of the log's CSV, or [] when none)."""
         log = self.tmp / f"log-{time.monotonic_ns()}.csv"
@@ -525,6 +539,43 @@ def test_date_change_of_a_deposited_payment_is_corrected_around_its_deposit(book
     assert (pay["TxnDate"], pay["SyncToken"]) == ("2025-01-25", "1")
     assert books.company.deposited[pay_id] == deposit["Id"]
     books.reconciles(cli)
+
+
+def test_the_double_returns_linked_deposit_lines_without_an_id(books: Books) -> None:
+    """As QuickBooks Online does (ruckus/quickbooks-ruby spec/fixtures/deposit.xml): a linked payment line has no
+    Id; the direct line after it is Id 1."""
+    deposit = books.fee_deposit("R1")
+    assert "Id" not in deposit["Line"][0] and deposit["Line"][1]["Id"] == "1"
+
+
+def test_a_deposit_with_lines_without_id_keeps_every_line_when_a_payment_is_corrected(books: Books,
+                                                                                       cli) -> None:  # noqa: ANN001
+    """Issue 17 item 17: linked lines have no Id and a direct line (a processor fee) has Id 1; correcting one
+    payment keeps the other linked line and the fee line as they were, none dropped or doubled."""
+    deposit = books.fee_deposit("R1", "R3")
+    books.invoke("payments", "edit", "R3", "--date", "2025-01-26")
+    result, _ = books.sync(cli)
+    assert result.code == 0, str(result)
+    after = books.company.find("Deposit", deposit["Id"])
+    assert after["TotalAmt"] == deposit["TotalAmt"] == Decimal("405.00")
+    linked = sorted(ln["LinkedTxn"][0]["TxnId"] for ln in after["Line"] if ln.get("LinkedTxn"))
+    assert linked == sorted([books.payment("R1")["Id"], books.payment("R3")["Id"]])
+    direct = [ln for ln in after["Line"] if not ln.get("LinkedTxn")]
+    assert [(ln["Id"], ln["Amount"], ln.get("Description")) for ln in direct] == [("1", Decimal("-5.00"), "Card fee")]
+    assert books.payment("R3")["TxnDate"] == "2025-01-26"
+    books.reconciles(cli)
+
+
+def test_an_edit_that_changes_nothing_leaves_the_deposit_alone_in_quickbooks_online(books: Books,
+                                                                                     cli) -> None:  # noqa: ANN001
+    """Issue 17 item 1 on QuickBooks Online: a memo set to the value it had plans nothing (it used to end
+    "0 operation(s) applied" with a placeholder line left in the deposit)."""
+    books.deposit("R1", "R3")
+    before = books.state()
+    books.invoke("payments", "edit", "R1", "--memo", "")
+    result, log = books.sync(cli)
+    assert result.code == 0 and "Nothing to synchronize" in result.stdout, str(result)
+    assert log == [] and books.state() == before
 
 
 def test_amount_change_of_a_deposited_payment_stops_then_goes_through_when_allowed(books: Books,

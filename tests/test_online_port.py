@@ -371,3 +371,63 @@ def test_find_added_recognises_what_booksync_created(home, server) -> None:  # n
         assert port.find_added("invoice", "INV9", inv.payload.external_guid) is None
     note = server.double.company.find("Payment", done[2].remote_id)["PrivateNote"]
     assert note == f"Receipt R1\n[booksync {pay.payload.external_guid.strip('{}')}]"
+
+
+# ---------------------------------------------------------------------- issue 17: throttling answered with 403
+
+THROTTLE_403 = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse '
+                'xmlns="http://schema.intuit.com/finance/v3"><Fault type="SERVICE"><Error code="3001"><Message>'
+                'message=ThrottleExceeded; errorCode=003001; statusCode=403</Message><Detail>The request limit was '
+                'reached.  Try again later</Detail></Error></Fault></IntuitResponse>')
+"""The answer Intuit gave (ruckus/quickbooks-ruby#338, routablehq/python-quickbooks#43)."""
+
+
+class _Tokens:
+    def access_token(self) -> str:
+        return "token"
+
+    def after_unauthorized(self, token: str) -> str:
+        return token
+
+
+def _client(*answers):  # noqa: ANN002, ANN202
+    import httpx
+
+    from booksync.books.qbo_http import QboClient
+
+    replies = list(answers)
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        status, body, kind = replies.pop(0)
+        return httpx.Response(status, content=body.encode(), headers={"Content-Type": kind})
+
+    client = QboClient("https://qbo.test", "123", _Tokens(), http=httpx.Client(transport=httpx.MockTransport(handler)),
+                       backoff=0.001, sleep=lambda s: None, limiter=RealmLimiter(per_window=1000))
+    return client, seen
+
+
+def test_a_throttle_fault_with_http_403_is_retried_not_reported_as_lost_rights() -> None:
+    client, seen = _client((403, THROTTLE_403, "application/xml"),
+                           (200, json.dumps({"CompanyInfo": {"Id": "1"}}), "application/json"))
+    resp = client.request("GET", "companyinfo/123")
+    assert resp.status == 200 and len(seen) == 2 and client.throttled == 1
+
+
+def test_a_403_without_the_throttle_code_still_asks_to_reconnect() -> None:
+    from booksync.books.qbo_errors import OnlineConnectionFailure
+
+    denied = THROTTLE_403.replace("3001", "3100").replace("ThrottleExceeded", "AuthorizationFailed")
+    client, seen = _client((403, denied, "application/xml"))
+    with pytest.raises(OnlineConnectionFailure) as refused:
+        client.request("GET", "companyinfo/123")
+    assert "lost admin rights" in str(refused.value) and len(seen) == 1
+
+
+def test_a_throttle_fault_in_a_batch_item_is_transient() -> None:
+    from booksync.books.qbo_errors import FaultEntry, QboThrottled, fault_error
+
+    error = fault_error([FaultEntry("3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                                    "The request limit was reached.  Try again later")], "SERVICE", "payment")
+    assert isinstance(error, QboThrottled) and error.transient and "lost" not in str(error)

@@ -264,6 +264,15 @@ PLACEHOLDER_MEMO = "booksync: holds the place of payment {txn_id} while it is co
 """Memo of the deposit line that stands for a payment taken out of its deposit for a moment."""
 
 
+def placeholder_payment(memo: str | None) -> str:
+    """The TxnID (Id) of the payment a deposit line holds the place of, by its memo (:data:`PLACEHOLDER_MEMO`);
+    "" for any other line."""
+    prefix, suffix = PLACEHOLDER_MEMO.split("{txn_id}")
+    if memo and memo.startswith(prefix) and memo.endswith(suffix) and len(memo) > len(prefix) + len(suffix):
+        return memo[len(prefix):len(memo) - len(suffix)]
+    return ""
+
+
 @dataclass(frozen=True)
 class DepositLineData:
     """One line of a deposit as booksync sends it in a DepositMod.

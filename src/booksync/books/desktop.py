@@ -338,21 +338,20 @@ class DesktopBooks:
             return out
         body = {"TxnDateRangeFilter": {"FromTxnDate": since}, "IncludeLineItems": True}
         for ret in self.query("DepositQuery", body, iterate=False):
-            lines = tuple(QBDepositLine(line_id=text(ln, "TxnLineID"),
-                                        payment_id=text(ln, "TxnID") if text(ln, "TxnType") == "ReceivePayment"
-                                        else "", entity_id=text(ln, "EntityRef/ListID"),
-                                        account_id=text(ln, "AccountRef/ListID"), amount=decimal(ln, "Amount"),
-                                        memo=text(ln, "Memo"))
-                          for ln in ret.findall("DepositLineRet"))
-            deposit = QBDeposit(txn_id=text(ret, "TxnID"), edit_sequence=text(ret, "EditSequence"),
-                                date=text(ret, "TxnDate"), account_id=text(ret, "DepositToAccountRef/ListID"),
-                                account_name=text(ret, "DepositToAccountRef/FullName"),
-                                total=decimal(ret, "DepositTotal"), lines=lines)
-            for line in lines:
+            deposit = _deposit_of(ret)
+            for line in deposit.lines:
                 if line.payment_id in wanted:
                     out[line.payment_id] = deposit
                 for marker_id in _placeholder_payment(line.memo):
                     out.setdefault(marker_id, deposit)
+        return out
+
+    def deposits(self, txn_ids: list[str]) -> list[QBDeposit]:
+        """The deposits with these TxnIDs that QuickBooks still has (DepositQuery by TxnID, lines included)."""
+        out: list[QBDeposit] = []
+        for start in range(0, len(txn_ids), PAGE):
+            body = {"TxnID": txn_ids[start:start + PAGE], "IncludeLineItems": True}
+            out.extend(_deposit_of(ret) for ret in self.query("DepositQuery", body, iterate=False))
         return out
 
     def find_added(self, kind: str, ref: str, external_guid: str) -> tuple[str, str, str] | None:
@@ -560,6 +559,19 @@ def _payment(p: PaymentData, resolve: Resolver) -> dict[str, Any]:
             # The schema requires IsAutoApply or AppliedToTxnAdd; false keeps an unapplied payment as credit.
             "IsAutoApply": False if not p.applications else None,
             "_applications": [_application(a, resolve) for a in p.applications]}
+
+
+def _deposit_of(ret: etree._Element) -> QBDeposit:
+    """A DepositRet as the engine's :class:`QBDeposit` (a line from a payment names its TxnID)."""
+    lines = tuple(QBDepositLine(line_id=text(ln, "TxnLineID"),
+                                payment_id=text(ln, "TxnID") if text(ln, "TxnType") == "ReceivePayment" else "",
+                                entity_id=text(ln, "EntityRef/ListID"), account_id=text(ln, "AccountRef/ListID"),
+                                amount=decimal(ln, "Amount"), memo=text(ln, "Memo"))
+                  for ln in ret.findall("DepositLineRet"))
+    return QBDeposit(txn_id=text(ret, "TxnID"), edit_sequence=text(ret, "EditSequence"), date=text(ret, "TxnDate"),
+                     account_id=text(ret, "DepositToAccountRef/ListID"),
+                     account_name=text(ret, "DepositToAccountRef/FullName"), total=decimal(ret, "DepositTotal"),
+                     lines=lines)
 
 
 def _placeholder_payment(memo: str) -> list[str]:

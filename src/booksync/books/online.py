@@ -273,6 +273,10 @@ class OnlineBooks:
                     out.setdefault(held, deposit)
         return out
 
+    def deposits(self, txn_ids: list[str]) -> list[QBDeposit]:
+        """The deposits with these Ids that still exist, with their lines (:func:`deposit_of`)."""
+        return [deposit_of(row) for row in self._read(Kind.DEPOSIT, txn_ids)]
+
     def find_added(self, kind: str, ref: str, external_guid: str) -> tuple[str, str, str] | None:
         """Find a record booksync added whose answer was lost: (Id, SyncToken, name), or None.
 
@@ -674,15 +678,29 @@ def _placeholder_payment(memo: str) -> str:
     return ""
 
 
+def deposit_line_key(line: dict[str, Any], n: int) -> str:
+    """The id booksync keeps a deposit line by: its ``Id``; for a line without one (a linked line: QuickBooks
+    Online returns the payment's line as ``{Amount, LinkedTxn}`` with no Id, e.g. ruckus/quickbooks-ruby
+    spec/fixtures/deposit.xml and fetch_deposit_by_id.xml), the transaction it links ("linked-Payment-154"),
+    else its position ("line-3"). Never one of QuickBooks' own Ids, so two lines never share a key."""
+    if line.get("Id") not in (None, ""):
+        return str(line["Id"])
+    linked = next(iter(line.get("LinkedTxn") or []), None)
+    if isinstance(linked, dict) and linked.get("TxnId"):
+        return f"linked-{linked.get('TxnType', '')}-{linked['TxnId']}"
+    return f"line-{n}"
+
+
 def deposit_of(row: dict[str, Any]) -> QBDeposit:
     """A QuickBooks Online Deposit as the engine's :class:`QBDeposit`: linked lines name their payment,
-    direct lines (DepositLineDetail) their entity, account and Description (the memo)."""
+    direct lines (DepositLineDetail) their entity, account and Description (the memo); each line's
+    ``line_id`` is :func:`deposit_line_key`."""
     lines = []
     for n, line in enumerate(row.get("Line") or [], 1):
         payment = next((str(t.get("TxnId", "")) for t in line.get("LinkedTxn") or []
                         if t.get("TxnType") == "Payment"), "")
         detail = line.get("DepositLineDetail") or {}
-        lines.append(QBDepositLine(line_id=str(line.get("Id") or n), payment_id=payment,
+        lines.append(QBDepositLine(line_id=deposit_line_key(line, n), payment_id=payment,
                                    entity_id=_ref_value(detail.get("Entity")),
                                    account_id=_ref_value(detail.get("AccountRef")),
                                    amount=qbo_json.money(line.get("Amount")), memo=line.get("Description") or ""))
@@ -733,7 +751,7 @@ def deposit_body(op: Operation, resolve: Resolver, current: dict[str, Any] | Non
     amounts: dict[str, Any] = {}
     if current is not None:
         row = current["deposits"].get(op.remote_id or "") or {}
-        existing = {str(ln.get("Id")): ln for ln in row.get("Line") or []}
+        existing = {deposit_line_key(ln, n): ln for n, ln in enumerate(row.get("Line") or [], 1)}
         amounts = current["payments"]
     lines: list[dict[str, Any]] = []
     for ln in data.lines:
@@ -748,7 +766,7 @@ def deposit_body(op: Operation, resolve: Resolver, current: dict[str, Any] | Non
             lines.append({"Amount": (ln.amount or Decimal("0.00")).quantize(CENT), "DetailType": "DepositLineDetail",
                           **({"Description": ln.memo} if ln.memo else {}), "DepositLineDetail": detail})
         elif current is None:
-            lines.append({"Id": ln.line_id, "(kept)": "(current)"})
+            lines.append({"(kept as it is)": ln.line_id})
         elif ln.line_id in existing:
             lines.append(existing[ln.line_id])
         else:

@@ -100,6 +100,9 @@ class BooksPort(Protocol):
     def deposits_holding(self, payment_ids: list[str], since: str) -> dict[str, "QBDeposit"]:
         """The deposits dated on or after ``since`` (YYYY-MM-DD), by the TxnID of each payment they hold."""
 
+    def deposits(self, txn_ids: list[str]) -> list["QBDeposit"]:
+        """The deposits with these ids (TxnID, Id) that still exist, with their lines."""
+
     def find_added(self, kind: str, ref: str, external_guid: str) -> tuple[str, str, str] | None:
         """Find a record booksync added whose answer was lost: (remote id, version, name), or None."""
 

@@ -147,7 +147,8 @@ class QboInvalidValue(QboFault, InvalidValue):
 
 
 class QboThrottled(QboFault, RecordLocked):
-    """HTTP 429 ThrottleExceeded (code 003001) still refused after booksync's bounded retries; transient."""
+    """ThrottleExceeded (code 003001, HTTP 429 or 403: ruckus/quickbooks-ruby#338) still refused after booksync's
+    bounded retries, or in one item of a batch; transient (the engine resends)."""
 
     transient = True
 
@@ -187,6 +188,8 @@ ADVICE = {
                      "date (Settings > Account and settings > Advanced > Close the books)",
     QboInvalidValue: "QuickBooks Online did not accept a value (its words are above): correct the record in the "
                      "billing store and synchronize again",
+    QboThrottled: "QuickBooks Online allows 500 requests a minute per company and booksync kept hitting that "
+                  "limit: synchronize again in a few minutes; nothing of this request was written",
     QboServerError: "QuickBooks Online had an internal failure: synchronize again later; nothing of this request "
                     "was written",
 }
@@ -230,6 +233,8 @@ def classify(entries: list[FaultEntry]) -> type[QboFault]:
         return QboStaleObject
     if code == 6540 or "deposited transaction" in words:
         return QboDepositedTransaction
+    if code == 3001 or "throttleexceeded" in words.replace(" ", ""):
+        return QboThrottled  # in a batch item too (reference §6: RETRY), never a validation error
     if code in (610, 620, 2500, 6430) or "invalid reference" in words or "object not found" in words \
             or "invalid account type" in words or ("deposit" in words and "account" in words and code == 6000):
         return QboInvalidReference

@@ -264,12 +264,12 @@ class QboClient:
                 raise refused(what) if refused else ReconnectNeeded(
                     f"QuickBooks Online no longer accepts booksync's authorization for company {self.realm_id}: "
                     f"{what}.", "Reconnect: booksync company connect online --home HOME")
-            if resp.status_code == 403:
+            if resp.status_code == 403 and not throttled(data):
                 raise OnlineConnectionFailure(f"QuickBooks Online refused access to company {self.realm_id} "
                                               f"({_fault_text(data)}).",
                                               "The user who connected booksync may have lost admin rights, or the "
                                               "app lacks the accounting scope: reconnect as a company administrator.")
-            if resp.status_code == 429:
+            if resp.status_code == 429 or resp.status_code == 403:  # 403 here: a throttle fault (3001)
                 self.throttled += 1
                 attempt += 1
                 if attempt > self.max_retries:
@@ -341,6 +341,15 @@ def _decode(resp: httpx.Response) -> Any:
         return qbo_json.loads(resp.content) if resp.content else {}
     except ValueError:
         return resp.text
+
+
+def throttled(data: Any) -> bool:
+    """True when a fault is QuickBooks Online's throttle (code 3001, "ThrottleExceeded"), which Intuit has sent
+    with HTTP 429 and also with HTTP 403 ("message=ThrottleExceeded; errorCode=003001; statusCode=403":
+    ruckus/quickbooks-ruby#338, routablehq/python-quickbooks#43); a 403 without it is a refusal of access."""
+    _, entries = parse_fault(data)
+    return any(e.number == 3001 or "throttleexceeded" in f"{e.message} {e.detail}".lower().replace(" ", "")
+               for e in entries)
 
 
 def _fault_text(data: Any) -> str:

@@ -565,10 +565,11 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
     if as_json:
         console.print_json(json.dumps(result.as_dict()))
     else:
-        console.print(f"Compared {result.members_compared} member balance(s) and {result.accounts_compared} "
-                      "account total(s).")
+        console.print(f"Compared {result.members_compared} member balance(s), {result.accounts_compared} "
+                      f"account total(s) and {result.deposits_compared} deposit(s).")
         for label, diffs in (("Member balances", result.member_differences),
-                             ("Account totals", result.account_differences)):
+                             ("Account totals", result.account_differences),
+                             ("Deposits", result.deposit_differences)):
             if diffs:
                 table = Table(title=f"{label} that differ", show_edge=False)
                 for col in ("", "Billing", "QuickBooks", "Difference"):
@@ -587,8 +588,9 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
             console.print(escape(copyable(f"{result.not_synchronized} billing record(s) are not synchronized yet "
                                           "(to synchronize them: booksync sync).", home)))
         console.print("[green]The books agree: zero differences.[/]" if result.agrees
-                      else f"[bold red]The books disagree: {len(result.member_differences)} member and "
-                           f"{len(result.account_differences)} account difference(s)"
+                      else f"[bold red]The books disagree: {len(result.member_differences)} member, "
+                           f"{len(result.account_differences)} account and {len(result.deposit_differences)} "
+                           "deposit difference(s)"
                            + (f", {len(result.gone)} record(s) gone from the billing store" if result.gone else "")
                            + ".[/]")
     sys.exit(0 if result.agrees else EXIT_DISAGREE)

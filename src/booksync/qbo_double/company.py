@@ -575,13 +575,18 @@ class Company:
                         "Business Validation Error: Select a bank account for this deposit.", "DepositToAccountRef")
         undeposited = self.undeposited_funds()["Id"]
         lines, total, payments = [], Decimal("0.00"), []
-        # Lines keep their Id when sent back with it; new lines get the next ones (Intuit Deposit page, Line.Id).
-        known = {str(ln.get("Id")) for ln in (current or {}).get("Line") or []}
+        # Direct lines keep their Id when sent back with it; new ones get the next (Intuit Deposit page, Line.Id).
+        # A linked line (a payment moved out of Undeposited Funds) has no Id at all, as QuickBooks Online returns
+        # it: {Amount, LinkedTxn} only (ruckus/quickbooks-ruby spec/fixtures/deposit.xml, where the direct line
+        # after it is Id 1, and fetch_deposit_by_id.xml).
+        known = {str(ln.get("Id")) for ln in (current or {}).get("Line") or [] if ln.get("Id")}
         next_line = itertools.count(max([int(i) for i in known if i.isdigit()] or [0]) + 1)
-        for line in body.get("Line") or []:
-            amount = _amount(line.get("Amount"), "Line.Amount")
-            line = {**line, "Amount": amount,
-                    "Id": str(line["Id"]) if str(line.get("Id")) in known else str(next(next_line))}
+        for sent in body.get("Line") or []:
+            amount = _amount(sent.get("Amount"), "Line.Amount")
+            line = {k: v for k, v in sent.items() if k != "Id"}
+            line["Amount"] = amount
+            if not line.get("LinkedTxn"):
+                line["Id"] = str(sent["Id"]) if str(sent.get("Id")) in known else str(next(next_line))
             if line.get("LinkedTxn"):
                 linked = line["LinkedTxn"][0]
                 if not linked.get("TxnLineId"):

@@ -7,7 +7,13 @@ Two comparisons:
   customer's Balance;
 * per QuickBooks account, the totals of the synchronized records as the billing
   store has them (income lines by G/L account, payments by deposit account)
-  against the same transactions as QuickBooks holds them.
+  against the same transactions as QuickBooks holds them;
+* deposits (issue 17): every payment booksync wrote that QuickBooks shows in a deposit is
+  still open in the billing store with the deposit line's amount; no deposit holds a line of
+  booksync's placeholder memo (a payment taken out and not put back); and the Undeposited
+  Funds balance of booksync's payments (those in no deposit, less placeholder lines, which take
+  their amount out of Undeposited Funds) matches the billing store's payments to Undeposited
+  Funds that QuickBooks shows in no deposit.
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from ..books.port import BooksPort
-from ..domain import Kind
+from ..domain import Kind, placeholder_payment
 from ..store.links import GoneRecord, anchor_links
 from ..store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment
 
@@ -49,20 +55,25 @@ class Reconciliation:
     accounts_compared: int = 0
     member_differences: list[Difference] = field(default_factory=list)
     account_differences: list[Difference] = field(default_factory=list)
+    deposit_differences: list[Difference] = field(default_factory=list)
     not_synchronized: int = 0
     gone: list[GoneRecord] = field(default_factory=list)
     """Records booksync wrote to QuickBooks that are no longer in the billing store (a difference)."""
+    deposits_compared: int = 0
 
     @property
     def agrees(self) -> bool:
-        return not self.member_differences and not self.account_differences and not self.gone
+        return (not self.member_differences and not self.account_differences and not self.gone
+                and not self.deposit_differences)
 
     def as_dict(self) -> dict:
         return {"agrees": self.agrees, "members_compared": self.members_compared,
                 "accounts_compared": self.accounts_compared, "not_synchronized": self.not_synchronized,
                 "member_differences": [d.as_dict() for d in self.member_differences],
                 "account_differences": [d.as_dict() for d in self.account_differences],
-                "gone": [dict(g.__dict__, what=g.label, message=g.advice()[0], fix=g.advice()[1]) for g in self.gone]}
+                "gone": [dict(g.__dict__, what=g.label, message=g.advice()[0], fix=g.advice()[1]) for g in self.gone],
+                "deposits_compared": self.deposits_compared,
+                "deposit_differences": [d.as_dict() for d in self.deposit_differences]}
 
 
 def reconcile(session: Session, port: BooksPort,
@@ -108,7 +119,60 @@ def reconcile(session: Session, port: BooksPort,
                                                        (Kind.PAYMENT, payments))
                                   for r in recs if (kind.value, r.id) not in links)
     _accounts(session, port, snapshot, links, invoices, memos, payments, result, progress)
+    progress("Reading QuickBooks: deposits", 0, 1)
+    _deposits(session, port, snapshot, links, result)
     return result
+
+
+def _deposits(session: Session, port: BooksPort, snapshot, links, result: Reconciliation) -> None:  # noqa: ANN001
+    """The deposit checks of the module docstring. Reads the deposits dated on or after booksync's earliest
+    payment (none can hold a payment booksync wrote before that)."""
+    by_remote = {remote: local for (kind, local), remote in links.items() if kind == Kind.PAYMENT.value and remote}
+    if not by_remote:
+        return
+    billing = {p.id: p for p in session.scalars(select(Payment).where(Payment.id.in_(list(by_remote.values()))))}
+    if not billing:
+        return
+    since = min(p.date for p in billing.values()).isoformat()
+    deposits = {d.txn_id: d for d in port.deposits_holding(sorted(by_remote), since).values()}
+    result.deposits_compared = len(deposits)
+    in_deposit: set[str] = set()
+    placeholders = ZERO
+    for deposit in sorted(deposits.values(), key=lambda d: (d.date, d.txn_id)):
+        where = f"deposit of {deposit.date} to {deposit.account_name}"
+        for line in deposit.lines:
+            held = placeholder_payment(line.memo)
+            if held:
+                payment = billing.get(by_remote.get(held, -1))
+                who = f"payment {payment.number}" if payment is not None else f"payment {held} (QuickBooks)"
+                result.deposit_differences.append(Difference(
+                    f"{where}: booksync's placeholder for {who} is still there (the payment was taken out and not "
+                    "put back: run 'booksync sync')", ZERO, line.amount))
+                placeholders += line.amount
+                continue
+            if line.payment_id not in by_remote:
+                continue  # a payment booksync did not write
+            in_deposit.add(line.payment_id)
+            payment = billing.get(by_remote[line.payment_id])
+            amount = payment.amount if payment is not None and payment.status == "open" else ZERO
+            if amount != line.amount:
+                number = payment.number if payment is not None else line.payment_id
+                result.deposit_differences.append(Difference(
+                    f"{where}: payment {number} (" + ("open" if amount else "deleted in the billing store")
+                    + ")", amount, line.amount))
+    uf = next((a for a in snapshot.accounts if a.special == "UndepositedFunds"), None)
+    if uf is None:
+        return
+    gl_to_uf = {g.id for g in session.scalars(select(GLAccount))
+                if (g.qb_account or "").casefold() == uf.full_name.casefold()}
+    open_in_uf = [p for p in billing.values() if p.status == "open" and p.deposit_account_id in gl_to_uf
+                  and links[(Kind.PAYMENT.value, p.id)] not in in_deposit]
+    billing_uf = sum((p.amount for p in open_in_uf), ZERO)
+    remote = port.transactions(Kind.PAYMENT.value, [rid for rid in by_remote if rid not in in_deposit])
+    books_uf = sum((t.total for t in remote.values() if t.deposit_account_id == uf.list_id), ZERO) - placeholders
+    if billing_uf != books_uf:
+        result.deposit_differences.append(Difference(
+            f"Undeposited Funds: booksync's payments in no deposit", billing_uf, books_uf))
 
 
 def _accounts(session, port, snapshot, links, invoices, memos, payments, result: Reconciliation,

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, Correction, DepositData, DepositLineData, Kind, LineData,
+from ..domain import (PLACEHOLDER_MEMO, Action, placeholder_payment, ApplicationData, Correction, DepositData, DepositLineData, Kind, LineData,
                       PaymentData, Problem, Ref, SalesData)
 from .fields import cut
 from .planner import Planner, customer_name, external_guid, fingerprint, member_label, written_json
@@ -187,6 +187,7 @@ class CorrectionPlanner(Planner):
         """payment id → (action prefix, note for the Corrections Log, put back into its deposit)."""
         self.skipped: list[str] = []
         self._corrections_of_sales: list[tuple] = []
+        self._payloads: dict[int, PaymentData] = {}
 
     # -- the order of a plan with corrections
 
@@ -548,7 +549,7 @@ class CorrectionPlanner(Planner):
     def _plan_payment_mod(self, payment: Any, released: bool) -> None:
         link = self.work.links[(Kind.PAYMENT.value, payment.id)]
         before = json.loads(link.written) if link.written else {}
-        data = self.payment_data(payment)
+        data = self._payment_payload(payment)
         changed = fingerprint(data) != link.fingerprint
         if not changed and not released:
             return
@@ -588,36 +589,59 @@ class CorrectionPlanner(Planner):
                 amount_after=payment.amount, accounts=_accounts(before, after)))
 
 
-    # -- deposits (issue: deposited payments)
+    # -- deposits (issue 17: deposited payments)
+
+    def _corrected_payments(self, releases: list[Any]) -> dict[int, Any]:
+        """The payments this plan changes or deletes in QuickBooks, by id: only they leave their deposit.
+
+        A changed payment whose payload is the one written (an edit made and undone, a memo set to the value it
+        had) changes nothing QuickBooks holds and stays where it is; so does a conflict the policy skips."""
+        out: dict[int, Any] = {p.id: p for p in self.work.deleted_payments}
+        for payment in self.work.changed_payments:
+            link = self.work.links.get((Kind.PAYMENT.value, payment.id))
+            if link is not None and (link.fingerprint == "released"
+                                     or fingerprint(self._payment_payload(payment)) != link.fingerprint):
+                out[payment.id] = payment
+        out.update({p.id: p for p in releases})
+        return {pid: p for pid, p in out.items() if not self._skipped_conflict(p)}
+
+    def _payment_payload(self, payment: Any) -> PaymentData:
+        """:meth:`payment_data`, once per payment (the fitting of its fields is recorded once)."""
+        data = self._payloads.get(payment.id)
+        if data is None:
+            data = self._payloads[payment.id] = self.payment_data(payment)
+        return data
+
+    def _skipped_conflict(self, payment: Any) -> bool:
+        """True when the payment was edited in QuickBooks and the policy leaves QuickBooks' version."""
+        link = self.work.links.get((Kind.PAYMENT.value, payment.id))
+        remote = self.remote.get((Kind.PAYMENT.value, payment.id))
+        return (self.policy.on_conflict == "skip" and link is not None and remote is not None and remote.exists
+                and bool(link.edit_sequence) and remote.edit_sequence != link.edit_sequence)
 
     def _deposits_before(self, releases: list[Any]) -> list[Any]:
         """Take corrected payments out of their deposits, each replaced by a line of the same amount
         so that the deposit's total does not move; return the steps that put them back afterwards.
 
-        A deposit whose total would change at the end (an amount changed, a payment deleted or no
-        longer deposited through Undeposited Funds) stops the run unless deposit changes are allowed.
+        A payment booksync left out of its deposit behind such a line (an interrupted or refused run; the
+        line is found by its memo) is put back too. A deposit whose total would change at the end (an amount
+        changed, a payment deleted or no longer deposited through Undeposited Funds) stops the run unless
+        deposit changes are allowed.
         """
         affected: dict[str, dict[int, Any]] = {}
-        payments = {p.id: p for p in self.work.deleted_payments + self.work.changed_payments + releases}
-        by_remote: dict[str, Any] = {}
-        for payment in payments.values():
+        deposits = {d.txn_id: d for d in self.deposits.values()}
+        linked = self._linked_payments()
+        for payment in self._corrected_payments(releases).values():
             link = self.work.links.get((Kind.PAYMENT.value, payment.id))
-            if link is None:
-                continue
-            by_remote[link.remote_id] = payment
-            deposit = self.deposits.get(link.remote_id)
+            deposit = self.deposits.get(link.remote_id) if link is not None else None
             if deposit is not None:
                 affected.setdefault(deposit.txn_id, {})[payment.id] = payment
-        deposits = {d.txn_id: d for d in self.deposits.values()}
         for deposit in deposits.values():
             for line in deposit.lines:
-                holder = _placeholder(line.memo)
-                if holder and holder not in by_remote:
+                payment = linked.get(placeholder_payment(line.memo))
+                if payment is not None:
                     # A line left by an interrupted run: the payment it stands for goes back in now.
-                    payment = next((p for (k, _), p in self._linked_payments().items() if k == holder), None)
-                    affected.setdefault(deposit.txn_id, {})
-                    if payment is not None:
-                        affected[deposit.txn_id][payment.id] = payment
+                    affected.setdefault(deposit.txn_id, {})[payment.id] = payment
         steps = []
         for txn_id, members in affected.items():
             step = self._deposit_plan(deposits[txn_id], members)
@@ -625,20 +649,25 @@ class CorrectionPlanner(Planner):
                 steps.append(step)
         return steps
 
-    def _linked_payments(self) -> dict[tuple[str, str], Any]:
+    def _linked_payments(self) -> dict[str, Any]:
+        """Every payment the run loaded that booksync wrote, by its TxnID."""
         out = {}
-        for p in self.work.linked_payments_touching + self.work.changed_payments + self.work.deleted_payments:
+        for p in (self.work.linked_payments_touching + self.work.changed_payments + self.work.deleted_payments
+                  + self.work.held_payments):
             link = self.work.links.get((Kind.PAYMENT.value, p.id))
-            if link is not None:
-                out[(link.remote_id, "payment")] = p
+            if link is not None and link.remote_id:
+                out[link.remote_id] = p
         return out
 
     def _deposit_plan(self, deposit: Any, payments: dict[int, Any]) -> Any:
         uf = next((a for a in self.snapshot.accounts if a.special == "UndepositedFunds"), None)
         remote_of = {pid: self.work.links[(Kind.PAYMENT.value, pid)].remote_id for pid in payments}
         affected_ids = set(remote_of.values())
-        keep = [ln for ln in deposit.lines if ln.payment_id not in affected_ids and not _placeholder(ln.memo)]
-        placeholders = [ln for ln in deposit.lines if _placeholder(ln.memo)]
+        # Every other line stays as it is, by its line id (a placeholder of a payment booksync does not know too).
+        keep = [ln for ln in deposit.lines
+                if ln.payment_id not in affected_ids and placeholder_payment(ln.memo) not in affected_ids]
+        held = {ln.payment_id or placeholder_payment(ln.memo): ln.amount for ln in deposit.lines
+                if (ln.payment_id or placeholder_payment(ln.memo)) in affected_ids}
         back: list[tuple[Any, Decimal]] = []
         for pid, payment in payments.items():
             gl = self.work.gl_accounts[payment.deposit_account_id]
@@ -649,6 +678,7 @@ class CorrectionPlanner(Planner):
         where = f"the deposit of {deposit.date} to {deposit.account_name}"
         changed = new_total != deposit.total
         if changed and not self.policy.allow_deposit_changes:
+            reported = len(self.problems)
             for pid, payment in payments.items():
                 member = self.work.members[payment.member_id]
                 only = len(deposit.lines) == 1
@@ -656,32 +686,41 @@ class CorrectionPlanner(Planner):
                                              "remove the payment from the deposit")
                 after = (", then deposit the payment again; a re-created deposit is no longer reconciled"
                          if payment.status == "open" else "; re-reconcile the deposit afterwards")
+                went = next((a for p, a in back if p.id == pid), None)
+                if payment.status != "open":
+                    why = "deleting it"
+                elif went is not None and went == held.get(remote_of[pid]):
+                    continue  # this payment's own correction keeps the deposit's total
+                else:
+                    why = "correcting it"
                 self.problems.append(Problem(
                     "deposit-change", f"payment {payment.number} from {member.name}, {payment.date}",
-                    f"is in {where} (total {deposit.total}); " +
-                    ("deleting" if payment.status != "open" else "correcting") +
-                    f" it would change the deposit's total to {new_total}, and the deposit may already be reconciled",
+                    f"is in {where} (total {deposit.total}); {why} would change the deposit's total to {new_total}, "
+                    "and the deposit may already be reconciled",
                     steps + ", run 'booksync sync' again" + after + ". Or let booksync do it: --allow-deposit-changes",
                     steps + ", synchronize again" + after + ". Or let booksync do it: " + WEB_DEPOSITS))
+            if len(self.problems) == reported:
+                self.problems.append(Problem(
+                    "deposit-change", where, f"would change from {deposit.total} to {new_total} when booksync puts "
+                    f"payment(s) {', '.join(p.number for p in payments.values())} back",
+                    "check the deposit in QuickBooks, or let booksync do it: --allow-deposit-changes",
+                    "check the deposit in QuickBooks, or let booksync do it: " + WEB_DEPOSITS))
             return None
         if uf is None:
             return None
-        lines = [DepositLineData(ln.line_id) for ln in keep]
+        lines = [DepositLineData(ln.line_id) for ln in deposit.lines if ln.payment_id not in affected_ids]
         for pid, payment in payments.items():
-            member_ref = self.customer_ref(payment.member_id)
             old = next((ln for ln in deposit.lines if ln.payment_id == remote_of[pid]), None)
             if old is not None:
-                lines.append(DepositLineData("-1", entity=member_ref, account=Ref("account", None, uf.list_id),
-                                             amount=old.amount,
+                lines.append(DepositLineData("-1", entity=self.customer_ref(payment.member_id),
+                                             account=Ref("account", None, uf.list_id), amount=old.amount,
                                              memo=PLACEHOLDER_MEMO.format(txn_id=remote_of[pid])))
-        lines += [DepositLineData("-1", entity=Ref("customer", None, ln.entity_id) if ln.entity_id else None,
-                                  account=Ref("account", None, ln.account_id), amount=ln.amount, memo=ln.memo)
-                  for ln in placeholders]
+        names = ", ".join(p.number for p in payments.values())
         if any(ln.payment_id in affected_ids for ln in deposit.lines):
             self.plan.add(action=Action.MOD, kind=Kind.DEPOSIT, local_id=_deposit_local_id(deposit.txn_id),
                           number=f"deposit {deposit.date}",
-                          description=f"Take payment(s) {', '.join(p.number for p in payments.values())} out of "
-                                      f"{where}; a line of the same amount keeps its total at {deposit.total}",
+                          description=f"Take payment(s) {names} out of {where}; a line of the same amount keeps its "
+                                      f"total at {deposit.total}",
                           payload=DepositData(tuple(lines)), remote_id=deposit.txn_id,
                           edit_sequence=deposit.edit_sequence, link_mode="deposit")
         if not changed:
@@ -697,20 +736,23 @@ class CorrectionPlanner(Planner):
             self._deposit_notes[pid] = ("taken out of the deposit, ", note, pid in put_back)
 
         def after() -> None:
+            # The version read now: when this plan takes the payments out first, the engine sends the
+            # EditSequence that take-out returned instead (a later message: Run.versions).
             final = [DepositLineData(ln.line_id) for ln in keep]
             final += [DepositLineData("-1", payment=Ref(Kind.PAYMENT.value, p.id, remote_of[p.id], p.number))
                       for p, _ in back]
             if final:
                 self.plan.add(action=Action.MOD, kind=Kind.DEPOSIT, local_id=_deposit_local_id(deposit.txn_id),
                               number=f"deposit {deposit.date}",
-                              description=f"Put payment(s) back into {where}; its total is then {new_total}",
-                              payload=DepositData(tuple(final)), remote_id=deposit.txn_id, edit_sequence="",
-                              link_mode="deposit")
+                              description=f"Put payment(s) {', '.join(p.number for p, _ in back)} back into {where}; "
+                                          f"its total is then {new_total}",
+                              payload=DepositData(tuple(final)), remote_id=deposit.txn_id,
+                              edit_sequence=deposit.edit_sequence, link_mode="deposit")
             else:
                 self.plan.add(action=Action.DELETE, kind=Kind.DEPOSIT, local_id=_deposit_local_id(deposit.txn_id),
                               number=f"deposit {deposit.date}",
                               description=f"Delete {where}: no payment is left in it", remote_id=deposit.txn_id,
-                              link_mode="deposit")
+                              edit_sequence=deposit.edit_sequence, link_mode="deposit")
         return after
 
 
@@ -725,13 +767,6 @@ def _accounts(*written: dict) -> tuple[str, ...]:
         names += [(ln.get("item") or {}).get("name", "") for ln in payload.get("lines") or []]
         names.append((payload.get("deposit_to") or {}).get("name", ""))
     return tuple(dict.fromkeys(n for n in names if n))
-
-
-def _placeholder(memo: str) -> str:
-    prefix, suffix = PLACEHOLDER_MEMO.split("{txn_id}")
-    if memo and memo.startswith(prefix) and memo.endswith(suffix):
-        return memo[len(prefix):len(memo) - len(suffix)]
-    return ""
 
 
 def _deposit_local_id(txn_id: str) -> int:

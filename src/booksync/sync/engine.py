@@ -31,7 +31,8 @@ from sqlalchemy.orm.util import identity_key
 from ..books.port import BooksPort, Outcome
 from ..exits import EXIT_CHECKS, EXIT_CONNECTION, EXIT_DECLINED, EXIT_OK, EXIT_REFUSED, EXIT_UNEXPECTED  # noqa: F401
 from ..faults import fault_point
-from ..domain import Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref, operation_words
+from ..domain import (PLACEHOLDER_MEMO, Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref, operation_words,
+                      placeholder_payment)
 from ..qbxml.errors import ConnectionFailure, QBError, StatusError
 from ..store.keys import adopt_company_key
 from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
@@ -307,6 +308,20 @@ def _load_changes(session: Session, key: str, work: planner.Work, changed: Any) 
             _ = app.invoice, app.credit_memo
 
 
+def open_take_outs(session: Session, key: str) -> set[str]:
+    """TxnIDs of the deposits whose last operation booksync completed took payments out (its payload holds a
+    placeholder line): a put-back may be missing there. One query over the journal's deposit rows."""
+    prefix = PLACEHOLDER_MEMO.split("{txn_id}")[0]
+    last: dict[str, tuple[str, str]] = {}
+    for target, action, written in session.execute(
+            select(JournalEntry.target_id, JournalEntry.action, JournalEntry.written)
+            .where(JournalEntry.company_key == key, JournalEntry.kind == Kind.DEPOSIT.value,
+                   JournalEntry.status == "done").order_by(JournalEntry.id)):
+        last[target] = (action, written or "")
+    return {target for target, (action, written) in last.items()
+            if target and action == Action.MOD.value and prefix in written}
+
+
 def part_size() -> int:
     """Records to add read and planned at a time (``BOOKSYNC_PLAN_PART`` overrides
     :data:`booksync.store.rows.PART`)."""
@@ -518,6 +533,7 @@ class Run:
             self.ui.progress("Reading the billing store", 0, 1)
             with collector_paused():
                 work = load_work(session, key, everything=self.options.full_scan)
+                self.find_held_payments(session, key, work)
                 self._stamps = work.stamps()
                 remember_outstanding(session, key, work, started, self.run_id)
                 session.commit()
@@ -732,14 +748,46 @@ class Run:
         self.ui.progress(READING_CUSTOMERS, 1, 1)
 
     def read_deposits(self, work: planner.Work) -> dict[str, Any]:
-        """The QuickBooks deposits holding payments that may be corrected (read only when there are some)."""
+        """The QuickBooks deposits holding payments that may be corrected (read only when there are some), and
+        those holding booksync's placeholder lines (:meth:`find_held_payments`), by payment TxnID."""
         payments = work.changed_payments + work.deleted_payments + work.linked_payments_touching
-        ids = [work.links[(Kind.PAYMENT.value, p.id)].remote_id for p in payments
-               if (Kind.PAYMENT.value, p.id) in work.links]
+        links = [work.links[(Kind.PAYMENT.value, p.id)] for p in payments if (Kind.PAYMENT.value, p.id) in work.links]
+        ids = [link.remote_id for link in links]
         if not ids:
-            return {}
-        since = min(p.date for p in payments).isoformat()
-        return self.port.deposits_holding(ids, since)
+            return dict(work.held_deposits)
+        # A deposit is dated on or after the payments it holds as QuickBooks has them (the dates written), which a
+        # date correction may move past the deposit's date.
+        dates = [p.date.isoformat() for p in payments]
+        dates += [json.loads(link.written).get("date") or dates[0] for link in links if link.written]
+        return {**work.held_deposits, **self.port.deposits_holding(ids, min(dates))}
+
+    def find_held_payments(self, session: Session, key: str, work: planner.Work) -> None:
+        """Payments an earlier run took out of a deposit and did not put back (killed between the two, or a
+        refused put-back): the deposits its journal took payments out of last are read again, and every line
+        of booksync's placeholder memo they still hold (:func:`booksync.domain.placeholder_payment`) puts its
+        payment into ``work.held_payments`` (with its link and member), to be put back by this run."""
+        deposit_ids = open_take_outs(session, key)
+        if not deposit_ids:
+            return
+        held: dict[str, Any] = {}
+        for deposit in self.port.deposits(sorted(deposit_ids)):
+            for line in deposit.lines:
+                if placeholder_payment(line.memo):
+                    held[placeholder_payment(line.memo)] = deposit
+        if not held:
+            return
+        links = list(session.scalars(select(Link).where(Link.company_key == key, Link.kind == Kind.PAYMENT.value,
+                                                        Link.remote_id.in_(sorted(held)))))
+        loaded = {p.id for p in work.changed_payments + work.deleted_payments}
+        ids = [link.local_id for link in links if link.local_id not in loaded]
+        work.held_deposits = held
+        work.links.update({(link.kind, link.local_id): link for link in links})
+        if ids:
+            work.held_payments = list(session.scalars(select(Payment).where(Payment.id.in_(ids))
+                                                      .options(selectinload(Payment.applications))))
+            missing = {p.member_id for p in work.held_payments} - set(work.members)
+            if missing:
+                work.members.update(rows.members(session, missing))
 
     def read_versions(self, work: planner.Work, snapshot: Any) -> dict[tuple[str, int], Remote]:
         """Re-read, from QuickBooks, the current version of every linked record a correction may touch."""
@@ -868,6 +916,17 @@ class Run:
             if failure is not None:
                 self.refusal_web = explain_refusal(*failure, face="web")
                 return applied, explain_refusal(*failure)
+            unanswered = [op for op in batch if status[op.seq] != "done"]
+            if unanswered:
+                # Never "updated" while an operation went unanswered: it stays pending, planned again next run.
+                op = unanswered[0]
+                self.refusal_web = (f"QuickBooks did not process {len(unanswered)} operation(s), the first to "
+                                    f"{op.action.value} {op.kind.label} {op.number}, and gave no reason: synchronize "
+                                    "again (booksync checks what was written first).")
+                return applied, (f"QuickBooks did not process {len(unanswered)} operation(s) of a message, the first "
+                                 f"to {op.action.value} {op.kind.label} {op.number} ({op.description}), and gave no "
+                                 "reason; nothing else was sent after it. Synchronize again: booksync checks what "
+                                 "was written first.")
         return applied, None
 
     def _send(self, session: Session, key: str, batch: list[Operation], entries: dict[int, Any],

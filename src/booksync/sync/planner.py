@@ -63,6 +63,12 @@ class Work:
     """Payments in QuickBooks applied to the changed invoices and credit memos."""
     source: Any = None
     part_links: dict[tuple[str, int], Any] = field(default_factory=dict)
+    held_payments: list[Any] = field(default_factory=list)
+    """Payments booksync took out of a deposit behind a placeholder line and has not put back yet (an
+    interrupted or refused run): the next run puts them back even when nothing else changed."""
+    held_deposits: dict[str, Any] = field(default_factory=dict)
+    """The deposits holding those placeholder lines (:class:`booksync.domain.QBDeposit`), by the TxnID of
+    the payment each line stands for."""
 
     def stamps(self) -> dict[tuple[str, int], dt.datetime]:
         """``updated_at`` of every record loaded, as loaded, by (kind, id): the versions the plan is made of.
@@ -88,7 +94,8 @@ class Work:
 
     def is_empty(self) -> bool:
         return not (self.add_count() or self.changed_invoices or self.changed_credit_memos
-                    or self.changed_payments or self.deleted_payments or self.changed_members)
+                    or self.changed_payments or self.deleted_payments or self.changed_members
+                    or self.held_payments)
 
     def sales_to_add(self) -> Iterable[list[tuple[Kind, Any]]]:
         """Invoices, then credit memos, to add, by date and number, in parts."""

@@ -26,7 +26,8 @@ class StagedPlan:
     """Stages a plan message by message as the planner hands its operations over.
 
     :meth:`put` takes operations in plan order and groups them into messages (one kind and action
-    each, at most ``message_size`` requests); each full message is rendered into its request file and
+    each, at most ``message_size`` requests, never two operations on the same QuickBooks record: the second
+    needs the EditSequence the first one's answer returns); each full message is rendered into its request file and
     appended to the spill. :meth:`close` writes ``plan.txt`` and ``plan.json``; :meth:`batches` then
     yields the messages in sending order, read back from the spill.
 
@@ -42,6 +43,8 @@ class StagedPlan:
         self.requests.mkdir(parents=True, exist_ok=True)
         self.files: list[Path] = []
         self.batch: list[Operation] = []
+        self._targets: set[str] = set()
+        """ListIDs/TxnIDs the current message changes."""
         self.messages = 0
         self._spill: BinaryIO | None = (folder / SPILL).open("wb")
         self._ops_txt: TextIO | None = (folder / ".plan-operations.txt").open("w", encoding="utf-8")
@@ -52,9 +55,12 @@ class StagedPlan:
         """Stage ``ops`` (the next operations of the plan, in order)."""
         for op in ops:
             if self.batch and (self.batch[0].kind is not op.kind or self.batch[0].action is not op.action
-                               or len(self.batch) >= self.message_size):
+                               or len(self.batch) >= self.message_size
+                               or (op.remote_id and op.remote_id in self._targets)):
                 self._flush()
             self.batch.append(op)
+            if op.remote_id:
+                self._targets.add(op.remote_id)
             assert self._ops_txt is not None and self._ops_json is not None
             self._ops_txt.write(f"  {op.seq:6d}  {op.action.value:6s} {op.description}\n")
             item = json.dumps({"seq": op.seq, "action": op.action.value, "kind": op.kind.value, "number": op.number,
@@ -75,6 +81,7 @@ class StagedPlan:
         assert self._spill is not None
         pickle.dump(self.batch, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
         self.batch = []
+        self._targets = set()
 
     def close(self, plan: Plan) -> None:
         """Stage what is left and write ``plan.txt`` and ``plan.json`` (counts and adjustments first)."""
