@@ -752,7 +752,7 @@ class CorrectionPlanner(Planner):
                 self.plan.add(action=Action.DELETE, kind=Kind.DEPOSIT, local_id=_deposit_local_id(deposit.txn_id),
                               number=f"deposit {deposit.date}",
                               description=f"Delete {where}: no payment is left in it", remote_id=deposit.txn_id,
-                              edit_sequence=deposit.edit_sequence, link_mode="deposit")
+                              link_mode="deposit")  # its version is read just before it is sent
         return after
 
 
