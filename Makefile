@@ -3,20 +3,32 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-postgres install chromium
+.PHONY: demo test test-postgres install install-run install-test chromium
 
-$(BIN)/booksync: pyproject.toml
+# Two sets: what running booksync needs (pyproject's dependencies, PostgreSQL's driver psycopg included: a
+# home may keep its billing store on PostgreSQL), and what the tests add (the [test] extra: pytest, Hypothesis,
+# Playwright, zeep, pypdf, psutil). `make demo` installs only the first; `make test` both.
+$(VENV)/.installed-run: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-run
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(BIN)/booksync
+	touch $@
 
-install: $(BIN)/booksync
+install-run: $(VENV)/.installed-run
 
-demo: install
+install-test: $(VENV)/.installed-test
+
+# A developer's set-up: booksync and everything its tests need.
+install: install-test
+
+demo: install-run
 	$(BIN)/booksync demo --home booksync-demo
 
-test: install chromium
+test: install-test chromium
 	$(BIN)/python -m pytest -n auto -q
 
 # The browser tests drive Debian's Chromium (tests/browser: $$BOOKSYNC_CHROMIUM or /usr/bin/chromium).
@@ -37,5 +49,5 @@ chromium:
 
 # The end-to-end tests again with the billing store on PostgreSQL (CI starts the server and sets
 # BOOKSYNC_TEST_POSTGRES to a URL template such as postgresql+psycopg://u:p@127.0.0.1/booksync_{home_id}).
-test-postgres: install
+test-postgres: install-test
 	$(BIN)/python -m pytest -n auto -q tests/test_cli_demo.py tests/test_cli_sync.py tests/test_crash_recovery.py
