@@ -84,3 +84,26 @@ def test_a_missing_schema_stops_the_session(tmp_path: Path):
     out = result.stdout + result.stderr
     assert result.returncode == 4, out
     assert "nowhere.xsd, which does not exist" in out, out
+
+
+def test_make_demo_installs_only_what_running_needs():
+    """Issue 20.11: `make demo` installed the test extras (Playwright, Hypothesis...); it installs booksync
+    alone now (psycopg stays: it is a runtime dependency, for billing stores on PostgreSQL), `make test` the
+    test extra on top."""
+    import tomllib
+
+    repo = TESTS.parent
+
+    def planned(target: str) -> str:
+        return subprocess.run(["make", "-n", "-B", target], cwd=repo, capture_output=True, text=True,
+                              check=True).stdout
+
+    demo = planned("demo")
+    assert "pip install --quiet -e .\n" in demo and "[test]" not in demo, demo
+    assert "booksync demo --home booksync-demo" in demo
+    test = planned("test")
+    assert "pip install --quiet -e '.[test]'" in test and "pytest" in test, test
+    project = tomllib.loads((repo / "pyproject.toml").read_text())["project"]
+    runtime = " ".join(project["dependencies"])
+    assert "psycopg" in runtime
+    assert not any(name in runtime for name in ("playwright", "hypothesis", "pytest", "zeep", "pypdf"))
