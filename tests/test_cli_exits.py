@@ -18,7 +18,8 @@ from conftest import CompanyDB, demo_csv
 
 JSON_COMMANDS = [("import", "members", "members.csv"), ("sync",), ("reconcile",), ("accounts", "xref"),
                  ("members", "map", "1001", "Someone"), ("runs", "list"), ("runs", "show", "20260101-000000"),
-                 ("runs", "confirm", "--latest"), ("backups", "list"), ("company", "disconnect", "online"),
+                 ("runs", "confirm", "--latest"), ("runs", "undo", "20260101-000000"), ("backups", "list"),
+                 ("company", "disconnect", "online"),
                  ("company", "status"), ("webconnector", "status"), ("users", "list")]
 """Every command that takes --json, with arguments that get it past Click's parsing."""
 
