@@ -106,7 +106,15 @@ def unfiltered(queries: list[etree._Element]) -> list[str]:
             if q.find("ListID") is None and q.find("FullName") is None]
 
 
-def test_a_first_sync_finds_names_held_in_any_case_and_by_vendors_without_reading_every_customer(nosync_copy):
+def whole_reads(queries: list[etree._Element]) -> list[str]:
+    """The lists read whole: one iterator started per list."""
+    return sorted(q.tag for q in queries if q.get("iterator") == "Start")
+
+
+def test_a_first_sync_finds_names_held_in_any_case_and_by_vendors_reading_each_list_once(nosync_copy):
+    """A first sync asks for hundreds of names, most unknown to QuickBooks; a FullName lookup with one unknown name
+    answers none of them (status 500), so it reads the customer and vendor lists once each instead
+    (``desktop.NAMES_LOOKED_UP``)."""
     home = Home.load(nosync_copy.path)
     by_bill_info, by_customer, by_vendor = plain_members(home, 3)
     edit_member(home, by_bill_info, qb_customer="Zed Holdings Group")
@@ -121,7 +129,8 @@ def test_a_first_sync_finds_names_held_in_any_case_and_by_vendors_without_readin
 
     result, port, transport, ui = run_sync(home, prepare)
     assert result.exit_code == 0, (result.message, result.problems[:3])
-    assert unfiltered(transport.queries) == []
+    assert whole_reads(transport.queries) == ["CustomerQueryRq", "VendorQueryRq"]
+    assert [q for q in transport.queries if q.find("FullName") is not None] == []
     (ids, names, customers, others), = port.calls
     assert ids == []  # nothing linked yet
     assert {c.list_id for c in customers} == {seeded["bill info"], seeded["customer"]}
@@ -162,22 +171,24 @@ def test_a_later_sync_reads_the_customers_of_the_changed_members_only(demo_copy)
     assert port.calls == [] and transport.queries == []
 
 
-def stopped_for(run: tuple, code: str, member: Member, detail: str) -> None:
+def stopped_for(run: tuple, code: str, member: Member, detail: str, whole: list[str] | None = None) -> None:
     """The sync stopped at the checks with one ``code`` problem naming ``member`` and ``detail``, having read
-    no whole list."""
+    whole only the lists in ``whole`` (none by default)."""
     result, _, transport, _ = run
     assert result.exit_code == EXIT_CHECKS, result.message
     (problem,) = [p for p in result.problems if p.code == code]
     assert problem.record == f"member {member.number} {member.name}"
     assert detail in problem.message
-    assert unfiltered(transport.queries) == []
+    assert whole_reads(transport.queries) == (whole or [])
 
 
 def test_an_unknown_bill_info_name_is_still_reported(nosync_copy):
     home = Home.load(nosync_copy.path)
     (member,) = plain_members(home, 1)
     edit_member(home, member, qb_customer="Nobody Of That Name")
-    stopped_for(run_sync(home), "bill-info-unknown", member, "Nobody Of That Name")
+    # A first sync: hundreds of names, so the lists are read whole (see the first test).
+    stopped_for(run_sync(home), "bill-info-unknown", member, "Nobody Of That Name",
+                ["CustomerQueryRq", "VendorQueryRq"])
 
 
 def test_a_link_to_a_deleted_customer_is_still_reported(demo_copy):
@@ -216,6 +227,25 @@ def test_desktop_find_customers_by_list_id_and_by_name(qb, page, monkeypatch):
         [(acme, "Acme Widgets", True, "1001", None), (zeta, "Zeta Bakery", False, "", None)])
     assert [(o.name, o.kind) for o in others] == [("Lakeside Printing Co", "Vendor")]
     assert port.find_customers() == ([], [])
+
+
+def test_many_names_are_found_by_reading_the_lists_once_compared_as_quickbooks_does(qb, monkeypatch):
+    """Above ``NAMES_LOOKED_UP`` names the lists are read whole (a FullName lookup with one unknown name answers
+    none, status 500) and names compared without ASCII case only, as QuickBooks keeps them unique."""
+    from booksync.books import desktop
+
+    monkeypatch.setattr(desktop, "NAMES_LOOKED_UP", 2)
+    weiss = qb.add_customer("Weiss GmbH").findtext("ListID")
+    acme = qb.add_customer("Acme Widgets").findtext("ListID")
+    qb.add_customer("Not Asked For")
+    qb.ok("VendorAdd", {"Name": "Lakeside Printing Co"})
+    transport = Recording(qb.company)
+    port = DesktopBooks(transport)
+    customers, others = port.find_customers([], ["Weiß GmbH", "ACME widgets", "lakeside printing CO", "Nobody"])
+    assert sorted(c.list_id for c in customers) == sorted([acme]) and weiss not in {c.list_id for c in customers}
+    assert [(o.name, o.kind) for o in others] == [("Lakeside Printing Co", "Vendor")]
+    assert whole_reads(transport.queries) == ["CustomerQueryRq", "VendorQueryRq"]
+    assert [q for q in transport.queries if q.find("FullName") is not None] == []
 
 
 def test_names_are_compared_by_quickbooks_and_names_it_cannot_hold_are_not_sent(qb, monkeypatch):
