@@ -50,4 +50,4 @@ chromium:
 # The end-to-end tests again with the billing store on PostgreSQL (CI starts the server and sets
 # BOOKSYNC_TEST_POSTGRES to a URL template such as postgresql+psycopg://u:p@127.0.0.1/booksync_{home_id}).
 test-postgres: install-test
-	$(BIN)/python -m pytest -n auto -q tests/test_cli_demo.py tests/test_cli_sync.py tests/test_crash_recovery.py
+	$(BIN)/python -m pytest -n auto -q tests/test_cli_demo.py tests/test_cli_sync.py tests/test_crash_recovery.py tests/test_pg_sync_lock.py

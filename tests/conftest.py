@@ -130,6 +130,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sqlite_billing: the test reads or edits the SQLite billing file directly; deselected in a "
                    "PostgreSQL run")
+    config.addinivalue_line(
+        "markers", "postgres_server: the test needs the PostgreSQL server of BOOKSYNC_TEST_POSTGRES; deselected "
+                   "in a run without one (make test-postgres runs it)")
     path, explicit = schema_path()
     if not path.is_file():
         named = "QBXML_XSD is set to" if explicit else "The qbXML schema the repository carries is missing:"
@@ -141,13 +144,15 @@ _DESELECTED_FOR_POSTGRES = pytest.StashKey[list[str]]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In a PostgreSQL run, deselect the tests that read or edit the SQLite billing file (said in the summary)."""
-    if not POSTGRES:
-        return
+    """In a PostgreSQL run, deselect the tests that read or edit the SQLite billing file; in a run without a
+    PostgreSQL server, those that need one (each said in the summary)."""
     keep, drop = [], []
     for item in items:
-        sqlite_only = "billing_db" in getattr(item, "fixturenames", ()) or item.get_closest_marker("sqlite_billing")
-        (drop if sqlite_only else keep).append(item)
+        if POSTGRES:
+            other = "billing_db" in getattr(item, "fixturenames", ()) or item.get_closest_marker("sqlite_billing")
+        else:
+            other = item.get_closest_marker("postgres_server")
+        (drop if other else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
@@ -157,8 +162,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     dropped = config.stash.get(_DESELECTED_FOR_POSTGRES, [])
     if dropped:
-        terminalreporter.write_line(f"{len(dropped)} test(s) deselected: they read or edit the SQLite billing "
-                                    "file, and this run keeps the billing store on PostgreSQL")
+        why = ("they read or edit the SQLite billing file, and this run keeps the billing store on PostgreSQL"
+               if POSTGRES else "they need a PostgreSQL server; make test-postgres runs them (README, 'Tests')")
+        terminalreporter.write_line(f"{len(dropped)} test(s) deselected: {why}")
 
 
 SKIP_IS_A_FAILURE = ("\nA skip is a failure of set-up in this suite: install what the test needs (README, 'Tests') "

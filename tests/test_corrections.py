@@ -268,7 +268,8 @@ def test_cancel_at_the_log_or_no_at_the_confirmation_writes_nothing(demo_copy, c
     declined = cli("sync", "--home", home, input="p\nn\n")
     assert declined.code == 4 and "QuickBooks Corrections Log" in declined.stdout and unpaid in declined.stdout
     unattended = cli("sync", "--yes", "--home", home)
-    assert unattended.code == 4 and "--corrections-log" in unattended.stdout + unattended.stderr
+    # Nobody declined: the unattended run lacks --corrections-log, a usage error (booksync/exits.py).
+    assert unattended.code == 2 and "--corrections-log" in unattended.stdout + unattended.stderr
     assert db.fingerprint() == before
 
 
