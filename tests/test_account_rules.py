@@ -91,6 +91,11 @@ def test_xref_set_refuses_an_account_of_another_type_and_changes_nothing(nosync_
     assert ('Not changed: G/L account 4100 Event Registrations is of type Income and cannot post to QuickBooks '
             'account "Checking" of type Bank: by the income rule') in refused.stderr
     assert "Choose an Income or Other Income account" in refused.stderr
+    assert f"accounts xref --home {home} --suggest" in refused.stderr  # a command that can be pasted
+    as_json = cli("accounts", "xref", "--set", "4100=Checking", "--json", "--home", home)
+    said = json.loads(as_json.stdout)  # one JSON object, though the refusal was printed for people
+    assert (as_json.code, said["exit_code"], said["status"]) == (3, 3, "stopped")
+    assert said["message"].startswith("Not changed: G/L account 4100 Event Registrations is of type Income")
     for number, name in (("1050", "Events"), ("4100", "Deferred Revenue")):
         again = cli("accounts", "xref", "--set", f"{number}={name}", "--home", home)
         assert again.code == 3, again

@@ -215,3 +215,14 @@ def test_a_date_only_correction_is_not_reported_as_changing_the_deposit(demo_cop
     assert f"payment {a['number']}" in stopped.stdout and f"payment {b['number']}" not in stopped.stdout
     assert stopped.stdout.count("would change the deposit's total") == 1
     assert stopped.writes == [] and db.fingerprint() == before
+
+
+def test_a_reference_shared_by_several_payments_deposits_none(demo_copy, cli, company_db):
+    """A card's last four digits name many payments: `simulator deposit --payment x4242` deposited 160 of them."""
+    db = company_db(demo_copy.company)
+    shared = db.value("SELECT ref_number FROM txns WHERE txn_type='ReceivePayment' AND ref_number != '' "
+                      "GROUP BY ref_number HAVING COUNT(*) > 1 LIMIT 1")
+    before = db.fingerprint()
+    result = cli("simulator", "deposit", "--to", "Checking", "--payment", shared, "--home", str(demo_copy.path))
+    assert result.code == 2 and f"more than one undeposited payment has the reference {shared}" in result.stderr
+    assert db.fingerprint() == before

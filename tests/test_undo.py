@@ -206,3 +206,17 @@ def test_the_request_processor_says_plainly_why_a_company_file_in_use_was_not_co
     assert "File > Back Up Company" in result.output
     (backup,) = (small.path / "backups").iterdir()
     assert not (backup / small.company.name).exists()
+
+
+def test_a_copied_home_reads_and_writes_its_own_run_folders(demo_copy, cli):
+    """Run rows record their folder's absolute path; a copied home (demo_copy is one) must not read the
+    original's pre-images nor write its undo log into the original home."""
+    home = str(demo_copy.path)
+    (first,) = [r for r in json.loads(cli("runs", "list", "--json", "--home", home).stdout)]
+    assert first["folder"] == str(demo_copy.path / "runs" / first["id"])
+    shown = json.loads(cli("runs", "show", first["id"], "--json", "--home", home).stdout)
+    assert shown["folder"] == first["folder"]
+    dry = cli("runs", "undo", first["id"], "--dry-run", "--json", "--home", home)
+    assert dry.code == 0, dry.output
+    log = Path(json.loads(dry.stdout)["log"])
+    assert log.parent == demo_copy.path / "runs" / first["id"] and log.is_file()

@@ -218,6 +218,11 @@ class Home:
     def runs_dir(self) -> Path:
         return self.path / "runs"
 
+    def run_folder(self, run_id: str) -> Path:
+        """The working files of run ``run_id``: always under this home's ``runs/``. A run row records the folder's
+        absolute path when it was made, which a copied or moved home would still point at (the original's)."""
+        return self.runs_dir / run_id
+
     @property
     def backups_dir(self) -> Path:
         return self.path / "backups"

@@ -18,8 +18,10 @@ from ..config import ConfigError, Home
 from ..exits import (EXIT_BAD_ANSWER, EXIT_BUSY, EXIT_CONNECTION, EXIT_DISAGREE,  # noqa: F401 - re-exported
                      EXIT_UNEXPECTED, EXIT_USAGE)
 
-console = Console(highlight=False, soft_wrap=True, emoji=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+console = Console(highlight=False, soft_wrap=True, emoji=False, record=True)
+"""Standard output; recorded, so that ``--json`` knows whether a command printed its object already."""
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, record=True)
+"""Standard error; recorded, so that a refusal printed here also reaches ``--json`` (cli/main.py BooksyncGroup)."""
 
 
 

@@ -26,10 +26,16 @@ from rich.table import Table
 from .. import __version__
 from ..config import database_url_of, initial_database_url
 from ..domain import Plan, operation_words
-from ..exits import EXIT_CHECKS, EXIT_DECLINED, EXIT_UNEXPECTED, EXIT_USAGE, help_epilog
+from ..exits import (EXIT_BUSY, EXIT_CHECKS, EXIT_DECLINED, EXIT_REFUSED, EXIT_UNEXPECTED, EXIT_USAGE, MEANING,
+                     help_epilog)
 from .progress import PhaseProgress
 from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, console, copyable, err, fail_json,
                      home_option, json_option, json_printed, load_home, sessions_for, setup_logging, sync_lock)
+
+_STATUS = {EXIT_USAGE: "usage", EXIT_CHECKS: "stopped", EXIT_DECLINED: "declined", EXIT_REFUSED: "refused",
+           EXIT_CONNECTION: "connection", EXIT_DISAGREE: "disagree", EXIT_BUSY: "busy", EXIT_BAD_ANSWER: "bad-answer"}
+"""The ``status`` of a JSON object printed for a command that stopped without printing one, by exit code."""
+
 
 def _wants_json() -> bool:
     return "--json" in sys.argv[1:]
@@ -52,7 +58,15 @@ class BooksyncGroup(click.Group):
             if _wants_json() and not json_printed():
                 fail_json("interrupted", EXIT_UNEXPECTED, "Interrupted before the command finished.")
             raise
-        except (click.exceptions.Exit, SystemExit):
+        except click.exceptions.Exit:
+            raise
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else EXIT_UNEXPECTED
+            if code and _wants_json() and not json_printed() and not console.export_text(clear=False).strip():
+                # A refusal printed for people only: the same words as one JSON object (exits.py).
+                said = [line.strip() for line in err.export_text().splitlines() if line.strip()]
+                fail_json(_STATUS.get(code, "failed"), code, said[0] if said else MEANING.get(code, "failed"),
+                          " ".join(said[1:]))
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             log_path = _write_crash(exc)

@@ -63,7 +63,7 @@ def xref(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], cle
             if refused is not None:
                 choose = allowed_types(gls[number].type)
                 err.print(f"[bold red]Not changed:[/] {escape(refused)}. Choose {escape(choose)}: "
-                          "booksync accounts xref --suggest --quickbooks")
+                          + escape(copyable("booksync accounts xref --suggest --quickbooks", home)))
                 sys.exit(EXIT_CHECKS)
             gls[number].qb_account = account.full_name
             changed.append((number, account.full_name))

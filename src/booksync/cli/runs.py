@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
+from ..config import Home
 from ..domain import operation_words
 from ..store.models import JournalEntry, SyncRun
 from .common import (books, console, err, fail_json, home_option, json_option, load_home, sessions_for,
@@ -31,14 +32,19 @@ def list_cmd(home_dir: Path | None, as_json: bool) -> None:
         rows = list(session.scalars(select(SyncRun).order_by(SyncRun.started_at.desc())))
     if as_json:
         console.print_json(json.dumps([{"id": r.id, "status": r.status, "started_at": r.started_at.isoformat(),
-                                        "folder": r.folder} for r in rows]))
+                                        "folder": _folder(home, r)} for r in rows]))
         return
     table = Table(title="Sync runs", show_edge=False)
     for col in ("Run", "Started (UTC)", "Status", "Working files"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.id, r.started_at.strftime("%Y-%m-%d %H:%M"), r.status, escape(r.folder))
+        table.add_row(r.id, r.started_at.strftime("%Y-%m-%d %H:%M"), r.status, escape(_folder(home, r)))
     console.print(table)
+
+
+def _folder(home: Home, run: SyncRun) -> str:
+    """Where the run's working files are in this home ("" when it kept none)."""
+    return str(home.run_folder(run.id)) if run.folder else ""
 
 
 @runs.command()
@@ -57,11 +63,11 @@ def show(run_id: str, home_dir: Path | None, as_json: bool) -> None:
     journal = [{"seq": e.seq, "action": e.action, "kind": e.kind, "number": e.number, "status": e.status,
                 "remote_id": e.remote_id, "error": e.error} for e in entries]
     if as_json:
-        console.print_json(json.dumps({"id": run.id, "status": run.status, "folder": run.folder,
+        console.print_json(json.dumps({"id": run.id, "status": run.status, "folder": _folder(home, run),
                                        "summary": json.loads(run.summary or "{}"), "journal": journal}))
         return
     summary = json.loads(run.summary or "{}")
-    where = f"; working files in {escape(run.folder)}" if run.folder else ""
+    where = f"; working files in {escape(_folder(home, run))}" if run.folder else ""
     console.print(f"Run {run.id}: {run.status}{where}")
     if summary.get("message"):
         console.print(escape(summary["message"]))
@@ -104,7 +110,7 @@ def confirm(run_id: str | None, latest: bool, home_dir: Path | None, as_json: bo
         raise click.UsageError("Give a RUN_ID or --latest (one of them).")
     home = load_home(home_dir)
     try:
-        done = confirm_run(sessions_for(home), run_id, getpass.getuser())
+        done = confirm_run(sessions_for(home), run_id, getpass.getuser(), home.runs_dir)
     except ConfirmError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -148,15 +154,14 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
     out = err if as_json else console
     with sync_lock(home, as_json), books(home, as_json) as port, sessions() as session:
         try:
-            plan = plan_undo(session, port, run_id)
+            plan = plan_undo(session, port, run_id, home.run_folder(run_id))
         except UndoRefused as exc:
             if as_json:
                 fail_json("refused", 3, str(exc))
             err.print(f"[bold red]{escape(str(exc))}[/]")
             raise SystemExit(3) from None
         run = session.get(SyncRun, run_id)
-        folder = Path(run.folder) if run.folder else home.runs_dir / run_id
-        log = write_undo_log(folder, plan)
+        log = write_undo_log(home.run_folder(run_id), plan)
         _show_undo(out, plan, log)
         if dry_run or not plan.steps:
             if as_json:

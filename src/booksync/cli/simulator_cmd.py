@@ -157,6 +157,12 @@ def deposit(home_dir: Path | None, account: str, date: str | None, refs: tuple[s
 
         chosen = [r for r in rows if all_payments or receipt(r) in refs or r["ref_number"] in refs]
         missing = set(refs) - {r["ref_number"] for r in chosen} - {receipt(r) for r in chosen}
+        # A check or card number can be shared by many payments: a reference must name one payment.
+        shared = sorted(ref for ref in refs if sum(1 for r in chosen if ref in (receipt(r), r["ref_number"])) > 1)
+        if shared and not all_payments:
+            raise click.ClickException(
+                f"more than one undeposited payment has the reference {', '.join(shared)}; name each payment by "
+                "its receipt number (e.g. --payment R20001)")
         if missing:
             raise click.ClickException(f"no undeposited payment with reference {', '.join(sorted(missing))}")
         if not chosen:

@@ -103,7 +103,7 @@ def read_pre_images(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def plan_undo(session: Session, port: BooksPort, run_id: str) -> UndoPlan:
+def plan_undo(session: Session, port: BooksPort, run_id: str, folder: Path) -> UndoPlan:
     """Decide what undoing run ``run_id`` does (reads the journal, the pre-images and QuickBooks; writes
     nothing). Raises :class:`UndoRefused` when the run is unknown, was not applied, or belongs to another
     company."""
@@ -120,7 +120,7 @@ def plan_undo(session: Session, port: BooksPort, run_id: str) -> UndoPlan:
         raise UndoRefused(f"Run {run_id} ({run.status}) wrote nothing to QuickBooks: there is nothing to undo.")
     if run.status in ("undone",):
         raise UndoRefused(f"Run {run_id} was undone already.")
-    pre = read_pre_images(Path(run.folder)) if run.folder else {}
+    pre = read_pre_images(folder) if run.folder else {}  # ``folder``: the run's, in this home (Home.run_folder)
     records: dict[tuple[str, str], list[JournalEntry]] = {}
     for e in entries:
         remote = e.remote_id or e.target_id

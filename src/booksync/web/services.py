@@ -510,8 +510,7 @@ def list_runs(session: Session, limit: int = 200) -> list[RunInfo]:
 
 
 def run_folder(home: Home, run: SyncRun) -> Path:
-    folder = Path(run.folder) if run.folder else home.runs_dir / run.id
-    return folder
+    return home.run_folder(run.id)
 
 
 def _files(folder: Path) -> list[RunFile]:

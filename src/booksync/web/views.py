@@ -350,7 +350,7 @@ async def runs_page(request: Request) -> Response:
             runs = services.list_runs(session)
         out = []
         for r in runs:
-            folder = Path(r.folder) if r.folder else c.home.runs_dir / r.id
+            folder = c.home.run_folder(r.id)
             out.append((r, {"plan": (folder / "plan.txt").is_file(),
                             "corrections": (folder / "corrections_log.html").is_file(),
                             "backup": (c.home.backups_dir / r.id).is_dir()}))

@@ -133,7 +133,7 @@ def decide(sessions: sessionmaker[Session], folder: Path, plan: Plan, unattended
                                                        SyncRun.id != run_id)
                                  .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
         if pending is not None and pending.status == CONFIRMED:
-            record = _read(Path(pending.folder) / CONFIRMED_FILE) or {}
+            record = _read(folder.parent / pending.id / CONFIRMED_FILE) or {}  # runs/ of this home
             if record.get("digest") == digest:
                 pending.status = USED
                 session.commit()
@@ -159,7 +159,7 @@ def decide(sessions: sessionmaker[Session], folder: Path, plan: Plan, unattended
     return Decision(False, "staged")
 
 
-def record_staged(sessions: sessionmaker[Session], run_id: str, message: str) -> None:
+def record_staged(sessions: sessionmaker[Session], run_id: str, message: str, folder: Path | None) -> None:
     """Turn the engine's "declined" into "awaiting confirm" for a run :func:`decide` staged."""
     with sessions() as session:
         run = session.get(SyncRun, run_id)
@@ -170,17 +170,25 @@ def record_staged(sessions: sessionmaker[Session], run_id: str, message: str) ->
         summary.update(status=AWAITING, message=message)
         run.summary = json.dumps(summary)
         session.commit()
-    summary_file = Path(run.folder) / "summary.json"
+    if folder is None:
+        return
+    summary_file = folder / "summary.json"
     data = _read(summary_file)
     if data is not None:
         data.update(status=AWAITING, message=message)
         _write(summary_file, data)
 
 
-def staged_unchanged(session: Session, run: SyncRun) -> bool:
+def _run_folder(run: SyncRun, runs_dir: Path | None) -> Path:
+    """The run's folder under ``runs_dir`` (the home's ``runs/``: a copied home's run rows still name the
+    original's folders), or as the run recorded it when no ``runs_dir`` is given."""
+    return runs_dir / run.id if runs_dir is not None else Path(run.folder)
+
+
+def staged_unchanged(session: Session, run: SyncRun, runs_dir: Path | None = None) -> bool:
     """True when nothing in the billing store changed since ``run`` was staged (so re-planning would
     only stage the same plan again)."""
-    record = _read(Path(run.folder) / AWAITING_FILE) or {}
+    record = _read(_run_folder(run, runs_dir) / AWAITING_FILE) or {}
     return bool(record.get("billing")) and record.get("billing") == billing_state(session)
 
 
@@ -195,7 +203,8 @@ class Confirmed:
     folder: Path
 
 
-def confirm_run(sessions: sessionmaker[Session], run_id: str | None, who: str) -> Confirmed:
+def confirm_run(sessions: sessionmaker[Session], run_id: str | None, who: str,
+                runs_dir: Path | None = None) -> Confirmed:
     """Confirm the run ``run_id`` (None: the latest run awaiting confirmation) on behalf of ``who``.
 
     Raises :class:`ConfirmError` when there is no such run or it is not awaiting confirmation.
@@ -218,7 +227,7 @@ def confirm_run(sessions: sessionmaker[Session], run_id: str | None, who: str) -
                     USED: "it was applied already"}.get(run.status, "only a plan staged by a Web Connector update "
                                                                       "can be confirmed")
             raise ConfirmError(f"Run {run.id} is '{run.status}': {hint}.")
-        folder = Path(run.folder)
+        folder = _run_folder(run, runs_dir)
         record = _read(folder / AWAITING_FILE)
         if not record or not record.get("digest"):
             raise ConfirmError(f"Run {run.id} has no {AWAITING_FILE} in {folder}; it cannot be confirmed. The next "

@@ -213,7 +213,7 @@ class WebConnectorService:
             if run is not None and run.status == CONFIRMED:
                 return True, ""
             if run is not None and run.status == AWAITING:
-                if staged_unchanged(session, run):
+                if staged_unchanged(session, run, home.runs_dir):
                     return False, (f"booksync: run {run.id} awaits your confirmation; nothing was written. Review "
                                    f"runs/{run.id} and run 'booksync runs confirm {run.id}'; the next update "
                                    "applies it.")
@@ -322,7 +322,7 @@ class WebConnectorService:
         if session.decision is not None and session.decision.staged and result.status == "declined":
             result.message = staged_message(result, interaction.plan.counts() if interaction.plan else {})
             result.status = AWAITING
-            record_staged(self.db, result.run_id, result.message)
+            record_staged(self.db, result.run_id, result.message, Path(result.folder) if result.folder else None)
         log.info("run %s: %s", result.run_id, result.message)
         return result
 
