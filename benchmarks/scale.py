@@ -416,16 +416,17 @@ def mark_synced(home: Any, key: str, run: Any, snapshot: Any, sessions: Any) -> 
     db = sqlite3.connect(db_path(home), isolation_level=None)
     db.execute("BEGIN")
     written = 0
-    sql = ("INSERT INTO links (company_key, kind, local_id, remote_id, edit_sequence, qb_name, fingerprint, written, "
-           "source_updated_at, run_id, synced_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+    sql = ("INSERT INTO links (company_key, kind, local_id, local_key, remote_id, edit_sequence, qb_name, fingerprint, "
+           "written, source_updated_at, run_id, synced_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)")
     with spill_path.open("rb") as spill:
         while True:
             try:
                 chunk = pickle.load(spill)
             except EOFError:
                 break
-            db.executemany(sql, [(key, kind, local_id, f"BENCH-{kind}-{local_id}", EDIT_SEQUENCE, number, fp,
-                                  text, stamp, "bench-history", now)
+            # local_key: the record's own number, as the engine keys links (store/links.py link_key)
+            db.executemany(sql, [(key, kind, local_id, number, f"BENCH-{kind}-{local_id}", EDIT_SEQUENCE, number,
+                                  fp, text, stamp, "bench-history", now)
                                  for kind, local_id, number, fp, text, stamp in chunk])
             written += len(chunk)
     spill_path.unlink()
