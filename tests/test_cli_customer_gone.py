@@ -72,7 +72,7 @@ def test_a_member_whose_customer_was_merged_away_is_held_back_with_advice(demo_c
     assert "member 1002 Keystone Animal Hospital: its QuickBooks customer" in result.stdout
     assert ("its QuickBooks customer \"Keystone Animal Hospital\" (ListID " + gone["list_id"] + ") was deleted or "
             "merged into another customer in QuickBooks") in result.stdout
-    assert 'booksync members map 1002 "Customer name"' in result.stdout
+    assert f'members map --home {home} 1002 "Customer name"' in result.stdout  # pasteable (cli/common.copyable)
     assert _customer(demo_copy.company, "1001")["phone"] == "(937) 555-0000"
     assert db.fingerprint() != before
 
