@@ -111,8 +111,8 @@ def member(id: int, number: str, name: str, **kw) -> SimpleNamespace:
     return SimpleNamespace(id=id, number=number, name=name, **fields)
 
 
-def gl(id: int, number: str, name: str, qb_account: str) -> SimpleNamespace:
-    return SimpleNamespace(id=id, number=number, name=name, qb_account=qb_account)
+def gl(id: int, number: str, name: str, qb_account: str, type: str = "Income") -> SimpleNamespace:
+    return SimpleNamespace(id=id, number=number, name=name, qb_account=qb_account, type=type)
 
 
 def account(full_name: str, account_type: str, active: bool = True) -> QBAccount:
@@ -187,8 +187,8 @@ GLS = {1: gl(1, "4020", "Dues - Small Business", "Membership Dues:Small Business
        2: gl(2, "4300", "Advertising", ""),
        3: gl(3, "4400", "Certificates", "No Such Account"),
        4: gl(4, "4900", "Old programs", "Old Programs"),
-       5: gl(5, "1050", "Undeposited Funds", "Undeposited Funds"),
-       6: gl(6, "1060", "Ad money", "Advertising Income")}
+       5: gl(5, "1050", "Undeposited Funds", "Undeposited Funds", "OtherCurrentAsset"),
+       6: gl(6, "1060", "Ad money", "Advertising Income", "OtherCurrentAsset")}
 
 
 def test_check_accounts_reports_every_unmapped_gl_account():
@@ -230,7 +230,7 @@ def test_check_deposit_accounts_flags_a_payment_into_an_income_account():
 
 def test_check_deposit_accounts_accepts_bank_and_undeposited_funds():
     """Payments into Bank and Other Current Asset accounts pass the check."""
-    gls = {**GLS, 7: gl(7, "1000", "Checking", "Checking")}
+    gls = {**GLS, 7: gl(7, "1000", "Checking", "Checking", "Bank")}
     work = sales_work(1, payments=[payment("R1", 5), payment("R3", 7)], gls=gls)
     assert planner.check_deposit_accounts(work, snapshot()) == []
 

@@ -11,7 +11,7 @@ from booksync.books.port import Outcome
 from booksync.books.qbo_errors import (DEPOSIT_ACCOUNT_ADVICE, FaultEntry, QboClosedPeriod, QboDepositedTransaction,
                                        QboDuplicateDocNumber, QboInvalidReference, QboInvalidValue, QboNameInUse,
                                        QboStaleObject, fault_error, parse_fault)
-from booksync.domain import Action, Kind
+from booksync.domain import Action, Kind, operation_words
 from booksync.qbxml.errors import CannotModify, ClosedPeriod, InvalidReference, InvalidValue, NameInUse, OutOfDate
 from booksync.sync.engine import explain_refusal
 from test_online_support import Ops
@@ -90,7 +90,7 @@ def test_each_refusal_says_what_happened_to_which_record_and_what_to_do(what, op
         assert words in error.advice, (what, error.advice)
     text = explain_refusal(op, Outcome(op.seq, "failed", error=error))
     # to which record: the action, kind and number; what happened: Intuit's code and words; what to do: the advice.
-    assert f"QuickBooks refused to {op.action.value} {op.kind.label} {op.number}" in text
+    assert f"QuickBooks refused to {operation_words(op.action.value, op.kind.value)} {op.number}" in text
     assert f"{entry.code} {entry.message}" in text and error.advice in text
     assert entry.detail in text  # Intuit's Detail verbatim (reference §6: "show Detail verbatim")
     if entry.element:

@@ -160,8 +160,8 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
                 fail_json("refused", 3, str(exc))
             err.print(f"[bold red]{escape(str(exc))}[/]")
             raise SystemExit(3) from None
-        run = session.get(SyncRun, run_id)
-        log = write_undo_log(home.run_folder(run_id), plan)
+        folder = home.run_folder(run_id)
+        log = write_undo_log(folder, plan)
         _show_undo(out, plan, log)
         if dry_run or not plan.steps:
             if as_json:
