@@ -95,3 +95,34 @@ def test_a_killed_holder_leaves_no_lock_behind(tmp_path, shared_database, monkey
             time.sleep(0.1)
     else:
         pytest.fail("the lock of a killed process was never released")
+
+
+def test_the_holder_named_is_the_one_in_this_database_not_a_sync_of_another_company(tmp_path, monkeypatch):
+    """pg_locks lists the advisory locks of every database on the server; another company's sync (its own
+    database, the same key) was named as this one's holder when the suite ran in parallel (CI, stop 25)."""
+    names = [f"booksync_locktest_{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    urls = [make_url(SERVER).set(database=name) for name in names]
+    for url in urls:
+        with postgres_admin(url) as conn:
+            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    env = {k: v for k, v in os.environ.items() if k not in ("BOOKSYNC_HOME", "BOOKSYNC_DATABASE_URL")}
+    holders = []
+    try:
+        homes = [_home(tmp_path / name, url.render_as_string(hide_password=False), monkeypatch)
+                 for name, url in zip(names, urls)]
+        for home in homes:  # the other company's sync first, so its row comes first in pg_locks
+            holders.append(subprocess.Popen([sys.executable, "-c", HOLD, str(home.path)], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, text=True, env=env,
+                                            cwd=tempfile.gettempdir()))
+            assert holders[-1].stdout.readline().strip() == "held"
+        with pytest.raises(SyncBusy, match=f"process {holders[1].pid}\\)"), sync_lock(homes[1]):
+            pass
+        with pytest.raises(SyncBusy, match=f"process {holders[0].pid}\\)"), sync_lock(homes[0]):
+            pass
+    finally:
+        for holder in holders:
+            holder.stdin.close()
+            holder.wait(timeout=60)
+        for url in urls:
+            with postgres_admin(url) as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))

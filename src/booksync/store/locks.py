@@ -42,7 +42,9 @@ def _holder(conn, key: int) -> str:  # noqa: ANN001 - a SQLAlchemy Connection
     row = conn.execute(text(
         "SELECT a.application_name, a.backend_start, a.client_addr FROM pg_locks l "
         "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-        "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1"),
+        "AND l.classid = :hi AND l.objid = :lo AND l.objsubid = 1 "
+        # pg_locks lists every database's locks; the same key elsewhere is another company's sync.
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"),
         {"hi": key >> 32, "lo": key & 0xFFFFFFFF}).first()
     if row is None:
         return "another process"
