@@ -108,7 +108,7 @@ def split_password(url: str) -> tuple[str, str | None]:
 
 
 def _vault(root: Path) -> Any:
-    from .vault import Vault
+    from booksync.vault import Vault
 
     return Vault(root / SECRETS_DIR, advice=f"set {PASSWORD_ENV}, or put the password in [database] url once "
                                             "(booksync moves it into the encrypted store)")

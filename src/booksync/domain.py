@@ -19,7 +19,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from .account_rules import DEPOSIT_RULE
+from booksync.account_rules import DEPOSIT_RULE
 
 # --------------------------------------------------------------------------- QuickBooks side
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from .config import ConfigError
+from booksync.config import ConfigError
 
 KEY_ENV = "BOOKSYNC_TOKEN_KEY"
 

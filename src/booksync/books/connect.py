@@ -4,8 +4,8 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
-from ..config import ConfigError, Home
-from .desktop import DesktopBooks
+from booksync.config import ConfigError, Home
+from booksync.books.desktop import DesktopBooks
 
 
 @contextmanager
@@ -20,14 +20,14 @@ def open_books(home: Home) -> Iterator[DesktopBooks]:
     owner_id = str(home.settings.get("webconnector", {}).get("owner_id", ""))
     if kind == "rp2":
         # QuickBooks Desktop on this Windows PC, through QBXMLRP2 (books/rp2.py; settings in [rp2]).
-        from .rp2 import open_rp2
+        from booksync.books.rp2 import open_rp2
 
         with open_rp2(home.settings) as transport:
             yield DesktopBooks(transport, owner_id=owner_id)
         return
     if kind == "online":
         # QuickBooks Online through the Accounting API (books/online.py; settings in [online], tokens in online/).
-        from .online import open_online
+        from booksync.books.online import open_online
 
         with open_online(home) as port:
             yield port
@@ -35,7 +35,7 @@ def open_books(home: Home) -> Iterator[DesktopBooks]:
     if kind != "simulator":
         raise ConfigError(f"company kind {kind!r} is not supported by this command; use the simulator, or run "
                           "'booksync serve' for the Web Connector")
-    from ..simulator import open_company
+    from booksync.simulator import open_company
 
     company = open_company(home.company_path, app_name=home.settings["company"].get("app_name", "booksync"))
     try:

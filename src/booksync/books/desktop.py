@@ -13,16 +13,16 @@ from typing import Any, Iterable, Iterator, Protocol
 
 from lxml import etree
 
-from ..domain import (PLACEHOLDER_MEMO, Action, ApplicationData, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
+from booksync.domain import (PLACEHOLDER_MEMO, Action, ApplicationData, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
                       PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBDeposit, QBDepositLine, QBListEntry,
                       QBSnapshot, Ref, SalesData)
-from ..money import fmt
-from ..qbxml import build
-from ..qbxml.errors import ConnectionFailure
-from ..qbxml.parse import MalformedResponse, Response, boolean, date, decimal, parse_response, text
-from ..qbxml.schema import MAX_LENGTH
-from ..sync.fields import Limits
-from .port import Outcome, RemoteTxn, Resolver
+from booksync.money import fmt
+from booksync.qbxml import build
+from booksync.qbxml.errors import ConnectionFailure
+from booksync.qbxml.parse import MalformedResponse, Response, boolean, date, decimal, parse_response, text
+from booksync.qbxml.schema import MAX_LENGTH
+from booksync.sync.fields import Limits
+from booksync.books.port import Outcome, RemoteTxn, Resolver
 
 PAGE = 500
 SNAPSHOT_CUSTOMER = ("ListID", "EditSequence", "Name", "FullName", "IsActive", "AccountNumber")

@@ -40,17 +40,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..domain import operation_words
-from ..domain import (PLACEHOLDER_MEMO, Action, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
+from booksync.domain import operation_words
+from booksync.domain import (PLACEHOLDER_MEMO, Action, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
                       PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBDeposit, QBDepositLine, QBListEntry,
                       QBSnapshot, Ref, SalesData)
-from ..money import CENT
-from ..sync.fields import Limits
-from . import qbo_json
-from .qbo_errors import (FaultEntry, QboFault, QboThrottled, QboUnsupported, ReconnectNeeded, fault_error,
+from booksync.money import CENT
+from booksync.sync.fields import Limits
+from booksync.books import qbo_json
+from booksync.books.qbo_errors import (FaultEntry, QboFault, QboThrottled, QboUnsupported, ReconnectNeeded, fault_error,
                          parse_fault)
-from .qbo_http import QboClient, quote
-from .port import Outcome, RemoteTxn, Resolver
+from booksync.books.qbo_http import QboClient, quote
+from booksync.books.port import Outcome, RemoteTxn, Resolver
 
 log = logging.getLogger("booksync.online")
 
@@ -791,9 +791,9 @@ def checked_settings(cfg: dict[str, Any], environment: str, api_base: str) -> di
     double may be given more (the tests and the benchmark do)."""
     from urllib.parse import urlsplit
 
-    from ..config import ConfigError
+    from booksync.config import ConfigError
 
-    from .qbo_auth import ENVIRONMENTS
+    from booksync.books.qbo_auth import ENVIRONMENTS
 
     if environment not in ENVIRONMENTS:
         raise ConfigError(f"booksync.toml [online] environment = {environment!r}: it must be \"sandbox\" or "
@@ -826,8 +826,8 @@ def open_online(home: Any) -> Iterator[OnlineBooks]:
 
     Raises :class:`~booksync.books.qbo_errors.ReconnectNeeded` when the home is not connected.
     """
-    from .qbo_auth import TokenProvider, online_settings, reconnect_command
-    from .qbo_http import RealmLimiter
+    from booksync.books.qbo_auth import TokenProvider, online_settings, reconnect_command
+    from booksync.books.qbo_http import RealmLimiter
 
     cfg = online_settings(home.settings)
     realm = str(cfg.get("realm_id") or "")

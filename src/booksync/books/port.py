@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable, Iterable, Protocol
 
-from ..domain import Operation, QBCustomer, QBDeposit, QBListEntry, QBSnapshot, Ref
-from ..sync.fields import Limits
+from booksync.domain import Operation, QBCustomer, QBDeposit, QBListEntry, QBSnapshot, Ref
+from booksync.sync.fields import Limits
 
 Resolver = Callable[[Ref], str | None]
 """Returns the ListID/TxnID of a reference, or None when the record does not exist yet."""

@@ -49,9 +49,9 @@ from urllib.parse import parse_qs, urlparse
 
 from filelock import FileLock
 
-from ..config import ConfigError
-from ..vault import KEY_ENV, Vault  # noqa: F401 - KEY_ENV: where the token key comes from
-from .qbo_errors import ConnectError, QboUnreachable, ReconnectNeeded
+from booksync.config import ConfigError
+from booksync.vault import KEY_ENV, Vault  # noqa: F401 - KEY_ENV: where the token key comes from
+from booksync.books.qbo_errors import ConnectError, QboUnreachable, ReconnectNeeded
 
 log = logging.getLogger("booksync.online")
 
@@ -72,7 +72,7 @@ listened: read as "not chosen" unless ``redirect_uri_chosen`` says the person ga
 def online_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """The ``[online]`` settings of a home with the defaults filled in (``config.DEFAULTS``); a redirect URI
     nobody chose is :data:`DEFAULT_REDIRECT_URI`."""
-    from ..config import DEFAULTS
+    from booksync.config import DEFAULTS
 
     cfg = {**DEFAULTS["online"], **settings.get("online", {})}
     if cfg.get("redirect_uri") in ("", None, _OLD_DEFAULT_REDIRECT_URI) and not cfg.get("redirect_uri_chosen"):
@@ -276,7 +276,7 @@ def already_connected(home_path: Path | str, redirect_url: str) -> str:
     """The realm of ``redirect_url`` when it could only have been used already: nothing is pending, and the home
     is connected to that realm (company kind "online", tokens stored). "" otherwise. For a redirect URL pasted
     twice, or a callback page reloaded after success."""
-    from ..config import Home
+    from booksync.config import Home
 
     store = TokenStore(home_path)
     realm = (parse_qs(urlparse(redirect_url.strip()).query).get("realmId") or [""])[0]
@@ -293,7 +293,7 @@ def use_connection(home: Any, tokens: TokenSet) -> Any:
     booksync.toml. The settings are re-read from the file first, so what another process saved meanwhile (the
     connect command saves the redirect URI and endpoints) is kept; ``home.settings`` is updated in place too (a
     running web interface sees the new company). Returns the reloaded home."""
-    from ..config import Home
+    from booksync.config import Home
 
     current = Home.load(home.path)
     current.settings["company"]["kind"] = "online"
@@ -310,7 +310,7 @@ def company_name(home: Any) -> str:
     """The connected QuickBooks Online company's name (CompanyInfo), read to prove the connection works.
 
     Raises :class:`~booksync.books.qbo_errors.OnlineConnectionFailure` or ``QboFault`` when it cannot be read."""
-    from .online import open_online
+    from booksync.books.online import open_online
 
     with open_online(home) as port:
         info = port.client.get(f"companyinfo/{port.realm_id}").get("CompanyInfo") or {}

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..qbxml.errors import (CannotModify, ClosedPeriod, ConnectionFailure, InvalidReference, InvalidValue,
+from booksync.qbxml.errors import (CannotModify, ClosedPeriod, ConnectionFailure, InvalidReference, InvalidValue,
                             NameInUse, OutOfDate, RecordLocked, StatusError)
 
 

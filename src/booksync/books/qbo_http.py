@@ -31,9 +31,9 @@ from typing import Any, Callable, Iterator, Protocol
 
 import httpx
 
-from .. import __version__
-from . import qbo_json
-from .qbo_errors import (FaultEntry, OnlineConnectionFailure, QboThrottled, QboUnreachable, ReconnectNeeded,
+from booksync import __version__
+from booksync.books import qbo_json
+from booksync.books.qbo_errors import (FaultEntry, OnlineConnectionFailure, QboThrottled, QboUnreachable, ReconnectNeeded,
                          fault_error, parse_fault)
 
 log = logging.getLogger("booksync.online")

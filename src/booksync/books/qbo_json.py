@@ -13,7 +13,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from ..money import to_money
+from booksync.money import to_money
 
 
 def dumps(value: Any, indent: int | None = None) -> str:

@@ -26,8 +26,8 @@ from typing import Any, Callable, Iterator
 
 from lxml import etree
 
-from ..qbxml.errors import ConnectionFailure
-from ..qbxml.parse import parse_xml
+from booksync.qbxml.errors import ConnectionFailure
+from booksync.qbxml.parse import parse_xml
 
 DISP_E_EXCEPTION = 0x80020009
 """The HRESULT pywin32 reports when the COM server raised; the real code is in excepinfo[5]."""
@@ -184,7 +184,7 @@ def com_factory() -> tuple[Any, Any]:
 
     Raises :class:`~booksync.config.ConfigError` when not on Windows or pywin32 is missing.
     """
-    from ..config import ConfigError
+    from booksync.config import ConfigError
 
     if sys.platform != "win32":
         raise ConfigError("The QuickBooks request processor (company kind \"rp2\") works only on Windows, on the "
@@ -218,7 +218,7 @@ class RP2Transport:
     def __init__(self, app_name: str, company_file: str = "", app_id: str = "", file_mode: str = "DoNotCare",
                  launch_ui: bool = False, factory: ProcessorFactory | None = None) -> None:
         if file_mode not in FILE_MODES:
-            from ..config import ConfigError
+            from booksync.config import ConfigError
 
             raise ConfigError(f"rp2.file_mode must be one of {', '.join(FILE_MODES)}, not {file_mode!r}")
         self.app_name = app_name

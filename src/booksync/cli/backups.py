@@ -12,8 +12,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..exits import EXIT_CONNECTION, EXIT_DECLINED
-from .common import console, err, home_option, json_option, load_home, sessions_for, sync_lock
+from booksync.exits import EXIT_CONNECTION, EXIT_DECLINED
+from booksync.cli.common import console, err, home_option, json_option, load_home, sessions_for, sync_lock
 
 
 def _size(path: Path) -> int:
@@ -74,7 +74,7 @@ def restore(run_id: str, home_dir: Path | None, company_only: bool, yes: bool) -
                                      default=False):
         err.print("Nothing was restored.")
         sys.exit(EXIT_DECLINED)
-    from ..store.restore import COMPANY, DATABASE, PendingRestore
+    from booksync.store.restore import COMPANY, DATABASE, PendingRestore
 
     parts = [{"booksync's database": DATABASE, "the company file": COMPANY}[w] for w in what]
     parts.sort(key=[DATABASE, COMPANY].index)  # the database first, as the journal expects
@@ -89,9 +89,9 @@ def restore(run_id: str, home_dir: Path | None, company_only: bool, yes: bool) -
 def _restore_parts(home: Any, pending: Any) -> bool:
     """Restore ``pending`` with its journal (store/restore.py), holding the company file first so that
     nothing is restored while it is in use. False (with the message printed) when it is in use."""
-    from ..qbxml.errors import ConnectionFailure
-    from ..simulator import open_company
-    from ..store.restore import COMPANY, run_restore
+    from booksync.qbxml.errors import ConnectionFailure
+    from booksync.simulator import open_company
+    from booksync.store.restore import COMPANY, run_restore
 
     company_copy = pending.folder / home.company_path.name
     try:
@@ -115,7 +115,7 @@ def finish_interrupted_restore(home: Any) -> None:
     """Finish a restore that was interrupted (``restore.json`` in the home) from its backup, before the
     command goes on. When it cannot be finished now (the backup is gone, the company file is in use) it
     says so and leaves the journal: a sync then refuses to run (exit 3)."""
-    from ..store.restore import COMPANY, DATABASE, pending_restore
+    from booksync.store.restore import COMPANY, DATABASE, pending_restore
 
     pending = pending_restore(home.path)
     if pending is None:

@@ -14,8 +14,8 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from ..config import ConfigError, Home
-from ..exits import (EXIT_BAD_ANSWER, EXIT_BUSY, EXIT_CONNECTION, EXIT_DISAGREE,  # noqa: F401 - re-exported
+from booksync.config import ConfigError, Home
+from booksync.exits import (EXIT_BAD_ANSWER, EXIT_BUSY, EXIT_CONNECTION, EXIT_DISAGREE,  # noqa: F401 - re-exported
                      EXIT_UNEXPECTED, EXIT_USAGE)
 
 console = Console(highlight=False, soft_wrap=True, emoji=False, record=True)
@@ -42,7 +42,7 @@ def load_home(home_dir: Path | None, create: bool = False) -> Home:
         home = Home.load(home_dir, create=create)
     except ConfigError as exc:
         raise click.ClickException(copyable(str(exc), None)) from None
-    from .backups import finish_interrupted_restore
+    from booksync.cli.backups import finish_interrupted_restore
 
     finish_interrupted_restore(home)
     return home
@@ -50,7 +50,7 @@ def load_home(home_dir: Path | None, create: bool = False) -> Home:
 
 def setup_logging(home: Home) -> Path:
     """Log to the home's logs/booksync.log (rotated, one line a record: :mod:`booksync.logfile`)."""
-    from ..logfile import LOG_NAME, file_handler
+    from booksync.logfile import LOG_NAME, file_handler
 
     path = home.logs_dir / LOG_NAME
     handler = file_handler(home.logs_dir, home.settings.get("logs"))
@@ -61,7 +61,7 @@ def setup_logging(home: Home) -> Path:
 
 
 def sessions_for(home: Home):
-    from ..store.db import open_store
+    from booksync.store.db import open_store
 
     return open_store(home.database_url)
 
@@ -90,7 +90,7 @@ def copyable(text: str, home: Home | Path | None) -> str:
     """Every ``booksync COMMAND ...`` in ``text`` made pasteable: the program as invoked (:func:`command_name`)
     and ``--home`` with the home actually used (quoted with shlex) right after the command's words, unless the
     text already names a home. Words after the command path (arguments, options) are kept as they are."""
-    from .main import cli
+    from booksync.cli.main import cli
 
     root = getattr(home, "path", home)
     prog = command_name()
@@ -131,7 +131,7 @@ def json_printed() -> bool:
 @contextmanager
 def sync_lock(home: Home, as_json: bool = False) -> Iterator[None]:
     """Hold the home's sync lock (one sync at a time); exit 8 with who holds it otherwise."""
-    from ..sync.engine import SyncBusy, sync_lock as engine_lock
+    from booksync.sync.engine import SyncBusy, sync_lock as engine_lock
 
     try:
         with engine_lock(home):
@@ -147,8 +147,8 @@ def sync_lock(home: Home, as_json: bool = False) -> Iterator[None]:
 def books(home: Home, as_json: bool = False) -> Iterator[Any]:
     """Open the company, turning connection failures into a clear message and exit code 6
     (and, with ``as_json``, a JSON object on standard output)."""
-    from ..books.connect import open_books
-    from ..qbxml.errors import ConnectionFailure
+    from booksync.books.connect import open_books
+    from booksync.qbxml.errors import ConnectionFailure
 
     try:
         with open_books(home) as port:
@@ -166,7 +166,7 @@ def books(home: Home, as_json: bool = False) -> Iterator[Any]:
             fail_json("usage", EXIT_USAGE, str(exc))
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
-        from ..sync.engine import SyncBusy
+        from booksync.sync.engine import SyncBusy
 
         if isinstance(exc, SyncBusy):
             err.print(f"[bold red]{escape(str(exc))}[/]")

@@ -23,13 +23,13 @@ from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 
-from .. import __version__
-from ..config import database_url_of, initial_database_url
-from ..domain import Plan, operation_words
-from ..exits import (EXIT_BUSY, EXIT_CHECKS, EXIT_DECLINED, EXIT_REFUSED, EXIT_UNEXPECTED, EXIT_USAGE, MEANING,
+from booksync import __version__
+from booksync.config import database_url_of, initial_database_url
+from booksync.domain import Plan, operation_words
+from booksync.exits import (EXIT_BUSY, EXIT_CHECKS, EXIT_DECLINED, EXIT_REFUSED, EXIT_UNEXPECTED, EXIT_USAGE, MEANING,
                      help_epilog)
-from .progress import PhaseProgress
-from .common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, console, copyable, err, fail_json,
+from booksync.cli.progress import PhaseProgress
+from booksync.cli.common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, books, console, copyable, err, fail_json,
                      home_option, json_option, json_printed, load_home, sessions_for, setup_logging, sync_lock)
 
 _STATUS = {EXIT_USAGE: "usage", EXIT_CHECKS: "stopped", EXIT_DECLINED: "declined", EXIT_REFUSED: "refused",
@@ -137,7 +137,7 @@ def import_cmd(kind: str, file: Path, date_format: str | None, amounts: str | No
     row is not imported at all; every problem is listed with its row, column,
     value and reason. Column layouts and settings: docs/import.md.
     """
-    from ..store.importer import MAX_PROBLEMS, ImportFailed, ImportOptions, import_file
+    from booksync.store.importer import MAX_PROBLEMS, ImportFailed, ImportOptions, import_file
 
     home = load_home(home_dir)
     setup_logging(home)
@@ -287,7 +287,7 @@ def _indent(text: str, width: int) -> Padding:
 
 
 def _correction_blocks(out: Console, plan: Plan) -> None:
-    from ..reports.corrections_log import totals
+    from booksync.reports.corrections_log import totals
 
     def say(*what: Any) -> None:
         out.print(*what, soft_wrap=False)  # wrapped to the terminal's width, never cut
@@ -463,8 +463,8 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     With --json the questions go to standard error and the result is one JSON
     object on standard output; add --yes when nobody is there to answer.
     """
-    from ..sync.corrections import correction_policy
-    from ..sync.engine import SyncOptions
+    from booksync.sync.corrections import correction_policy
+    from booksync.sync.engine import SyncOptions
 
     home = load_home(home_dir)
     setup_logging(home)
@@ -519,10 +519,10 @@ def unattended_without_corrections_log(result: Any, ui: CliInteraction) -> None:
 def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: Any, as_json: bool = False) -> Any:
     """Run the engine; a QuickBooks answer that cannot be trusted ends the run with exit 9, a lost
     connection with exit 6 (with ``as_json``, as a JSON object on standard output too)."""
-    from ..books.qbo_errors import ReconnectNeeded
-    from ..qbxml.errors import ConnectionFailure
-    from ..qbxml.parse import MalformedResponse
-    from ..sync.engine import synchronize
+    from booksync.books.qbo_errors import ReconnectNeeded
+    from booksync.qbxml.errors import ConnectionFailure
+    from booksync.qbxml.parse import MalformedResponse
+    from booksync.sync.engine import synchronize
 
     try:
         return synchronize(sessions, port, home, ui, options)
@@ -565,7 +565,7 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
     balance, and the totals of synchronized records per QuickBooks account
     with the same transactions in QuickBooks. Exits 7 when the books disagree.
     """
-    from ..reports.reconcile import reconcile as run_reconcile
+    from booksync.reports.reconcile import reconcile as run_reconcile
 
     home = load_home(home_dir)
     setup_logging(home)
@@ -613,7 +613,7 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
 # ---------------------------------------------------------------------- the other command groups
 
 
-from . import (backups, mapping, online_cmd, runs, simulator_cmd, txn_cmd, web_cmd,  # noqa: E402
+from booksync.cli import (backups, mapping, online_cmd, runs, simulator_cmd, txn_cmd, web_cmd,  # noqa: E402
                webconnector_cmd)
 
 for command in (mapping.accounts, mapping.members, simulator_cmd.simulator, runs.runs, backups.backups,
@@ -653,10 +653,10 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
     """
     from sqlalchemy import make_url
 
-    from ..simulator import create_company
-    from ..store import db
-    from ..store.importer import import_file
-    from ..sync.engine import SyncOptions
+    from booksync.simulator import create_company
+    from booksync.store import db
+    from booksync.store.importer import import_file
+    from booksync.sync.engine import SyncOptions
 
     home_dir = home_dir or Path("booksync-demo")
     target = home_dir.expanduser().resolve()

@@ -10,12 +10,12 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
-from ..account_rules import allowed_types, incompatibility, suggest
-from ..domain import Kind
-from ..store.keys import adopt_company_key
-from ..store.models import GLAccount, Invoice, Link, Member, Payment
-from ..exits import EXIT_CHECKS, EXIT_REFUSED
-from .common import books, console, copyable, err, home_option, json_option, load_home, sessions_for, setup_logging
+from booksync.account_rules import allowed_types, incompatibility, suggest
+from booksync.domain import Kind
+from booksync.store.keys import adopt_company_key
+from booksync.store.models import GLAccount, Invoice, Link, Member, Payment
+from booksync.exits import EXIT_CHECKS, EXIT_REFUSED
+from booksync.cli.common import books, console, copyable, err, home_option, json_option, load_home, sessions_for, setup_logging
 
 @click.group()
 def accounts() -> None:
@@ -167,7 +167,7 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
             record = session.scalar(select(Member).where(Member.number == member))
             if record is None:
                 raise click.BadParameter(f"no member numbered {member!r}", param_hint="MEMBER")
-            from ..web.services import MappingRefused, find_customers, link_member
+            from booksync.web.services import MappingRefused, find_customers, link_member
 
             if customer.strip().casefold() not in customers:  # the web offers a search box; here, the candidates
                 near = find_customers(snapshot, customer, limit=10)
@@ -222,8 +222,8 @@ def delete_cmd(number: str, make_inactive: bool, home_dir: Path | None) -> None:
     'booksync sync' and 'booksync reconcile' report. The customer stays in QuickBooks, active unless
     --make-inactive-in-quickbooks.
     """
-    from ..domain import Action, CustomerData, Operation
-    from ..store.links import delete_member, member_deletion
+    from booksync.domain import Action, CustomerData, Operation
+    from booksync.store.links import delete_member, member_deletion
 
     home = load_home(home_dir)
     setup_logging(home)

@@ -10,10 +10,10 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
-from ..config import Home
-from ..domain import operation_words
-from ..store.models import JournalEntry, SyncRun
-from .common import (books, console, err, fail_json, home_option, json_option, load_home, sessions_for,
+from booksync.config import Home
+from booksync.domain import operation_words
+from booksync.store.models import JournalEntry, SyncRun
+from booksync.cli.common import (books, console, err, fail_json, home_option, json_option, load_home, sessions_for,
                      setup_logging, sync_lock)
 
 
@@ -104,7 +104,7 @@ def confirm(run_id: str | None, latest: bool, home_dir: Path | None, as_json: bo
     """
     import getpass
 
-    from ..webconnector.confirm import ConfirmError, confirm_run
+    from booksync.webconnector.confirm import ConfirmError, confirm_run
 
     if bool(run_id) == latest:
         raise click.UsageError("Give a RUN_ID or --latest (one of them).")
@@ -146,7 +146,7 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
     Exit codes: 0 undone (or --dry-run), 2 --json without --yes, 3 nothing can be undone, 4 you declined,
     5 QuickBooks refused part of it, 6 QuickBooks could not be reached.
     """
-    from ..sync.undo import UndoRefused, apply_undo, plan_undo, write_undo_log
+    from booksync.sync.undo import UndoRefused, apply_undo, plan_undo, write_undo_log
 
     home = load_home(home_dir)
     setup_logging(home)

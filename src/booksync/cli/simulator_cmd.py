@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ..qbxml.errors import ConnectionFailure
-from ..exits import EXIT_REFUSED
-from .common import EXIT_CONNECTION, console, err, home_option, load_home
+from booksync.qbxml.errors import ConnectionFailure
+from booksync.exits import EXIT_REFUSED
+from booksync.cli.common import EXIT_CONNECTION, console, err, home_option, load_home
 
 
 @click.group()
@@ -26,8 +26,8 @@ def simulator() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing company file.")
 def init_cmd(home_dir: Path | None, name: str, seed_files: tuple[Path, ...], force: bool) -> None:
     """Create the simulated company file of this home."""
-    from ..simulator import create_company, open_company
-    from ..simulator.seed import seed_from_responses
+    from booksync.simulator import create_company, open_company
+    from booksync.simulator.seed import seed_from_responses
 
     home = load_home(home_dir, create=True)
     path = home.company_path
@@ -50,7 +50,7 @@ def request(file: Path, home_dir: Path | None) -> None:
     The way to inspect the company, and to act on it as a QuickBooks user would
     (for example, edit an invoice or record a deposit).
     """
-    from ..simulator import open_company
+    from booksync.simulator import open_company
 
     home = load_home(home_dir)
     try:
@@ -68,7 +68,7 @@ def request(file: Path, home_dir: Path | None) -> None:
 @home_option
 def authorize(app_name: str, home_dir: Path | None) -> None:
     """Grant APP_NAME access to the company file, as the QuickBooks administrator does."""
-    from ..simulator import open_company
+    from booksync.simulator import open_company
 
     home = load_home(home_dir)
     with open_company(home.company_path) as company:
@@ -83,7 +83,7 @@ def closing_date(date: str | None, home_dir: Path | None) -> None:
     """Show, set (YYYY-MM-DD) or clear ('none') the company's closing date."""
     import datetime as dt
 
-    from ..simulator import open_company
+    from booksync.simulator import open_company
 
     home = load_home(home_dir)
     with open_company(home.company_path) as company:
@@ -104,7 +104,7 @@ def closing_date(date: str | None, home_dir: Path | None) -> None:
 @home_option
 def busy(writes: int, home_dir: Path | None) -> None:
     """Play another QuickBooks user holding records: refuse the next WRITES writes with status 3175."""
-    from ..simulator import open_company
+    from booksync.simulator import open_company
 
     home = load_home(home_dir)
     with open_company(home.company_path) as company:
@@ -117,7 +117,7 @@ def busy(writes: int, home_dir: Path | None) -> None:
 @home_option
 def deauthorize(app_name: str, home_dir: Path | None) -> None:
     """Withdraw APP_NAME's access to the company file (as the QuickBooks administrator can)."""
-    from ..simulator import open_company
+    from booksync.simulator import open_company
 
     home = load_home(home_dir)
     with open_company(home.company_path) as company:
@@ -139,9 +139,9 @@ def deposit(home_dir: Path | None, account: str, date: str | None, refs: tuple[s
     """Record a bank deposit of payments from Undeposited Funds, as a QuickBooks user does (DepositAdd)."""
     import datetime as dt
 
-    from ..qbxml import build
-    from ..qbxml.parse import parse_response
-    from ..simulator import open_company
+    from booksync.qbxml import build
+    from booksync.qbxml.parse import parse_response
+    from booksync.simulator import open_company
 
     if not refs and not all_payments:
         raise click.UsageError("name the payments with --payment REF, or use --all")

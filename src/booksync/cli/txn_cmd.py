@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from ..store.changes import ChangeRefused, edit_payment, set_status
-from ..exits import EXIT_CHECKS
-from .common import console, err, home_option, load_home, sessions_for
+from booksync.store.changes import ChangeRefused, edit_payment, set_status
+from booksync.exits import EXIT_CHECKS
+from booksync.cli.common import console, err, home_option, load_home, sessions_for
 
 
 def _run(home_dir: Path | None, action) -> None:  # noqa: ANN001

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from .common import console, copyable, err, home_option, json_option, load_home, setup_logging
+from booksync.cli.common import console, copyable, err, home_option, json_option, load_home, setup_logging
 
 
 @click.command()
@@ -35,15 +35,15 @@ def serve(home_dir: Path | None, host: str, port: int, url_path: str, ssl_certfi
     """
     import uvicorn
 
-    from ..logfile import OneLineFormatter
-    from ..webconnector.app import create_app
+    from booksync.logfile import OneLineFormatter
+    from booksync.webconnector.app import create_app
 
     home = load_home(home_dir)
     setup_logging(home)
     stream = logging.StreamHandler(sys.stderr)
     stream.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("booksync.webconnector").addHandler(stream)
-    from ..web.users import load_users
+    from booksync.web.users import load_users
 
     wc = home.settings["webconnector"]
     if not load_users(home.path):
@@ -58,7 +58,7 @@ def serve(home_dir: Path | None, host: str, port: int, url_path: str, ssl_certfi
     if not ssl_certfile and host not in ("127.0.0.1", "localhost", "::1"):
         err.print("[yellow]Serving plain HTTP on a non-loopback address: the Web Connector accepts http only for "
                   "localhost. Use --ssl-certfile/--ssl-keyfile, or a reverse proxy with HTTPS.[/]")
-    from ..web.security import proxy_options
+    from booksync.web.security import proxy_options
 
     web = home.settings.get("web", {})
     if host in ("0.0.0.0", "::") and not web.get("allowed_hosts"):
@@ -93,7 +93,7 @@ def qwc(home_dir: Path | None, url: str, out: Path | None, support_url: str, eve
     not in the file: type it into the Web Connector. The URL's host name is added to the host
     names 'booksync serve' answers to (allowed_hosts in [web]).
     """
-    from ..webconnector.qwc import QwcError, QwcSettings, build_qwc, new_guid
+    from booksync.webconnector.qwc import QwcError, QwcSettings, build_qwc, new_guid
 
     home = load_home(home_dir)
     wc = home.settings["webconnector"]
@@ -132,7 +132,7 @@ def _allow_host(home, url: str) -> str:
     other Host headers); returns the host added, or ""."""
     from urllib.parse import urlsplit
 
-    from ..web.security import allowed_hosts
+    from booksync.web.security import allowed_hosts
 
     host = (urlsplit(url).hostname or "").lower()
     allowed = allowed_hosts(home.settings["web"])
@@ -153,7 +153,7 @@ def webconnector() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of asking.")
 def set_password(home_dir: Path | None, user: str, password_stdin: bool) -> None:
     """Set the Web Connector's user and password (stored as an argon2 hash in booksync.toml)."""
-    from ..webconnector.auth import WeakPassword, hash_password
+    from booksync.webconnector.auth import WeakPassword, hash_password
 
     home = load_home(home_dir)
     if password_stdin:
@@ -177,7 +177,7 @@ def status(home_dir: Path | None, as_json: bool) -> None:
     """Show the Web Connector settings, the company it is set up for, and the last session."""
     import json
 
-    from ..webconnector.company import ConnectorState
+    from booksync.webconnector.company import ConnectorState
 
     home = load_home(home_dir)
     wc = home.settings["webconnector"]
@@ -213,7 +213,7 @@ def forget_company(home_dir: Path | None) -> None:
     Only for moving booksync to another company file on purpose: until then, booksync refuses
     to work with any company but the recorded one.
     """
-    from ..webconnector.company import ConnectorState
+    from booksync.webconnector.company import ConnectorState
 
     home = load_home(home_dir)
     state = ConnectorState.load(home.path)

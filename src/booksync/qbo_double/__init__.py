@@ -13,9 +13,9 @@ OAuth 2.0 server are documented to, for booksync's tests and benchmarks (no netw
 Run it on its own: ``python -m booksync.qbo_double --port 8790`` (see ``--help``). Documented in
 docs/quickbooks-online.md.
 """
-from .company import Company, Fault
-from .double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, DoubleConfig, QboDouble
-from .server import DoubleServer
+from booksync.qbo_double.company import Company, Fault
+from booksync.qbo_double.double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, DoubleConfig, QboDouble
+from booksync.qbo_double.server import DoubleServer
 
 __all__ = ["Company", "DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "DEFAULT_REALM", "DoubleConfig",
            "DoubleServer", "Fault", "QboDouble"]

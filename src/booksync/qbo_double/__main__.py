@@ -9,8 +9,8 @@ import argparse
 import json
 import sys
 
-from .double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, DoubleConfig, QboDouble
-from .server import DoubleServer
+from booksync.qbo_double.double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_REALM, DoubleConfig, QboDouble
+from booksync.qbo_double.server import DoubleServer
 
 
 def connect_hint(url: str, client_id: str, client_secret: str) -> str:

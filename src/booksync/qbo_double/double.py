@@ -55,11 +55,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..books import qbo_json
-from .company import ENTITIES, TRANSACTIONS, Company, Fault
-from .oauth import OAuthServer
-from .query import parse as parse_query
-from .query import run as run_query
+from booksync.books import qbo_json
+from booksync.qbo_double.company import ENTITIES, TRANSACTIONS, Company, Fault
+from booksync.qbo_double.oauth import OAuthServer
+from booksync.qbo_double.query import parse as parse_query
+from booksync.qbo_double.query import run as run_query
 
 DEFAULT_REALM = "9341453050143221"
 DEFAULT_CLIENT_ID = "ABbooksyncTestDoubleClientId"

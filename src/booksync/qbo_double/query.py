@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .company import NAME_LISTS, Fault
+from booksync.qbo_double.company import NAME_LISTS, Fault
 
 _TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<op><=|>=|=|<|>|\(|\)|,|\*)|(?P<word>[A-Za-z0-9_.\-:+]+))")
 

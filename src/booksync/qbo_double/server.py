@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 
-from .double import QboDouble
+from booksync.qbo_double.double import QboDouble
 
 
 class DoubleServer:

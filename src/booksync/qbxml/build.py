@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from lxml import etree
 
-from .schema import ORDER
+from booksync.qbxml.schema import ORDER
 
 QBXML_VERSION = "13.0"
 

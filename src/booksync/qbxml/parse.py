@@ -29,8 +29,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from .errors import QBError, StatusError, status_error
-from .schema import ORDER
+from booksync.qbxml.errors import QBError, StatusError, status_error
+from booksync.qbxml.schema import ORDER
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """Largest message booksync accepts (a 64 MiB qbXML answer is far beyond any sane iterator page)."""

@@ -16,8 +16,8 @@ from pathlib import Path
 from fpdf import FPDF
 from jinja2 import Environment, select_autoescape
 
-from ..domain import Correction
-from .csv_safe import SafeWriter
+from booksync.domain import Correction
+from booksync.reports.csv_safe import SafeWriter
 
 COLUMNS = ("Type", "Number", "Member", "Date", "Period", "G/L accounts", "What changed", "Action in QuickBooks",
            "Past period", "Closed", "Amount before", "Amount after", "Note")

@@ -26,10 +26,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from ..books.port import BooksPort
-from ..domain import Kind, placeholder_payment
-from ..store.links import GoneRecord, anchor_links
-from ..store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment
+from booksync.books.port import BooksPort
+from booksync.domain import Kind, placeholder_payment
+from booksync.store.links import GoneRecord, anchor_links
+from booksync.store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment
 
 ZERO = Decimal("0.00")
 

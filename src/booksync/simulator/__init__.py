@@ -4,7 +4,7 @@ It behaves as QuickBooks Desktop is documented to (DESIGN.md, "The simulator's
 rules"): the embedded default for trying booksync, the peer of every
 end-to-end test, and a rehearsal target seeded from a real company's lists.
 """
-from .company import CompanyFile, InUse, create_company, open_company
-from .processor import FileLocked
+from booksync.simulator.company import CompanyFile, InUse, create_company, open_company
+from booksync.simulator.processor import FileLocked
 
 __all__ = ["CompanyFile", "FileLocked", "InUse", "create_company", "open_company"]

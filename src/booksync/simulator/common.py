@@ -5,7 +5,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from ..qbxml import build
+from booksync.qbxml import build
 
 HRESULT_PARSE = 0x80040400
 PARSE_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from ..qbxml.errors import ConnectionFailure
-from . import store
-from .processor import FileLocked, Processor, is_lock_error
+from booksync.qbxml.errors import ConnectionFailure
+from booksync.simulator import store
+from booksync.simulator.processor import FileLocked, Processor, is_lock_error
 
 HRESULT_IN_USE = 0x80040422
 HRESULT_NOT_AUTHORIZED = 0x80040418
@@ -61,7 +61,7 @@ class CompanyFile:
         """Store a data extension of the company under ``owner_id``, as the Web Connector stores a .qwc's FileID
         under its OwnerID the first time it connects (QBWC guide p.36). A CompanyQuery returns it only to a
         request naming that OwnerID."""
-        from .processor import data_ext_owner
+        from booksync.simulator.processor import data_ext_owner
 
         self.set_meta(f"dataext:{data_ext_owner(owner_id)}:{name}", value)
 
@@ -151,7 +151,7 @@ def create_company(path: Path, name: str, chart: list[dict] | None = None,
     company (not for a company to be seeded from a real one's lists).
     Raises ``FileExistsError`` unless ``overwrite``.
     """
-    from . import seed
+    from booksync.simulator import seed
 
     path = Path(path)
     if path.exists():

@@ -28,8 +28,8 @@ from typing import Any
 
 from lxml import etree
 
-from ..qbxml.parse import text
-from .common import Refusal
+from booksync.qbxml.parse import text
+from booksync.simulator.common import Refusal
 
 TXN_FILTERS = frozenset({"TxnID", "RefNumber", "RefNumberCaseSensitive", "MaxReturned", "ModifiedDateRangeFilter",
                          "TxnDateRangeFilter", "EntityFilter", "AccountFilter", "RefNumberFilter",

@@ -9,9 +9,9 @@ from typing import Any
 
 from lxml import etree
 
-from ..qbxml.parse import text
-from .common import _UNSET, BANK_LIKE, ITEM_KINDS, Refusal, _aggregate
-from .store import amount, now_text
+from booksync.qbxml.parse import text
+from booksync.simulator.common import _UNSET, BANK_LIKE, ITEM_KINDS, Refusal, _aggregate
+from booksync.simulator.store import amount, now_text
 
 
 class Lists:

@@ -45,15 +45,15 @@ from typing import Any, Callable
 
 from lxml import etree
 
-from ..qbxml import build
-from ..qbxml.errors import ConnectionFailure
-from ..qbxml.parse import MalformedResponse, parse_xml, text
-from ..qbxml.schema import ITERABLE
-from .common import _UNSET, HRESULT_PARSE, PARSE_MESSAGE, Refusal, _aggregate, _name_spaces
-from .lists import Lists
-from .queries import Queries
-from .transactions import Transactions
-from .validation import check_enums, check_lengths
+from booksync.qbxml import build
+from booksync.qbxml.errors import ConnectionFailure
+from booksync.qbxml.parse import MalformedResponse, parse_xml, text
+from booksync.qbxml.schema import ITERABLE
+from booksync.simulator.common import _UNSET, HRESULT_PARSE, PARSE_MESSAGE, Refusal, _aggregate, _name_spaces
+from booksync.simulator.lists import Lists
+from booksync.simulator.queries import Queries
+from booksync.simulator.transactions import Transactions
+from booksync.simulator.validation import check_enums, check_lengths
 
 __all__ = ["FileLocked", "Processor", "Refusal", "HRESULT_PARSE", "PARSE_MESSAGE", "is_lock_error"]
 

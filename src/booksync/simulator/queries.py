@@ -10,10 +10,10 @@ from typing import Any, Callable
 
 from lxml import etree
 
-from ..qbxml.parse import text
-from .common import _UNSET, TXN_RET, Refusal, _aggregate, _name_spaces
-from .filters import LIST_FILTERS, TXN_FILTERS, list_where, refuse_unsupported, txn_where
-from .store import amount
+from booksync.qbxml.parse import text
+from booksync.simulator.common import _UNSET, TXN_RET, Refusal, _aggregate, _name_spaces
+from booksync.simulator.filters import LIST_FILTERS, TXN_FILTERS, list_where, refuse_unsupported, txn_where
+from booksync.simulator.store import amount
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..qbxml.parse import boolean, parse_xml, text
-from .store import now_text
+from booksync.qbxml.parse import boolean, parse_xml, text
+from booksync.simulator.store import now_text
 
 if TYPE_CHECKING:
-    from .processor import Processor
+    from booksync.simulator.processor import Processor
 
 STANDARD_CHART: list[dict[str, str]] = [
     {"name": "Checking", "type": "Bank", "number": "1000"},

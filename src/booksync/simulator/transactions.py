@@ -11,10 +11,10 @@ from typing import Any, Callable
 
 from lxml import etree
 
-from ..qbxml.errors import ConnectionFailure
-from ..qbxml.parse import text
-from .common import BANK_LIKE, HRESULT_PARSE, ITEM_KINDS, PARSE_MESSAGE, Refusal, _d
-from .store import amount, cents, now_text
+from booksync.qbxml.errors import ConnectionFailure
+from booksync.qbxml.parse import text
+from booksync.simulator.common import BANK_LIKE, HRESULT_PARSE, ITEM_KINDS, PARSE_MESSAGE, Refusal, _d
+from booksync.simulator.store import amount, cents, now_text
 
 
 class Transactions:

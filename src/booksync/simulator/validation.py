@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ..qbxml.errors import ConnectionFailure
-from ..qbxml.schema import ENUMS, MAX_LENGTH
-from .common import HRESULT_PARSE, PARSE_MESSAGE, Refusal
+from booksync.qbxml.errors import ConnectionFailure
+from booksync.qbxml.schema import ENUMS, MAX_LENGTH
+from booksync.simulator.common import HRESULT_PARSE, PARSE_MESSAGE, Refusal
 
 
 def check_enums(el: etree._Element) -> None:

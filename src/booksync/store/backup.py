@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, Integer, insert, select
 
-from .models import Base
+from booksync.store.models import Base
 
 SQLITE_PREFIX = "sqlite:///"
 

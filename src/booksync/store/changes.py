@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import Application, CreditMemo, Invoice, Payment, _now
+from booksync.store.models import Application, CreditMemo, Invoice, Payment, _now
 
 MODELS = {"invoice": Invoice, "credit-memo": CreditMemo, "payment": Payment}
 
@@ -80,7 +80,7 @@ def edit_payment(session: Session, number: str, member: str | None = None, date:
 
     Raises :class:`ChangeRefused` naming the option and the reason, as the import would.
     """
-    from .importer import ImportFailed, import_rows
+    from booksync.store.importer import ImportFailed, import_rows
 
     payment = _find(session, "payment", number)
     if payment.status != "open":

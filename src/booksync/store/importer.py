@@ -30,10 +30,10 @@ from typing import Any, Callable, Iterable, Iterator
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from ..account_rules import DEPOSIT_GL_TYPES, GL_TYPES
-from ..sync.fields import amount_problem, payment_total_problem, quantity_problem, sales_total_problem
-from .encodings import EncodingProblem, declared_encoding, detect
-from .models import (Application, CreditMemo, CreditMemoLine, GLAccount, Invoice, InvoiceLine, Member, Payment,
+from booksync.account_rules import DEPOSIT_GL_TYPES, GL_TYPES
+from booksync.sync.fields import amount_problem, payment_total_problem, quantity_problem, sales_total_problem
+from booksync.store.encodings import EncodingProblem, declared_encoding, detect
+from booksync.store.models import (Application, CreditMemo, CreditMemoLine, GLAccount, Invoice, InvoiceLine, Member, Payment,
                      _now)
 
 KINDS = ("members", "gl-accounts", "invoices", "credit-memos", "payments")

@@ -13,7 +13,7 @@ import logging
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from .models import JournalEntry, Link, Outstanding, SyncMark, SyncRun
+from booksync.store.models import JournalEntry, Link, Outstanding, SyncMark, SyncRun
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, aliased
 
-from .models import CreditMemo, Invoice, Link, Member, Payment
+from booksync.store.models import CreditMemo, Invoice, Link, Member, Payment
 
 RECORDS: dict[str, Any] = {"customer": Member, "invoice": Invoice, "credit_memo": CreditMemo, "payment": Payment}
 """Link kinds whose records are billing rows, and their models (adjustment links are booksync's own)."""

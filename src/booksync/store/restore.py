@@ -18,8 +18,8 @@ from typing import Callable
 
 from sqlalchemy import Engine
 
-from ..faults import fault_point
-from .backup import copy_sqlite, restore_database
+from booksync.faults import fault_point
+from booksync.store.backup import copy_sqlite, restore_database
 
 JOURNAL_NAME = "restore.json"
 DATABASE = "booksync's database"

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
-from .models import Application, CreditMemo, CreditMemoLine, Invoice, InvoiceLine, Link, Member, Payment
+from booksync.store.models import Application, CreditMemo, CreditMemoLine, Invoice, InvoiceLine, Link, Member, Payment
 
 CHUNK = 500
 """Ids per IN list (well below SQLite's and PostgreSQL's parameter limits)."""

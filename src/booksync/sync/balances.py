@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
 
-from ..domain import Action, Kind, Operation, PaymentData, Problem, SalesData
+from booksync.domain import Action, Kind, Operation, PaymentData, Problem, SalesData
 
 ZERO = Decimal("0.00")
 

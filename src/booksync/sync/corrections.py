@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ..domain import (PLACEHOLDER_MEMO, Action, placeholder_payment, ApplicationData, Correction, DepositData, DepositLineData, Kind, LineData,
+from booksync.domain import (PLACEHOLDER_MEMO, Action, placeholder_payment, ApplicationData, Correction, DepositData, DepositLineData, Kind, LineData,
                       PaymentData, Problem, Ref, SalesData)
-from .fields import cut
-from .planner import Planner, customer_name, external_guid, fingerprint, member_label, written_json
+from booksync.sync.fields import cut
+from booksync.sync.planner import Planner, customer_name, external_guid, fingerprint, member_label, written_json
 
 # The web interface's words for the choices the command line makes with flags (the dashboard's "Options for
 # corrections", web/templates/dashboard.html): a problem's web remedy names these, never a flag.
@@ -776,7 +776,7 @@ def _deposit_local_id(txn_id: str) -> int:
 
 
 def _credit(c: dict, ref_from) -> Any:  # noqa: ANN001
-    from ..domain import CreditData
+    from booksync.domain import CreditData
 
     return CreditData(ref_from(c["credit_memo"]), Decimal(c["amount"]))
 

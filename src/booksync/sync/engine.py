@@ -28,24 +28,24 @@ from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.orm.util import identity_key
 
-from ..books.port import BooksPort, Outcome
-from ..exits import EXIT_CHECKS, EXIT_CONNECTION, EXIT_DECLINED, EXIT_OK, EXIT_REFUSED, EXIT_UNEXPECTED  # noqa: F401
-from ..faults import fault_point
-from ..domain import (PLACEHOLDER_MEMO, Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref, operation_words,
+from booksync.books.port import BooksPort, Outcome
+from booksync.exits import EXIT_CHECKS, EXIT_CONNECTION, EXIT_DECLINED, EXIT_OK, EXIT_REFUSED, EXIT_UNEXPECTED  # noqa: F401
+from booksync.faults import fault_point
+from booksync.domain import (PLACEHOLDER_MEMO, Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref, operation_words,
                       placeholder_payment)
-from ..qbxml.errors import ConnectionFailure, QBError, StatusError
-from ..store.keys import adopt_company_key
-from ..store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
+from booksync.qbxml.errors import ConnectionFailure, QBError, StatusError
+from booksync.store.keys import adopt_company_key
+from booksync.store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
                             Payment, SyncMark, SyncRun, _now)
-from . import planner
-from .balances import PlannedApplications, check_open_balances
-from .corrections import CorrectionPlanner, CorrectionPolicy, Remote
-from ..store import rows
-from ..store.backup import backup_database
-from ..store.locks import LockHeld, advisory_lock
-from ..store.links import GoneRecord, anchor_links, link_key
-from ..store.restore import pending_restore
-from .staging import StagedPlan, discard_scratch, write_corrections_log
+from booksync.sync import planner
+from booksync.sync.balances import PlannedApplications, check_open_balances
+from booksync.sync.corrections import CorrectionPlanner, CorrectionPolicy, Remote
+from booksync.store import rows
+from booksync.store.backup import backup_database
+from booksync.store.locks import LockHeld, advisory_lock
+from booksync.store.links import GoneRecord, anchor_links, link_key
+from booksync.store.restore import pending_restore
+from booksync.sync.staging import StagedPlan, discard_scratch, write_corrections_log
 
 PRE_IMAGES = "pre-images.jsonl"
 """The file in a run's folder holding the pre-images of the records it changed, voided or deleted."""

@@ -33,8 +33,8 @@ from decimal import Decimal
 
 from anyascii import anyascii
 
-from ..domain import Adjustment
-from ..qbxml.schema import MAX_LENGTH
+from booksync.domain import Adjustment
+from booksync.qbxml.schema import MAX_LENGTH
 
 _SPACES = re.compile(r"\s+")
 # C0 and C1 control characters: XML 1.0 cannot carry most of them and QuickBooks shows none of them.

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
 
-from ..account_rules import DEPOSIT_GL_TYPES, allowed_types, incompatibility, suggest
-from ..domain import (Action, Address, ApplicationData, CreditData, CustomerData, ItemData, Kind, LineData,
+from booksync.account_rules import DEPOSIT_GL_TYPES, allowed_types, incompatibility, suggest
+from booksync.domain import (Action, Address, ApplicationData, CreditData, CustomerData, ItemData, Kind, LineData,
                       PaymentData, PaymentMethodData, Plan, Problem, QBAccount, QBSnapshot, Ref, SalesData)
-from .fields import FieldFitter, Limits
+from booksync.sync.fields import FieldFitter, Limits
 
 GUID_NAMESPACE = uuid.UUID("6f1c3a52-9d1e-4f7b-8a2d-5b0c1e9a7d31")
 METHOD_TYPES = {"cash": "Cash", "check": "Check", "ach": "ECheck", "e-check": "ECheck", "echeck": "ECheck",

@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterator, TextIO
 
-from ..domain import Operation, Plan, QBSnapshot, Ref, operation_words
+from booksync.domain import Operation, Plan, QBSnapshot, Ref, operation_words
 
 SPILL = "plan.spill"
 SCRATCH = (SPILL, ".plan-operations.txt", ".plan-operations.json")
@@ -146,7 +146,7 @@ def plan_header(plan: Plan, snapshot: QBSnapshot) -> str:
 
 def write_corrections_log(folder: Path, plan: Plan, snapshot: QBSnapshot, policy) -> dict[str, Path]:  # noqa: ANN001
     """Write the Corrections Log of ``plan`` (CSV, HTML, PDF) into the run's folder."""
-    from ..reports.corrections_log import LogHeader, write_log
+    from booksync.reports.corrections_log import LogHeader, write_log
 
     return write_log(folder, plan.corrections, LogHeader(
         snapshot.company.name, folder.name, policy.today, policy.prepared_by or "unknown user",

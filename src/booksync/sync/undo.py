@@ -29,10 +29,10 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from ..books.port import BooksPort, Outcome
-from ..domain import Action, Kind, Operation
-from ..store.models import JournalEntry, Link, Member, Outstanding, SyncRun
-from .engine import PRE_IMAGES
+from booksync.books.port import BooksPort, Outcome
+from booksync.domain import Action, Kind, Operation
+from booksync.store.models import JournalEntry, Link, Member, Outstanding, SyncRun
+from booksync.sync.engine import PRE_IMAGES
 
 BATCH = 50
 """Deletions sent per message."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..config import ConfigError, Home
+from booksync.config import ConfigError, Home
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,8 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import uvicorn
 
-    from .app import create_app
-    from .security import proxy_options
+    from booksync.web.app import create_app
+    from booksync.web.security import proxy_options
 
     print(f"booksync web interface on http://{args.host}:{args.port}/ (Ctrl+C stops it)", file=sys.stderr, flush=True)
     uvicorn.run(create_app(home, bind=args.host), host=args.host, port=args.port, log_level="warning",

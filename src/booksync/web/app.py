@@ -24,14 +24,14 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from ..domain import operation_words
-from ..config import Home
-from ..logfile import file_handler
-from ..attempts import AttemptThrottle, set_concurrent_checks
-from .security import (AllowedHosts, SecurityHeaders, SessionRegistry, SignInGate, allowed_hosts, csrf_token,
+from booksync.domain import operation_words
+from booksync.config import Home
+from booksync.logfile import file_handler
+from booksync.attempts import AttemptThrottle, set_concurrent_checks
+from booksync.web.security import (AllowedHosts, SecurityHeaders, SessionRegistry, SignInGate, allowed_hosts, csrf_token,
                        load_secret)
-from .services import QuickBooksReader
-from .syncjob import SyncJobs
+from booksync.web.services import QuickBooksReader
+from booksync.web.syncjob import SyncJobs
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "booksync_session"
@@ -124,8 +124,8 @@ def create_app(home: Home, bind: str | None = None) -> Starlette:
 
     ``bind``: the address the server listens on, one of the Host names it answers to (with the localhost
     names and ``web.allowed_hosts``; any other Host is refused with 400)."""
-    from ..store.db import open_store
-    from . import views
+    from booksync.store.db import open_store
+    from booksync.web import views
 
     _ensure_log(home)
     sessions = open_store(home.database_url)

@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..attempts import clip
-from .users import current_version
+from booksync.attempts import clip
+from booksync.web.users import current_version
 
 SECRET_FILE = "web_secret"
 CSRF_FIELD = "csrf_token"

@@ -18,10 +18,10 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from .. import account_rules
-from ..config import ConfigError, Home
-from ..domain import Kind, Problem, QBAccount, QBCustomer, QBSnapshot
-from ..store.models import CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Payment, SyncRun, _now
+from booksync import account_rules
+from booksync.config import ConfigError, Home
+from booksync.domain import Kind, Problem, QBAccount, QBCustomer, QBSnapshot
+from booksync.store.models import CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Payment, SyncRun, _now
 
 DIRECT_KINDS = ("simulator", "rp2", "online")
 """Company kinds the web interface can open itself; any other is reached through the Web Connector."""
@@ -92,8 +92,8 @@ class QuickBooksReader:
         if busy:
             return Books(None, self.last_key, error="A synchronization is running and holds the company file.",
                          advice="This page will show QuickBooks again when it has finished.")
-        from ..books.connect import open_books
-        from ..qbxml.errors import QBError
+        from booksync.books.connect import open_books
+        from booksync.qbxml.errors import QBError
 
         try:
             with open_books(self.home) as port:
@@ -210,9 +210,9 @@ def run_info(run: SyncRun) -> RunInfo:
 
 
 def dashboard(session: Session, home: Home, books: Books, kind: str) -> Dashboard:
-    from ..sync import planner
-    from ..store.links import gone_links
-    from ..sync.engine import gone_notices, load_work
+    from booksync.sync import planner
+    from booksync.store.links import gone_links
+    from booksync.sync.engine import gone_notices, load_work
 
     key = company_key(session, books)
     latest = session.scalar(select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
@@ -528,7 +528,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def run_detail(session: Session, home: Home, run: SyncRun) -> RunDetail:
-    from ..webconnector.confirm import AWAITING, AWAITING_FILE, CONFIRMED_FILE
+    from booksync.webconnector.confirm import AWAITING, AWAITING_FILE, CONFIRMED_FILE
 
     folder = run_folder(home, run)
     files = _files(folder)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import ConfigError, Home
-from ..domain import Plan
+from booksync.config import ConfigError, Home
+from booksync.domain import Plan
 
 log = logging.getLogger("booksync.web")
 
@@ -217,11 +217,11 @@ class SyncJobs:
         return job
 
     def _run(self, job: SyncJob, choices: SyncChoices) -> None:
-        from ..books.connect import open_books
-        from ..sync.corrections import correction_policy
-        from ..qbxml.errors import ConnectionFailure
-        from ..qbxml.parse import MalformedResponse
-        from ..sync.engine import SyncBusy, SyncOptions, sync_lock, synchronize
+        from booksync.books.connect import open_books
+        from booksync.sync.corrections import correction_policy
+        from booksync.qbxml.errors import ConnectionFailure
+        from booksync.qbxml.parse import MalformedResponse
+        from booksync.sync.engine import SyncBusy, SyncOptions, sync_lock, synchronize
 
         settings = self.home.settings
         timeout = float(settings.get("web", {}).get("question_timeout_seconds", 1800))

@@ -18,7 +18,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from ..attempts import password_check
+from booksync.attempts import password_check
 
 USERS_FILE = "users.json"
 MIN_PASSWORD_LENGTH = 8

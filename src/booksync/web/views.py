@@ -17,13 +17,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..domain import operation_words
-from ..attempts import ChecksBusy, clip
-from ..store.models import Member, SyncRun
-from . import services
-from .security import checked_form, csrf_token
-from .syncjob import SyncChoices
-from .users import check_password
+from booksync.domain import operation_words
+from booksync.attempts import ChecksBusy, clip
+from booksync.store.models import Member, SyncRun
+from booksync.web import services
+from booksync.web.security import checked_form, csrf_token
+from booksync.web.syncjob import SyncChoices
+from booksync.web.users import check_password
 
 FILE_TYPES = {".txt": "text/plain; charset=utf-8", ".csv": "text/plain; charset=utf-8",
               ".json": "text/plain; charset=utf-8", ".xml": "text/plain; charset=utf-8",
@@ -372,7 +372,7 @@ async def run_page(request: Request) -> Response:
 
 
 async def run_confirm(request: Request) -> Response:
-    from ..webconnector.confirm import ConfirmError, confirm_run
+    from booksync.webconnector.confirm import ConfirmError, confirm_run
 
     c = ctx(request)
     run_id = request.path_params["run_id"]
@@ -475,9 +475,9 @@ async def qbo_callback(request: Request) -> Response:
     this QuickBooks Online company and reads its name; or explains why not (refused at Intuit, a URL from another
     attempt, no code, nothing pending, Intuit unreachable). A GET by nature (an OAuth redirect): the pending
     ``state``, unknown to other sites, is what protects it."""
-    from ..books.qbo_auth import (already_connected, company_name, complete_authorization, online_settings,
+    from booksync.books.qbo_auth import (already_connected, company_name, complete_authorization, online_settings,
                                   use_connection)
-    from ..books.qbo_errors import ConnectError, OnlineConnectionFailure, QboFault
+    from booksync.books.qbo_errors import ConnectError, OnlineConnectionFailure, QboFault
 
     c = ctx(request)
     url = str(request.url)

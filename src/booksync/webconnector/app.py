@@ -27,12 +27,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .. import __version__
-from ..attempts import clip, set_concurrent_checks
-from ..config import Home
-from ..web.security import AllowedHosts, allowed_hosts
-from .service import WebConnectorService
-from .soap import CONTENT_TYPES, SOAP11, SoapFault, fault, parse_call, response
+from booksync import __version__
+from booksync.attempts import clip, set_concurrent_checks
+from booksync.config import Home
+from booksync.web.security import AllowedHosts, allowed_hosts
+from booksync.webconnector.service import WebConnectorService
+from booksync.webconnector.soap import CONTENT_TYPES, SOAP11, SoapFault, fault, parse_call, response
 
 log = logging.getLogger("booksync.webconnector")
 
@@ -117,7 +117,7 @@ def create_app(home_path: Path | str, path: str = "/qbwc", service: WebConnector
     if with_web:
         from starlette.routing import Mount
 
-        from ..web.app import create_app as create_web_app
+        from booksync.web.app import create_app as create_web_app
 
         routes.append(Mount("/", app=create_web_app(home, bind)))
     web = home.settings.get("web", {})

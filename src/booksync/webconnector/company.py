@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..qbxml.build import QBXML_VERSION
-from ..qbxml.parse import MalformedResponse, parse_response, text
+from booksync.qbxml.build import QBXML_VERSION
+from booksync.qbxml.parse import MalformedResponse, parse_response, text
 
 STATE_FILE = "webconnector.json"
 SUPPORTED_VERSION = tuple(int(p) for p in QBXML_VERSION.split("."))

@@ -34,8 +34,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..domain import Plan
-from ..store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment, SyncRun
+from booksync.domain import Plan
+from booksync.store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment, SyncRun
 
 AWAITING = "awaiting confirm"
 CONFIRMED = "confirmed"

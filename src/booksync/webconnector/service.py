@@ -38,16 +38,16 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import __version__
-from ..attempts import AttemptThrottle, ChecksBusy, clip
-from ..books.desktop import DesktopBooks
-from ..books.rp2 import explain_hresult, parse_hresult
-from ..config import Home
-from ..store.db import open_store
-from .auth import check_credentials
-from .company import CompanyRefused, ConnectorState, check_company, negotiate_version, read_hcp
-from .confirm import AWAITING, CONFIRMED, billing_state, pending_run, record_staged, staged_unchanged
-from .session import (FAILED, FINISHED, NEW, NO_WORK, RUNNING, WCSession, WebConnectorInteraction, is_query_only,
+from booksync import __version__
+from booksync.attempts import AttemptThrottle, ChecksBusy, clip
+from booksync.books.desktop import DesktopBooks
+from booksync.books.rp2 import explain_hresult, parse_hresult
+from booksync.config import Home
+from booksync.store.db import open_store
+from booksync.webconnector.auth import check_credentials
+from booksync.webconnector.company import CompanyRefused, ConnectorState, check_company, negotiate_version, read_hcp
+from booksync.webconnector.confirm import AWAITING, CONFIRMED, billing_state, pending_run, record_staged, staged_unchanged
+from booksync.webconnector.session import (FAILED, FINISHED, NEW, NO_WORK, RUNNING, WCSession, WebConnectorInteraction, is_query_only,
                       request_text, staged_message)
 
 log = logging.getLogger("booksync.webconnector")
@@ -83,7 +83,7 @@ class WebConnectorService:
         self.home_path = home.path
         self.db = open_store(home.database_url)
         if engine is None:
-            from ..sync.engine import synchronize as engine
+            from booksync.sync.engine import synchronize as engine
         self._engine = engine
         self._clock = clock
         self._sessions: dict[str, WCSession] = {}
@@ -205,7 +205,7 @@ class WebConnectorService:
 
     def _pending_work(self, home: Home) -> tuple[bool, str]:
         """Whether a session has something to do, and when not, why (for closeConnection)."""
-        from ..sync.engine import load_work
+        from booksync.sync.engine import load_work
 
         state = ConnectorState.load(home.path)
         with self.db() as session:
@@ -291,8 +291,8 @@ class WebConnectorService:
 
     def _run(self, session: WCSession, home: Home, billing: str) -> Any:
         """The engine, in the session's worker thread."""
-        from ..sync.corrections import correction_policy
-        from ..sync.engine import SyncOptions
+        from booksync.sync.corrections import correction_policy
+        from booksync.sync.engine import SyncOptions
 
         wc = home.settings["webconnector"]
         port = DesktopBooks(session.bridge, owner_id=str(wc.get("owner_id", "")))
@@ -301,8 +301,8 @@ class WebConnectorService:
         options = SyncOptions(message_size=int(home.settings["sync"].get("message_size", 50)),
                               keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
                               policy=correction_policy(home.settings))
-        from ..qbxml.errors import ConnectionFailure
-        from ..sync.engine import SyncBusy, sync_lock
+        from booksync.qbxml.errors import ConnectionFailure
+        from booksync.sync.engine import SyncBusy, sync_lock
 
         try:
             # One sync at a time per home: a command-line sync and a Web Connector session never overlap.

@@ -19,11 +19,11 @@ from typing import Any, Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..domain import Plan
-from ..qbxml.errors import ConnectionFailure, QBError
-from ..qbxml.parse import MalformedResponse, parse_xml
-from .bridge import Bridge
-from .confirm import Decision, decide
+from booksync.domain import Plan
+from booksync.qbxml.errors import ConnectionFailure, QBError
+from booksync.qbxml.parse import MalformedResponse, parse_xml
+from booksync.webconnector.bridge import Bridge
+from booksync.webconnector.confirm import Decision, decide
 
 log = logging.getLogger("booksync.webconnector")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from lxml import etree
 
-from ..qbxml.parse import MalformedResponse, parse_xml
+from booksync.qbxml.parse import MalformedResponse, parse_xml
 
 TNS = "http://developer.intuit.com/"
 SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
