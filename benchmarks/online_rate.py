@@ -39,8 +39,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from booksync.books.online import open_online  # noqa: E402
-from booksync.books.qbo_auth import begin_authorization, complete_authorization  # noqa: E402
+from booksync.books.online.adapter import open_online  # noqa: E402
+from booksync.books.online.auth import begin_authorization, complete_authorization  # noqa: E402
 from booksync.config import Home  # noqa: E402
 from booksync.domain import Action, CustomerData, Kind, Operation  # noqa: E402
 from booksync.qbo_double import (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DoubleConfig, DoubleServer,  # noqa: E402

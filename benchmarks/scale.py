@@ -289,7 +289,7 @@ def phase_scan(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def phase_full(args: argparse.Namespace) -> dict[str, Any]:
-    from booksync.books.desktop import DesktopBooks
+    from booksync.books.desktop.adapter import DesktopBooks
     from booksync.simulator import open_company
     from booksync.sync.engine import Run, SyncOptions
 
@@ -325,7 +325,7 @@ def phase_full(args: argparse.Namespace) -> dict[str, Any]:
 def engine_run(home: Any, sessions: Any, dry_run: bool) -> dict[str, Any]:
     """The real ``Run.execute`` (what ``booksync sync --yes`` does, less the command line), against the
     simulated company of ``home``: times, peak memory, what was planned and applied, the run folder's size."""
-    from booksync.books.desktop import DesktopBooks
+    from booksync.books.desktop.adapter import DesktopBooks
     from booksync.simulator import open_company
     from booksync.sync.engine import Run, SyncOptions
 
@@ -482,7 +482,7 @@ def kind_label(op: Any) -> str:
 
 
 def phase_apply_port(args: argparse.Namespace) -> dict[str, Any]:
-    from booksync.books.desktop import DesktopBooks
+    from booksync.books.desktop.adapter import DesktopBooks
     from booksync.simulator import open_company
     from booksync.sync.engine import Run, SyncOptions
 
@@ -553,7 +553,7 @@ def summarize(per: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
 
 
 def phase_apply_engine(args: argparse.Namespace) -> dict[str, Any]:
-    from booksync.books.desktop import DesktopBooks
+    from booksync.books.desktop.adapter import DesktopBooks
     from booksync.domain import Kind, Plan
     from booksync.simulator import open_company
     from booksync.store.models import SyncRun
@@ -674,7 +674,7 @@ def change_invoices(home: Any, count: int) -> list[int]:
 
 
 def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
-    from booksync.books.desktop import DesktopBooks
+    from booksync.books.desktop.adapter import DesktopBooks
     from booksync.simulator import open_company
     from booksync.sync.engine import Run, SyncOptions, load_work
 

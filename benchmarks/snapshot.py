@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from booksync.books.desktop import DesktopBooks
+from booksync.books.desktop.adapter import DesktopBooks
 from booksync.qbxml import build
 from booksync.simulator import open_company
 from booksync.simulator.company import create_company

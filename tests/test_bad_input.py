@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from booksync.config import Home
 from booksync.store.db import open_store
-from booksync.store.importer import (KINDS, SPECS, ImportFailed, ImportOptions, import_file, parse_date, parse_money,
+from booksync.sources.csvfile.importer import (KINDS, SPECS, ImportFailed, ImportOptions, import_file, parse_date, parse_money,
                                      parse_quantity)
 from booksync.store.models import Invoice, Member, Payment
 
@@ -388,7 +388,7 @@ def _members(rows: int) -> str:
 
 def test_exactly_max_rows_data_rows_are_read_and_one_more_is_refused(store, tmp_path, monkeypatch):
     """The header is not a data row (a file of exactly 1,000,000 was refused as "more than 1000000")."""
-    import booksync.store.importer as importer
+    import booksync.sources.csvfile.importer as importer
 
     monkeypatch.setattr(importer, "MAX_ROWS", 5)
     with store() as session:

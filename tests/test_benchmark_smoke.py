@@ -82,7 +82,7 @@ def test_snapshot_benchmark_reads_every_customer_both_ways(capsys, monkeypatch) 
     """benchmarks/snapshot.py (reading QuickBooks with many customers) runs; in-process, so the
     conftest guard checks its requests (IncludeRetElement on every iterator page) against the schema."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
-    monkeypatch.setattr("booksync.books.desktop.PAGE", 2)  # three customers: a Start page and a Continue page
+    monkeypatch.setattr("booksync.books.desktop.adapter.PAGE", 2)  # three customers: a Start page and a Continue page
     import snapshot
 
     monkeypatch.setattr(sys, "argv", ["snapshot.py", "--customers", "3", "--repeat", "1"])

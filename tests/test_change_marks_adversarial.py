@@ -268,7 +268,7 @@ class AnotherUserMeanwhile:
 
 
 def sync_in_process(home: DemoHome, meanwhile):  # noqa: ANN001
-    from booksync.books.desktop import DesktopBooks
+    from booksync.books.desktop.adapter import DesktopBooks
     from booksync.config import Home
     from booksync.simulator import open_company
     from booksync.store.db import open_store

@@ -276,7 +276,7 @@ def tiny_home(tmp_path: Path, member_row: str) -> str:
     from booksync.config import Home
     from booksync.simulator import create_company
     from booksync.store.db import open_store
-    from booksync.store.importer import import_file
+    from booksync.sources.csvfile.importer import import_file
 
     home = Home.load(tmp_path / "home", create=True)
     create_company(home.company_path, "Tiny Chamber")

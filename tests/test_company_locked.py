@@ -15,10 +15,10 @@ from typing import Iterator
 
 from sqlalchemy import select
 
-from booksync.books.desktop import DesktopBooks
+from booksync.books.desktop.adapter import DesktopBooks
 from booksync.config import Home
 from booksync.domain import Action
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.simulator import FileLocked, open_company
 from booksync.store.db import open_store
 from booksync.store.models import JournalEntry, SyncRun

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from booksync.books.desktop import DesktopBooks
+from booksync.books.desktop.adapter import DesktopBooks
 from booksync.config import Home
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.simulator import open_company
 from booksync.store.db import open_store
 from booksync.sync.engine import SyncOptions, synchronize

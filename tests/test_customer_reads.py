@@ -15,7 +15,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from booksync.books.desktop import DesktopBooks
+from booksync.books.desktop.adapter import DesktopBooks
 from booksync.config import Home
 from booksync.simulator import open_company
 from booksync.store.db import open_store
@@ -213,7 +213,7 @@ def test_a_link_to_a_deleted_customer_is_still_reported(demo_copy):
 
 @pytest.mark.parametrize("page", [500, 1])
 def test_desktop_find_customers_by_list_id_and_by_name(qb, page, monkeypatch):
-    from booksync.books import desktop
+    from booksync.books.desktop import adapter as desktop
 
     monkeypatch.setattr(desktop, "PAGE", page)  # 1: one ListID or FullName per query
     acme = qb.add_customer("Acme Widgets", AccountNumber="1001").findtext("ListID")
@@ -232,7 +232,7 @@ def test_desktop_find_customers_by_list_id_and_by_name(qb, page, monkeypatch):
 def test_many_names_are_found_by_reading_the_lists_once_compared_as_quickbooks_does(qb, monkeypatch):
     """Above ``NAMES_LOOKED_UP`` names the lists are read whole (a FullName lookup with one unknown name answers
     none, status 500) and names compared without ASCII case only, as QuickBooks keeps them unique."""
-    from booksync.books import desktop
+    from booksync.books.desktop import adapter as desktop
 
     monkeypatch.setattr(desktop, "NAMES_LOOKED_UP", 2)
     weiss = qb.add_customer("Weiss GmbH").findtext("ListID")
@@ -253,7 +253,7 @@ def test_names_are_compared_by_quickbooks_and_names_it_cannot_hold_are_not_sent(
     A name with a control character or a character outside ISO-8859-1 names nothing in QuickBooks Desktop and
     is not sent (lxml refuses control characters; QuickBooks may garble the rest). Queries travel ten to a
     message."""
-    from booksync.books import desktop
+    from booksync.books.desktop import adapter as desktop
 
     weiss = qb.add_customer("Weiss GmbH").findtext("ListID")
     transport = Recording(qb.company)

@@ -6,7 +6,7 @@ lookup until the missing values stand alone, so the others are still read.
 """
 from __future__ import annotations
 
-from booksync.books.desktop import DesktopBooks
+from booksync.books.desktop.adapter import DesktopBooks
 from booksync.domain import Kind
 
 

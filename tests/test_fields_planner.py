@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from booksync.books.desktop import DESKTOP_LIMITS
+from booksync.books.desktop.adapter import DESKTOP_LIMITS
 from booksync.qbxml import build
 from booksync.domain import Action, Kind, QBAccount, QBCompany, QBCustomer, QBListEntry, QBSnapshot
 from booksync.sync import planner
-from booksync.sync.fields import FieldFitter, Limits
+from booksync.fields import FieldFitter, Limits
 
 LONG = "The Greater Riverside Regional Economic Development Corporation"
 

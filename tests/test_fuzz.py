@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from booksync.books.desktop import DesktopBooks
+from booksync.books.desktop.adapter import DesktopBooks
 from booksync.domain import Action, Kind, LineData, Operation, Ref, SalesData
 from booksync.qbxml import build
-from booksync.qbxml.errors import QBError
+from booksync.errors import BooksError
 from booksync.qbxml.parse import MalformedResponse, boolean, date, decimal, parse_response, text
 
 BUDGET = float(os.environ.get("BOOKSYNC_FUZZ_SECONDS", "20"))
@@ -168,7 +168,7 @@ def exercise(answer: bytes | str, request: bytes) -> None:
                  lambda: port.find_added("invoice", "INV1", ""), lambda: port.transactions("invoice", ["1-1"])):
         try:
             call()
-        except QBError:
+        except BooksError:
             pass
 
 

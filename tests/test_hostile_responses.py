@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from booksync.books.desktop import DesktopBooks
+from booksync.books.desktop.adapter import DesktopBooks
 from booksync.config import Home
 from booksync.domain import Action, Kind, LineData, Operation, Ref, SalesData
 from booksync.qbxml import build
 from booksync.qbxml import parse as qbparse
-from booksync.qbxml.errors import QBError
+from booksync.errors import BooksError
 from booksync.cli.common import command_name
 from booksync.qbxml.parse import MalformedResponse, boolean, date, decimal, parse_response
 from booksync.simulator import create_company, open_company
 from booksync.store.db import open_store
-from booksync.store.importer import import_file
+from booksync.sources.csvfile.importer import import_file
 
 BASE = Path(__file__).resolve().parent / "bad_input" / "_base"
 BASE_FILES = (("gl-accounts", "gl_accounts.csv"), ("members", "members.csv"), ("invoices", "invoices.csv"),
@@ -221,14 +221,14 @@ def invoice_op() -> Operation:
 
 @pytest.mark.parametrize("name", list(HOSTILE))
 def test_the_desktop_port_turns_every_hostile_answer_into_a_quickbooks_error(name):
-    """Reading (snapshot) and writing (send) over a transport answering with a hostile message: a QBError
+    """Reading (snapshot) and writing (send) over a transport answering with a hostile message: a BooksError
     (MalformedResponse, or a typed status error), never IndexError, ValueError or AttributeError."""
     port = DesktopBooks(Canned(HOSTILE[name][0]))
-    with pytest.raises(QBError):
+    with pytest.raises(BooksError):
         port.snapshot()
     try:
         outcomes = port.send([invoice_op()], lambda ref: None)
-    except QBError:
+    except BooksError:
         return
     assert all(o.status in ("failed", "not processed") for o in outcomes), outcomes
 

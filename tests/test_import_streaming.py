@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import booksync.store.importer as importer
+import booksync.sources.csvfile.importer as importer
 from booksync.store.db import open_store
-from booksync.store.importer import ImportFailed, import_file
+from booksync.sources.csvfile.importer import ImportFailed, import_file
 from booksync.store.models import Member
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))

@@ -13,9 +13,9 @@ import time
 import httpx
 import pytest
 
-from booksync.books.qbo_auth import (TokenProvider, TokenStore, begin_authorization, complete_authorization,
+from booksync.books.online.auth import (TokenProvider, TokenStore, begin_authorization, complete_authorization,
                                      make_auth_client)
-from booksync.books.qbo_errors import ConnectError, ReconnectNeeded
+from booksync.books.online.errors import ConnectError, ReconnectNeeded
 from booksync.config import Home
 from booksync.qbo_double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from test_online_support import home, point_home_at, port_of, server  # noqa: F401 - fixtures

@@ -16,7 +16,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from booksync.books.qbo_auth import DEFAULT_REDIRECT_URI, TokenStore, online_settings
+from booksync.books.online.auth import DEFAULT_REDIRECT_URI, TokenStore, online_settings
 from booksync.cli.webconnector_cmd import serve
 from booksync.cli.common import command_name
 from booksync.config import Home
@@ -186,7 +186,7 @@ def test_a_minorversion_below_75_is_named_not_a_crash(cli, home) -> None:  # noq
 
 
 def test_against_intuit_the_pace_never_exceeds_intuits_limits(home) -> None:  # noqa: F811
-    from booksync.books.online import open_online
+    from booksync.books.online.adapter import open_online
 
     h = Home.load(home.path)
     h.settings["online"].update(sandbox_api_base="https://sandbox-quickbooks.api.intuit.com",

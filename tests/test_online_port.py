@@ -10,14 +10,14 @@ from decimal import Decimal
 
 import pytest
 
-from booksync.books.online import ONLINE_LIMITS, request_id
-from booksync.books.qbo_errors import (QboClosedPeriod, QboDepositedTransaction, QboDuplicateDocNumber, QboFault,
+from booksync.books.online.adapter import ONLINE_LIMITS, request_id
+from booksync.books.online.errors import (QboClosedPeriod, QboDepositedTransaction, QboDuplicateDocNumber, QboFault,
                                        QboInvalidReference, QboNameInUse, QboStaleObject, QboUnreachable,
                                        QboUnsupported, parse_fault)
-from booksync.books.qbo_http import RealmLimiter
-from booksync.books import qbo_json
+from booksync.books.online.transport import RealmLimiter
+from booksync.books.online import payloads as qbo_json
 from booksync.domain import Action, Kind
-from booksync.qbxml.errors import CannotModify, ClosedPeriod, InvalidReference, NameInUse, OutOfDate
+from booksync.errors import CannotModify, ClosedPeriod, InvalidReference, NameInUse, OutOfDate
 from booksync.sync.engine import explain_refusal
 from test_online_support import (Ops, account_id, home, no_refs, point_home_at, port_of,  # noqa: F401
                                  seed_customer_and_item, server)
@@ -338,7 +338,7 @@ def test_limiter_caps_concurrency_and_the_window() -> None:
 def test_the_double_refuses_more_than_30_per_batch_and_missing_minorversion(home, server) -> None:  # noqa: F811
     import httpx
 
-    from booksync.books.qbo_auth import TokenStore
+    from booksync.books.online.auth import TokenStore
 
     token = TokenStore(home.path).load(server.double.realm_id).access_token
     url = f"{server.url}/v3/company/{server.double.realm_id}"
@@ -393,7 +393,7 @@ class _Tokens:
 def _client(*answers):  # noqa: ANN002, ANN202
     import httpx
 
-    from booksync.books.qbo_http import QboClient
+    from booksync.books.online.transport import QboClient
 
     replies = list(answers)
     seen = []
@@ -416,7 +416,7 @@ def test_a_throttle_fault_with_http_403_is_retried_not_reported_as_lost_rights()
 
 
 def test_a_403_without_the_throttle_code_still_asks_to_reconnect() -> None:
-    from booksync.books.qbo_errors import OnlineConnectionFailure
+    from booksync.books.online.errors import OnlineConnectionFailure
 
     denied = THROTTLE_403.replace("3001", "3100").replace("ThrottleExceeded", "AuthorizationFailed")
     client, seen = _client((403, denied, "application/xml"))
@@ -426,7 +426,7 @@ def test_a_403_without_the_throttle_code_still_asks_to_reconnect() -> None:
 
 
 def test_a_throttle_fault_in_a_batch_item_is_transient() -> None:
-    from booksync.books.qbo_errors import FaultEntry, QboThrottled, fault_error
+    from booksync.books.online.errors import FaultEntry, QboThrottled, fault_error
 
     error = fault_error([FaultEntry("3001", "message=ThrottleExceeded; errorCode=003001; statusCode=429",
                                     "The request limit was reached.  Try again later")], "SERVICE", "payment")

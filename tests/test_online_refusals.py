@@ -8,11 +8,11 @@ from decimal import Decimal
 import pytest
 
 from booksync.books.port import Outcome
-from booksync.books.qbo_errors import (DEPOSIT_ACCOUNT_ADVICE, FaultEntry, QboClosedPeriod, QboDepositedTransaction,
+from booksync.books.online.errors import (DEPOSIT_ACCOUNT_ADVICE, FaultEntry, QboClosedPeriod, QboDepositedTransaction,
                                        QboDuplicateDocNumber, QboInvalidReference, QboInvalidValue, QboNameInUse,
                                        QboStaleObject, fault_error, parse_fault)
 from booksync.domain import Action, Kind, operation_words
-from booksync.qbxml.errors import CannotModify, ClosedPeriod, InvalidReference, InvalidValue, NameInUse, OutOfDate
+from booksync.errors import CannotModify, ClosedPeriod, InvalidReference, InvalidValue, NameInUse, OutOfDate
 from booksync.sync.engine import explain_refusal
 from test_online_support import Ops
 

@@ -16,7 +16,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from booksync.books.qbo_auth import TokenStore, begin_authorization
+from booksync.books.online.auth import TokenStore, begin_authorization
 from booksync.config import Home
 from booksync.qbo_double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DoubleServer
 from booksync.web.app import create_app

@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 from lxml import etree
 from sqlalchemy import func, select
 
-from booksync.books.desktop import DesktopBooks
+from booksync.books.desktop.adapter import DesktopBooks
 from booksync.domain import Kind
 from booksync.simulator import create_company, open_company
 from booksync.store.db import open_store
-from booksync.store.importer import ImportFailed, ImportOptions, import_file
+from booksync.sources.csvfile.importer import ImportFailed, ImportOptions, import_file
 from booksync.store.models import Member
 from booksync.sync import planner
 from booksync.sync.engine import load_work
@@ -398,7 +398,7 @@ def test_the_demo_names_appear_in_the_plan_in_their_quickbooks_form(world, tmp_p
 def test_field_rules_corner_cases_found_by_the_properties():
     """Cases Hypothesis found: a colon at the start leaves no space behind; a uniqueness suffix is
     transliterated too; a name of nothing storable gets its stand-in; originals are kept for a note."""
-    from booksync.sync.fields import FieldFitter, Limits
+    from booksync.fields import FieldFitter, Limits
 
     fit = FieldFitter(Limits())
     assert fit.name("payment method", "name", ": 0", 31) == "- 0"

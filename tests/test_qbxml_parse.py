@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from booksync.qbxml.errors import (CannotModify, ClosedPeriod, InvalidReference, InvalidValue, NameInUse, NotFound,
-                                   OutOfDate, RecordLocked, StatusError)
+from booksync.errors import (CannotModify, ClosedPeriod, InvalidReference, InvalidValue, NameInUse, NotFound,
+                                   OutOfDate, RecordLocked, Refused)
 from booksync.qbxml.parse import MalformedResponse, parse_response
 
 
@@ -28,7 +28,7 @@ def status(kind: str, code: int, severity: str, message: str, request_id: str = 
     (3040, "There is an invalid amount &quot;1.005&quot; in the Amount field.", InvalidValue),
     (3170, "The request could not be completed: the invoice has payments applied.", CannotModify),
     (3160, "The payment cannot be deleted because it is part of a deposit.", CannotModify),
-    (3999, "Something else.", StatusError),
+    (3999, "Something else.", Refused),
 ])
 def test_status_codes_become_typed_errors(code, message, error_type):
     """Each error status maps to its typed error, keeping QuickBooks' code, message, request type and ID."""

@@ -59,9 +59,9 @@ import gc  # noqa: E402
 
 import pytest  # noqa: E402
 
-from booksync.books.desktop import DesktopBooks  # noqa: E402
+from booksync.books.desktop.adapter import DesktopBooks  # noqa: E402
 from booksync.domain import Kind  # noqa: E402
-from booksync.qbxml.errors import ConnectionFailure  # noqa: E402
+from booksync.errors import ConnectionFailure  # noqa: E402
 from booksync.simulator import open_company  # noqa: E402
 from booksync.store.models import JournalEntry  # noqa: E402
 from booksync.sync.engine import SyncOptions, synchronize  # noqa: E402
@@ -231,7 +231,7 @@ def test_online_a_crash_after_the_payments_then_a_correction_is_not_a_conflict(t
     in QuickBooks: correcting INV1 later stops as a conflict (the situation commit 0e85fa3 meant to remove)."""
     from importlib import resources
 
-    from booksync.books.connect import open_books
+    from booksync.books.registry import open_books
     from test_online_corrections import CREDIT_MEMOS, INVOICES, MEMBERS, PAYMENTS, Books
     from test_online_support import connect, point_home_at
     from test_online_sync import INVOICE_HEADER, MEMBER_HEADER, PAYMENT_HEADER, invoke, write_csv

@@ -17,11 +17,11 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from booksync.books import rp2
-from booksync.books.rp2 import CONNECTION_HRESULTS, RP2Transport, com_failure, explain_hresult, parse_hresult
+from booksync.books.desktop import rp2
+from booksync.books.desktop.rp2 import CONNECTION_HRESULTS, RP2Transport, com_failure, explain_hresult, parse_hresult
 from booksync.config import ConfigError, Home
 from booksync.qbxml import build
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.simulator import open_company
 
 from conftest import CompanyDB

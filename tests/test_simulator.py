@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from booksync.qbxml import build
-from booksync.qbxml.errors import (CannotModify, ClosedPeriod, ConnectionFailure, InvalidReference, InvalidValue,
+from booksync.errors import (CannotModify, ClosedPeriod, ConnectionFailure, InvalidReference, InvalidValue,
                                    NameInUse, OutOfDate)
 from booksync.qbxml.parse import parse_response
 from booksync.simulator import InUse, open_company

@@ -19,7 +19,7 @@ import pytest
 from lxml import etree
 
 from booksync.qbxml import build
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.qbxml.parse import parse_response
 from booksync.simulator import open_company
 from booksync.simulator import processor as sim
@@ -365,7 +365,7 @@ def test_include_ret_element_returns_only_the_elements_asked_for(qb, acme, dues)
 
 
 def test_desktop_versions_are_the_edit_sequences_a_full_read_returns(qb, acme, dues):
-    from booksync.books.desktop import DesktopBooks
+    from booksync.books.desktop.adapter import DesktopBooks
 
     ids = [qb.sales("Invoice", acme, f"{n}.00").raise_for_status().rets[0].findtext("TxnID") for n in (1, 2, 3)]
     qb.payment(acme, "1.00", [{"TxnID": ids[0], "PaymentAmount": "1.00"}]).raise_for_status()
@@ -378,8 +378,8 @@ def test_desktop_versions_are_the_edit_sequences_a_full_read_returns(qb, acme, d
 def test_a_sync_reads_customers_without_their_balances_and_the_rest_alike(qb, acme, dues, page, monkeypatch):
     """A sync's snapshot asks for the customer fields it uses (IncludeRetElement) and no Balance, which
     QuickBooks computes from every transaction of each customer; reports and the web still read balances."""
-    from booksync.books import desktop
-    from booksync.books.desktop import DesktopBooks
+    from booksync.books.desktop import adapter as desktop
+    from booksync.books.desktop.adapter import DesktopBooks
 
     monkeypatch.setattr(desktop, "PAGE", page)  # 1: the second customer comes on an iterator's Continue page
     qb.sales("Invoice", acme, "25.00").raise_for_status()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from booksync.qbxml import build
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.simulator.processor import Processor
 
 from test_simulator import _ORIGINAL_PROCESS  # the processor without the schema guard

@@ -170,7 +170,7 @@ def test_the_request_processor_copies_the_company_file_and_its_log_before_the_fi
     again before anything is written."""
     from click.testing import CliRunner
 
-    from booksync.books import rp2
+    from booksync.books.desktop import rp2
     from booksync.cli.main import cli
     from test_rp2 import StandInRequestProcessor, factory, names, use_rp2
 
@@ -192,7 +192,7 @@ def test_the_request_processor_copies_the_company_file_and_its_log_before_the_fi
 def test_the_request_processor_says_plainly_why_a_company_file_in_use_was_not_copied(small, monkeypatch):
     from click.testing import CliRunner
 
-    from booksync.books import rp2
+    from booksync.books.desktop import rp2
     from booksync.cli.main import cli
     from test_rp2 import StandInRequestProcessor, factory, use_rp2
 

@@ -28,7 +28,7 @@ import zeep
 
 from booksync.config import Home
 from booksync.qbxml import build
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.qbxml.parse import parse_xml
 from booksync.simulator import create_company, open_company
 

@@ -22,10 +22,10 @@ from sqlalchemy import select
 from booksync.config import Home
 from booksync.domain import Action, Correction, Kind, Plan
 from booksync.qbxml import build
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.simulator import create_company, open_company
 from booksync.store.db import open_store
-from booksync.store.importer import import_file
+from booksync.sources.csvfile.importer import import_file
 from booksync.store.models import Member, SyncRun
 from booksync.sync.engine import SyncResult
 from booksync.webconnector import confirm

@@ -27,6 +27,8 @@ from typing import Any
 
 import tomli_w
 
+from booksync.errors import ConfigError  # noqa: F401 - raised here; importers of config use it
+
 CONFIG_NAME = "booksync.toml"
 PASSWORD_ENV = "BOOKSYNC_DATABASE_PASSWORD"
 SECRETS_DIR = "secrets"
@@ -74,10 +76,6 @@ DEFAULTS: dict[str, Any] = {
                "concurrent_requests": 10, "rate_window_seconds": 60, "count_batch_items": True,
                "refresh_margin_seconds": 300, "max_retries": 6, "backoff_seconds": 1.0, "timeout_seconds": 60},
 }
-
-
-class ConfigError(Exception):
-    """The home folder or its configuration is missing or wrong."""
 
 
 def initial_database_url(root: Path) -> str:

@@ -1,4 +1,4 @@
-"""Small secrets encrypted at rest: QuickBooks Online's tokens (``HOME/online/``, books/qbo_auth.py) and
+"""Small secrets encrypted at rest: QuickBooks Online's tokens (``HOME/online/``, books/online/auth.py) and
 the billing store's database password (``HOME/secrets/``, config.py).
 
 Fernet (AES-128-CBC + HMAC-SHA256, ``cryptography``). The key is ``BOOKSYNC_TOKEN_KEY`` when set (kept
@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from booksync.config import ConfigError
+from booksync.errors import ConfigError
 
 KEY_ENV = "BOOKSYNC_TOKEN_KEY"
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Callable, Iterable, Protocol
 
 from booksync.domain import Operation, QBCustomer, QBDeposit, QBListEntry, QBSnapshot, Ref
-from booksync.sync.fields import Limits
+from booksync.fields import Limits
 
 Resolver = Callable[[Ref], str | None]
 """Returns the ListID/TxnID of a reference, or None when the record does not exist yet."""

@@ -89,7 +89,7 @@ def restore(run_id: str, home_dir: Path | None, company_only: bool, yes: bool) -
 def _restore_parts(home: Any, pending: Any) -> bool:
     """Restore ``pending`` with its journal (store/restore.py), holding the company file first so that
     nothing is restored while it is in use. False (with the message printed) when it is in use."""
-    from booksync.qbxml.errors import ConnectionFailure
+    from booksync.errors import ConnectionFailure
     from booksync.simulator import open_company
     from booksync.store.restore import COMPANY, run_restore
 

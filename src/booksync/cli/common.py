@@ -147,8 +147,8 @@ def sync_lock(home: Home, as_json: bool = False) -> Iterator[None]:
 def books(home: Home, as_json: bool = False) -> Iterator[Any]:
     """Open the company, turning connection failures into a clear message and exit code 6
     (and, with ``as_json``, a JSON object on standard output)."""
-    from booksync.books.connect import open_books
-    from booksync.qbxml.errors import ConnectionFailure
+    from booksync.books.registry import open_books
+    from booksync.errors import ConnectionFailure
 
     try:
         with open_books(home) as port:

@@ -137,7 +137,7 @@ def import_cmd(kind: str, file: Path, date_format: str | None, amounts: str | No
     row is not imported at all; every problem is listed with its row, column,
     value and reason. Column layouts and settings: docs/import.md.
     """
-    from booksync.store.importer import MAX_PROBLEMS, ImportFailed, ImportOptions, import_file
+    from booksync.sources.csvfile.importer import MAX_PROBLEMS, ImportFailed, ImportOptions, import_file
 
     home = load_home(home_dir)
     setup_logging(home)
@@ -519,8 +519,8 @@ def unattended_without_corrections_log(result: Any, ui: CliInteraction) -> None:
 def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: Any, as_json: bool = False) -> Any:
     """Run the engine; a QuickBooks answer that cannot be trusted ends the run with exit 9, a lost
     connection with exit 6 (with ``as_json``, as a JSON object on standard output too)."""
-    from booksync.books.qbo_errors import ReconnectNeeded
-    from booksync.qbxml.errors import ConnectionFailure
+    from booksync.books.online.errors import ReconnectNeeded
+    from booksync.errors import ConnectionFailure
     from booksync.qbxml.parse import MalformedResponse
     from booksync.sync.engine import synchronize
 
@@ -655,7 +655,7 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
 
     from booksync.simulator import create_company
     from booksync.store import db
-    from booksync.store.importer import import_file
+    from booksync.sources.csvfile.importer import import_file
     from booksync.sync.engine import SyncOptions
 
     home_dir = home_dir or Path("booksync-demo")

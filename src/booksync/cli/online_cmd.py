@@ -1,7 +1,7 @@
 """``booksync company``: connect booksync to QuickBooks Online, show and end the connection.
 
 ``booksync company connect online`` runs the OAuth 2.0 authorization-code flow
-(:mod:`booksync.books.qbo_auth`): it prints the authorization URL, then takes the URL the browser was
+(:mod:`booksync.books.online.auth`): it prints the authorization URL, then takes the URL the browser was
 redirected to (pasted at the prompt, or later with ``--redirect-url``), exchanges the code and stores
 the tokens encrypted in the home. Unattended or on a server without a browser, run it twice: once
 without ``--redirect-url`` (stdin closed: it prints the URL and stops), then with ``--redirect-url``.
@@ -73,8 +73,8 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
     Exit codes: 0 connected (or the URL printed for a later --redirect-url), 2 usage, 6 Intuit refused or
     could not be reached.
     """
-    from booksync.books.qbo_auth import TokenStore, begin_authorization, online_settings
-    from booksync.books.qbo_errors import OnlineConnectionFailure
+    from booksync.books.online.auth import TokenStore, begin_authorization, online_settings
+    from booksync.books.online.errors import OnlineConnectionFailure
 
     home = load_home(home_dir)
     cfg = online_settings(home.settings)
@@ -137,8 +137,8 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
 
 def _complete(home, url: str) -> None:  # noqa: ANN001 - Home
     """Finish the authorization with the redirect URL Intuit sent the browser to; exits on failure."""
-    from booksync.books.qbo_auth import complete_authorization
-    from booksync.books.qbo_errors import ConnectError, OnlineConnectionFailure
+    from booksync.books.online.auth import complete_authorization
+    from booksync.books.online.errors import ConnectError, OnlineConnectionFailure
 
     try:
         tokens = complete_authorization(home.path, url)
@@ -153,7 +153,7 @@ def _complete(home, url: str) -> None:  # noqa: ANN001 - Home
 def _already_connected(home, url: str) -> None:  # noqa: ANN001 - Home
     """When ``url`` (a redirect URL that could not be used) was used already (pasted twice, or completed by the
     web interface) and the home is connected to its realm: say so and exit 0."""
-    from booksync.books.qbo_auth import already_connected, online_settings
+    from booksync.books.online.auth import already_connected, online_settings
 
     realm = already_connected(home.path, url)
     if realm:
@@ -183,8 +183,8 @@ def _serve_command(home_path: Path, redirect_uri: str) -> str:
 
 def _connected(home, tokens) -> None:  # noqa: ANN001 - Home, TokenSet
     """Make the home's company this realm, then check the connection by reading the company's name."""
-    from booksync.books.qbo_auth import company_name, use_connection
-    from booksync.books.qbo_errors import OnlineConnectionFailure, QboFault
+    from booksync.books.online.auth import company_name, use_connection
+    from booksync.books.online.errors import OnlineConnectionFailure, QboFault
 
     home = use_connection(home, tokens)
     try:
@@ -210,8 +210,8 @@ def disconnect_online(home_dir: Path | None, as_json: bool) -> None:
     The home keeps pointing at that company: 'booksync sync' then asks to reconnect. Exit codes: 0 done (or
     nothing was stored), 1 the home is not connected to QuickBooks Online, 6 Intuit could not be reached (the
     tokens are kept)."""
-    from booksync.books.qbo_auth import online_settings, reconnect_command, revoke
-    from booksync.books.qbo_errors import OnlineConnectionFailure
+    from booksync.books.online.auth import online_settings, reconnect_command, revoke
+    from booksync.books.online.errors import OnlineConnectionFailure
 
     home = load_home(home_dir)
     cfg = online_settings(home.settings)
@@ -241,8 +241,8 @@ def status(home_dir: Path | None, as_json: bool, check: bool) -> None:
     """Show which company this home synchronizes with and, for QuickBooks Online, when its tokens expire
     (never the tokens themselves). 'connected' means tokens are stored: whether Intuit still accepts them
     (the company's administrator may have disconnected booksync) only --check tells."""
-    from booksync.books.qbo_auth import TokenStore, company_name, online_settings
-    from booksync.books.qbo_errors import OnlineConnectionFailure, QboFault, ReconnectNeeded
+    from booksync.books.online.auth import TokenStore, company_name, online_settings
+    from booksync.books.online.errors import OnlineConnectionFailure, QboFault, ReconnectNeeded
 
     home = load_home(home_dir)
     kind = home.settings["company"].get("kind", "simulator")

@@ -55,7 +55,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from booksync.books import qbo_json
+from booksync.books.online import payloads as qbo_json
 from booksync.qbo_double.company import ENTITIES, TRANSACTIONS, Company, Fault
 from booksync.qbo_double.oauth import OAuthServer
 from booksync.qbo_double.query import parse as parse_query

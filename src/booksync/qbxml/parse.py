@@ -29,7 +29,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from booksync.qbxml.errors import QBError, StatusError, status_error
+from booksync.qbxml.errors import BooksError, Refused, status_error
 from booksync.qbxml.schema import ORDER
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -51,7 +51,7 @@ _AMOUNT = re.compile(r"[+-]?[0-9]{1,13}(\.[0-9]{1,2})?", re.ASCII)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 
 
-class MalformedResponse(QBError):
+class MalformedResponse(BooksError):
     """QuickBooks' answer is not a qbXML response booksync can trust."""
 
 
@@ -130,7 +130,7 @@ class Response:
     def ok(self) -> bool:
         return self.code < 1000
 
-    def error(self) -> StatusError:
+    def error(self) -> Refused:
         return status_error(self.code, self.severity, self.message, self.kind, self.request_id)
 
     def raise_for_status(self) -> "Response":

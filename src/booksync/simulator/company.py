@@ -15,7 +15,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.simulator import store
 from booksync.simulator.processor import FileLocked, Processor, is_lock_error
 
@@ -33,7 +33,7 @@ class CompanyFile:
 
     Use as a context manager. :meth:`process` answers one qbXML request
     message set (bytes) with a response message set (bytes), or raises
-    :class:`~booksync.qbxml.errors.ConnectionFailure` where QuickBooks' request
+    :class:`~booksync.errors.ConnectionFailure` where QuickBooks' request
     processor would raise a COM error (e.g. a message it cannot parse).
     """
 
@@ -146,12 +146,12 @@ def create_company(path: Path, name: str, chart: list[dict] | None = None,
     """Create a company file at ``path`` named ``name``.
 
     ``chart`` is a list of account dicts (name, type, number, special, parent)
-    as in :data:`booksync.simulator.seed.STANDARD_CHART`; with ``standard_lists``
+    as in :data:`booksync.demo.seed.STANDARD_CHART`; with ``standard_lists``
     payment methods and a few vendors are added as QuickBooks does for a new
     company (not for a company to be seeded from a real one's lists).
     Raises ``FileExistsError`` unless ``overwrite``.
     """
-    from booksync.simulator import seed
+    from booksync.demo import seed
 
     path = Path(path)
     if path.exists():

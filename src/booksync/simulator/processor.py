@@ -46,7 +46,7 @@ from typing import Any, Callable
 from lxml import etree
 
 from booksync.qbxml import build
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.qbxml.parse import MalformedResponse, parse_xml, text
 from booksync.qbxml.schema import ITERABLE
 from booksync.simulator.common import _UNSET, HRESULT_PARSE, PARSE_MESSAGE, Refusal, _aggregate, _name_spaces

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from lxml import etree
 
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.qbxml.parse import text
 from booksync.simulator.common import BANK_LIKE, HRESULT_PARSE, ITEM_KINDS, PARSE_MESSAGE, Refusal, _d
 from booksync.simulator.store import amount, cents, now_text

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.qbxml.schema import ENUMS, MAX_LENGTH
 from booksync.simulator.common import HRESULT_PARSE, PARSE_MESSAGE, Refusal
 

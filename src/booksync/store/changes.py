@@ -73,14 +73,14 @@ def edit_payment(session: Session, number: str, member: str | None = None, date:
     """Edit a payment. ``applications`` are "INVOICE=AMOUNT" strings that replace the
     payment's applications (an empty list or ["none"] removes them all; None keeps them).
 
-    The edited payment goes through the payments import's own checks (:func:`booksync.store.importer.import_rows`):
+    The edited payment goes through the payments import's own checks (:func:`booksync.sources.csvfile.importer.import_rows`):
     a deposit G/L account of a deposit type, invoices of the payment's member and open, applications within the
     payment's amount and within each invoice's open balance (counting the other payments in the store), amounts
     QuickBooks can hold. Whole or nothing; a payment whose values do not change keeps its ``updated_at``.
 
     Raises :class:`ChangeRefused` naming the option and the reason, as the import would.
     """
-    from booksync.store.importer import ImportFailed, import_rows
+    from booksync.sources.csvfile.importer import ImportFailed, import_rows
 
     payment = _find(session, "payment", number)
     if payment.status != "open":

@@ -1,7 +1,7 @@
 """Moving a home's records to a company's stable key.
 
 booksync keys what it records about a QuickBooks company (links, runs, journal, change marks) by the company's
-FileID (:func:`booksync.books.desktop.company_key`). Before, against a company that reported no FileID to a
+FileID (:func:`booksync.books.desktop.adapter.company_key`). Before, against a company that reported no FileID to a
 CompanyQuery without OwnerID (real QuickBooks: private data extensions are returned only to their OwnerID), the
 key was "company:" and the company's name, so renaming the company in QuickBooks orphaned every link. A home
 whose records are under such a key adopts the stable key once (issue 17, item 15).

@@ -31,7 +31,7 @@ from typing import Any
 
 from booksync.domain import (PLACEHOLDER_MEMO, Action, placeholder_payment, ApplicationData, Correction, DepositData, DepositLineData, Kind, LineData,
                       PaymentData, Problem, Ref, SalesData)
-from booksync.sync.fields import cut
+from booksync.fields import cut
 from booksync.sync.planner import Planner, customer_name, external_guid, fingerprint, member_label, written_json
 
 # The web interface's words for the choices the command line makes with flags (the dashboard's "Options for

@@ -33,7 +33,7 @@ from booksync.exits import EXIT_CHECKS, EXIT_CONNECTION, EXIT_DECLINED, EXIT_OK,
 from booksync.faults import fault_point
 from booksync.domain import (PLACEHOLDER_MEMO, Action, Kind, Operation, Plan, Problem, QBSnapshot, Ref, operation_words,
                       placeholder_payment)
-from booksync.qbxml.errors import ConnectionFailure, QBError, StatusError
+from booksync.errors import ConnectionFailure, BooksError, Refused
 from booksync.store.keys import adopt_company_key
 from booksync.store.models import (Application, CreditMemo, GLAccount, Invoice, JournalEntry, Link, Member, Outstanding,
                             Payment, SyncMark, SyncRun, _now)
@@ -699,7 +699,7 @@ class Run:
             try:
                 self._follow_settled_payments(session, key, paid)
                 session.commit()
-            except QBError as exc:
+            except BooksError as exc:
                 session.rollback()
                 log.warning("could not re-read the invoices settled payments apply to: %s", exc)
         if lines:
@@ -985,7 +985,7 @@ class Run:
             with session.no_autoflush:
                 self._follow_applied_versions(batch, outcomes, targets)
             session.commit()
-        except QBError as exc:
+        except BooksError as exc:
             # Only the recorded versions are stale: the next correction of these documents may report a
             # conflict that --on-conflict=overwrite resolves. Nothing written is lost.
             session.rollback()
@@ -1280,11 +1280,11 @@ def explain_refusal(op: Operation, outcome: Outcome, face: str = "cli") -> str:
     what = f"QuickBooks refused to {operation_words(op.action, op.kind)} {op.number} ({op.description})"
     if getattr(error, "advice", ""):
         return f"{what}: {error}. Operations before it were applied."
-    if isinstance(error, StatusError) and error.transient:
+    if isinstance(error, Refused) and error.transient:
         return (f"{what}: status {error.code}, \"{error.message}\". Another QuickBooks user holds the record; "
                 f"booksync retried {len(RETRY_DELAYS)} times. Ask them to finish and close the record, then "
                 "synchronize again; operations before it were applied.")
-    if isinstance(error, StatusError):
+    if isinstance(error, Refused):
         advice = {
             3100: "Another customer, vendor or other name in QuickBooks already uses this name: rename one of them "
                   "or link the member to the existing customer " + ("on its Bill Info tab." if web else
@@ -1355,10 +1355,10 @@ def _holder_file(info: Path) -> Iterator[None]:
 def synchronize(sessions: sessionmaker[Session], port: BooksPort, home: Any, interaction: Interaction,
                 options: SyncOptions | None = None) -> SyncResult:
     """Run one synchronization (see module docstring). Callers hold :func:`sync_lock`.
-    Raises :class:`QBError` for connection failures and malformed answers; refusals come
+    Raises :class:`BooksError` for connection failures and malformed answers; refusals come
     back in the result."""
     run = Run(sessions, port, home, interaction, options or SyncOptions())
     return run.execute()
 
 
-__all__ = ["synchronize", "SyncOptions", "SyncResult", "Interaction", "QBError", "Action"]
+__all__ = ["synchronize", "SyncOptions", "SyncResult", "Interaction", "BooksError", "Action"]

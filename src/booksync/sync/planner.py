@@ -20,7 +20,7 @@ from typing import Any, Iterable
 from booksync.account_rules import DEPOSIT_GL_TYPES, allowed_types, incompatibility, suggest
 from booksync.domain import (Action, Address, ApplicationData, CreditData, CustomerData, ItemData, Kind, LineData,
                       PaymentData, PaymentMethodData, Plan, Problem, QBAccount, QBSnapshot, Ref, SalesData)
-from booksync.sync.fields import FieldFitter, Limits
+from booksync.fields import FieldFitter, Limits
 
 GUID_NAMESPACE = uuid.UUID("6f1c3a52-9d1e-4f7b-8a2d-5b0c1e9a7d31")
 METHOD_TYPES = {"cash": "Cash", "check": "Check", "ach": "ECheck", "e-check": "ECheck", "echeck": "ECheck",

@@ -92,8 +92,8 @@ class QuickBooksReader:
         if busy:
             return Books(None, self.last_key, error="A synchronization is running and holds the company file.",
                          advice="This page will show QuickBooks again when it has finished.")
-        from booksync.books.connect import open_books
-        from booksync.qbxml.errors import QBError
+        from booksync.books.registry import open_books
+        from booksync.errors import BooksError
 
         try:
             with open_books(self.home) as port:
@@ -101,7 +101,7 @@ class QuickBooksReader:
                 books = Books(snapshot, port.company_key)
         except ConfigError as exc:
             return Books(None, self.last_key, error=str(exc))
-        except QBError as exc:
+        except BooksError as exc:
             return Books(None, self.last_key, error=getattr(exc, "message", str(exc)),
                          advice=getattr(exc, "advice", ""))
         except Exception as exc:  # noqa: BLE001 - a page must still show what it can

@@ -217,9 +217,9 @@ class SyncJobs:
         return job
 
     def _run(self, job: SyncJob, choices: SyncChoices) -> None:
-        from booksync.books.connect import open_books
+        from booksync.books.registry import open_books
         from booksync.sync.corrections import correction_policy
-        from booksync.qbxml.errors import ConnectionFailure
+        from booksync.errors import ConnectionFailure
         from booksync.qbxml.parse import MalformedResponse
         from booksync.sync.engine import SyncBusy, SyncOptions, sync_lock, synchronize
 

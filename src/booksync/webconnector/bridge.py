@@ -22,8 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from booksync.books.rp2 import answer_bytes
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.books.desktop.rp2 import answer_bytes
+from booksync.errors import ConnectionFailure
 
 POLL_SECONDS = 0.25
 """How often a waiting engine looks whether the session was cancelled."""

@@ -40,8 +40,8 @@ from typing import Any, Callable
 
 from booksync import __version__
 from booksync.attempts import AttemptThrottle, ChecksBusy, clip
-from booksync.books.desktop import DesktopBooks
-from booksync.books.rp2 import explain_hresult, parse_hresult
+from booksync.books.desktop.adapter import DesktopBooks
+from booksync.books.desktop.rp2 import explain_hresult, parse_hresult
 from booksync.config import Home
 from booksync.store.db import open_store
 from booksync.webconnector.auth import check_credentials
@@ -301,7 +301,7 @@ class WebConnectorService:
         options = SyncOptions(message_size=int(home.settings["sync"].get("message_size", 50)),
                               keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
                               policy=correction_policy(home.settings))
-        from booksync.qbxml.errors import ConnectionFailure
+        from booksync.errors import ConnectionFailure
         from booksync.sync.engine import SyncBusy, sync_lock
 
         try:

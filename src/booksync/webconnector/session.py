@@ -20,7 +20,7 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from booksync.domain import Plan
-from booksync.qbxml.errors import ConnectionFailure, QBError
+from booksync.errors import ConnectionFailure, BooksError
 from booksync.qbxml.parse import MalformedResponse, parse_xml
 from booksync.webconnector.bridge import Bridge
 from booksync.webconnector.confirm import Decision, decide
@@ -96,7 +96,7 @@ class WCSession:
         def work() -> None:
             try:
                 result = runner()
-            except QBError as exc:
+            except BooksError as exc:
                 log.warning("session for %r: the sync stopped: %s", self.user, exc)
                 self.bridge.failed(failure_text(exc))
             except Exception:  # noqa: BLE001 - the thread must always report back

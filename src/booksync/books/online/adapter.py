@@ -1,6 +1,6 @@
 """QuickBooks Online books port: the engine's operations as Accounting API JSON over HTTPS.
 
-The QuickBooks Online counterpart of :mod:`booksync.books.desktop` (see
+The QuickBooks Online counterpart of :mod:`booksync.books.desktop.adapter` (see
 :class:`booksync.books.port.BooksPort`); facts and sources in reference/quickbooks-online.md and
 docs/quickbooks-online.md.
 
@@ -45,11 +45,11 @@ from booksync.domain import (PLACEHOLDER_MEMO, Action, CustomerData, DepositData
                       PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBDeposit, QBDepositLine, QBListEntry,
                       QBSnapshot, Ref, SalesData)
 from booksync.money import CENT
-from booksync.sync.fields import Limits
-from booksync.books import qbo_json
-from booksync.books.qbo_errors import (FaultEntry, QboFault, QboThrottled, QboUnsupported, ReconnectNeeded, fault_error,
+from booksync.fields import Limits
+from booksync.books.online import payloads as qbo_json
+from booksync.books.online.errors import (FaultEntry, QboFault, QboThrottled, QboUnsupported, ReconnectNeeded, fault_error,
                          parse_fault)
-from booksync.books.qbo_http import QboClient, quote
+from booksync.books.online.transport import QboClient, quote
 from booksync.books.port import Outcome, RemoteTxn, Resolver
 
 log = logging.getLogger("booksync.online")
@@ -148,8 +148,8 @@ class OnlineBooks:
         ``customers=False`` (the snapshot is then still ``complete``): :meth:`backup` exports the lists this read.
         (``balances`` and ``customers`` save work in QuickBooks Desktop.)
 
-        Raises :class:`~booksync.books.qbo_errors.ReconnectNeeded` / ``QboUnreachable`` (connection),
-        :class:`~booksync.books.qbo_errors.QboFault` (a read refused).
+        Raises :class:`~booksync.books.online.errors.ReconnectNeeded` / ``QboUnreachable`` (connection),
+        :class:`~booksync.books.online.errors.QboFault` (a read refused).
         """
         info = self.client.get(f"companyinfo/{self.realm_id}").get("CompanyInfo") or {}
         prefs = self.client.get("preferences").get("Preferences") or {}
@@ -793,7 +793,7 @@ def checked_settings(cfg: dict[str, Any], environment: str, api_base: str) -> di
 
     from booksync.config import ConfigError
 
-    from booksync.books.qbo_auth import ENVIRONMENTS
+    from booksync.books.online.auth import ENVIRONMENTS
 
     if environment not in ENVIRONMENTS:
         raise ConfigError(f"booksync.toml [online] environment = {environment!r}: it must be \"sandbox\" or "
@@ -824,10 +824,10 @@ def checked_settings(cfg: dict[str, Any], environment: str, api_base: str) -> di
 def open_online(home: Any) -> Iterator[OnlineBooks]:
     """The QuickBooks Online port of ``home`` (company kind "online"), for one session.
 
-    Raises :class:`~booksync.books.qbo_errors.ReconnectNeeded` when the home is not connected.
+    Raises :class:`~booksync.books.online.errors.ReconnectNeeded` when the home is not connected.
     """
-    from booksync.books.qbo_auth import TokenProvider, online_settings, reconnect_command
-    from booksync.books.qbo_http import RealmLimiter
+    from booksync.books.online.auth import TokenProvider, online_settings, reconnect_command
+    from booksync.books.online.transport import RealmLimiter
 
     cfg = online_settings(home.settings)
     realm = str(cfg.get("realm_id") or "")

@@ -11,7 +11,7 @@ pywin32 is imported only when a real connection is opened, so this module loads 
 system; on Linux the tests drive :class:`RP2Transport` with a stand-in object that behaves
 as the documented COM interface.
 
-Every COM failure becomes a :class:`~booksync.qbxml.errors.ConnectionFailure` whose message
+Every COM failure becomes a :class:`~booksync.errors.ConnectionFailure` whose message
 says what happened and whose advice says what to do, one per HRESULT of §10
 (:data:`CONNECTION_HRESULTS`); the Web Connector service uses the same table to explain the
 HRESULTs QBWC reports.
@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 from lxml import etree
 
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.qbxml.parse import parse_xml
 
 DISP_E_EXCEPTION = 0x80020009

@@ -14,7 +14,7 @@ python-quickbooks issues #118, #120, #250, #369):
 codes (the 2017 "top errors" blog calls 6210 a duplicate document number, the Common-errors page calls
 it Account Period Closed; a python-quickbooks user saw 5010 with "Account Period Closed", #208).
 
-The record-level errors subclass booksync's qbXML error classes (:mod:`booksync.qbxml.errors`), so
+The record-level errors subclass booksync's typed errors (:mod:`booksync.errors`), above every port, so
 code that asks "was the name in use?" or "was it out of date?" works for both QuickBooks products;
 ``code`` keeps QuickBooks Online's own number (6240, 5010...), ``message`` keeps Intuit's words followed
 by what to do, and ``advice`` holds the what-to-do sentence alone.
@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from booksync.qbxml.errors import (CannotModify, ClosedPeriod, ConnectionFailure, InvalidReference, InvalidValue,
-                            NameInUse, OutOfDate, RecordLocked, StatusError)
+from booksync.errors import (CannotModify, ClosedPeriod, ConnectionFailure, InvalidReference, InvalidValue,
+                             NameInUse, OutOfDate, RecordLocked, Refused)
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,10 @@ def parse_fault(body: Any) -> tuple[str, list[FaultEntry]]:
 # ---------------------------------------------------------------------- record-level refusals
 
 
-class QboFault(StatusError):
+class QboFault(Refused):
     """A request QuickBooks Online refused (a Fault).
 
-    Attributes (besides :class:`~booksync.qbxml.errors.StatusError`'s ``code`` and ``message``):
+    Attributes (besides :class:`~booksync.errors.Refused`'s ``code`` and ``message``):
         errors: every Error of the fault (:class:`FaultEntry`), in Intuit's order.
         fault_type: e.g. "ValidationFault".
         advice: what to do, one sentence.
@@ -278,7 +278,7 @@ def fault_error(entries: list[FaultEntry], fault_type: str = "", kind: str = "",
 class OnlineConnectionFailure(ConnectionFailure):
     """QuickBooks Online could not be reached, or refused booksync's authorization.
 
-    A :class:`~booksync.qbxml.errors.ConnectionFailure` (so the command line reports it and exits 6),
+    A :class:`~booksync.errors.ConnectionFailure` (so the command line reports it and exits 6),
     without an HRESULT: ``message`` says what happened, ``advice`` what to do.
     """
 

@@ -51,7 +51,7 @@ from filelock import FileLock
 
 from booksync.config import ConfigError
 from booksync.vault import KEY_ENV, Vault  # noqa: F401 - KEY_ENV: where the token key comes from
-from booksync.books.qbo_errors import ConnectError, QboUnreachable, ReconnectNeeded
+from booksync.books.online.errors import ConnectError, QboUnreachable, ReconnectNeeded
 
 log = logging.getLogger("booksync.online")
 
@@ -309,8 +309,8 @@ def use_connection(home: Any, tokens: TokenSet) -> Any:
 def company_name(home: Any) -> str:
     """The connected QuickBooks Online company's name (CompanyInfo), read to prove the connection works.
 
-    Raises :class:`~booksync.books.qbo_errors.OnlineConnectionFailure` or ``QboFault`` when it cannot be read."""
-    from booksync.books.online import open_online
+    Raises :class:`~booksync.books.online.errors.OnlineConnectionFailure` or ``QboFault`` when it cannot be read."""
+    from booksync.books.online.adapter import open_online
 
     with open_online(home) as port:
         info = port.client.get(f"companyinfo/{port.realm_id}").get("CompanyInfo") or {}

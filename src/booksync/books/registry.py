@@ -5,29 +5,29 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from booksync.config import ConfigError, Home
-from booksync.books.desktop import DesktopBooks
+from booksync.books.desktop.adapter import DesktopBooks
 
 
 @contextmanager
 def open_books(home: Home) -> Iterator[DesktopBooks]:
     """Connect to the configured company for one session.
 
-    Raises :class:`~booksync.qbxml.errors.ConnectionFailure` when the company
+    Raises :class:`~booksync.errors.ConnectionFailure` when the company
     file is missing, in use, or the application is not authorized.
     """
     kind = home.settings["company"].get("kind", "simulator")
     # The OwnerID of booksync's .qwc: the company's FileID under it is the key of booksync's records.
     owner_id = str(home.settings.get("webconnector", {}).get("owner_id", ""))
     if kind == "rp2":
-        # QuickBooks Desktop on this Windows PC, through QBXMLRP2 (books/rp2.py; settings in [rp2]).
-        from booksync.books.rp2 import open_rp2
+        # QuickBooks Desktop on this Windows PC, through QBXMLRP2 (books/desktop/rp2.py; settings in [rp2]).
+        from booksync.books.desktop.rp2 import open_rp2
 
         with open_rp2(home.settings) as transport:
             yield DesktopBooks(transport, owner_id=owner_id)
         return
     if kind == "online":
-        # QuickBooks Online through the Accounting API (books/online.py; settings in [online], tokens in online/).
-        from booksync.books.online import open_online
+        # QuickBooks Online through the Accounting API (books/online/adapter.py; settings in [online], tokens in online/).
+        from booksync.books.online.adapter import open_online
 
         with open_online(home) as port:
             yield port

@@ -13,7 +13,7 @@ record whose content did not change keeps its ``updated_at``, so an identical re
 corrections.
 
 The QuickBooks rules an imported value must meet (amount digits and decimals, non-negative totals)
-come from :mod:`booksync.sync.fields`, where all QuickBooks field rules live.
+come from :mod:`booksync.fields`, where all QuickBooks field rules live.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from booksync.account_rules import DEPOSIT_GL_TYPES, GL_TYPES
-from booksync.sync.fields import amount_problem, payment_total_problem, quantity_problem, sales_total_problem
+from booksync.fields import amount_problem, payment_total_problem, quantity_problem, sales_total_problem
 from booksync.store.encodings import EncodingProblem, declared_encoding, detect
 from booksync.store.models import (Application, CreditMemo, CreditMemoLine, GLAccount, Invoice, InvoiceLine, Member, Payment,
                      _now)

@@ -18,10 +18,10 @@ from booksync.domain import (PLACEHOLDER_MEMO, Action, ApplicationData, Customer
                       QBSnapshot, Ref, SalesData)
 from booksync.money import fmt
 from booksync.qbxml import build
-from booksync.qbxml.errors import ConnectionFailure
+from booksync.errors import ConnectionFailure
 from booksync.qbxml.parse import MalformedResponse, Response, boolean, date, decimal, parse_response, text
 from booksync.qbxml.schema import MAX_LENGTH
-from booksync.sync.fields import Limits
+from booksync.fields import Limits
 from booksync.books.port import Outcome, RemoteTxn, Resolver
 
 PAGE = 500
@@ -265,7 +265,7 @@ class DesktopBooks:
         (captured answers quoted in booksync/simulator/queries.py ``_not_found``; reference §9). Such a lookup
         is split in halves and asked again until each value missing stands alone and is left out, so a record
         deleted or merged in QuickBooks costs a few more queries, never the records asked with it. Other
-        errors raise :class:`~booksync.qbxml.errors.StatusError`."""
+        errors raise :class:`~booksync.errors.Refused`."""
         todo = [lookup for lookup in lookups if lookup[2]]
         while todo:
             chunk, todo = todo[:QUERIES_PER_MESSAGE], todo[QUERIES_PER_MESSAGE:]

@@ -32,8 +32,8 @@ from typing import Any, Callable, Iterator, Protocol
 import httpx
 
 from booksync import __version__
-from booksync.books import qbo_json
-from booksync.books.qbo_errors import (FaultEntry, OnlineConnectionFailure, QboThrottled, QboUnreachable, ReconnectNeeded,
+from booksync.books.online import payloads as qbo_json
+from booksync.books.online.errors import (FaultEntry, OnlineConnectionFailure, QboThrottled, QboUnreachable, ReconnectNeeded,
                          fault_error, parse_fault)
 
 log = logging.getLogger("booksync.online")
@@ -178,7 +178,7 @@ class ApiResponse:
 class QboClient:
     """The Accounting API of one realm (``{api_base}/v3/company/{realm_id}/...``).
 
-    ``tokens`` supplies access tokens (:class:`~booksync.books.qbo_auth.TokenProvider`). ``http`` may be
+    ``tokens`` supplies access tokens (:class:`~booksync.books.online.auth.TokenProvider`). ``http`` may be
     given (tests); otherwise an ``httpx.Client`` is made and closed by :meth:`close`.
     """
 

@@ -1,0 +1,1 @@
+"""Billing sources: where members and money records come from (the source port and its adapters)."""
