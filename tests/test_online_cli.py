@@ -186,7 +186,7 @@ def test_a_minorversion_below_75_is_named_not_a_crash(cli, home) -> None:  # noq
 
 
 def test_against_intuit_the_pace_never_exceeds_intuits_limits(home) -> None:  # noqa: F811
-    from booksync.books.online.adapter import open_online
+    from booksync.books.online.session import open_online
 
     h = Home.load(home.path)
     h.settings["online"].update(sandbox_api_base="https://sandbox-quickbooks.api.intuit.com",

@@ -13,7 +13,8 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from booksync.books.online.adapter import OnlineBooks, open_online
+from booksync.books.online.adapter import OnlineBooks
+from booksync.books.online.session import open_online
 from booksync.books.online.auth import begin_authorization, complete_authorization
 from booksync.config import Home
 from booksync.domain import (Action, ApplicationData, CreditData, CustomerData, ItemData, Kind, LineData, Operation,

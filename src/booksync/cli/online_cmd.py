@@ -183,7 +183,8 @@ def _serve_command(home_path: Path, redirect_uri: str) -> str:
 
 def _connected(home, tokens) -> None:  # noqa: ANN001 - Home, TokenSet
     """Make the home's company this realm, then check the connection by reading the company's name."""
-    from booksync.books.online.auth import company_name, use_connection
+    from booksync.books.online.auth import use_connection
+    from booksync.books.online.session import company_name
     from booksync.books.online.errors import OnlineConnectionFailure, QboFault
 
     home = use_connection(home, tokens)
@@ -241,7 +242,8 @@ def status(home_dir: Path | None, as_json: bool, check: bool) -> None:
     """Show which company this home synchronizes with and, for QuickBooks Online, when its tokens expire
     (never the tokens themselves). 'connected' means tokens are stored: whether Intuit still accepts them
     (the company's administrator may have disconnected booksync) only --check tells."""
-    from booksync.books.online.auth import TokenStore, company_name, online_settings
+    from booksync.books.online.auth import TokenStore, online_settings
+    from booksync.books.online.session import company_name
     from booksync.books.online.errors import OnlineConnectionFailure, QboFault, ReconnectNeeded
 
     home = load_home(home_dir)

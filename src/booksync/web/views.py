@@ -475,8 +475,8 @@ async def qbo_callback(request: Request) -> Response:
     this QuickBooks Online company and reads its name; or explains why not (refused at Intuit, a URL from another
     attempt, no code, nothing pending, Intuit unreachable). A GET by nature (an OAuth redirect): the pending
     ``state``, unknown to other sites, is what protects it."""
-    from booksync.books.online.auth import (already_connected, company_name, complete_authorization, online_settings,
-                                  use_connection)
+    from booksync.books.online.auth import already_connected, complete_authorization, online_settings, use_connection
+    from booksync.books.online.session import company_name
     from booksync.books.online.errors import ConnectError, OnlineConnectionFailure, QboFault
 
     c = ctx(request)

@@ -306,17 +306,6 @@ def use_connection(home: Any, tokens: TokenSet) -> Any:
     return current
 
 
-def company_name(home: Any) -> str:
-    """The connected QuickBooks Online company's name (CompanyInfo), read to prove the connection works.
-
-    Raises :class:`~booksync.books.online.errors.OnlineConnectionFailure` or ``QboFault`` when it cannot be read."""
-    from booksync.books.online.adapter import open_online
-
-    with open_online(home) as port:
-        info = port.client.get(f"companyinfo/{port.realm_id}").get("CompanyInfo") or {}
-    return str(info.get("CompanyName", ""))
-
-
 def revoke(home_path: Path | str, settings: dict[str, Any], realm_id: str,
            factory: AuthClientFactory = make_auth_client) -> bool:
     """Revoke booksync's access to ``realm_id`` at Intuit and delete the stored tokens.
