@@ -27,7 +27,7 @@ def simulator() -> None:
 def init_cmd(home_dir: Path | None, name: str, seed_files: tuple[Path, ...], force: bool) -> None:
     """Create the simulated company file of this home."""
     from booksync.simulator import create_company, open_company
-    from booksync.demo.seed import seed_from_responses
+    from booksync.simulator.seed import seed_from_responses
 
     home = load_home(home_dir, create=True)
     path = home.company_path

@@ -34,7 +34,7 @@ import itertools
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Callable
 
-from booksync.demo.seed import STANDARD_CHART, STANDARD_PAYMENT_METHODS, STANDARD_VENDORS
+from booksync.demo.company import STANDARD_CHART, STANDARD_PAYMENT_METHODS, STANDARD_VENDORS
 
 CENT = Decimal("0.01")
 NAME_LISTS = ("Customer", "Vendor", "Employee", "Item", "Account", "PaymentMethod")

@@ -146,12 +146,12 @@ def create_company(path: Path, name: str, chart: list[dict] | None = None,
     """Create a company file at ``path`` named ``name``.
 
     ``chart`` is a list of account dicts (name, type, number, special, parent)
-    as in :data:`booksync.demo.seed.STANDARD_CHART`; with ``standard_lists``
+    as in :data:`booksync.demo.company.STANDARD_CHART`; with ``standard_lists``
     payment methods and a few vendors are added as QuickBooks does for a new
     company (not for a company to be seeded from a real one's lists).
     Raises ``FileExistsError`` unless ``overwrite``.
     """
-    from booksync.demo import seed
+    from booksync.simulator import seed
 
     path = Path(path)
     if path.exists():
