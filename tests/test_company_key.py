@@ -89,7 +89,7 @@ def test_a_home_keyed_by_the_company_name_adopts_the_web_connector_file_id_once(
 
 
 def test_a_company_without_any_file_id_is_refused_not_keyed_by_its_name():
-    from booksync.books.desktop.adapter import CompanyUnidentified, company_key
+    from booksync.books.desktop.answers import CompanyUnidentified, company_key
     from lxml import etree
 
     ret = etree.fromstring("<CompanyRet><CompanyName>Acme</CompanyName></CompanyRet>")

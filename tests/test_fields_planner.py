@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from booksync.books.desktop.adapter import DESKTOP_LIMITS
+from booksync.books.desktop.limits import DESKTOP_LIMITS
 from booksync.qbxml import build
 from booksync.domain import Action, Kind, QBAccount, QBCompany, QBCustomer, QBListEntry, QBSnapshot
 from booksync.sync import planner
-from booksync.fields import FieldFitter, Limits
+from booksync.fields import FieldFitter
 
 LONG = "The Greater Riverside Regional Economic Development Corporation"
 
 
 def fitter() -> FieldFitter:
-    return FieldFitter(Limits())
+    return FieldFitter(DESKTOP_LIMITS)
 
 
 # ---------------------------------------------------------------------- the name rule

@@ -398,9 +398,10 @@ def test_the_demo_names_appear_in_the_plan_in_their_quickbooks_form(world, tmp_p
 def test_field_rules_corner_cases_found_by_the_properties():
     """Cases Hypothesis found: a colon at the start leaves no space behind; a uniqueness suffix is
     transliterated too; a name of nothing storable gets its stand-in; originals are kept for a note."""
-    from booksync.fields import FieldFitter, Limits
+    from booksync.books.desktop.limits import DESKTOP_LIMITS
+    from booksync.fields import FieldFitter
 
-    fit = FieldFitter(Limits())
+    fit = FieldFitter(DESKTOP_LIMITS)
     assert fit.name("payment method", "name", ": 0", 31) == "- 0"
     assert fit.unique("member Ā", "customer name", "0", "Ā", 41, "member 0 in this run") == "0 (A)"
     assert fit.name("member 7", "customer name", "\ue000\ue001", 41, fallback="Member 7") == "Member 7"

@@ -10,8 +10,9 @@ Two kinds of rule live here:
   billing store (:func:`amount_problem`, :func:`quantity_problem`, :func:`sales_total_problem`,
   :func:`payment_total_problem`).
 
-Sources. Lengths: Intuit's ``qbxmlops130.xsd`` through the generated tables of
-:mod:`booksync.qbxml.schema` (``MAX_LENGTH``; reference/quickbooks-desktop.md §4). Characters: QuickBooks
+Sources. Lengths: each books port's :class:`Limits` (QuickBooks Desktop's from Intuit's ``qbxmlops130.xsd``
+through :mod:`booksync.qbxml.schema`, reference/quickbooks-desktop.md §4; QuickBooks Online's from Intuit's
+entity pages, reference/quickbooks-online.md §4). Characters: QuickBooks
 Desktop stores ISO-8859-1 only (reference §1, "Characters"). The colon separates a parent from its
 child in a list's FullName ("Parent:Child"), so a name must not hold one (reference §4, FullName; the
 simulator refuses it with 3020 as QuickBooks does). Amounts: ``AMTTYPE`` allows at most 13 digits before
@@ -34,7 +35,6 @@ from decimal import Decimal
 from anyascii import anyascii
 
 from booksync.domain import Adjustment
-from booksync.qbxml.schema import MAX_LENGTH
 
 _SPACES = re.compile(r"\s+")
 # C0 and C1 control characters: XML 1.0 cannot carry most of them and QuickBooks shows none of them.
@@ -49,38 +49,35 @@ QUANTITY_DECIMALS = 5
 ZERO = Decimal("0.00")
 
 
-def _qbd(aggregate: str, child: str) -> int:
-    return MAX_LENGTH[aggregate][child]
-
-
 @dataclass(frozen=True)
 class Limits:
-    """Field limits of an accounting system, in characters.
+    """Field limits of an accounting system, in characters: what the planner cuts each value to.
 
-    The defaults are QuickBooks Desktop's, read from the qbXML 13.0 schema (``MAX_LENGTH``); a books
-    port for another system passes its own. ``latin1_only``: the system stores ISO-8859-1 text only.
+    Each books port sets its own (:data:`booksync.books.desktop.limits.DESKTOP_LIMITS`, read from the qbXML
+    schema; ``ONLINE_LIMITS`` in :mod:`booksync.books.online.adapter`, from Intuit's entity pages).
+    ``latin1_only``: the system stores ISO-8859-1 text only (values outside it are transliterated).
     """
 
-    customer_name: int = _qbd("CustomerAdd", "Name")
-    company_name: int = _qbd("CustomerAdd", "CompanyName")
-    first_name: int = _qbd("CustomerAdd", "FirstName")
-    last_name: int = _qbd("CustomerAdd", "LastName")
-    address_line: int = _qbd("BillAddress", "Addr1")
-    city: int = _qbd("BillAddress", "City")
-    state: int = _qbd("BillAddress", "State")
-    postal_code: int = _qbd("BillAddress", "PostalCode")
-    phone: int = _qbd("CustomerAdd", "Phone")
-    email: int = _qbd("CustomerAdd", "Email")
-    account_number: int = _qbd("CustomerAdd", "AccountNumber")
-    customer_notes: int = _qbd("CustomerAdd", "Notes")
-    item_name: int = _qbd("ItemServiceAdd", "Name")
-    item_description: int = _qbd("SalesOrPurchase", "Desc")
-    payment_method_name: int = _qbd("PaymentMethodAdd", "Name")
-    invoice_ref_number: int = _qbd("InvoiceAdd", "RefNumber")
-    payment_ref_number: int = _qbd("ReceivePaymentAdd", "RefNumber")
-    memo: int = _qbd("InvoiceAdd", "Memo")
-    line_description: int = _qbd("InvoiceLineAdd", "Desc")
-    latin1_only: bool = True
+    customer_name: int
+    company_name: int
+    first_name: int
+    last_name: int
+    address_line: int
+    city: int
+    state: int
+    postal_code: int
+    phone: int
+    email: int
+    account_number: int
+    customer_notes: int
+    item_name: int
+    item_description: int
+    payment_method_name: int
+    invoice_ref_number: int
+    payment_ref_number: int
+    memo: int
+    line_description: int
+    latin1_only: bool
 
 
 def cut(value: str, limit: int) -> str:

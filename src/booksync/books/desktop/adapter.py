@@ -7,22 +7,19 @@ or the Windows request processor.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol
 
 from lxml import etree
 
-from booksync.domain import (PLACEHOLDER_MEMO, Action, ApplicationData, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
-                      PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBDeposit, QBDepositLine, QBListEntry,
-                      QBSnapshot, Ref, SalesData)
-from booksync.money import fmt
-from booksync.qbxml import build
-from booksync.errors import ConnectionFailure
-from booksync.qbxml.parse import MalformedResponse, Response, boolean, date, decimal, parse_response, text
-from booksync.qbxml.schema import MAX_LENGTH
-from booksync.fields import Limits
+from booksync.books.desktop.answers import (company_key, customer_of, deposit_of, placeholder_payment, remote_txn,
+                                            vendor_of)
+from booksync.books.desktop.limits import DESKTOP_LIMITS
+from booksync.books.desktop.requests import TXN_TYPES, request, restore_request
 from booksync.books.port import Outcome, RemoteTxn, Resolver
+from booksync.domain import Action, Kind, Operation, QBAccount, QBCompany, QBCustomer, QBDeposit, QBListEntry, QBSnapshot
+from booksync.qbxml import build
+from booksync.qbxml.parse import MalformedResponse, Response, boolean, date, decimal, parse_response, text
 
 PAGE = 500
 SNAPSHOT_CUSTOMER = ("ListID", "EditSequence", "Name", "FullName", "IsActive", "AccountNumber")
@@ -44,54 +41,6 @@ _ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstu
 "Weiß GmbH" and "Weiss GmbH" stay two names (the simulator compares with SQLite's NOCASE)."""
 _NOT_HOLDABLE = re.compile(r"[^\t\n\r\x20-\x7e\xa0-\xff]")
 """What no QuickBooks Desktop name holds: control characters and anything outside ISO-8859-1."""
-LIST_DEL_TYPES = {Kind.CUSTOMER: "Customer", Kind.ITEM: "ItemService", Kind.PAYMENT_METHOD: "PaymentMethod"}
-"""ListDelType of the lists booksync adds to (qbxml130.xsd ``ListDelType``), for undoing its adds."""
-CUSTOMER_FIELDS = ("Name", "IsActive", "CompanyName", "FirstName", "LastName", "BillAddress", "Phone", "Email",
-                   "AccountNumber", "Notes")
-"""The customer fields booksync writes (``_customer``): what a restore from a pre-image sets back."""
-ADDRESS_FIELDS = ("Addr1", "Addr2", "City", "State", "PostalCode")
-TXN_TYPES = {Kind.INVOICE: "Invoice", Kind.CREDIT_MEMO: "CreditMemo", Kind.PAYMENT: "ReceivePayment",
-             Kind.DEPOSIT: "Deposit"}
-
-DESKTOP_LIMITS = Limits(
-    customer_name=MAX_LENGTH["CustomerAdd"]["Name"], company_name=MAX_LENGTH["CustomerAdd"]["CompanyName"],
-    first_name=MAX_LENGTH["CustomerAdd"]["FirstName"], last_name=MAX_LENGTH["CustomerAdd"]["LastName"],
-    address_line=MAX_LENGTH["BillAddress"]["Addr1"], city=MAX_LENGTH["BillAddress"]["City"],
-    state=MAX_LENGTH["BillAddress"]["State"], postal_code=MAX_LENGTH["BillAddress"]["PostalCode"],
-    phone=MAX_LENGTH["CustomerAdd"]["Phone"], email=MAX_LENGTH["CustomerAdd"]["Email"],
-    account_number=MAX_LENGTH["CustomerAdd"]["AccountNumber"], item_name=MAX_LENGTH["ItemServiceAdd"]["Name"],
-    payment_method_name=MAX_LENGTH["PaymentMethodAdd"]["Name"],
-    invoice_ref_number=MAX_LENGTH["InvoiceAdd"]["RefNumber"],
-    payment_ref_number=MAX_LENGTH["ReceivePaymentAdd"]["RefNumber"], memo=MAX_LENGTH["InvoiceAdd"]["Memo"],
-    line_description=MAX_LENGTH["InvoiceLineAdd"]["Desc"], latin1_only=True)
-
-
-class CompanyUnidentified(ConnectionFailure):
-    """QuickBooks reported no FileID for the company: booksync cannot tell it from another company file."""
-
-
-def _same_owner(a: str, b: str) -> bool:
-    return a.strip().strip("{}").lower() == b.strip().strip("{}").lower()
-
-
-def company_key(company_ret: etree._Element, owner_id: str) -> str:
-    """The key of booksync's records for this company (the link table's ``company_key``): the FileID the Web
-    Connector stored under booksync's OwnerID (QBWC guide p.36: stored "the first time the Web Connector connects
-    to the company", returned to a CompanyQuery naming the OwnerID), else the company's public FileID (OwnerID 0;
-    the simulated company carries one). Never the company's name, which a user may change in QuickBooks.
-
-    Raises :class:`CompanyUnidentified` when the company carries neither."""
-    found = [(text(ext, "OwnerID"), text(ext, "DataExtValue")) for ext in company_ret.findall("DataExtRet")
-             if text(ext, "DataExtName") == "FileID" and text(ext, "DataExtValue")]
-    for wanted in ([owner_id] if owner_id else []) + ["0"]:
-        for owner, value in found:
-            if _same_owner(owner, wanted):
-                return value
-    raise CompanyUnidentified(
-        0, f"QuickBooks did not report a FileID for the company \"{text(company_ret, 'CompanyName')}\", so booksync "
-           "cannot tell it from another company file; nothing was read or written.",
-        "Add booksync to the QuickBooks Web Connector once ('booksync qwc', then add the .qwc file in the Web "
-        "Connector): the Web Connector stores the FileID in the company under booksync's OwnerID.")
 
 
 def _holdable(name: str) -> bool:
@@ -190,22 +139,10 @@ class DesktopBooks:
         if not customers:
             return QBSnapshot(info, accounts, items, methods, [], [], complete=False)
         include = SNAPSHOT_CUSTOMER + (("Balance",) if balances else ())
-        found = [self._customer(r, balances) for r in self.query("CustomerQuery", {"ActiveStatus": "All"},
+        found = [customer_of(r, balances) for r in self.query("CustomerQuery", {"ActiveStatus": "All"},
                                                                  include=include)]
-        vendors = [self._vendor(r) for r in self.query("VendorQuery", {"ActiveStatus": "All"})]
+        vendors = [vendor_of(r) for r in self.query("VendorQuery", {"ActiveStatus": "All"})]
         return QBSnapshot(info, accounts, items, methods, found, vendors)
-
-    @staticmethod
-    def _customer(ret: etree._Element, balances: bool = False) -> QBCustomer:
-        return QBCustomer(list_id=text(ret, "ListID"), name=text(ret, "Name"), full_name=text(ret, "FullName"),
-                          edit_sequence=text(ret, "EditSequence"),
-                          balance=decimal(ret, "Balance") if balances else None,
-                          is_active=boolean(ret, "IsActive", True), account_number=text(ret, "AccountNumber"))
-
-    @staticmethod
-    def _vendor(ret: etree._Element) -> QBListEntry:
-        return QBListEntry(list_id=text(ret, "ListID"), name=text(ret, "Name"), kind="Vendor",
-                           is_active=boolean(ret, "IsActive", True))
 
     def find_customers(self, list_ids: Iterable[str] = (),
                        names: Iterable[str] = ()) -> tuple[list[QBCustomer], list[QBListEntry]]:
@@ -234,10 +171,10 @@ class DesktopBooks:
                         for i in range(0, len(wanted), PAGE)]
         for kind, ret in self._lookup(lookups):
             if kind == "VendorQuery":
-                vendor = self._vendor(ret)
+                vendor = vendor_of(ret)
                 vendors[vendor.list_id] = vendor
             else:
-                customer = self._customer(ret)
+                customer = customer_of(ret)
                 customers[customer.list_id] = customer
         return list(customers.values()), list(vendors.values())
 
@@ -248,11 +185,11 @@ class DesktopBooks:
         folded = {name.translate(_ASCII_FOLD) for name in wanted}
         for ret in self.query("CustomerQuery", include=SNAPSHOT_CUSTOMER):
             if text(ret, "FullName").translate(_ASCII_FOLD) in folded:
-                customer = self._customer(ret)
+                customer = customer_of(ret)
                 customers[customer.list_id] = customer
         for ret in self.query("VendorQuery", include=("ListID", "Name", "IsActive")):
             if text(ret, "Name").translate(_ASCII_FOLD) in folded:
-                vendor = self._vendor(ret)
+                vendor = vendor_of(ret)
                 vendors[vendor.list_id] = vendor
 
     def _lookup(self, lookups: list[tuple[str, str, list[str], dict[str, Any]]]
@@ -297,7 +234,7 @@ class DesktopBooks:
         ids = list(dict.fromkeys(remote_ids))
         for _, ret in self._lookup([(f"{txn_type}Query", "TxnID", ids[i:i + PAGE], body)
                                     for i in range(0, len(ids), PAGE)]):
-            txn = self._remote_txn(kind, txn_type, ret)
+            txn = remote_txn(kind, txn_type, ret)
             out[txn.remote_id] = txn
         return out
 
@@ -336,27 +273,6 @@ class DesktopBooks:
                                                                   etree.tostring(ret, encoding="unicode"))
         return out
 
-    @staticmethod
-    def _remote_txn(kind: str, txn_type: str, ret: etree._Element) -> RemoteTxn:
-        total_path = {"Invoice": "Subtotal", "CreditMemo": "TotalAmount", "ReceivePayment": "TotalAmount",
-                      "Deposit": "DepositTotal"}[txn_type]
-        txn = RemoteTxn(remote_id=text(ret, "TxnID"), kind=kind, edit_sequence=text(ret, "EditSequence"),
-                        customer_id=text(ret, "CustomerRef/ListID"), date=text(ret, "TxnDate"),
-                        total=decimal(ret, total_path), ref_number=text(ret, "RefNumber"),
-                        deposit_account_id=text(ret, "DepositToAccountRef/ListID"))
-        for line in ret.findall(f"{txn_type}LineRet"):
-            txn.lines.append((text(line, "ItemRef/ListID"), decimal(line, "Amount")))
-        for app in ret.findall("AppliedToTxnRet"):
-            # Amount is the cash; each credit memo applied with it is a LinkedTxn of the application.
-            credits = sum((abs(decimal(link, "Amount")) for link in app.findall("LinkedTxn")
-                           if text(link, "TxnType") == "CreditMemo"), Decimal("0.00"))
-            txn.applied.append((text(app, "TxnID"), decimal(app, "Amount") + credits))
-        if txn_type == "Invoice":
-            txn.balance = decimal(ret, "BalanceRemaining")
-            txn.linked = [(text(link, "TxnID"), text(link, "TxnType"), text(link, "RefNumber"),
-                           abs(decimal(link, "Amount"))) for link in ret.findall("LinkedTxn")]
-        return txn
-
     def deposits_holding(self, payment_ids: list[str], since: str) -> dict[str, QBDeposit]:
         wanted = set(payment_ids)
         out: dict[str, QBDeposit] = {}
@@ -364,11 +280,11 @@ class DesktopBooks:
             return out
         body = {"TxnDateRangeFilter": {"FromTxnDate": since}, "IncludeLineItems": True}
         for ret in self.query("DepositQuery", body, iterate=False):
-            deposit = _deposit_of(ret)
+            deposit = deposit_of(ret)
             for line in deposit.lines:
                 if line.payment_id in wanted:
                     out[line.payment_id] = deposit
-                for marker_id in _placeholder_payment(line.memo):
+                for marker_id in placeholder_payment(line.memo):
                     out.setdefault(marker_id, deposit)
         return out
 
@@ -377,7 +293,7 @@ class DesktopBooks:
         out: list[QBDeposit] = []
         for start in range(0, len(txn_ids), PAGE):
             body = {"TxnID": txn_ids[start:start + PAGE], "IncludeLineItems": True}
-            out.extend(_deposit_of(ret) for ret in self.query("DepositQuery", body, iterate=False))
+            out.extend(deposit_of(ret) for ret in self.query("DepositQuery", body, iterate=False))
         return out
 
     def find_added(self, kind: str, ref: str, external_guid: str) -> tuple[str, str, str] | None:
@@ -401,7 +317,7 @@ class DesktopBooks:
     # ------------------------------------------------------------------ writing
 
     def render(self, ops: list[Operation], resolve: Resolver) -> bytes:
-        return build.message([self._request(op, resolve) for op in ops])
+        return build.message([request(op, resolve) for op in ops])
 
     def send(self, ops: list[Operation], resolve: Resolver) -> list[Outcome]:
         message = self.render(ops, resolve)
@@ -430,85 +346,13 @@ class DesktopBooks:
         return Outcome(op.seq, "done", remote_id=remote_id, edit_sequence=text(ret, "EditSequence"),
                        name=text(ret, "FullName") or text(ret, "Name"))
 
-    def _request(self, op: Operation, resolve: Resolver) -> etree._Element:
-        rid = op.seq
-        if op.action is Action.DELETE and op.kind in LIST_DEL_TYPES:  # ``booksync runs undo`` of a list add
-            return build.request("ListDel", {"ListDelType": LIST_DEL_TYPES[op.kind], "ListID": op.remote_id}, rid)
-        if op.action is Action.DELETE:
-            return build.request("TxnDel", {"TxnDelType": TXN_TYPES[op.kind], "TxnID": op.remote_id}, rid)
-        if op.action is Action.VOID:
-            return build.request("TxnVoid", {"TxnVoidType": TXN_TYPES[op.kind], "TxnID": op.remote_id}, rid)
-        body = self._body(op.payload, resolve)
-        if op.kind is Kind.DEPOSIT:
-            body = {"TxnID": op.remote_id, "EditSequence": op.edit_sequence, **body}
-        elif op.action is Action.MOD:
-            body = {"ListID" if op.kind is Kind.CUSTOMER else "TxnID": op.remote_id,
-                    "EditSequence": op.edit_sequence, **_mod_fields(op.kind, body)}
-        elif op.kind in TXN_TYPES:
-            body = _add_fields(TXN_TYPES[op.kind], body)
-        name = {Kind.CUSTOMER: "Customer", Kind.ITEM: "ItemService", Kind.PAYMENT_METHOD: "PaymentMethod"}.get(
-            op.kind) or TXN_TYPES[op.kind]
-        return build.request(f"{name}{op.action.value.capitalize()}", body, rid)
-
-    def _body(self, payload: Any, resolve: Resolver) -> dict[str, Any]:
-        if isinstance(payload, CustomerData):
-            return _customer(payload)
-        if isinstance(payload, ItemData):
-            return {"Name": payload.name, "SalesOrPurchase": {"Desc": payload.description,
-                                                              "AccountRef": _ref(payload.account, resolve)}}
-        if isinstance(payload, PaymentMethodData):
-            return {"Name": payload.name, "PaymentMethodType": payload.method_type}
-        if isinstance(payload, SalesData):
-            return _sales(payload, resolve)
-        if isinstance(payload, PaymentData):
-            return _payment(payload, resolve)
-        if isinstance(payload, DepositData):
-            return {"DepositLineMod": [_deposit_line(line, resolve) for line in payload.lines]}
-        raise TypeError(f"no qbXML for {type(payload).__name__}")
-
     def restore(self, kind: str, remote_id: str, version: str, record: str) -> Outcome:
         """Set a customer, invoice, credit memo or payment back to its pre-image (``record``: the Ret
         :meth:`pre_images` read before booksync changed it), with one Mod carrying ``version`` (its current
         EditSequence): the fields booksync writes, the lines (as new lines: QuickBooks gives them new
         TxnLineIDs) and a payment's applications (cash amounts; credits applied are not restored). Raises
         ValueError for a kind it cannot restore (deposits)."""
-        k = Kind(kind)
-        ret = etree.fromstring(record.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
-        body: dict[str, Any]
-        if k is Kind.CUSTOMER:
-            body = {"ListID": remote_id, "EditSequence": version}
-            for tag in CUSTOMER_FIELDS:  # "" clears a field the run filled
-                if tag == "BillAddress":
-                    body[tag] = {t: text(ret, f"BillAddress/{t}") for t in ADDRESS_FIELDS}
-                else:
-                    body[tag] = text(ret, tag) or ("true" if tag == "IsActive" else "")
-            name = "CustomerMod"
-        elif k in (Kind.INVOICE, Kind.CREDIT_MEMO):
-            txn_type = TXN_TYPES[k]
-            body = {"TxnID": remote_id, "EditSequence": version,
-                    "CustomerRef": {"ListID": text(ret, "CustomerRef/ListID")}, "TxnDate": text(ret, "TxnDate"),
-                    "RefNumber": text(ret, "RefNumber"), "Memo": text(ret, "Memo"),
-                    f"{txn_type}LineMod": [{"TxnLineID": "-1", "ItemRef": {"ListID": text(line, "ItemRef/ListID")},
-                                            "Desc": text(line, "Desc") or None,
-                                            "Quantity": text(line, "Quantity") or None,
-                                            "Rate": text(line, "Rate") or None, "Amount": text(line, "Amount")}
-                                           for line in ret.findall(f"{txn_type}LineRet")]}
-            if k is Kind.INVOICE:
-                body["DueDate"] = text(ret, "DueDate") or None
-            name = f"{txn_type}Mod"
-        elif k is Kind.PAYMENT:
-            method = text(ret, "PaymentMethodRef/ListID")
-            body = {"TxnID": remote_id, "EditSequence": version,
-                    "CustomerRef": {"ListID": text(ret, "CustomerRef/ListID")}, "TxnDate": text(ret, "TxnDate"),
-                    "RefNumber": text(ret, "RefNumber"), "TotalAmount": text(ret, "TotalAmount"),
-                    "PaymentMethodRef": {"ListID": method} if method else None, "Memo": text(ret, "Memo"),
-                    "DepositToAccountRef": {"ListID": text(ret, "DepositToAccountRef/ListID")},
-                    "AppliedToTxnMod": [{"TxnID": text(app, "TxnID"), "PaymentAmount": text(app, "Amount")}
-                                        for app in ret.findall("AppliedToTxnRet")]}
-            name = "ReceivePaymentMod"
-        else:
-            raise ValueError(f"booksync cannot restore a {k.label} from its pre-image")
-        message = build.message([build.request(name, body, 1)])
+        message = build.message([restore_request(kind, remote_id, version, record)])
         (rs,) = parse_response(self.transport.process(message), request=message)
         if not rs.ok:
             return Outcome(1, "failed", error=rs.error())
@@ -533,105 +377,3 @@ class DesktopBooks:
         return str(path)
 
 
-# ---------------------------------------------------------------------- payload → qbXML
-
-
-def placeholder(ref: Ref) -> str:
-    """The stand-in ID written into staged files for a record created earlier in the same run."""
-    return f"pending-{ref.kind}-{ref.local_id}"[:36]
-
-
-def _id(ref: Ref, resolve: Resolver) -> str:
-    return ref.remote_id or resolve(ref) or placeholder(ref)
-
-
-def _ref(ref: Ref, resolve: Resolver) -> dict[str, str]:
-    return {"ListID": _id(ref, resolve)}
-
-
-def _customer(c: CustomerData) -> dict[str, Any]:
-    address = {k: v for k, v in (("Addr1", c.address.line1), ("Addr2", c.address.line2), ("City", c.address.city),
-                                 ("State", c.address.state), ("PostalCode", c.address.postal_code)) if v}
-    body: dict[str, Any] = {"Name": c.name, "IsActive": c.is_active, "CompanyName": c.company_name or None,
-                            "FirstName": c.first_name or None, "LastName": c.last_name or None,
-                            "BillAddress": address or None, "Phone": c.phone or None, "Email": c.email or None,
-                            "AccountNumber": c.account_number or None, "Notes": c.notes or None,
-                            "ExternalGUID": c.external_guid or None}
-    return body
-
-
-def _sales(s: SalesData, resolve: Resolver) -> dict[str, Any]:
-    lines = [{"ItemRef": _ref(line.item, resolve), "Desc": line.description or None,
-              "Quantity": str(line.quantity), "Rate": str(line.rate), "Amount": fmt(line.amount)}
-             for line in s.lines]
-    return {"CustomerRef": _ref(s.customer, resolve), "TxnDate": s.date, "RefNumber": s.ref_number or None,
-            "DueDate": s.due_date, "Memo": s.memo or None, "ExternalGUID": s.external_guid or None,
-            "_lines": lines}
-
-
-def _application(a: ApplicationData, resolve: Resolver) -> dict[str, Any]:
-    body: dict[str, Any] = {"TxnID": _id(a.invoice, resolve), "PaymentAmount": fmt(a.amount)}
-    if a.credits:
-        body["SetCredit"] = [{"CreditTxnID": _id(c.credit_memo, resolve), "AppliedAmount": fmt(c.amount)}
-                             for c in a.credits]
-    return body
-
-
-def _payment(p: PaymentData, resolve: Resolver) -> dict[str, Any]:
-    return {"CustomerRef": _ref(p.customer, resolve), "TxnDate": p.date, "RefNumber": p.ref_number or None,
-            "TotalAmount": fmt(p.total), "PaymentMethodRef": _ref(p.method, resolve) if p.method else None,
-            "Memo": p.memo or None, "DepositToAccountRef": _ref(p.deposit_to, resolve),
-            "ExternalGUID": p.external_guid or None,
-            # The schema requires IsAutoApply or AppliedToTxnAdd; false keeps an unapplied payment as credit.
-            "IsAutoApply": False if not p.applications else None,
-            "_applications": [_application(a, resolve) for a in p.applications]}
-
-
-def _deposit_of(ret: etree._Element) -> QBDeposit:
-    """A DepositRet as the engine's :class:`QBDeposit` (a line from a payment names its TxnID)."""
-    lines = tuple(QBDepositLine(line_id=text(ln, "TxnLineID"),
-                                payment_id=text(ln, "TxnID") if text(ln, "TxnType") == "ReceivePayment" else "",
-                                entity_id=text(ln, "EntityRef/ListID"), account_id=text(ln, "AccountRef/ListID"),
-                                amount=decimal(ln, "Amount"), memo=text(ln, "Memo"))
-                  for ln in ret.findall("DepositLineRet"))
-    return QBDeposit(txn_id=text(ret, "TxnID"), edit_sequence=text(ret, "EditSequence"), date=text(ret, "TxnDate"),
-                     account_id=text(ret, "DepositToAccountRef/ListID"),
-                     account_name=text(ret, "DepositToAccountRef/FullName"), total=decimal(ret, "DepositTotal"),
-                     lines=lines)
-
-
-def _placeholder_payment(memo: str) -> list[str]:
-    prefix, suffix = PLACEHOLDER_MEMO.split("{txn_id}")
-    if memo.startswith(prefix) and memo.endswith(suffix):
-        return [memo[len(prefix):len(memo) - len(suffix)]]
-    return []
-
-
-def _deposit_line(line: Any, resolve: Resolver) -> dict[str, Any]:
-    if line.payment is not None:
-        return {"TxnLineID": line.line_id, "PaymentTxnID": _id(line.payment, resolve)}
-    if line.account is None:
-        return {"TxnLineID": line.line_id}
-    return {"TxnLineID": line.line_id, "EntityRef": _ref(line.entity, resolve) if line.entity else None,
-            "AccountRef": _ref(line.account, resolve), "Memo": line.memo or None, "Amount": fmt(line.amount)}
-
-
-def _mod_fields(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
-    """Turn an Add body into the Mod body: no ExternalGUID; lines as *LineMod with TxnLineID -1."""
-    out = {k: v for k, v in body.items() if k not in ("ExternalGUID",)}
-    if kind in (Kind.INVOICE, Kind.CREDIT_MEMO):
-        tag = "InvoiceLineMod" if kind is Kind.INVOICE else "CreditMemoLineMod"
-        out[tag] = [{"TxnLineID": "-1", **line} for line in out.pop("_lines")]
-    if kind is Kind.PAYMENT:
-        out.pop("IsAutoApply", None)
-        out["AppliedToTxnMod"] = out.pop("_applications")
-    return out
-
-
-def _add_fields(kind_tag: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Name the lines and applications of an Add body as the schema does."""
-    if "_lines" in body:
-        body[f"{kind_tag}LineAdd"] = body.pop("_lines")
-    if "_applications" in body:
-        body["AppliedToTxnAdd"] = body.pop("_applications")
-    return body
