@@ -11,7 +11,7 @@ from typing import Any
 from booksync.books.desktop.adapter import DESKTOP_LIMITS
 from booksync.domain import Kind, QBAccount, QBCompany, QBCustomer, QBListEntry, QBSnapshot
 from booksync.records import GLAccount, Link, Member, Sale, SaleLine
-from booksync.sync import corrections, planner  # noqa: F401  (re-exported for the tests)
+from booksync.sync import balances, corrections, planner  # noqa: F401  (re-exported for the tests)
 
 KEY = "company-key"
 DAY = dt.date(2025, 3, 3)
