@@ -117,10 +117,9 @@ def test_applications_to_void_or_unsynchronized_invoices_stop_the_run():
     """A payment may apply only to open invoices that QuickBooks has or this plan adds (INV1 is in QuickBooks, but
     void in the billing store)."""
     w = work(links={(Kind.INVOICE.value, 1): Link("TXN-INV1"), (Kind.INVOICE.value, 3): Link("TXN-INV3")})
-    payments = [pay(1, "R1", "30.00", (1, "INV1", "10.00"), (2, "INV2", "10.00"), (3, "INV3", "10.00"))]
-    payments[0] = Payment(**{**payments[0].__dict__, "applications": (
+    payments = [Payment(1, "R1", ACME.id, DAY, money("30.00"), 5, (
         Application(1, money("10.00"), Target("INV1", "void")), Application(2, money("10.00"), Target("INV2")),
-        Application(3, money("10.00"), Target("INV3")))})
+        Application(3, money("10.00"), Target("INV3"))))]
     problems = planner.application_problems(w, payments, planned=set())
     assert [(p.code, p.record, p.message) for p in problems] == [
         ("application-target", "payment R1", "applies to invoice INV1, which is void"),
@@ -232,7 +231,7 @@ def test_work_stamps_name_the_version_of_every_record_loaded():
     assert work().is_empty()
 
 
-def test_payments_of_a_run_need_their_external_guids_stable():
+def test_a_payments_external_guid_is_the_same_whenever_it_is_planned():
     """The same payment planned twice gets the same ExternalGUID (a lost answer is matched by it later)."""
     first = build(work(payments=[pay(1, "R1", "1.00")]), create_customers=False).plan.operations[0]
     again = planner.Planner(work(payments=[pay(1, "R1", "1.00")]), snapshot(items=ITEMS), linked(ACME),
