@@ -29,8 +29,11 @@ from sqlalchemy import select
 
 from booksync.config import Home
 from booksync.store.db import open_store
-from booksync.sources.csvfile.importer import (KINDS, SPECS, ImportFailed, ImportOptions, import_file, parse_date, parse_money,
-                                     parse_quantity)
+from booksync.kinds import IMPORT_KINDS as KINDS
+from booksync.sources.csvfile.importer import import_file
+from booksync.sources.layouts import SPECS
+from booksync.sources.report import ImportFailed
+from booksync.sources.values import ImportOptions, parse_date, parse_money, parse_quantity
 from booksync.store.models import Invoice, Member, Payment
 
 REPO = Path(__file__).resolve().parents[1]
@@ -388,9 +391,9 @@ def _members(rows: int) -> str:
 
 def test_exactly_max_rows_data_rows_are_read_and_one_more_is_refused(store, tmp_path, monkeypatch):
     """The header is not a data row (a file of exactly 1,000,000 was refused as "more than 1000000")."""
-    import booksync.sources.csvfile.importer as importer
+    import booksync.sources.csvfile.bounds as bounds
 
-    monkeypatch.setattr(importer, "MAX_ROWS", 5)
+    monkeypatch.setattr(bounds, "MAX_ROWS", 5)
     with store() as session:
         assert import_file(session, "members", write(tmp_path, "five.csv", _members(5))).added == 5
     with store() as session, pytest.raises(ImportFailed) as raised:

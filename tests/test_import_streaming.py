@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import booksync.sources.csvfile.importer as importer
+import booksync.sources.checks.members as member_checks
 from booksync.store.db import open_store
-from booksync.sources.csvfile.importer import ImportFailed, import_file
+from booksync.sources.csvfile.importer import import_file
+from booksync.sources.report import ImportFailed
 from booksync.store.models import Member
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -25,7 +26,7 @@ def sessions(tmp_path):
 
 
 def test_a_members_import_holds_a_batch_not_the_file(sessions, tmp_path, monkeypatch):
-    monkeypatch.setattr(importer, "MEMBER_BATCH", 500)
+    monkeypatch.setattr(member_checks, "MEMBER_BATCH", 500)
     write_members(tmp_path / "members.csv", 10_000)  # 1.6 MB; held whole with its records: 60 MB
     with sessions() as session:
         tracemalloc.start()
@@ -42,7 +43,7 @@ def test_a_members_import_holds_a_batch_not_the_file(sessions, tmp_path, monkeyp
 
 
 def test_a_problem_in_the_last_batch_leaves_the_store_as_it_was(sessions, tmp_path, monkeypatch):
-    monkeypatch.setattr(importer, "MEMBER_BATCH", 3)
+    monkeypatch.setattr(member_checks, "MEMBER_BATCH", 3)
     path = tmp_path / "members.csv"
     rows = [f"{7000 + i},Member {i},,active,\n" for i in range(10)]
     rows[9] = "7009,Member 9,,retired,\n"
@@ -58,7 +59,7 @@ def test_a_problem_in_the_last_batch_leaves_the_store_as_it_was(sessions, tmp_pa
 def test_a_bill_info_held_in_the_store_is_decided_after_the_whole_file(sessions, tmp_path, monkeypatch):
     """Member 8001 holds "Acme" in the store; the file gives "Acme" to 8005 in an early batch and, later,
     another Bill Info to 8001: accepted, as when the file was read whole. Without that later row: refused."""
-    monkeypatch.setattr(importer, "MEMBER_BATCH", 2)
+    monkeypatch.setattr(member_checks, "MEMBER_BATCH", 2)
     with sessions() as session:
         session.add(Member(number="8001", name="Old Acme", qb_customer="Acme"))
         session.commit()

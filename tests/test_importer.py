@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from booksync.store.db import open_store
-from booksync.sources.csvfile.importer import ImportFailed, import_file
+from booksync.sources.csvfile.importer import import_file
+from booksync.sources.report import ImportFailed
 from booksync.store.models import Invoice, InvoiceLine, Member, Payment
 
 MEMBERS = """number,name,company,contact_first,contact_last,address1,address2,city,state,postal_code,email,phone,status,qb_customer

@@ -30,7 +30,9 @@ from booksync.books.desktop.adapter import DesktopBooks
 from booksync.domain import Kind
 from booksync.simulator import create_company, open_company
 from booksync.store.db import open_store
-from booksync.sources.csvfile.importer import ImportFailed, ImportOptions, import_file
+from booksync.sources.csvfile.importer import import_file
+from booksync.sources.report import ImportFailed
+from booksync.sources.values import ImportOptions
 from booksync.store.models import Member
 from booksync.sync import planner
 from booksync.sync.engine import load_work

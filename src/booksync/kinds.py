@@ -2,9 +2,9 @@
 stands in a plan. Every part that needs per-kind knowledge reads it here (the engine's change marks, the
 importer's kinds, the ports' transaction types and entities, reports, the faces' choices).
 
-Adding a kind of record is a row here, its import spec (:mod:`booksync.sources.csvfile`), its payload
-(:mod:`booksync.domain`), and its renderers in each port and stand-in; docs/architecture.md "Adding a
-transaction kind" walks through it.
+Adding a kind of record is a row here, its import spec (its columns in :mod:`booksync.sources.layouts`, its
+checks in :mod:`booksync.sources.checks`), its payload (:mod:`booksync.domain`), and its renderers in each port
+and stand-in; docs/architecture.md "Adding a transaction kind" walks through it.
 
 Names per kind:
 

@@ -26,6 +26,7 @@ from rich.table import Table
 from booksync import __version__
 from booksync.config import database_url_of, initial_database_url
 from booksync.domain import Plan, operation_words
+from booksync.kinds import IMPORT_KINDS
 from booksync.exits import (EXIT_BUSY, EXIT_CHECKS, EXIT_DECLINED, EXIT_REFUSED, EXIT_UNEXPECTED, EXIT_USAGE, MEANING,
                      help_epilog)
 from booksync.cli.progress import PhaseProgress
@@ -116,7 +117,7 @@ def init(home_dir: Path | None) -> None:
 
 
 @cli.command("import")
-@click.argument("kind", type=click.Choice(["members", "gl-accounts", "invoices", "credit-memos", "payments"]))
+@click.argument("kind", type=click.Choice(IMPORT_KINDS))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--date-format", type=click.Choice(["iso", "us"]), default=None,
               help="Dates as YYYY-MM-DD (iso) or MM/DD/YYYY (us; ISO dates are read too). "
@@ -137,7 +138,9 @@ def import_cmd(kind: str, file: Path, date_format: str | None, amounts: str | No
     row is not imported at all; every problem is listed with its row, column,
     value and reason. Column layouts and settings: docs/import.md.
     """
-    from booksync.sources.csvfile.importer import MAX_PROBLEMS, ImportFailed, ImportOptions, import_file
+    from booksync.sources.csvfile.importer import import_file
+    from booksync.sources.report import MAX_PROBLEMS, ImportFailed
+    from booksync.sources.values import ImportOptions
 
     home = load_home(home_dir)
     setup_logging(home)

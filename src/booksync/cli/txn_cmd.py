@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from booksync.store.changes import ChangeRefused, edit_payment, set_status
+from booksync.sources.edits import edit_payment
+from booksync.store.changes import ChangeRefused, set_status
 from booksync.exits import EXIT_CHECKS
 from booksync.cli.common import console, err, home_option, load_home, sessions_for
 

@@ -1,15 +1,17 @@
-"""Changes to billing records made the way a membership system's user makes them:
-void or delete an invoice or credit memo, delete a payment, edit a payment.
+"""Changes to billing records made the way a membership system's user makes them: void or delete an
+invoice or credit memo, delete a payment. (Editing a payment goes through the payments import's checks:
+:mod:`booksync.sources.edits`.)
 
-Each change is recorded in the billing store only (with a new ``updated_at``);
-the next sync carries it to QuickBooks as a correction.
+Each change is recorded in the billing store only, through its write path (:mod:`booksync.store.write`,
+which gives the record a new ``updated_at``); the next sync carries it to QuickBooks as a correction.
 """
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booksync.store.models import Application, CreditMemo, Invoice, Payment, _now
+from booksync.store.models import Application, CreditMemo, Invoice, Payment
+from booksync.store.write import writing
 
 MODELS = {"invoice": Invoice, "credit-memo": CreditMemo, "payment": Payment}
 
@@ -18,7 +20,9 @@ class ChangeRefused(Exception):
     """The change cannot be made as asked; the message says why and what to do."""
 
 
-def _find(session: Session, kind: str, number: str):
+def find(session: Session, kind: str, number: str):
+    """The invoice, credit memo or payment (``kind`` "invoice", "credit-memo", "payment") numbered ``number``.
+    Raises :class:`ChangeRefused` when there is none."""
     record = session.scalar(select(MODELS[kind]).where(MODELS[kind].number == number))
     if record is None:
         raise ChangeRefused(f"There is no {kind.replace('-', ' ')} numbered {number}.")
@@ -39,7 +43,7 @@ def set_status(session: Session, kind: str, number: str, status: str) -> str:
     voiding a payment (QuickBooks cannot void payments: delete it), and an invoice or
     credit memo that payments still apply to (edit those payments first).
     """
-    record = _find(session, kind, number)
+    record = find(session, kind, number)
     label = f"{kind.replace('-', ' ')} {number}"
     if kind == "payment" and status == "void":
         raise ChangeRefused("QuickBooks cannot void a payment (TxnVoid has no ReceivePayment type); "
@@ -54,74 +58,6 @@ def set_status(session: Session, kind: str, number: str, status: str) -> str:
             receipts = ", ".join(sorted({session.get(Payment, a.payment_id).number for a in apps}))
             raise ChangeRefused(f"Payment(s) {receipts} apply to the {label}. Remove those applications first "
                                 f"(booksync payments edit RECEIPT --apply ...), then {status} it.")
-    record.status = status
-    record.updated_at = _now()
-    session.commit()
+    with writing(session):
+        record.status = status
     return f"The {label} is {'voided' if status == 'void' else 'deleted'}; the next sync carries it to QuickBooks."
-
-
-OPTIONS = {"member": "--member", "date": "--date", "amount": "--amount", "deposit_account": "--deposit-account",
-           "memo": "--memo", "apply_to": "--apply", "apply_amount": "--apply", "method": "its method",
-           "reference": "its reference", "apply_credit_memo": "its credit memo application",
-           "apply_credit_amount": "its credit memo application", "number": "the receipt number"}
-"""The option of ``payments edit`` that sets each column of the payments import (for messages)."""
-
-
-def edit_payment(session: Session, number: str, member: str | None = None, date: str | None = None,
-                 amount: str | None = None, applications: list[str] | None = None,
-                 deposit_account: str | None = None, memo: str | None = None) -> str:
-    """Edit a payment. ``applications`` are "INVOICE=AMOUNT" strings that replace the
-    payment's applications (an empty list or ["none"] removes them all; None keeps them).
-
-    The edited payment goes through the payments import's own checks (:func:`booksync.sources.csvfile.importer.import_rows`):
-    a deposit G/L account of a deposit type, invoices of the payment's member and open, applications within the
-    payment's amount and within each invoice's open balance (counting the other payments in the store), amounts
-    QuickBooks can hold. Whole or nothing; a payment whose values do not change keeps its ``updated_at``.
-
-    Raises :class:`ChangeRefused` naming the option and the reason, as the import would.
-    """
-    from booksync.sources.csvfile.importer import ImportFailed, import_rows
-
-    payment = _find(session, "payment", number)
-    if payment.status != "open":
-        raise ChangeRefused(f"Payment {number} was deleted.")
-    if member is not None and member != payment.member.number and applications is None and payment.applications:
-        raise ChangeRefused("--member: the payment applies to the old member's invoices; give its new "
-                            "applications with --apply (or --apply none).")
-    row = {"number": number, "member": payment.member.number if member is None else member,
-           "date": payment.date.isoformat() if date is None else date,
-           "amount": str(payment.amount) if amount is None else amount,
-           "method": payment.method, "reference": payment.reference,
-           "deposit_account": payment.deposit_account.number if deposit_account is None else deposit_account,
-           "memo": payment.memo if memo is None else memo}
-    if applications is None:
-        apps = [{"apply_to": a.invoice.number, "apply_amount": str(a.amount),
-                 "apply_credit_memo": a.credit_memo.number if a.credit_memo is not None else "",
-                 "apply_credit_amount": str(a.credit_amount) if a.credit_memo is not None else ""}
-                for a in payment.applications]
-    else:
-        apps = []
-        for item in (a for a in applications if a.strip().lower() != "none"):
-            invoice_number, sep, value = item.partition("=")
-            if not sep or not invoice_number.strip() or not value.strip():
-                raise ChangeRefused(f"--apply {item!r}: give INVOICE=AMOUNT.")
-            apps.append({"apply_to": invoice_number.strip(), "apply_amount": value.strip()})
-    rows = [{**row, **app} for app in apps] or [row]
-    try:
-        result = import_rows(session, "payments", rows, source=f"payments edit {number}")
-    except ImportFailed as exc:
-        reasons = []
-        for p in exc.problems:
-            where = OPTIONS.get(p.column, p.column)
-            if p.column in ("apply_to", "apply_amount") and p.row >= 2 and p.row - 2 < len(apps):
-                app = apps[p.row - 2]
-                where = f"--apply {app['apply_to']}={app['apply_amount']}" if applications is not None else \
-                    f"its application to invoice {app['apply_to']}"
-            value = f" (value {p.value!r})" if p.value and p.column not in ("apply_to", "apply_amount") else ""
-            line = f"{where}: {p.reason}{value}."
-            if line not in reasons:
-                reasons.append(line)
-        raise ChangeRefused(" ".join(reasons)) from None
-    if not result.updated:
-        return f"Payment {number} already holds these values; nothing changed."
-    return f"Payment {number} changed; the next sync carries it to QuickBooks."

@@ -1,0 +1,213 @@
+"""Payments: one row per application (to an invoice, with cash and/or a credit memo's credit), the payment's
+columns repeated on each of its rows. A payment deposits to a Bank or Other Current Asset account; its
+applications go to open invoices and credit memos of its own member, within the payment's amount and within
+what is left of each invoice and credit memo, counting the other open payments in the store.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session, selectinload
+
+from booksync.account_rules import DEPOSIT_GL_TYPES
+from booksync.fields import payment_total_problem
+from booksync.sources.checks.common import applied_in_store, by_number, count, group, present, receipts
+from booksync.sources.layouts import Row
+from booksync.sources.report import ImportResult
+from booksync.sources.values import BAD, ZERO, Reader, ok
+from booksync.store.models import Application, CreditMemo, GLAccount, Invoice, Member, Payment
+from booksync.store.write import assign, touch
+
+DEPOSIT_TYPES = DEPOSIT_GL_TYPES
+"""G/L account types a payment may deposit to (QuickBooks refuses others with 3140; reference §7): the deposit
+rule of :mod:`booksync.account_rules`."""
+
+
+@dataclass
+class _App:
+    row: Row
+    seq: int
+    invoice: Any
+    cash: Any
+    memo: Any
+    credit: Any
+
+
+
+@dataclass
+class _Payment:
+    """A payment as its rows give it, checked."""
+
+    number: str
+    first: Row
+    member: Any
+    account: Any
+    date: Any
+    amount: Any
+    apps: list[_App]
+
+
+def payments(session: Session, reader: Reader, result: ImportResult) -> None:
+    """Check every payment's rows, then the applications against the balances in the store; when the file
+    has no problem, add or update each payment with its applications (its ``updated_at`` kept when nothing
+    changed)."""
+    rows = [r for r in reader.table.rows if reader.check_text(r)]
+    groups = group(reader, rows)
+    members = by_number(session, Member, (g[0].get("member") for g in groups.values()))
+    accounts = by_number(session, GLAccount, (g[0].get("deposit_account") for g in groups.values()))
+    invoices = by_number(session, Invoice, (r.get("apply_to") for r in rows), selectinload(Invoice.lines),
+                         selectinload(Invoice.member))
+    memos = by_number(session, CreditMemo, (r.get("apply_credit_memo") for r in rows),
+                      selectinload(CreditMemo.lines), selectinload(CreditMemo.member))
+    existing = by_number(session, Payment, groups, selectinload(Payment.applications))
+    planned = [_payment(reader, number, rows_, members, accounts, invoices, memos) for number, rows_ in groups.items()]
+    _check_balances(session, reader, planned)
+    if reader.problems:
+        return
+    for payment in planned:
+        _write(session, reader, result, existing.get(payment.number), payment)
+
+
+def _payment(reader: Reader, number: str, rows: list[Row], members: dict[str, Any], accounts: dict[str, Any],
+             invoices: dict[str, Any], memos: dict[str, Any]) -> _Payment:
+    """The payment of ``rows`` checked: member, deposit account, date, amount and applications."""
+    first = rows[0]
+    member = members.get(first.get("member"))
+    if member is None:
+        reader.problem(first, "member", first.get("member"), "no member has this number")
+    account = accounts.get(first.get("deposit_account"))
+    if account is None:
+        reader.problem(first, "deposit_account", first.get("deposit_account"), "no G/L account has this number")
+    elif account.type not in DEPOSIT_TYPES:
+        reader.problem(first, "deposit_account", first.get("deposit_account"),
+                       f"G/L account {account.number} {account.name} is of type {account.type}; a payment is "
+                       "deposited to a Bank or OtherCurrentAsset account (normally Undeposited Funds)")
+    date = reader.date(first, "date")
+    amount = reader.money(first, "amount")
+    apps = [app for seq, row in enumerate(rows, 1)
+            if (app := _application(reader, row, seq, member, invoices, memos)) is not None]
+    if ok(amount) and amount is not None and all(ok(a.cash, a.credit) for a in apps):
+        problem = payment_total_problem(amount, any(a.credit or a.row.get("apply_credit_memo") for a in apps))
+        if problem:
+            reader.problem(first, "amount", first.get("amount"), problem)
+        cash = sum((a.cash for a in apps), ZERO)
+        if cash > amount and not problem:
+            reader.problem(first, "apply_amount", "", f"the amounts applied ({cash}) exceed the payment's "
+                                                      f"amount {amount}")
+    return _Payment(number, first, member, account, date, amount, apps)
+
+
+def _write(session: Session, reader: Reader, result: ImportResult, stored: Any, payment: _Payment) -> None:
+    """Add ``payment``, or update ``stored`` with it (applications replaced only when they differ)."""
+    is_new = stored is None
+    if is_new:
+        stored = Payment(number=payment.number)
+        session.add(stored)
+    first = payment.first
+    changed = assign(stored, present(reader, {
+        "member": payment.member, "date": payment.date, "amount": payment.amount, "method": first.get("method"),
+        "reference": first.get("reference"), "deposit_account": payment.account, "memo": first.get("memo")},
+        is_new, deposit_account="deposit_account"))
+    new_apps = [(a.invoice.id, a.cash, a.memo.id if a.memo else None, a.credit) for a in payment.apps]
+    old_apps = [(a.invoice_id, a.amount, a.credit_memo_id, a.credit_amount) for a in stored.applications]
+    if new_apps != old_apps:
+        stored.applications.clear()
+        session.flush()
+        for a in payment.apps:
+            stored.applications.append(Application(seq=a.seq, invoice=a.invoice, amount=a.cash,
+                                                   credit_memo=a.memo, credit_amount=a.credit))
+        changed = True
+    if changed and not is_new:
+        touch(stored)
+    count(result, is_new, changed)
+
+
+def _non_negative(reader: Reader, row: Row, column: str) -> Any:
+    value = reader.money(row, column, ZERO)
+    if ok(value) and value < 0:
+        reader.problem(row, column, row.get(column), "an applied amount must not be negative")
+        return BAD
+    return value
+
+
+def _application(reader: Reader, row: Row, seq: int, member: Any, invoices: dict[str, Any],
+                 memos: dict[str, Any]) -> _App | None:
+    """The application on ``row``, or None when the row applies nothing (a payment kept as credit)."""
+    cash = _non_negative(reader, row, "apply_amount")
+    credit = _non_negative(reader, row, "apply_credit_amount")
+    if not row.get("apply_to"):
+        if row.get("apply_amount") or row.get("apply_credit_memo") or row.get("apply_credit_amount"):
+            reader.problem(row, "apply_to", "", "an application needs the invoice it applies to")
+        return None
+    invoice = invoices.get(row.get("apply_to"))
+    if invoice is None:
+        reader.problem(row, "apply_to", row.get("apply_to"), "no invoice has this number")
+    elif member is not None and invoice.member_id != member.id:
+        reader.problem(row, "apply_to", row.get("apply_to"),
+                       f"the invoice belongs to member {invoice.member.number}, not {member.number}")
+    elif invoice.status != "open":
+        reader.problem(row, "apply_to", row.get("apply_to"), f"the invoice is {invoice.status}")
+    memo = None
+    if row.get("apply_credit_memo"):
+        memo = memos.get(row.get("apply_credit_memo"))
+        if memo is None:
+            reader.problem(row, "apply_credit_memo", row.get("apply_credit_memo"), "no credit memo has this number")
+        elif member is not None and memo.member_id != member.id:
+            reader.problem(row, "apply_credit_memo", row.get("apply_credit_memo"),
+                           f"the credit memo belongs to member {memo.member.number}, not {member.number}")
+        elif memo.status != "open":
+            reader.problem(row, "apply_credit_memo", row.get("apply_credit_memo"), f"the credit memo is {memo.status}")
+        if ok(credit) and not credit:
+            reader.problem(row, "apply_credit_amount", row.get("apply_credit_amount"),
+                           "applying a credit memo needs the credit applied (apply_credit_amount)")
+    elif ok(credit) and credit:
+        reader.problem(row, "apply_credit_memo", "", "apply_credit_amount needs the credit memo it comes from")
+    if ok(cash, credit) and not cash and not credit and row.get("apply_credit_memo") == "":
+        reader.problem(row, "apply_amount", row.get("apply_amount"),
+                       f"the application to invoice {row.get('apply_to')} applies nothing (give apply_amount)")
+    if invoice is None or (row.get("apply_credit_memo") and memo is None):
+        return _App(row, seq, None, BAD, None, BAD)
+    return _App(row, seq, invoice, cash, memo, credit)
+
+
+def _check_balances(session: Session, reader: Reader, planned: list[_Payment]) -> None:
+    """Applications must not exceed an invoice's balance, nor a credit memo's unused credit, counting the
+    other open payments in the store (QuickBooks refuses both with 3210)."""
+    numbers = {p.number for p in planned}
+    apps = [a for p in planned for a in p.apps if a.invoice is not None and ok(a.cash, a.credit)]
+    invoice_ids = sorted({a.invoice.id for a in apps})
+    memo_ids = sorted({a.memo.id for a in apps if a.memo is not None})
+    applied = applied_in_store(session, Application.invoice_id, invoice_ids, numbers)
+    used = applied_in_store(session, Application.credit_memo_id, memo_ids, numbers, credit_only=True)
+    running: dict[int, Decimal] = {}
+    reported: set[int] = set()
+    this = reader.table.this
+    upto = " up to this row" if this == "this file" else ""
+    for a in apps:
+        invoice = a.invoice
+        before, paid_by = applied.get(invoice.id, (ZERO, []))
+        running[invoice.id] = running.get(invoice.id, ZERO) + a.cash + a.credit
+        if before + running[invoice.id] > invoice.total and invoice.id not in reported:
+            reported.add(invoice.id)
+            elsewhere = f", {before} applied by {receipts(paid_by)}" if paid_by else ""
+            reader.problem(a.row, "apply_amount", a.row.get("apply_amount"),
+                           f"invoice {invoice.number} has {invoice.total - before} left to pay (total "
+                           f"{invoice.total}{elsewhere}); {this} applies {running[invoice.id]} to it{upto}")
+    running.clear()
+    reported.clear()
+    for a in apps:
+        memo = a.memo
+        if memo is None:
+            continue
+        before, paid_by = used.get(memo.id, (ZERO, []))
+        running[memo.id] = running.get(memo.id, ZERO) + a.credit
+        if before + running[memo.id] > memo.total and memo.id not in reported:
+            reported.add(memo.id)
+            elsewhere = f", {before} used by {receipts(paid_by)}" if paid_by else ""
+            reader.problem(a.row, "apply_credit_amount", a.row.get("apply_credit_amount"),
+                           f"credit memo {memo.number} has {memo.total - before} of credit left (total "
+                           f"{memo.total}{elsewhere}); {this} uses {running[memo.id]} of it{upto}")
+
+
