@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from booksync.sources import edits
 from booksync.store import changes
 from booksync.store.db import make_engine
 from booksync.store.models import (Application, Base, CreditMemo, CreditMemoLine, GLAccount, Invoice, InvoiceLine,
@@ -101,7 +102,7 @@ def test_a_credit_memo_applied_through_an_open_payment_cannot_be_voided(session)
 
 
 def test_editing_a_payments_amount_and_applications(session):
-    said = changes.edit_payment(session, "R1", amount="90.00", applications=["INV1=50.00", "INV2=40.00"])
+    said = edits.edit_payment(session, "R1", amount="90.00", applications=["INV1=50.00", "INV2=40.00"])
     assert said == "Payment R1 changed; the next sync carries it to QuickBooks."
     r1 = get(session, Payment, "R1")
     assert r1.amount == Decimal("90.00") and r1.updated_at > THEN
@@ -110,12 +111,12 @@ def test_editing_a_payments_amount_and_applications(session):
 
 
 def test_an_edit_that_changes_nothing_keeps_the_payments_version(session):
-    assert changes.edit_payment(session, "R1", memo="") == "Payment R1 already holds these values; nothing changed."
+    assert edits.edit_payment(session, "R1", memo="") == "Payment R1 already holds these values; nothing changed."
     assert get(session, Payment, "R1").updated_at == THEN
 
 
 def test_apply_none_removes_every_application(session):
-    changes.edit_payment(session, "R1", applications=["none"])
+    edits.edit_payment(session, "R1", applications=["none"])
     assert get(session, Payment, "R1").applications == []
 
 
@@ -126,7 +127,7 @@ def test_apply_none_removes_every_application(session):
 ])
 def test_edits_refused_before_the_import_checks(session, kw, message):
     with pytest.raises(changes.ChangeRefused) as refused:
-        changes.edit_payment(session, "R1", **kw)
+        edits.edit_payment(session, "R1", **kw)
     assert str(refused.value) == message
 
 
@@ -134,10 +135,10 @@ def test_edits_refused_by_the_import_checks_name_the_option(session):
     """An application over the invoice's open balance, and an unknown deposit account, are refused by the payments
     import's own checks; the message names the option that set the value, and nothing is written."""
     with pytest.raises(changes.ChangeRefused) as refused:
-        changes.edit_payment(session, "R1", amount="200.00", applications=["INV1=150.00"])
+        edits.edit_payment(session, "R1", amount="200.00", applications=["INV1=150.00"])
     assert str(refused.value).startswith("--apply INV1=150.00: ")
     with pytest.raises(changes.ChangeRefused) as refused:
-        changes.edit_payment(session, "R1", deposit_account="9999")
+        edits.edit_payment(session, "R1", deposit_account="9999")
     assert str(refused.value).startswith("--deposit-account: ") and "'9999'" in str(refused.value)
     session.rollback()
     r1 = get(session, Payment, "R1")
@@ -146,4 +147,4 @@ def test_edits_refused_by_the_import_checks_name_the_option(session):
 
 def test_a_deleted_payment_cannot_be_edited(session):
     with pytest.raises(changes.ChangeRefused, match="^Payment R2 was deleted.$"):
-        changes.edit_payment(session, "R2", memo="x")
+        edits.edit_payment(session, "R2", memo="x")

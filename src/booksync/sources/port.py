@@ -8,10 +8,10 @@ Two ways a source can serve the engine, one Protocol each:
 
 * :class:`BillingSource` (pull): the engine asks it for members, G/L accounts, transactions by kind, what
   changed since a mark, and each record's stable identity. **Today the only implementation is the billing
-  store itself**: the engine reads it directly (``store/rows.py`` for the records to plan,
-  ``sync/engine.py`` ``change_candidates`` for the change marks, ``store/links.py`` for identities); this
-  Protocol records that contract in one place, so that a source the engine reads without a copy in the store
-  is an addition, not surgery.
+  store itself, and the engine reads it directly, not through this Protocol** (``store/rows.py`` for the
+  records to plan, ``sync/engine.py`` ``change_candidates`` for the change marks, ``store/links.py`` for
+  identities); the Protocol records that contract in one place, so that a source the engine reads without
+  a copy in the store is an addition, not surgery.
 * :class:`PushSource` (push): a source that writes its records into the billing store, through the per-kind
   checks (``sources/checks/``: validate and upsert) and the store's write path (``store/write.py``, which
   keeps the ``updated_at`` invariant the change marks rely on). The engine then reads the store as above and
@@ -36,41 +36,40 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol
 
 from booksync.domain import Kind
+from booksync.records import GLAccountRecord, MemberRecord, PaymentRecord, SaleRecord
 
 
 class BillingSource(Protocol):
     """What the sync engine needs to read from a billing source (the pull side).
 
-    Records are read-only values with attributes named as the billing store's columns
-    (:mod:`booksync.store.models`; today's realisation: the light rows of :mod:`booksync.store.rows`).
-    Money is ``Decimal`` with two places, dates ``datetime.date``, times naive UTC ``datetime``.
+    Records have the shapes planning reads (:mod:`booksync.records`: the billing store hands over its ORM
+    models and the light rows of :mod:`booksync.store.rows`, tests literal rows). A record is known by its
+    kind and ``number``; its ``id`` is the source's handle for it within the source (the billing store's row
+    id), which other records use to name it (``member_id``, ``gl_account_id``, ``invoice_id``...). Money is
+    ``Decimal`` with two places, dates ``datetime.date``, ``updated_at`` naive UTC ``datetime``.
     """
 
-    def members(self, numbers: Iterable[str] | None = None) -> Iterator[Any]:
-        """Members, every one or those with these numbers. Each has ``number`` (its identity), ``name``,
-        ``company``, ``contact_first``, ``contact_last``, ``address1``, ``address2``, ``city``, ``state``,
-        ``postal_code``, ``email``, ``phone``, ``status`` ("active" or "inactive"), ``qb_customer`` (the Bill
-        Info: the QuickBooks customer's full name, "" when none) and ``updated_at``."""
+    def members(self, ids: Iterable[int] | None = None) -> Iterator[MemberRecord]:
+        """Members, every one or those with these ids. ``qb_customer`` is the Bill Info (the QuickBooks
+        customer's full name, "" when none)."""
 
-    def gl_accounts(self) -> Iterator[Any]:
-        """Every G/L account: ``number`` (its identity), ``name``, ``type`` (one of
-        :data:`booksync.account_rules.GL_TYPES`) and ``qb_account`` (its cross reference, "" when none)."""
+    def gl_accounts(self) -> Iterator[GLAccountRecord]:
+        """Every G/L account; ``type`` is one of :data:`booksync.account_rules.GL_TYPES`, ``qb_account`` its
+        cross reference ("" when none)."""
 
-    def transactions(self, kind: Kind, numbers: Iterable[str] | None = None) -> Iterator[Any]:
-        """Transactions of ``kind`` (``Kind.INVOICE``, ``Kind.CREDIT_MEMO``, ``Kind.PAYMENT``: the kinds of
-        :data:`booksync.kinds.BILLED_TRANSACTIONS`), every one or those with these numbers, in plan order (date,
-        number). Each has ``number`` (its identity), ``member`` (the member's number), ``date``, ``status``
-        ("open", "void", "deleted") and ``updated_at``. Invoices and credit memos add ``due_date`` (or None),
-        ``memo`` and ``lines`` (``seq``, ``gl_account`` number, ``description``, ``quantity``, ``rate``,
-        ``amount``); payments add ``amount``, ``method``, ``reference``, ``deposit_account`` (a G/L account
-        number), ``memo`` and ``applications`` (``seq``, ``invoice`` number, ``amount``, ``credit_memo``
-        number or "", ``credit_amount``). Raises ``KeyError`` for another kind."""
+    def transactions(self, kind: Kind, ids: Iterable[int] | None = None) -> Iterator[SaleRecord | PaymentRecord]:
+        """Transactions of ``kind``, every one or those with these ids, in plan order (date, number, id):
+        :class:`~booksync.records.SaleRecord` (with its lines) for ``Kind.INVOICE`` and ``Kind.CREDIT_MEMO``,
+        :class:`~booksync.records.PaymentRecord` (with its applications) for ``Kind.PAYMENT`` (the kinds of
+        :data:`booksync.kinds.BILLED_TRANSACTIONS`). ``status`` "void" or "deleted" records are included (the
+        engine carries them as corrections). Raises ``KeyError`` for another kind."""
 
-    def changed_since(self, mark: dt.datetime | None) -> dict[Kind, list[str]]:
-        """The numbers of the records of each kind (``Kind.CUSTOMER`` for members, and each billed transaction
-        kind) whose ``updated_at`` is after ``mark`` (naive UTC); every record when ``mark`` is None. A record
+    def changed_since(self, mark: dt.datetime | None) -> dict[Kind, list[int]]:
+        """The ids of the records of each kind (``Kind.CUSTOMER`` for members, and each billed transaction kind)
+        whose ``updated_at`` is after ``mark`` (naive UTC), sorted; every record when ``mark`` is None. A record
         changed in any way (its lines or applications included) must be named; one written again unchanged must
-        not (docs/architecture.md "Change marks")."""
+        not (docs/architecture.md "Change marks"; the billing store keeps this through
+        :mod:`booksync.store.write`)."""
 
 
 class PushSource(Protocol):
