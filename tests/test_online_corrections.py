@@ -621,7 +621,7 @@ def test_deleting_the_only_payment_of_a_deposit(books: Books, cli) -> None:  # n
 def test_the_zeroing_void_of_a_credit_memo_keeps_its_marker_and_the_4000_limit() -> None:
     """void_credit_memo_body: every SalesItemLine back with its Id, 0.00 and Qty 0; "Voided - " before the memo,
     booksync's marker kept on its own line, PrivateNote ≤ 4000 (reference §4) even after a 3950-character memo."""
-    from booksync.books.online.adapter import marker, private_note, void_credit_memo_body
+    from booksync.books.online.bodies import marker, private_note, void_credit_memo_body
     from booksync.domain import Action, Kind, Operation
 
     guid = "{6F1A2B3C-0000-4000-8000-000000000001}"

@@ -55,7 +55,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from booksync.books.online import payloads as qbo_json
+from booksync.money import json_dumps, json_loads
 from booksync.qbo_double.company import ENTITIES, TRANSACTIONS, Company, Fault
 from booksync.qbo_double.oauth import OAuthServer
 from booksync.qbo_double.query import parse as parse_query
@@ -357,7 +357,7 @@ class QboDouble:
 
     async def _revoke(self, request: Request) -> Response:
         try:
-            token = qbo_json.loads(await request.body()).get("token", "")
+            token = json_loads(await request.body()).get("token", "")
         except ValueError:
             token = ""
         with self.lock:
@@ -377,12 +377,31 @@ class QboDouble:
         if raw:
             content_type = request.headers.get("content-type", "")
             try:
-                body = qbo_json.loads(raw) if "json" in content_type else raw.decode()
+                body = json_loads(raw) if "json" in content_type else raw.decode()
             except ValueError:
                 return self._fault_response(Fault(2010, "Request has invalid or unsupported property",
                                                   "The request body is not valid JSON"), record)
         items = len(body.get("BatchItemRequest") or []) if rest == "batch" and isinstance(body, dict) else 0
         record["items"] = items
+        refused = self._refuse_session(request, realm, params, record)
+        if refused is not None:
+            return refused
+        try:
+            throttled = self._throttle(realm, items, rest == "batch", record)
+            if throttled is not None:
+                return throttled
+            if self.config.latency:
+                await asyncio.sleep(self.config.latency)
+            return self._answer(request, realm, rest, params, body, record)
+        finally:
+            with self.lock:
+                self._in_flight[realm] -= 1
+            record["ms"] = round((time.monotonic() - started) * 1000, 2)
+
+    def _refuse_session(self, request: Request, realm: str, params: dict[str, str],
+                        record: dict[str, Any]) -> Response | None:
+        """Log the request, then refuse an access token the double did not issue for ``realm`` (401, fault
+        3200) or, with ``strict_minorversion``, a minorversion before 75; otherwise count it in flight (None)."""
         with self.lock:
             self.stats.log.append(record)
             if params.get("minorversion"):
@@ -402,53 +421,57 @@ class QboDouble:
                                                   "strict check)", "minorversion"), record)
             self._in_flight[realm] = self._in_flight.get(realm, 0) + 1
             self.stats.max_in_flight = max(self.stats.max_in_flight, self._in_flight[realm])
-        try:
-            with self.lock:
-                weight = items if (items and self.config.count_batch_items) else 1
-                throttled = self._throttle_next > 0 or self._in_flight[realm] > self.config.concurrency_limit \
-                    or not self._admit(realm, weight, rest == "batch")
-                if throttled:
-                    self._throttle_next = max(0, self._throttle_next - 1)
-                    self.stats.throttled += 1
-                    record["status"] = 429
-                    return JSONResponse({"fault": {"error": [{
-                        "message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
-                        "detail": "The request limit was reached.", "code": "003001"}], "type": "SERVICE"},
-                        "time": dt.datetime.now().isoformat()}, status_code=429)
-                self.stats.max_batch_items = max(self.stats.max_batch_items, items)
-            if self.config.latency:
-                await asyncio.sleep(self.config.latency)
-            requestid = params.get("requestid", "")
-            with self.lock:
-                key = (realm, requestid)
-                if requestid and request.method == "POST" and key in self._replay:
-                    status, payload = self._replay[key]
-                    self.stats.replays += 1
-                    record["status"], record["replay"] = status, True
-                    return Response(payload, status_code=status, media_type="application/json")
-                company = self.companies.get(realm)
-                writes_before = company.writes if company else 0
-                try:
-                    status, answer = self.handle(realm, request.method, rest, params, body)
-                except Fault as fault:
-                    return self._fault_response(fault, record)
-                payload = qbo_json.dumps(answer).encode()
-                if requestid and request.method == "POST" and company is not None and company.writes > writes_before:
-                    self._replay[key] = (status, payload)
-                record["status"] = status
-            if self._should_drop(rest):
-                request.scope["booksync.drop"]["drop"] = True
-            return Response(payload, status_code=status, media_type="application/json",
-                            headers={"intuit_tid": f"double-{len(self.stats.log)}"})
-        finally:
-            with self.lock:
-                self._in_flight[realm] -= 1
-            record["ms"] = round((time.monotonic() - started) * 1000, 2)
+        return None
+
+    def _throttle(self, realm: str, items: int, batch: bool, record: dict[str, Any]) -> Response | None:
+        """429 (fault 3001) when a throttle was asked for, too many requests are in flight, or the realm's
+        window is full (reference §5); None when the request may go ahead."""
+        with self.lock:
+            weight = items if (items and self.config.count_batch_items) else 1
+            throttled = self._throttle_next > 0 or self._in_flight[realm] > self.config.concurrency_limit \
+                or not self._admit(realm, weight, batch)
+            if throttled:
+                self._throttle_next = max(0, self._throttle_next - 1)
+                self.stats.throttled += 1
+                record["status"] = 429
+                return JSONResponse({"fault": {"error": [{
+                    "message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                    "detail": "The request limit was reached.", "code": "003001"}], "type": "SERVICE"},
+                    "time": dt.datetime.now().isoformat()}, status_code=429)
+            self.stats.max_batch_items = max(self.stats.max_batch_items, items)
+        return None
+
+    def _answer(self, request: Request, realm: str, rest: str, params: dict[str, str], body: Any,
+                record: dict[str, Any]) -> Response:
+        """Handle the request, or replay the answer recorded for the same requestid of a POST that wrote
+        (reference §9: QuickBooks Online answers a repeated requestid from its record)."""
+        requestid = params.get("requestid", "")
+        with self.lock:
+            key = (realm, requestid)
+            if requestid and request.method == "POST" and key in self._replay:
+                status, payload = self._replay[key]
+                self.stats.replays += 1
+                record["status"], record["replay"] = status, True
+                return Response(payload, status_code=status, media_type="application/json")
+            company = self.companies.get(realm)
+            writes_before = company.writes if company else 0
+            try:
+                status, answer = self.handle(realm, request.method, rest, params, body)
+            except Fault as fault:
+                return self._fault_response(fault, record)
+            payload = json_dumps(answer).encode()
+            if requestid and request.method == "POST" and company is not None and company.writes > writes_before:
+                self._replay[key] = (status, payload)
+            record["status"] = status
+        if self._should_drop(rest):
+            request.scope["booksync.drop"]["drop"] = True
+        return Response(payload, status_code=status, media_type="application/json",
+                        headers={"intuit_tid": f"double-{len(self.stats.log)}"})
 
     def _fault_response(self, fault: Fault, record: dict[str, Any]) -> Response:
         record["status"] = fault.status
         body = {"Fault": fault.fault(), "time": dt.datetime.now().isoformat()}
-        return Response(qbo_json.dumps(body), status_code=fault.status, media_type="application/json")
+        return Response(json_dumps(body), status_code=fault.status, media_type="application/json")
 
     async def _stats(self, request: Request) -> Response:
         with self.lock:
@@ -457,15 +480,15 @@ class QboDouble:
             data["grants"] = dict(self.oauth.grants)
             if request.query_params.get("log") != "1":
                 data.pop("log")
-            return Response(qbo_json.dumps(data), media_type="application/json")
+            return Response(json_dumps(data), media_type="application/json")
 
     async def _config(self, request: Request) -> Response:
-        changes = qbo_json.loads(await request.body())
+        changes = json_loads(await request.body())
         self.configure(**{k: v for k, v in changes.items() if k in DoubleConfig.__dataclass_fields__})
         return JSONResponse({k: str(v) for k, v in dataclasses.asdict(self.config).items()})
 
     async def _faults(self, request: Request) -> Response:
-        spec = qbo_json.loads(await request.body())
+        spec = json_loads(await request.body())
         if spec.get("drop"):
             self.drop_responses(int(spec["drop"]), spec.get("path", ""))
         if spec.get("throttle"):
@@ -475,14 +498,14 @@ class QboDouble:
         return JSONResponse({"ok": True})
 
     async def _close_books(self, request: Request) -> Response:
-        spec = qbo_json.loads(await request.body())
+        spec = json_loads(await request.body())
         with self.lock:
             self.companies[spec.get("realm") or self.realm_id].book_close_date = spec.get("date") or None
         return JSONResponse({"ok": True})
 
 
     async def _revoke_realm(self, request: Request) -> Response:
-        spec = qbo_json.loads(await request.body() or b"{}")
+        spec = json_loads(await request.body() or b"{}")
         realm = str(spec.get("realm") or self.realm_id)
         with self.lock:
             self.oauth.revoke_realm(realm)

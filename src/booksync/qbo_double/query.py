@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from booksync.qbo_double.company import NAME_LISTS, Fault
+from booksync.qbo_double.rules import NAME_LISTS, Fault
 
 _TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<op><=|>=|=|<|>|\(|\)|,|\*)|(?P<word>[A-Za-z0-9_.\-:+]+))")
 
@@ -62,87 +62,103 @@ def _literal(kind: str, value: str) -> Any:
 
 
 def parse(text: str) -> Query:
-    """Parse a query; raises the double's 4000 QueryParserError Fault."""
-    toks = _tokens(text)
-    i = 0
-
-    def take(expected: str | None = None) -> tuple[str, str]:
-        nonlocal i
-        if i >= len(toks):
-            raise _fault(f"unexpected end of query, expected {expected or 'more'}")
-        tok = toks[i]
-        if expected and tok[1].upper() != expected:
-            raise _fault(f"expected {expected}, found {tok[1]!r}")
-        i += 1
-        return tok
-
-    def peek() -> str:
-        return toks[i][1].upper() if i < len(toks) else ""
-
-    take("SELECT")
-    count = False
-    if peek() == "*":
-        take()
-    elif peek().startswith("COUNT"):
-        take()
-        take("(")
-        take("*")
-        take(")")
-        count = True
-    else:
-        raise _fault("only SELECT * and SELECT COUNT(*) are supported (no projections)")
-    take("FROM")
-    query = Query(entity=take()[1], count=count)
-    if peek() == "WHERE":
-        take()
-        while True:
-            fld = take()[1]
-            op = take()[1].upper()
-            if op == "IN":
-                take("(")
-                values = []
-                while True:
-                    kind, value = take()
-                    values.append(_literal(kind, value))
-                    sep = take()[1]
-                    if sep == ")":
-                        break
-                    if sep != ",":
-                        raise _fault("expected , or ) in IN list")
-                query.where.append((fld, "IN", values))
-            elif op in ("=", "<", ">", "<=", ">=", "LIKE"):
-                kind, value = take()
-                query.where.append((fld, op, _literal(kind, value)))
-            else:
-                raise _fault(f"unsupported operator {op!r}")
-            if peek() == "AND":
-                take()
-                continue
-            if peek() == "OR":
-                raise _fault("OR is not supported")
-            break
-    if peek() in ("ORDERBY", "ORDER"):
-        if take()[1].upper() == "ORDER":
-            take("BY")
-        fld = take()[1]
-        descending = False
-        if peek() in ("ASC", "DESC"):
-            descending = take()[1].upper() == "DESC"
-        query.order = (fld, descending)
-    if peek() == "STARTPOSITION":
-        take()
-        query.start = int(take()[1])
-    if peek() == "MAXRESULTS":
-        take()
-        query.max_results = int(take()[1])
-    if i != len(toks):
-        raise _fault(f"unexpected {toks[i][1]!r}")
+    """Parse a query; raises the double's 4000 QueryParserError Fault (4001 for a page out of range)."""
+    parser = _Parser(_tokens(text))
+    parser.take("SELECT")
+    count = parser.projection()
+    parser.take("FROM")
+    query = Query(entity=parser.take()[1], count=count)
+    if parser.peek() == "WHERE":
+        parser.take()
+        parser.conditions(query)
+    parser.order_and_page(query)
+    if parser.i != len(parser.toks):
+        raise _fault(f"unexpected {parser.toks[parser.i][1]!r}")
     if query.max_results > 1000:
         raise Fault(4001, "Invalid query", f"QueryValidationError: value {query.max_results} is too large. Max "
                                            "allowed value is 1000", status=400)
     if query.start < 1:
         raise Fault(4001, "Invalid query", "QueryValidationError: STARTPOSITION starts at 1", status=400)
     return query
+
+
+class _Parser:
+    """The tokens of one query and the position reached."""
+
+    def __init__(self, toks: list[tuple[str, str]]) -> None:
+        self.toks = toks
+        self.i = 0
+
+    def take(self, expected: str | None = None) -> tuple[str, str]:
+        if self.i >= len(self.toks):
+            raise _fault(f"unexpected end of query, expected {expected or 'more'}")
+        tok = self.toks[self.i]
+        if expected and tok[1].upper() != expected:
+            raise _fault(f"expected {expected}, found {tok[1]!r}")
+        self.i += 1
+        return tok
+
+    def peek(self) -> str:
+        return self.toks[self.i][1].upper() if self.i < len(self.toks) else ""
+
+    def projection(self) -> bool:
+        """``*`` (False) or ``COUNT(*)`` (True); QuickBooks Online's query language has no column lists here."""
+        if self.peek() == "*":
+            self.take()
+            return False
+        if self.peek().startswith("COUNT"):
+            for expected in (None, "(", "*", ")"):
+                self.take(expected)
+            return True
+        raise _fault("only SELECT * and SELECT COUNT(*) are supported (no projections)")
+
+    def conditions(self, query: Query) -> None:
+        """``field OP value`` joined by AND (no OR); OP one of = < > <= >= LIKE, or IN (values)."""
+        while True:
+            fld = self.take()[1]
+            op = self.take()[1].upper()
+            if op == "IN":
+                query.where.append((fld, "IN", self.in_list()))
+            elif op in ("=", "<", ">", "<=", ">=", "LIKE"):
+                kind, value = self.take()
+                query.where.append((fld, op, _literal(kind, value)))
+            else:
+                raise _fault(f"unsupported operator {op!r}")
+            if self.peek() == "AND":
+                self.take()
+                continue
+            if self.peek() == "OR":
+                raise _fault("OR is not supported")
+            return
+
+    def in_list(self) -> list[Any]:
+        self.take("(")
+        values = []
+        while True:
+            kind, value = self.take()
+            values.append(_literal(kind, value))
+            sep = self.take()[1]
+            if sep == ")":
+                return values
+            if sep != ",":
+                raise _fault("expected , or ) in IN list")
+
+    def order_and_page(self, query: Query) -> None:
+        """``ORDERBY field [ASC|DESC]`` (or ORDER BY), ``STARTPOSITION n``, ``MAXRESULTS n``."""
+        if self.peek() in ("ORDERBY", "ORDER"):
+            if self.take()[1].upper() == "ORDER":
+                self.take("BY")
+            fld = self.take()[1]
+            descending = False
+            if self.peek() in ("ASC", "DESC"):
+                descending = self.take()[1].upper() == "DESC"
+            query.order = (fld, descending)
+        if self.peek() == "STARTPOSITION":
+            self.take()
+            query.start = int(self.take()[1])
+        if self.peek() == "MAXRESULTS":
+            self.take()
+            query.max_results = int(self.take()[1])
 
 
 def _value(obj: dict[str, Any], path: str) -> Any:

@@ -17,13 +17,15 @@ from fpdf import FPDF
 from jinja2 import Environment, select_autoescape
 
 from booksync.domain import Correction
+from booksync.kinds import BILLED_TRANSACTIONS, spec
 from booksync.reports.csv_safe import SafeWriter
 
 COLUMNS = ("Type", "Number", "Member", "Date", "Period", "G/L accounts", "What changed", "Action in QuickBooks",
            "Past period", "Closed", "Amount before", "Amount after", "Note")
 
-KINDS = (("Invoice", "invoices"), ("Credit memo", "credit memos"), ("Payment", "payments"))
-"""Kinds whose amounts are totalled, each on its own (adding invoices and payments together means nothing)."""
+KINDS = tuple((spec(kind).label.capitalize(), spec(kind).plural) for kind in BILLED_TRANSACTIONS)
+"""Kinds whose amounts are totalled, each on its own (adding invoices and payments together means nothing), as
+(``Correction.kind``, plural): ("Invoice", "invoices"), ("Credit memo", "credit memos"), ("Payment", "payments")."""
 
 HTML = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>QuickBooks Corrections Log {{ h.run_id }}</title>

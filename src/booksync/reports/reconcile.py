@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from booksync.books.port import BooksPort
 from booksync.domain import Kind, placeholder_payment
+from booksync.kinds import spec
 from booksync.store.links import GoneRecord, anchor_links
 from booksync.store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment
 
@@ -172,7 +173,7 @@ def _deposits(session: Session, port: BooksPort, snapshot, links, result: Reconc
     books_uf = sum((t.total for t in remote.values() if t.deposit_account_id == uf.list_id), ZERO) - placeholders
     if billing_uf != books_uf:
         result.deposit_differences.append(Difference(
-            f"Undeposited Funds: booksync's payments in no deposit", billing_uf, books_uf))
+            "Undeposited Funds: booksync's payments in no deposit", billing_uf, books_uf))
 
 
 def _accounts(session, port, snapshot, links, invoices, memos, payments, result: Reconciliation,
@@ -190,7 +191,7 @@ def _accounts(session, port, snapshot, links, invoices, memos, payments, result:
 
     for kind, records, sign in ((Kind.INVOICE, invoices, 1), (Kind.CREDIT_MEMO, memos, -1)):
         synced = [r for r in records if (kind.value, r.id) in links]
-        progress(f"Reading QuickBooks' {kind.label}s ({len(synced)})", 0, 1)
+        progress(f"Reading QuickBooks' {spec(kind).plural} ({len(synced)})", 0, 1)
         for r in synced:
             for line in r.lines:
                 billing[qb_account_of(line.gl_account_id)] += sign * line.amount

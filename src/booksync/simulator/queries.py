@@ -211,34 +211,7 @@ class Queries:
         fields["TxnDate"] = row["txn_date"]
         if row["ref_number"]:
             fields["RefNumber"] = row["ref_number"]
-        total = amount(row["total"])
-        if kind in ("Invoice", "CreditMemo"):
-            if row["due_date"]:
-                fields["DueDate"] = row["due_date"]
-            fields["Subtotal"] = str(total)
-            fields["SalesTaxPercentage"] = "0.00"
-            fields["SalesTaxTotal"] = "0.00"
-        if kind == "Invoice":
-            applied = self._applied_to_invoice(row["txn_id"])
-            fields["AppliedAmount"] = str(-amount(applied))
-            fields["BalanceRemaining"] = str(total - amount(applied))
-            fields["Memo"] = row["memo"] or None
-            fields["IsPaid"] = total - amount(applied) == 0
-        elif kind == "CreditMemo":
-            fields["TotalAmount"] = str(total)
-            fields["CreditRemaining"] = str(total - amount(self._credit_used(row["txn_id"])))
-            fields["Memo"] = row["memo"] or None
-        elif kind == "ReceivePayment":
-            fields["TotalAmount"] = str(total)
-            fields["PaymentMethodRef"] = self._ref(row["method_id"])
-            fields["Memo"] = row["memo"] or None
-            fields["DepositToAccountRef"] = self._ref(row["account_id"])
-            fields["UnusedPayment"] = str(total - amount(self._cash_applied(row["txn_id"])))
-            fields["UnusedCredits"] = "0.00"
-        elif kind == "Deposit":
-            fields["DepositToAccountRef"] = self._ref(row["account_id"])
-            fields["Memo"] = row["memo"] or None
-            fields["DepositTotal"] = str(total)
+        fields.update(self._amount_fields(kind, row))
         if row["external_guid"]:
             fields["ExternalGUID"] = row["external_guid"]
         if linked and kind in ("Invoice", "CreditMemo"):
@@ -254,6 +227,40 @@ class Queries:
         if only is not None:
             fields = {tag: value for tag, value in fields.items() if tag in only}
         return _aggregate(TXN_RET[kind], fields)
+
+    def _amount_fields(self, kind: str, row: sqlite3.Row) -> dict[str, Any]:
+        """The elements of a transaction's Ret that depend on its type, in schema order: totals, balances, the
+        memo and the deposit account (qbxmlops130.xsd InvoiceRet, CreditMemoRet, ReceivePaymentRet, DepositRet)."""
+        out: dict[str, Any] = {}
+        total = amount(row["total"])
+        if kind in ("Invoice", "CreditMemo"):
+            if row["due_date"]:
+                out["DueDate"] = row["due_date"]
+            out["Subtotal"] = str(total)
+            out["SalesTaxPercentage"] = "0.00"
+            out["SalesTaxTotal"] = "0.00"
+        if kind == "Invoice":
+            applied = self._applied_to_invoice(row["txn_id"])
+            out["AppliedAmount"] = str(-amount(applied))
+            out["BalanceRemaining"] = str(total - amount(applied))
+            out["Memo"] = row["memo"] or None
+            out["IsPaid"] = total - amount(applied) == 0
+        elif kind == "CreditMemo":
+            out["TotalAmount"] = str(total)
+            out["CreditRemaining"] = str(total - amount(self._credit_used(row["txn_id"])))
+            out["Memo"] = row["memo"] or None
+        elif kind == "ReceivePayment":
+            out["TotalAmount"] = str(total)
+            out["PaymentMethodRef"] = self._ref(row["method_id"])
+            out["Memo"] = row["memo"] or None
+            out["DepositToAccountRef"] = self._ref(row["account_id"])
+            out["UnusedPayment"] = str(total - amount(self._cash_applied(row["txn_id"])))
+            out["UnusedCredits"] = "0.00"
+        elif kind == "Deposit":
+            out["DepositToAccountRef"] = self._ref(row["account_id"])
+            out["Memo"] = row["memo"] or None
+            out["DepositTotal"] = str(total)
+        return out
 
     def _linked_txns(self, row: sqlite3.Row) -> list[dict[str, Any]]:
         """LinkedTxn of an invoice or a credit memo (IncludeLinkedTxns, qbxmlops130-annotated.xml InvoiceQueryRq;

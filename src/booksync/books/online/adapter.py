@@ -35,26 +35,22 @@ import json
 import logging
 import time
 import uuid
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from booksync.domain import operation_words
-from booksync.domain import (PLACEHOLDER_MEMO, Action, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
-                      PaymentMethodData, QBAccount, QBCompany, QBCustomer, QBDeposit, QBDepositLine, QBListEntry,
-                      QBSnapshot, Ref, SalesData)
-from booksync.money import CENT
-from booksync.fields import Limits
 from booksync.books.online import payloads as qbo_json
-from booksync.books.online.errors import (FaultEntry, QboFault, QboThrottled, QboUnsupported, fault_error,
-                         parse_fault)
+from booksync.books.online.bodies import batch_item, marker, record_label, ref_id, unsupported
+from booksync.books.online.errors import FaultEntry, QboFault, QboThrottled, QboUnsupported, fault_error, parse_fault
+from booksync.books.online.records import account_of, date_of, deposit_of, placeholder_payment, ref_value, remote_txn
 from booksync.books.online.transport import QboClient, quote
 from booksync.books.port import Outcome, RemoteTxn, Resolver
+from booksync.domain import (Action, DepositData, Kind, Operation, QBCompany, QBCustomer, QBDeposit, QBListEntry,
+                             QBSnapshot)
+from booksync.fields import Limits
+from booksync.kinds import KINDS, TRANSACTIONS
 
 log = logging.getLogger("booksync.online")
 
-PRIVATE_NOTE_MAX = 4000
-"""PrivateNote's limit (Intuit Invoice and Payment pages; reference §4)."""
 MAX_BATCH = 30
 """Operations per batch request (Intuit Batch page; other Intuit posts say 10 or 50: reference §5)."""
 
@@ -70,47 +66,13 @@ ONLINE_LIMITS = Limits(
     # QuickBooks Online stores UTF-8: nothing is transliterated.
     latin1_only=False)
 
-ENTITIES = {Kind.CUSTOMER: "Customer", Kind.ITEM: "Item", Kind.PAYMENT_METHOD: "PaymentMethod",
-            Kind.INVOICE: "Invoice", Kind.CREDIT_MEMO: "CreditMemo", Kind.PAYMENT: "Payment", Kind.DEPOSIT: "Deposit"}
-TRANSACTION_KINDS = (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.PAYMENT, Kind.DEPOSIT)
+ENTITIES = {row.kind: row.online_entity for row in KINDS}
+"""QuickBooks Online's entity of each kind (:mod:`booksync.kinds`)."""
+TRANSACTION_KINDS = TRANSACTIONS
 RECENT_DAYS = 30
 """How far back :meth:`OnlineBooks.find_added` looks for a booksync marker when no query filter finds the record."""
 
-ACCOUNT_TYPES = {
-    # QuickBooks Online AccountType (Intuit Account page) → the QuickBooks Desktop name the engine uses.
-    "Bank": "Bank", "Other Current Asset": "OtherCurrentAsset", "Fixed Asset": "FixedAsset",
-    "Other Asset": "OtherAsset", "Accounts Receivable": "AccountsReceivable", "Equity": "Equity",
-    "Expense": "Expense", "Other Expense": "OtherExpense", "Cost of Goods Sold": "CostOfGoodsSold",
-    "Accounts Payable": "AccountsPayable", "Credit Card": "CreditCard", "Long Term Liability": "LongTermLiability",
-    "Other Current Liability": "OtherCurrentLiability", "Income": "Income", "Other Income": "OtherIncome",
-}
-SPECIAL_SUBTYPES = {"UndepositedFunds": "UndepositedFunds", "OpeningBalanceEquity": "OpeningBalanceEquity",
-                    "RetainedEarnings": "RetainedEarnings"}
-CARD_METHODS = {"Visa", "MasterCard", "AmericanExpress", "Discover", "OtherCreditCard"}
-"""qbXML PaymentMethodType values that are credit cards; QuickBooks Online knows only CREDIT_CARD / NON_CREDIT_CARD."""
-
 _REQUEST_NS = uuid.UUID("3b0e8f0c-5a8e-4d3f-9a57-1d0f7f4e2c11")
-
-
-def account_type(qbo_type: str) -> str:
-    """The Desktop account type name for a QuickBooks Online AccountType (spaces removed when unknown)."""
-    return ACCOUNT_TYPES.get(qbo_type, qbo_type.replace(" ", ""))
-
-
-def placeholder(ref: Ref) -> str:
-    """The stand-in Id written into staged files for a record created earlier in the same run."""
-    return f"pending-{ref.kind}-{ref.local_id}"
-
-
-def _date(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value[:10]) if value else None
-    except ValueError:
-        return None
-
-
-def _ref_value(obj: Any) -> str:
-    return str(obj.get("value", "")) if isinstance(obj, dict) else ""
 
 
 class OnlineBooks:
@@ -160,22 +122,13 @@ class OnlineBooks:
         self._raw = {"CompanyInfo": info, "Preferences": prefs, **raw}
         company = QBCompany(
             name=info.get("CompanyName", ""),
-            closing_date=_date((prefs.get("AccountingInfoPrefs") or {}).get("BookCloseDate")),
+            closing_date=date_of((prefs.get("AccountingInfoPrefs") or {}).get("BookCloseDate")),
             product=f"QuickBooks Online ({self.environment or 'api'}, minorversion {self.client.minorversion})",
             first_fiscal_month=info.get("FiscalYearStartMonth") or "January")
-        accounts = []
-        for a in raw["Account"]:
-            special = SPECIAL_SUBTYPES.get(a.get("AccountSubType", ""), "")
-            kind = account_type(a.get("AccountType", ""))
-            if kind in ("AccountsReceivable", "AccountsPayable") and not special:
-                special = kind
-            accounts.append(QBAccount(list_id=str(a["Id"]), full_name=a.get("FullyQualifiedName") or a.get("Name", ""),
-                                      account_type=kind, number=a.get("AcctNum", "") or "", special=special,
-                                      is_active=bool(a.get("Active", True)),
-                                      balance=qbo_json.money(a.get("CurrentBalance"))))
+        accounts = [account_of(a) for a in raw["Account"]]
         items = [QBListEntry(list_id=str(i["Id"]), name=i.get("FullyQualifiedName") or i.get("Name", ""),
                              kind=i.get("Type", "Service"), is_active=bool(i.get("Active", True)),
-                             account_list_id=_ref_value(i.get("IncomeAccountRef")))
+                             account_list_id=ref_value(i.get("IncomeAccountRef")))
                  for i in raw["Item"]]
         methods = [QBListEntry(list_id=str(m["Id"]), name=m.get("Name", ""), kind="PaymentMethod",
                                is_active=bool(m.get("Active", True))) for m in raw["PaymentMethod"]]
@@ -207,7 +160,7 @@ class OnlineBooks:
         ``RemoteTxn.lines`` are (item Id, amount) of the SalesItemLines; ``applied`` are (invoice Id,
         amount applied to it, credits included) of a payment's lines.
         """
-        return {str(row["Id"]): self._remote_txn(kind, row) for row in self._read(Kind(kind), remote_ids)}
+        return {str(row["Id"]): remote_txn(kind, row) for row in self._read(Kind(kind), remote_ids)}
 
     def versions(self, kind: str, remote_ids: list[str]) -> dict[str, str]:
         """The SyncToken of each transaction found, by Id (the whole entities are read: 100 per query)."""
@@ -233,27 +186,6 @@ class OnlineBooks:
         return {str(row["Id"]): (str(row.get("SyncToken", "")), json.dumps(row, sort_keys=True, default=str))
                 for row in rows if row.get("Id") is not None}
 
-    @staticmethod
-    def _remote_txn(kind: str, row: dict[str, Any]) -> RemoteTxn:
-        txn = RemoteTxn(remote_id=str(row["Id"]), kind=kind, edit_sequence=str(row.get("SyncToken", "")),
-                        customer_id=_ref_value(row.get("CustomerRef")), date=row.get("TxnDate", ""),
-                        total=qbo_json.money(row.get("TotalAmt")),
-                        ref_number=row.get("DocNumber") or row.get("PaymentRefNum") or "",
-                        deposit_account_id=_ref_value(row.get("DepositToAccountRef")))
-        for line in row.get("Line") or []:
-            if line.get("DetailType") == "SalesItemLineDetail":
-                txn.lines.append((_ref_value((line.get("SalesItemLineDetail") or {}).get("ItemRef")),
-                                  qbo_json.money(line.get("Amount"))))
-            for linked in line.get("LinkedTxn") or []:
-                if kind == Kind.PAYMENT.value and linked.get("TxnType") == "Invoice":
-                    txn.applied.append((str(linked.get("TxnId", "")), qbo_json.money(line.get("Amount"))))
-        if kind == Kind.INVOICE.value:
-            # Invoice.Balance is what is left to pay; its LinkedTxn names the payments, without amounts.
-            txn.balance = qbo_json.money(row.get("Balance")) if "Balance" in row else None
-            txn.linked = [(str(t.get("TxnId", "")), str(t.get("TxnType", "")), "", None)
-                          for t in row.get("LinkedTxn") or []]
-        return txn
-
     def deposits_holding(self, payment_ids: list[str], since: str) -> dict[str, QBDeposit]:
         """The deposits dated on or after ``since`` (YYYY-MM-DD) holding any of ``payment_ids`` (or a line
         standing in for one, by its memo), by payment Id. Deposit lines: a linked line (``LinkedTxn`` of
@@ -267,7 +199,7 @@ class OnlineBooks:
             for line in deposit.lines:
                 if line.payment_id in wanted:
                     out[line.payment_id] = deposit
-                held = _placeholder_payment(line.memo)
+                held = placeholder_payment(line.memo)
                 if held:
                     out.setdefault(held, deposit)
         return out
@@ -329,8 +261,8 @@ class OnlineBooks:
         for chunk in self._chunks(ops):
             items = []
             for op in chunk:
-                item = self._item(op, resolve, op.edit_sequence or "(current)", None)
-                items.append(item if item is not None else {"bId": str(op.seq), "not sent": _unsupported(op)})
+                item = batch_item(op, resolve, op.edit_sequence or "(current)", None, self.custom_txn_numbers)
+                items.append(item if item is not None else {"bId": str(op.seq), "not sent": unsupported(op)})
             batches.append({"requestid": request_id(chunk), "BatchItemRequest": items})
         doc = {"request": f"POST /v3/company/{self.realm_id}/batch?minorversion={self.client.minorversion}"
                           "&requestid=REQUESTID", "batches": batches}
@@ -355,15 +287,15 @@ class OnlineBooks:
             for op in chunk:
                 token = op.edit_sequence or current["tokens"].get(op.remote_id or "", "")
                 try:
-                    item = self._item(op, resolve, token, current)
+                    item = batch_item(op, resolve, token, current, self.custom_txn_numbers)
                 except QboFault as exc:
                     outcomes[op.seq] = Outcome(op.seq, "failed", error=exc)
                     stop = True
                     continue
                 if item is None:
                     outcomes[op.seq] = Outcome(op.seq, "failed", error=QboUnsupported(
-                        [FaultEntry("0", "Unsupported operation", _unsupported(op))], "", _unsupported(op),
-                        _record(op)))
+                        [FaultEntry("0", "Unsupported operation", unsupported(op))], "", unsupported(op),
+                        record_label(op)))
                     stop = True
                     continue
                 items.append(item)
@@ -389,7 +321,7 @@ class OnlineBooks:
             # The whole batch was refused (e.g. more than 30 items, a malformed body).
             entries = entries or [FaultEntry(str(resp.status), f"HTTP {resp.status}", str(resp.data)[:300])]
             return {op.seq: Outcome(op.seq, "failed", error=fault_error(entries, fault_type, op.kind.value,
-                                                                        _record(op), resp.intuit_tid))
+                                                                        record_label(op), resp.intuit_tid))
                     for op in ops}
         by_bid = {str(a.get("bId")): a for a in answers if isinstance(a, dict)}
         out = {}
@@ -401,13 +333,13 @@ class OnlineBooks:
             item_type, item_entries = parse_fault(answer)
             if item_entries:
                 out[op.seq] = Outcome(op.seq, "failed", error=fault_error(item_entries, item_type, op.kind.value,
-                                                                          _record(op), resp.intuit_tid))
+                                                                          record_label(op), resp.intuit_tid))
                 continue
             entity = answer.get(ENTITIES[op.kind])
             if not isinstance(entity, dict):
                 out[op.seq] = Outcome(op.seq, "failed", error=QboFault(
                     [FaultEntry("0", "QuickBooks Online answered without the record", json.dumps(
-                        sorted(answer)))], "", "synchronize again; booksync checks what was written", _record(op)))
+                        sorted(answer)))], "", "synchronize again; booksync checks what was written", record_label(op)))
                 continue
             if op.action is Action.DELETE:
                 out[op.seq] = Outcome(op.seq, "done", remote_id=op.remote_id or str(entity.get("Id", "")))
@@ -434,7 +366,7 @@ class OnlineBooks:
                 continue
             if op.kind is Kind.DEPOSIT and isinstance(op.payload, DepositData):
                 by_kind.setdefault(Kind.DEPOSIT, set()).add(op.remote_id)
-                payments |= {_id(ln.payment, resolve) for ln in op.payload.lines if ln.payment is not None}
+                payments |= {ref_id(ln.payment, resolve) for ln in op.payload.lines if ln.payment is not None}
             elif op.kind is Kind.CREDIT_MEMO and op.action is Action.VOID:
                 by_kind.setdefault(Kind.CREDIT_MEMO, set()).add(op.remote_id)  # its lines are zeroed
             elif op.action is not Action.ADD and not op.edit_sequence:
@@ -458,71 +390,6 @@ class OnlineBooks:
 
     def _chunks(self, ops: list[Operation]) -> list[list[Operation]]:
         return [ops[i:i + self.batch_size] for i in range(0, len(ops), self.batch_size)]
-
-    # ------------------------------------------------------------------ payload → JSON
-
-    def _item(self, op: Operation, resolve: Resolver, sync_token: str,
-              current: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The BatchItemRequest of ``op``, or None when QuickBooks Online's API cannot do it. ``current`` is what
-        :meth:`_current` read (None when rendering: what would be read shows as "(current)")."""
-        entity = ENTITIES[op.kind]
-        bid = str(op.seq)
-        if op.action is Action.ADD:
-            return {"bId": bid, "operation": "create", entity: self._body(op, resolve, create=True)}
-        ident = {"Id": op.remote_id, "SyncToken": sync_token}
-        if op.kind is Kind.DEPOSIT and op.action is Action.MOD:
-            return {"bId": bid, "operation": "update",
-                    entity: {**ident, "sparse": True, **deposit_body(op, resolve, current)}}
-        if op.action is Action.MOD:
-            return {"bId": bid, "operation": "update",
-                    entity: {**ident, "sparse": True, **self._body(op, resolve, create=False)}}
-        if op.action is Action.VOID:
-            if op.kind is Kind.INVOICE:
-                return {"bId": bid, "operation": "update", "optionsData": "void", entity: ident}
-            if op.kind is Kind.PAYMENT:
-                return {"bId": bid, "operation": "update", "optionsData": "void", entity: {**ident, "sparse": True}}
-            if op.kind is Kind.CREDIT_MEMO:
-                return {"bId": bid, "operation": "update",
-                        entity: {**ident, "sparse": True, **void_credit_memo_body(op, current)}}
-            return None
-        if op.kind in TRANSACTION_KINDS:
-            return {"bId": bid, "operation": "delete", entity: ident}
-        return None
-
-    def _body(self, op: Operation, resolve: Resolver, create: bool) -> dict[str, Any]:
-        p = op.payload
-        if isinstance(p, CustomerData):
-            return customer_body(p, create)
-        if isinstance(p, ItemData):
-            return {"Name": p.name, "Description": p.description, "Type": "Service",
-                    "IncomeAccountRef": {"value": _id(p.account, resolve)}}
-        if isinstance(p, PaymentMethodData):
-            return {"Name": p.name, "Type": "CREDIT_CARD" if p.method_type in CARD_METHODS else "NON_CREDIT_CARD"}
-        if isinstance(p, SalesData):
-            return self.sales_body(op.kind, p, resolve, create)
-        if isinstance(p, PaymentData):
-            return payment_body(p, resolve, create)
-        raise TypeError(f"no QuickBooks Online JSON for {type(p).__name__}")
-
-    def sales_body(self, kind: Kind, s: SalesData, resolve: Resolver, create: bool) -> dict[str, Any]:
-        """Invoice or CreditMemo JSON: SalesItemLineDetail lines with ItemRef, Qty and UnitPrice (Intuit Invoice page)."""
-        body: dict[str, Any] = {"CustomerRef": {"value": _id(s.customer, resolve)}, "TxnDate": s.date.isoformat()}
-        memo = s.memo
-        if s.ref_number and self.custom_txn_numbers:
-            body["DocNumber"] = s.ref_number
-        elif s.ref_number:
-            memo = f"{s.ref_number}: {memo}" if memo else s.ref_number
-        if kind is Kind.INVOICE and s.due_date:
-            body["DueDate"] = s.due_date.isoformat()
-        note = private_note(memo, s.external_guid)
-        if note or not create:
-            body["PrivateNote"] = note
-        body["Line"] = [{"DetailType": "SalesItemLineDetail", "Amount": line.amount.quantize(CENT),
-                         **({"Description": line.description} if line.description else {}),
-                         "SalesItemLineDetail": {"ItemRef": {"value": _id(line.item, resolve)},
-                                                 "Qty": line.quantity, "UnitPrice": line.rate}}
-                        for line in s.lines]
-        return body
 
     # ------------------------------------------------------------------ the record of what was written, backup
 
@@ -590,187 +457,3 @@ def _guid(op: Operation) -> str:
     return guid.strip("{}").lower()
 
 
-def _id(ref: Ref, resolve: Resolver) -> str:
-    return ref.remote_id or resolve(ref) or placeholder(ref)
-
-
-def _record(op: Operation) -> str:
-    return f"{op.kind.label} {op.number}"
-
-
-def _unsupported(op: Operation) -> str:
-    action, _, kind = operation_words(op.action, op.kind).partition(" ")
-    return (f"QuickBooks Online cannot {action} a {kind}: make it inactive in QuickBooks Online "
-            "instead")
-
-
-def customer_body(c: CustomerData, create: bool) -> dict[str, Any]:
-    """Customer JSON (Intuit Customer page). An update sends every field booksync manages, empty ones as "",
-    so a value removed in the billing store is removed in QuickBooks Online too (sparse update)."""
-    body: dict[str, Any] = {"DisplayName": c.name, "Active": c.is_active}
-    for key, value in (("CompanyName", c.company_name), ("GivenName", c.first_name), ("FamilyName", c.last_name)):
-        if value or not create:
-            body[key] = value
-    address = {"Line1": c.address.line1, "Line2": c.address.line2, "City": c.address.city,
-               "CountrySubDivisionCode": c.address.state, "PostalCode": c.address.postal_code}
-    if create:
-        address = {k: v for k, v in address.items() if v}
-    if address:
-        body["BillAddr"] = address
-    if c.phone or not create:
-        body["PrimaryPhone"] = {"FreeFormNumber": c.phone}
-    if c.email or not create:
-        body["PrimaryEmailAddr"] = {"Address": c.email}
-    if create and c.account_number:
-        # QuickBooks Online customers have no account number field: the member number goes in the notes.
-        body["Notes"] = f"Member number {c.account_number}"
-    return body
-
-
-def payment_body(p: PaymentData, resolve: Resolver, create: bool) -> dict[str, Any]:
-    """Payment JSON (Intuit Payment page): one line per invoice paid, linked with TxnType Invoice, its
-    Amount the cash and credits applied to it; one line per credit memo applied, TxnType CreditMemo.
-    ``TotalAmt`` is the cash received: invoice lines − credit memo lines ≤ TotalAmt, the rest unapplied."""
-    lines: list[dict[str, Any]] = []
-    for app in p.applications:
-        credit = sum((c.amount for c in app.credits), Decimal("0.00"))
-        if app.amount + credit > 0:
-            lines.append({"Amount": (app.amount + credit).quantize(CENT),
-                          "LinkedTxn": [{"TxnId": _id(app.invoice, resolve), "TxnType": "Invoice"}]})
-        for c in app.credits:
-            if c.amount > 0:
-                lines.append({"Amount": c.amount.quantize(CENT),
-                              "LinkedTxn": [{"TxnId": _id(c.credit_memo, resolve), "TxnType": "CreditMemo"}]})
-    body: dict[str, Any] = {"CustomerRef": {"value": _id(p.customer, resolve)}, "TxnDate": p.date.isoformat(),
-                            "TotalAmt": p.total.quantize(CENT),
-                            "DepositToAccountRef": {"value": _id(p.deposit_to, resolve)}}
-    if p.ref_number or not create:
-        body["PaymentRefNum"] = p.ref_number
-    if p.method is not None:
-        body["PaymentMethodRef"] = {"value": _id(p.method, resolve)}
-    note = private_note(p.memo, p.external_guid)
-    if note or not create:
-        body["PrivateNote"] = note
-    # Lines are all-or-none: an update always sends the full list (an empty one removes every application).
-    body["Line"] = lines
-    return body
-
-
-def marker(external_guid: str) -> str:
-    """booksync's mark on a transaction it created, kept in PrivateNote (≤ 4000, not shown to customers;
-    reference §9): it lets :meth:`OnlineBooks.find_added` recognise the record after a lost answer."""
-    return f"[booksync {external_guid.strip('{}').upper()}]"
-
-
-def private_note(memo: str, external_guid: str) -> str:
-    """The PrivateNote of a transaction: the memo, then booksync's marker on its own line."""
-    if not external_guid:
-        return memo
-    return f"{memo}\n{marker(external_guid)}" if memo else marker(external_guid)
-
-
-def _placeholder_payment(memo: str) -> str:
-    """The payment Id a deposit line stands for while that payment is corrected (domain.PLACEHOLDER_MEMO), or ""."""
-    prefix, suffix = PLACEHOLDER_MEMO.split("{txn_id}")
-    if memo and memo.startswith(prefix) and memo.endswith(suffix):
-        return memo[len(prefix):len(memo) - len(suffix)]
-    return ""
-
-
-def deposit_line_key(line: dict[str, Any], n: int) -> str:
-    """The id booksync keeps a deposit line by: its ``Id``; for a line without one (a linked line: QuickBooks
-    Online returns the payment's line as ``{Amount, LinkedTxn}`` with no Id, e.g. ruckus/quickbooks-ruby
-    spec/fixtures/deposit.xml and fetch_deposit_by_id.xml), the transaction it links ("linked-Payment-154"),
-    else its position ("line-3"). Never one of QuickBooks' own Ids, so two lines never share a key."""
-    if line.get("Id") not in (None, ""):
-        return str(line["Id"])
-    linked = next(iter(line.get("LinkedTxn") or []), None)
-    if isinstance(linked, dict) and linked.get("TxnId"):
-        return f"linked-{linked.get('TxnType', '')}-{linked['TxnId']}"
-    return f"line-{n}"
-
-
-def deposit_of(row: dict[str, Any]) -> QBDeposit:
-    """A QuickBooks Online Deposit as the engine's :class:`QBDeposit`: linked lines name their payment,
-    direct lines (DepositLineDetail) their entity, account and Description (the memo); each line's
-    ``line_id`` is :func:`deposit_line_key`."""
-    lines = []
-    for n, line in enumerate(row.get("Line") or [], 1):
-        payment = next((str(t.get("TxnId", "")) for t in line.get("LinkedTxn") or []
-                        if t.get("TxnType") == "Payment"), "")
-        detail = line.get("DepositLineDetail") or {}
-        lines.append(QBDepositLine(line_id=deposit_line_key(line, n), payment_id=payment,
-                                   entity_id=_ref_value(detail.get("Entity")),
-                                   account_id=_ref_value(detail.get("AccountRef")),
-                                   amount=qbo_json.money(line.get("Amount")), memo=line.get("Description") or ""))
-    account = row.get("DepositToAccountRef") or {}
-    return QBDeposit(txn_id=str(row["Id"]), edit_sequence=str(row.get("SyncToken", "")), date=row.get("TxnDate", ""),
-                     account_id=_ref_value(account), account_name=account.get("name", "") if isinstance(account, dict)
-                     else "", total=qbo_json.money(row.get("TotalAmt")), lines=tuple(lines))
-
-
-def void_credit_memo_body(op: Operation, current: dict[str, Any] | None) -> dict[str, Any]:
-    """The sparse update that voids a credit memo: QuickBooks Online's API has no void operation for CreditMemo
-    (reference §3.6), so booksync does what its void does to invoices and payments (reference §1, §3.3): the
-    document is kept, every SalesItemLine is sent back with its Id, Amount 0.00 and Qty 0 (UnitPrice kept, so
-    Qty × UnitPrice = Amount) and "Voided - " is put before the PrivateNote (booksync's marker stays in it).
-    Lines are all-or-none (reference §2): every line is sent. ``current`` is None when rendering."""
-    if current is None:
-        return {"Line": "(current lines, each with Amount 0.00 and Qty 0)", "PrivateNote": "Voided - (current)"}
-    row = current["credit_memos"].get(op.remote_id or "")
-    if row is None:
-        raise QboFault([FaultEntry("610", "Object Not Found",
-                                   f"credit memo {op.remote_id} is no longer in QuickBooks Online")],
-                       "", "it was deleted in QuickBooks Online meanwhile: synchronize again", _record(op))
-    lines = []
-    for line in row.get("Line") or []:
-        if line.get("DetailType") != "SalesItemLineDetail":
-            continue  # SubTotalLine and the like are computed by QuickBooks Online
-        detail = dict(line.get("SalesItemLineDetail") or {})
-        detail["Qty"] = Decimal("0")
-        lines.append({**({"Id": str(line["Id"])} if line.get("Id") else {}), "DetailType": "SalesItemLineDetail",
-                      "Amount": Decimal("0.00"), **({"Description": line["Description"]} if line.get("Description")
-                                                    else {}), "SalesItemLineDetail": detail})
-    note = row.get("PrivateNote") or ""
-    if not note.startswith("Voided"):
-        memo, _, mark = note.rpartition("\n") if note.endswith("]") and "\n[booksync " in note else (note, "", "")
-        tail = f"\n{mark}" if mark else ""
-        note = f"Voided - {memo}".rstrip(" -")[:PRIVATE_NOTE_MAX - len(tail)] + tail  # PrivateNote ≤ 4000 (§4)
-    return {"Line": lines, "PrivateNote": note}
-
-
-def deposit_body(op: Operation, resolve: Resolver, current: dict[str, Any] | None) -> dict[str, Any]:
-    """The Line list of a Deposit update (DepositData): every line to keep is sent whole, with its Id, as
-    QuickBooks Online holds it (lines left out are removed; reference §2); a payment put back is a linked
-    line ``{Amount, LinkedTxn: [{TxnId, TxnType: "Payment", TxnLineId: "0"}]}`` with no DetailType
-    (reference §3.4, rule of thumb 4); a line holding a payment's place is a DepositLineDetail line.
-    ``current`` is None when rendering (what is read before sending shows as "(current)")."""
-    data: DepositData = op.payload
-    existing = {}
-    amounts: dict[str, Any] = {}
-    if current is not None:
-        row = current["deposits"].get(op.remote_id or "") or {}
-        existing = {deposit_line_key(ln, n): ln for n, ln in enumerate(row.get("Line") or [], 1)}
-        amounts = current["payments"]
-    lines: list[dict[str, Any]] = []
-    for ln in data.lines:
-        if ln.payment is not None:
-            pid = _id(ln.payment, resolve)
-            lines.append({"Amount": amounts.get(pid, "(current)"),
-                          "LinkedTxn": [{"TxnId": pid, "TxnType": "Payment", "TxnLineId": "0"}]})
-        elif ln.account is not None:
-            detail: dict[str, Any] = {"AccountRef": {"value": _id(ln.account, resolve)}}
-            if ln.entity is not None:
-                detail["Entity"] = {"value": _id(ln.entity, resolve)}
-            lines.append({"Amount": (ln.amount or Decimal("0.00")).quantize(CENT), "DetailType": "DepositLineDetail",
-                          **({"Description": ln.memo} if ln.memo else {}), "DepositLineDetail": detail})
-        elif current is None:
-            lines.append({"(kept as it is)": ln.line_id})
-        elif ln.line_id in existing:
-            lines.append(existing[ln.line_id])
-        else:
-            raise QboFault([FaultEntry("0", "Deposit line not found",
-                                       f"line {ln.line_id} of deposit {op.remote_id} is no longer in QuickBooks Online")],
-                           "", "the deposit was changed in QuickBooks Online meanwhile: synchronize again",
-                           _record(op))
-    return {"Line": lines}

@@ -244,11 +244,7 @@ class QboClient:
             except httpx.TransportError as exc:
                 # The answer may be lost after QuickBooks committed; the retry carries the same requestid.
                 attempt += 1
-                if attempt > self.max_retries:
-                    raise QboUnreachable(f"QuickBooks Online could not be reached ({type(exc).__name__}) after "
-                                         f"{self.max_retries} retries.",
-                                         "Check the network connection and synchronize again; operations already "
-                                         "confirmed were recorded, and a resent create is not duplicated.") from None
+                self._unreachable(exc, attempt)
                 log.warning("%s %s: %s; retry %d", method, path, type(exc).__name__, attempt)
                 self.sleep(self._delay(attempt))
                 continue
@@ -258,39 +254,61 @@ class QboClient:
                 refreshed = True
                 token = self.tokens.after_unauthorized(token)
                 continue
-            if resp.status_code == 401:
-                what = f"it refused a freshly refreshed access token ({_fault_text(data)})"
-                refused = getattr(self.tokens, "refused", None)
-                raise refused(what) if refused else ReconnectNeeded(
-                    f"QuickBooks Online no longer accepts booksync's authorization for company {self.realm_id}: "
-                    f"{what}.", "Reconnect: booksync company connect online --home HOME")
-            if resp.status_code == 403 and not throttled(data):
-                raise OnlineConnectionFailure(f"QuickBooks Online refused access to company {self.realm_id} "
-                                              f"({_fault_text(data)}).",
-                                              "The user who connected booksync may have lost admin rights, or the "
-                                              "app lacks the accounting scope: reconnect as a company administrator.")
+            self._check_access(resp.status_code, data)
             if resp.status_code == 429 or resp.status_code == 403:  # 403 here: a throttle fault (3001)
-                self.throttled += 1
                 attempt += 1
-                if attempt > self.max_retries:
-                    raise QboThrottled([FaultEntry("003001", "ThrottleExceeded",
-                                                   f"HTTP 429 after {self.max_retries} retries")], "THROTTLE",
-                                       "QuickBooks Online allows 500 requests a minute per company and booksync "
-                                       "kept hitting that limit: synchronize again in a few minutes; nothing of "
-                                       "this request was written", intuit_tid=tid)
-                delay = _retry_after(resp) or self._delay(attempt)
-                log.warning("%s %s: HTTP 429 (throttled); pausing %.1f s, retry %d", method, path, delay, attempt)
-                self.limiter.pause(delay)
+                self._throttled(resp, tid, attempt, f"{method} {path}")
                 continue
             if resp.status_code >= 500:
                 attempt += 1
-                if attempt > self.max_retries:
-                    raise QboUnreachable(f"QuickBooks Online kept failing (HTTP {resp.status_code}, "
-                                         f"{_fault_text(data)}; intuit_tid {tid}).",
-                                         "Synchronize again later; a resent create is not duplicated.")
+                self._server_failed(resp.status_code, data, tid, attempt)
                 self.sleep(self._delay(attempt))
                 continue
             return ApiResponse(resp.status_code, data, tid)
+
+    def _unreachable(self, exc: Exception, attempt: int) -> None:
+        """Raise :class:`QboUnreachable` when the network failed more than ``max_retries`` times."""
+        if attempt > self.max_retries:
+            raise QboUnreachable(f"QuickBooks Online could not be reached ({type(exc).__name__}) after "
+                                 f"{self.max_retries} retries.",
+                                 "Check the network connection and synchronize again; operations already "
+                                 "confirmed were recorded, and a resent create is not duplicated.") from None
+
+    def _check_access(self, status: int, data: Any) -> None:
+        """Raise when QuickBooks Online refuses booksync's authorization: 401 after a refresh (the tokens'
+        ``refused``, else :class:`ReconnectNeeded`), 403 that is not a throttle (:class:`OnlineConnectionFailure`)."""
+        if status == 401:
+            what = f"it refused a freshly refreshed access token ({_fault_text(data)})"
+            refused = getattr(self.tokens, "refused", None)
+            raise refused(what) if refused else ReconnectNeeded(
+                f"QuickBooks Online no longer accepts booksync's authorization for company {self.realm_id}: "
+                f"{what}.", "Reconnect: booksync company connect online --home HOME")
+        if status == 403 and not throttled(data):
+            raise OnlineConnectionFailure(f"QuickBooks Online refused access to company {self.realm_id} "
+                                          f"({_fault_text(data)}).",
+                                          "The user who connected booksync may have lost admin rights, or the "
+                                          "app lacks the accounting scope: reconnect as a company administrator.")
+
+    def _throttled(self, resp: httpx.Response, tid: str, attempt: int, what: str) -> None:
+        """A throttle answer: pause the realm (Retry-After, else backoff), or raise :class:`QboThrottled` after
+        ``max_retries``."""
+        self.throttled += 1
+        if attempt > self.max_retries:
+            raise QboThrottled([FaultEntry("003001", "ThrottleExceeded",
+                                           f"HTTP 429 after {self.max_retries} retries")], "THROTTLE",
+                               "QuickBooks Online allows 500 requests a minute per company and booksync "
+                               "kept hitting that limit: synchronize again in a few minutes; nothing of "
+                               "this request was written", intuit_tid=tid)
+        delay = _retry_after(resp) or self._delay(attempt)
+        log.warning("%s: HTTP 429 (throttled); pausing %.1f s, retry %d", what, delay, attempt)
+        self.limiter.pause(delay)
+
+    def _server_failed(self, status: int, data: Any, tid: str, attempt: int) -> None:
+        """Raise :class:`QboUnreachable` when QuickBooks Online answered 5xx more than ``max_retries`` times."""
+        if attempt > self.max_retries:
+            raise QboUnreachable(f"QuickBooks Online kept failing (HTTP {status}, "
+                                 f"{_fault_text(data)}; intuit_tid {tid}).",
+                                 "Synchronize again later; a resent create is not duplicated.")
 
     def _delay(self, attempt: int) -> float:
         # Exponential backoff with a little jitter so several processes do not retry in step.
