@@ -37,7 +37,7 @@ from typing import Any, Callable
 from booksync.demo.company import STANDARD_CHART, STANDARD_PAYMENT_METHODS, STANDARD_VENDORS
 from booksync.qbo_double.entities import EntityRules
 from booksync.qbo_double.rules import (ENTITIES, INACTIVE_DETAIL, NAME_LISTS, PEOPLE,  # noqa: F401 - NAME_LISTS
-                                       QBO_ACCOUNT_TYPES, STALE_DETAIL, TRANSACTIONS, Fault, ref)
+                                       QBO_ACCOUNT_TYPES, STALE_DETAIL, TRANSACTIONS, Fault, ref_id)
 
 
 class Company(EntityRules):
@@ -110,7 +110,7 @@ class Company(EntityRules):
         out: dict[str, Decimal] = {}
         for entity, sign in (("Invoice", 1), ("CreditMemo", -1), ("Payment", -1)):
             for txn in self.entities[entity].values():
-                cid = ref(txn.get("CustomerRef"))
+                cid = ref_id(txn.get("CustomerRef"))
                 out[cid] = out.get(cid, Decimal("0.00")) + sign * txn["TotalAmt"]
         return out
 
@@ -124,7 +124,7 @@ class Company(EntityRules):
     # ------------------------------------------------------------------ shared checks
 
     def _reference(self, entity: str, ref: Any, element: str, required: bool = True) -> dict[str, Any] | None:
-        ident = ref(ref)
+        ident = ref_id(ref)
         if not ident:
             if required:
                 raise Fault(2020, "Required param missing, need to supply the required value for the API",

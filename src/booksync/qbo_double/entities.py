@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from booksync.qbo_double.rules import (CENT, CLASSIFICATION, DEPOSIT_TYPES, Fault, exact_amount,
-                                       length_errors, ref)
+                                       length_errors, ref_id)
 
 
 class EntityRules:
@@ -144,7 +144,7 @@ class EntityRules:
         if current is not None:
             balance_key = "Balance" if entity == "Invoice" else "RemainingCredit"
             applied = current["TotalAmt"] - current[balance_key]
-            if applied and customer["Id"] != ref(current.get("CustomerRef")):
+            if applied and customer["Id"] != ref_id(current.get("CustomerRef")):
                 raise Fault(6000, "A business validation error has occurred while processing your request",
                             f"Business Validation Error: This {entity} has payments or credits applied; remove them "
                             "before changing its customer.")
@@ -177,7 +177,7 @@ class EntityRules:
         if body.get("PaymentMethodRef"):
             self._reference("PaymentMethod", body["PaymentMethodRef"], "PaymentMethodRef")
         account = (self._reference("Account", body["DepositToAccountRef"], "DepositToAccountRef")
-                   if ref(body.get("DepositToAccountRef")) else self.undeposited_funds())
+                   if ref_id(body.get("DepositToAccountRef")) else self.undeposited_funds())
         if account["AccountType"] not in DEPOSIT_TYPES:
             raise Fault(6000, "A business validation error has occurred while processing your request",
                         f"Business Validation Error: Invalid account type for deposits: \"{account['FullyQualifiedName']}"
@@ -201,7 +201,7 @@ class EntityRules:
             if target is None:
                 raise Fault(610, "Object Not Found", f"Object Not Found : {kind} {tid} does not exist.",
                             "Line.LinkedTxn.TxnId")
-            if ref(target.get("CustomerRef")) != customer["Id"]:
+            if ref_id(target.get("CustomerRef")) != customer["Id"]:
                 raise Fault(6000, "A business validation error has occurred while processing your request",
                             f"Business Validation Error: {kind} {tid} belongs to another customer.",
                             "Line.LinkedTxn")
@@ -258,7 +258,7 @@ class EntityRules:
                     raise Fault(610, "Object Not Found", "Object Not Found : the linked payment does not exist.",
                                 "Line.LinkedTxn.TxnId")
                 holder = self.deposited.get(payment["Id"])
-                if ref(payment.get("DepositToAccountRef")) != undeposited or (
+                if ref_id(payment.get("DepositToAccountRef")) != undeposited or (
                         holder and (current is None or holder != current["Id"])):
                     raise Fault(6000, "A business validation error has occurred while processing your request",
                                 f"Business Validation Error: Payment {payment['Id']} is not in Undeposited Funds.",

@@ -73,6 +73,6 @@ def exact_amount(value: Any, element: str) -> Decimal:
     return amount.quantize(CENT)
 
 
-def ref(obj: Any) -> str:
+def ref_id(obj: Any) -> str:
     """The Id a reference field names (``{"value": "42"}``), "" when there is none."""
     return str(obj.get("value", "")) if isinstance(obj, dict) else ""

@@ -65,6 +65,30 @@ def _with_children(db: sqlite3.Connection, list_id: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+def _like(column: str, criterion: str, value: str) -> tuple[str, list[Any]]:
+    """A MatchCriterion (StartsWith, Contains, EndsWith) on ``column`` as LIKE, without regard to case (SQLite's
+    LIKE ignores ASCII case), ``%`` and ``_`` in ``value`` taken literally."""
+    value = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = {"StartsWith": f"{value}%", "Contains": f"%{value}%", "EndsWith": f"%{value}"}[criterion]
+    return f" AND {column} LIKE ? ESCAPE '\\'", [pattern]
+
+
+def _range(column: str, low: str, high: str, collate: str = "") -> tuple[str, list[Any]]:
+    """``low`` ≤ ``column`` ≤ ``high``, each bound only when given ("" = open)."""
+    sql, args = "", []
+    for bound, op in ((low, ">="), (high, "<=")):
+        if bound:
+            sql += f" AND {column} {op} ?{collate}"
+            args.append(bound)
+    return sql, args
+
+
+def _modified(element: etree._Element) -> tuple[str, list[Any]]:
+    """FromModifiedDate / ToModifiedDate of ``element`` (a query or its ModifiedDateRangeFilter), compared on their
+    first 19 characters (date and time; a zone offset after them is left out)."""
+    return _range("modified", text(element, "FromModifiedDate")[:19], text(element, "ToModifiedDate")[:19])
+
+
 def list_ids(proc: Any, flt: etree._Element, kind: str, context: str) -> list[str]:
     """The ListIDs an EntityFilter or AccountFilter names (``kind``: Customer or Account). A name or ListID the
     company lacks is an invalid reference (3140), as in any other reference."""
@@ -88,22 +112,16 @@ def txn_where(proc: Any, rq: etree._Element, txn_type: str) -> tuple[str, list[A
     """SQL conditions (" AND ...") and their arguments for the filters of a transaction query without TxnID or
     RefNumber."""
     sql, args = "", []
+    conditions: list[tuple[str, list[Any]]] = []
     mod = rq.find("ModifiedDateRangeFilter")
     if mod is not None:
-        if text(mod, "FromModifiedDate"):
-            sql += " AND modified >= ?"
-            args.append(text(mod, "FromModifiedDate")[:19])
-        if text(mod, "ToModifiedDate"):
-            sql += " AND modified <= ?"
-            args.append(text(mod, "ToModifiedDate")[:19])
+        conditions.append(_modified(mod))
     dates = rq.find("TxnDateRangeFilter")
     if dates is not None:
-        if text(dates, "FromTxnDate"):
-            sql += " AND txn_date >= ?"
-            args.append(text(dates, "FromTxnDate"))
-        if text(dates, "ToTxnDate"):
-            sql += " AND txn_date <= ?"
-            args.append(text(dates, "ToTxnDate"))
+        conditions.append(_range("txn_date", text(dates, "FromTxnDate"), text(dates, "ToTxnDate")))
+    for part_sql, part_args in conditions:
+        sql += part_sql
+        args += part_args
     entity = rq.find("EntityFilter")
     if entity is not None:
         ids = list_ids(proc, entity, "Customer", f"{txn_type}Query")
@@ -123,19 +141,14 @@ def txn_where(proc: Any, rq: etree._Element, txn_type: str) -> tuple[str, list[A
             args += ids * 3
     ref_filter = rq.find("RefNumberFilter")
     if ref_filter is not None:
-        value = text(ref_filter, "RefNumber").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = {"StartsWith": f"{value}%", "Contains": f"%{value}%",
-                   "EndsWith": f"%{value}"}[text(ref_filter, "MatchCriterion")]
-        sql += " AND ref_number LIKE ? ESCAPE '\\'"
-        args.append(pattern)
+        part_sql, part_args = _like("ref_number", text(ref_filter, "MatchCriterion"), text(ref_filter, "RefNumber"))
+        sql += part_sql
+        args += part_args
     ref_range = rq.find("RefNumberRangeFilter")
     if ref_range is not None:
-        if text(ref_range, "FromRefNumber"):
-            sql += " AND ref_number >= ?"
-            args.append(text(ref_range, "FromRefNumber"))
-        if text(ref_range, "ToRefNumber"):
-            sql += " AND ref_number <= ?"
-            args.append(text(ref_range, "ToRefNumber"))
+        part_sql, part_args = _range("ref_number", text(ref_range, "FromRefNumber"), text(ref_range, "ToRefNumber"))
+        sql += part_sql
+        args += part_args
     paid = text(rq, "PaidStatus", "All")
     if paid != "All":
         balance = "(total - COALESCE((SELECT SUM(a.amount) FROM applications a WHERE a.invoice_id=txns.txn_id), 0))"
@@ -152,27 +165,16 @@ def list_where(rq: etree._Element) -> tuple[str, list[Any]]:
         sql += " AND is_active=1"
     elif status == "InactiveOnly":
         sql += " AND is_active=0"
-    if text(rq, "FromModifiedDate"):
-        sql += " AND modified >= ?"
-        args.append(text(rq, "FromModifiedDate")[:19])
-    if text(rq, "ToModifiedDate"):
-        sql += " AND modified <= ?"
-        args.append(text(rq, "ToModifiedDate")[:19])
+    conditions = [_modified(rq)]
     nf = rq.find("NameFilter")
     if nf is not None:
-        crit, name = text(nf, "MatchCriterion"), text(nf, "Name")
-        name = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = {"StartsWith": f"{name}%", "Contains": f"%{name}%", "EndsWith": f"%{name}"}[crit]
-        sql += " AND full_name LIKE ? ESCAPE '\\'"
-        args.append(pattern)
+        conditions.append(_like("full_name", text(nf, "MatchCriterion"), text(nf, "Name")))
     nr = rq.find("NameRangeFilter")
     if nr is not None:
-        if text(nr, "FromName"):
-            sql += " AND full_name >= ? COLLATE NOCASE"
-            args.append(text(nr, "FromName"))
-        if text(nr, "ToName"):
-            sql += " AND full_name <= ? COLLATE NOCASE"
-            args.append(text(nr, "ToName"))
+        conditions.append(_range("full_name", text(nr, "FromName"), text(nr, "ToName"), " COLLATE NOCASE"))
+    for part_sql, part_args in conditions:
+        sql += part_sql
+        args += part_args
     types = [t.text for t in rq.findall("AccountType")]
     if types:
         sql += f" AND account_type IN ({_marks(types)})"
