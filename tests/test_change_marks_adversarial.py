@@ -521,7 +521,7 @@ def test_a_member_cleared_on_the_web_then_created(demo_copy, cli, company_db, tm
     from booksync.config import Home
     from booksync.store.db import open_store
     from booksync.store.models import Member, SyncMark
-    from booksync.web.services import clear_member
+    from booksync.services.mapping import clear_member
     from sqlalchemy import select
 
     home = str(demo_copy.path)

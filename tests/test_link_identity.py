@@ -85,7 +85,7 @@ def test_a_new_member_in_a_deleted_members_row_gets_its_own_customer(demo_copy, 
 
     from booksync.config import Home
     from booksync.web.app import create_app
-    from booksync.web.users import set_user
+    from booksync.services.users import set_user
     from test_web import PASSWORD, USER, Browser
 
     set_user(demo_copy.path, USER, PASSWORD)

@@ -22,7 +22,7 @@ from booksync.cli.common import command_name
 from booksync.config import Home
 from booksync.qbo_double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DoubleServer
 from booksync.qbo_double.__main__ import connect_hint
-from booksync.webconnector.app import create_app
+from booksync.server import create_app
 from test_online_support import home, point_home_at, server  # noqa: F401 - fixtures
 
 

@@ -20,7 +20,7 @@ from booksync.books.online.auth import TokenStore, begin_authorization
 from booksync.config import Home
 from booksync.qbo_double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DoubleServer
 from booksync.web.app import create_app
-from booksync.web.users import set_user
+from booksync.services.users import set_user
 from test_online_support import point_home_at, server  # noqa: F401 - fixture
 
 USER, PASSWORD = "office", "river-chamber-2026"

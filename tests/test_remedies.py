@@ -22,7 +22,7 @@ from booksync.config import Home
 from booksync.store.db import open_store
 from booksync.store.models import SyncRun
 from booksync.web.app import create_app
-from booksync.web.users import set_user
+from booksync.services.users import set_user
 
 from test_deposits import deposit, single_payments, sync
 from test_web import Browser

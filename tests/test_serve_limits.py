@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from booksync.config import Home
-from booksync.web.users import set_user
+from booksync.services.users import set_user
 
 from conftest import copy_home
 from test_webconnector import (PASSWORD, USER, WSDL, Server, fault_text, set_password, soap_call, start_server,

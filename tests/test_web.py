@@ -23,7 +23,7 @@ from booksync.config import Home
 from booksync.store.db import open_store
 from booksync.store.models import SyncRun
 from booksync.web.app import create_app
-from booksync.web.users import load_users, set_user
+from booksync.services.users import load_users, set_user
 
 from conftest import CompanyDB, SqliteFile, copy_home
 
@@ -559,7 +559,7 @@ def test_the_log_page_reads_across_a_rotation(home: Path, signed_in: Browser) ->
 def test_forwarded_for_is_believed_only_from_configured_proxies() -> None:
     """Issue 19 item 1: uvicorn's default believes X-Forwarded-For from 127.0.0.1; booksync serve turns proxy
     headers off unless web.trusted_proxies names the proxies (tests/test_serve_limits.py shows it over HTTP)."""
-    from booksync.web.security import proxy_options
+    from booksync.services.serving import proxy_options
 
     assert proxy_options({}) == {"proxy_headers": False}
     assert proxy_options({"trusted_proxies": []}) == {"proxy_headers": False}

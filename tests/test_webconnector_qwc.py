@@ -15,8 +15,8 @@ from click.testing import CliRunner
 
 from booksync.cli.main import cli
 from booksync.qbxml.parse import parse_xml
-from booksync.webconnector.company import ConnectorState
-from booksync.webconnector.qwc import REQUIRED
+from booksync.services.connector_state import ConnectorState
+from booksync.services.qwc import REQUIRED
 
 PASSWORD = "correct horse battery"
 

@@ -28,10 +28,10 @@ from booksync.store.db import open_store
 from booksync.sources.csvfile.importer import import_file
 from booksync.store.models import Member, SyncRun
 from booksync.sync.engine import SyncResult
-from booksync.webconnector import confirm
+from booksync.services import confirmation as confirm
 from booksync.webconnector.bridge import Bridge
-from booksync.webconnector.company import (CompanyInfo, CompanyRefused, ConnectorState, check_company,
-                                           negotiate_version)
+from booksync.services.connector_state import ConnectorState
+from booksync.webconnector.company import CompanyInfo, CompanyRefused, check_company, negotiate_version
 from booksync.webconnector.service import ERROR_QUICKBOOKS, UNKNOWN_TICKET, WebConnectorService
 
 from conftest import CompanyDB, demo_csv

@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from booksync.config import Home
-from booksync.webconnector.app import create_app
+from booksync.server import create_app
 from booksync.webconnector.soap import SOAP11, SOAP12, TNS, SoapFault, parse_call, response
 
 from test_webconnector_service import cheap_hash

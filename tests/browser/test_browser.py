@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from booksync.simulator import open_company
-from booksync.web.users import set_user
+from booksync.services.users import set_user
 
 from conftest import GUARD_DIR, CompanyDB, SqliteFile, copy_home, load_schema, run_cli, schema_path, validate_run_files
 

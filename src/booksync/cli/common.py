@@ -131,7 +131,7 @@ def json_printed() -> bool:
 @contextmanager
 def sync_lock(home: Home, as_json: bool = False) -> Iterator[None]:
     """Hold the home's sync lock (one sync at a time); exit 8 with who holds it otherwise."""
-    from booksync.sync.engine import SyncBusy, sync_lock as engine_lock
+    from booksync.services.syncing import SyncBusy, sync_lock as engine_lock
 
     try:
         with engine_lock(home):
@@ -166,7 +166,7 @@ def books(home: Home, as_json: bool = False) -> Iterator[Any]:
             fail_json("usage", EXIT_USAGE, str(exc))
         raise click.ClickException(str(exc)) from None
     except Exception as exc:
-        from booksync.sync.engine import SyncBusy
+        from booksync.services.syncing import SyncBusy
 
         if isinstance(exc, SyncBusy):
             err.print(f"[bold red]{escape(str(exc))}[/]")

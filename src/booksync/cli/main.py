@@ -466,22 +466,19 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
     With --json the questions go to standard error and the result is one JSON
     object on standard output; add --yes when nobody is there to answer.
     """
-    from booksync.sync.corrections import correction_policy
-    from booksync.sync.engine import SyncOptions
+    from booksync.services.syncing import sync_options
 
     home = load_home(home_dir)
     setup_logging(home)
     sessions = sessions_for(home)
     try:
-        policy = correction_policy(home.settings, on_conflict, closed_period_policy, allow_deposit_changes)
+        options = sync_options(home.settings, dry_run=dry_run, full_scan=full_scan, on_conflict=on_conflict,
+                               closed_period=closed_period_policy, allow_deposit_changes=allow_deposit_changes)
     except ValueError as exc:
         message = f"BOOKSYNC_TODAY or the [corrections] settings are not valid: {exc}"
         if as_json:
             fail_json("usage", EXIT_USAGE, message, "BOOKSYNC_TODAY takes a date as YYYY-MM-DD")
         raise click.ClickException(message) from None
-    options = SyncOptions(dry_run=dry_run, message_size=int(home.settings["sync"].get("message_size", 50)),
-                          keep_backups=int(home.settings["sync"].get("keep_backups", 10)), policy=policy,
-                          full_scan=full_scan)
     ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
     with sync_lock(home, as_json), books(home, as_json) as port:
         try:
@@ -525,10 +522,10 @@ def run_sync(sessions: Any, port: Any, home: Any, ui: CliInteraction, options: A
     from booksync.books.online.errors import ReconnectNeeded
     from booksync.errors import ConnectionFailure
     from booksync.qbxml.parse import MalformedResponse
-    from booksync.sync.engine import synchronize
+    from booksync.services.syncing import run_sync as start
 
     try:
-        return synchronize(sessions, port, home, ui, options)
+        return start(sessions, port, home, ui, options)
     except MalformedResponse as exc:
         ui.close_progress()
         logging.getLogger("booksync.sync").exception("malformed answer from QuickBooks")
@@ -659,7 +656,7 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
     from booksync.simulator import create_company
     from booksync.store import db
     from booksync.sources.csvfile.importer import import_file
-    from booksync.sync.engine import SyncOptions
+    from booksync.services.syncing import sync_options
 
     home_dir = home_dir or Path("booksync-demo")
     target = home_dir.expanduser().resolve()
@@ -714,7 +711,7 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
     ui = CliInteraction(assume_yes=True, create_customers=True, quiet=as_json)
     with sync_lock(home, as_json), books(home, as_json) as port:
         try:
-            result = run_sync(sessions, port, home, ui, SyncOptions(), as_json)
+            result = run_sync(sessions, port, home, ui, sync_options(home.settings), as_json)
         finally:
             ui.close_progress()
     print_result(result, as_json, home)

@@ -167,7 +167,7 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
             record = session.scalar(select(Member).where(Member.number == member))
             if record is None:
                 raise click.BadParameter(f"no member numbered {member!r}", param_hint="MEMBER")
-            from booksync.web.services import MappingRefused, find_customers, link_member
+            from booksync.services.mapping import MappingRefused, find_customers, link_member
 
             if customer.strip().casefold() not in customers:  # the web offers a search box; here, the candidates
                 near = find_customers(snapshot, customer, limit=10)

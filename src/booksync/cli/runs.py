@@ -8,11 +8,8 @@ from typing import Any
 import click
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
-
-from booksync.config import Home
 from booksync.domain import operation_words
-from booksync.store.models import JournalEntry, SyncRun
+from booksync.services import runs as run_history
 from booksync.cli.common import (books, console, err, fail_json, home_option, json_option, load_home, sessions_for,
                      setup_logging, sync_lock)
 
@@ -29,22 +26,17 @@ def list_cmd(home_dir: Path | None, as_json: bool) -> None:
     """List the sync runs, newest first."""
     home = load_home(home_dir)
     with sessions_for(home)() as session:
-        rows = list(session.scalars(select(SyncRun).order_by(SyncRun.started_at.desc())))
+        rows = run_history.all_runs(session)
     if as_json:
         console.print_json(json.dumps([{"id": r.id, "status": r.status, "started_at": r.started_at.isoformat(),
-                                        "folder": _folder(home, r)} for r in rows]))
+                                        "folder": run_history.kept_folder(home, r)} for r in rows]))
         return
     table = Table(title="Sync runs", show_edge=False)
     for col in ("Run", "Started (UTC)", "Status", "Working files"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.id, r.started_at.strftime("%Y-%m-%d %H:%M"), r.status, escape(_folder(home, r)))
+        table.add_row(r.id, r.started_at.strftime("%Y-%m-%d %H:%M"), r.status, escape(run_history.kept_folder(home, r)))
     console.print(table)
-
-
-def _folder(home: Home, run: SyncRun) -> str:
-    """Where the run's working files are in this home ("" when it kept none)."""
-    return str(home.run_folder(run.id)) if run.folder else ""
 
 
 @runs.command()
@@ -55,19 +47,17 @@ def show(run_id: str, home_dir: Path | None, as_json: bool) -> None:
     """Show one run: its summary and the journal of its operations."""
     home = load_home(home_dir)
     with sessions_for(home)() as session:
-        run = session.get(SyncRun, run_id)
+        run, entries = run_history.run_journal(session, run_id)
         if run is None:
             raise click.BadParameter(f"no run {run_id!r}; see 'booksync runs list'", param_hint="RUN_ID")
-        entries = list(session.scalars(select(JournalEntry).where(JournalEntry.run_id == run_id)
-                                       .order_by(JournalEntry.seq)))
     journal = [{"seq": e.seq, "action": e.action, "kind": e.kind, "number": e.number, "status": e.status,
                 "remote_id": e.remote_id, "error": e.error} for e in entries]
     if as_json:
-        console.print_json(json.dumps({"id": run.id, "status": run.status, "folder": _folder(home, run),
+        console.print_json(json.dumps({"id": run.id, "status": run.status, "folder": run_history.kept_folder(home, run),
                                        "summary": json.loads(run.summary or "{}"), "journal": journal}))
         return
     summary = json.loads(run.summary or "{}")
-    where = f"; working files in {escape(_folder(home, run))}" if run.folder else ""
+    where = f"; working files in {escape(run_history.kept_folder(home, run))}" if run.folder else ""
     console.print(f"Run {run.id}: {run.status}{where}")
     if summary.get("message"):
         console.print(escape(summary["message"]))
@@ -104,7 +94,7 @@ def confirm(run_id: str | None, latest: bool, home_dir: Path | None, as_json: bo
     """
     import getpass
 
-    from booksync.webconnector.confirm import ConfirmError, confirm_run
+    from booksync.services.confirmation import ConfirmError, confirm_run
 
     if bool(run_id) == latest:
         raise click.UsageError("Give a RUN_ID or --latest (one of them).")
@@ -146,44 +136,51 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
     Exit codes: 0 undone (or --dry-run), 2 --json without --yes, 3 nothing can be undone, 4 you declined,
     5 QuickBooks refused part of it, 6 QuickBooks could not be reached.
     """
-    from booksync.sync.undo import UndoRefused, apply_undo, plan_undo, write_undo_log
-
     home = load_home(home_dir)
     setup_logging(home)
     sessions = sessions_for(home)
     out = err if as_json else console
     with sync_lock(home, as_json), books(home, as_json) as port, sessions() as session:
         try:
-            plan = plan_undo(session, port, run_id, home.run_folder(run_id))
-        except UndoRefused as exc:
+            plan, log = run_history.plan_run_undo(session, port, home, run_id)
+        except run_history.UndoRefused as exc:
             if as_json:
                 fail_json("refused", 3, str(exc))
             err.print(f"[bold red]{escape(str(exc))}[/]")
             raise SystemExit(3) from None
-        folder = home.run_folder(run_id)
-        log = write_undo_log(folder, plan)
         _show_undo(out, plan, log)
-        if dry_run or not plan.steps:
-            if as_json:
-                console.print_json(json.dumps({"status": "dry-run" if dry_run else "nothing", "exit_code": 0,
-                                               "log": str(log), **plan.as_dict()}))
-            raise SystemExit(0)
-        if not hasattr(port, "restore"):
-            message = ("booksync cannot send an undo to this company yet (QuickBooks Online): the plan and its log "
-                       "above say what to take out by hand; nothing was changed.")
-            if as_json:
-                fail_json("refused", 3, message)
-            err.print(message)
-            raise SystemExit(3)
-        if not yes:
-            if as_json:  # nobody can answer the question (exits.py: a usage matter)
-                fail_json("usage", 2, "An undo with --json needs --yes; nothing was changed.")
-                raise SystemExit(2)
-            if not click.confirm(f"Undo run {run_id} in QuickBooks now?", default=False):
-                out.print("Nothing was changed.")
-                raise SystemExit(4)
-        done, failed = apply_undo(session, port, plan)
-        log = write_undo_log(folder, plan)
+        _stop_before_sending(plan, log, port, run_id, yes, dry_run, as_json, out)
+        done, failed, log = run_history.undo_run(session, port, home, plan)
+    _report_undo(run_id, plan, done, failed, log, as_json)
+
+
+def _stop_before_sending(plan: Any, log: Path, port: Any, run_id: str, yes: bool, dry_run: bool, as_json: bool,
+                         out: Any) -> None:
+    """Exit before anything is sent: a dry run or nothing to send (0), a company booksync cannot undo in (3), no
+    --yes with --json (2), the user declined (4). Returns when the undo may go ahead."""
+    if dry_run or not plan.steps:
+        if as_json:
+            console.print_json(json.dumps({"status": "dry-run" if dry_run else "nothing", "exit_code": 0,
+                                           "log": str(log), **plan.as_dict()}))
+        raise SystemExit(0)
+    if not run_history.can_send_undo(port):
+        message = ("booksync cannot send an undo to this company yet (QuickBooks Online): the plan and its log "
+                   "above say what to take out by hand; nothing was changed.")
+        if as_json:
+            fail_json("refused", 3, message)
+        err.print(message)
+        raise SystemExit(3)
+    if not yes:
+        if as_json:  # nobody can answer the question (exits.py: a usage matter)
+            fail_json("usage", 2, "An undo with --json needs --yes; nothing was changed.")
+            raise SystemExit(2)
+        if not click.confirm(f"Undo run {run_id} in QuickBooks now?", default=False):
+            out.print("Nothing was changed.")
+            raise SystemExit(4)
+
+
+def _report_undo(run_id: str, plan: Any, done: int, failed: list[Any], log: Path, as_json: bool) -> None:
+    """What the undo did, then exit 0, or 5 when QuickBooks refused part of it."""
     message = (f"Run {run_id} was undone: {done} record(s) deleted or set back." if not failed else
                f"Run {run_id} was partly undone: {done} record(s) deleted or set back, {len(failed)} refused by "
                "QuickBooks.")

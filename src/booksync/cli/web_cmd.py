@@ -1,6 +1,6 @@
 """``booksync users``: the people who may sign in to the web interface (docs/web.md).
 
-Thin commands over :mod:`booksync.web.users`; passwords are stored as argon2 hashes in the home's
+Thin commands over :mod:`booksync.services.users`; passwords are stored as argon2 hashes in the home's
 ``users.json`` (mode 0600), never in plain text.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of asking.")
 def add(name: str, home_dir: Path | None, password_stdin: bool) -> None:
     """Add user NAME, who may then sign in to the web interface."""
-    from booksync.web.users import UserError, set_user
+    from booksync.services.users import UserError, set_user
 
     home = load_home(home_dir)
     try:
@@ -48,7 +48,7 @@ def add(name: str, home_dir: Path | None, password_stdin: bool) -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the new password from standard input instead of asking.")
 def passwd(name: str, home_dir: Path | None, password_stdin: bool) -> None:
     """Change the password of user NAME; the user's signed-in sessions end."""
-    from booksync.web.users import UserError, set_user
+    from booksync.services.users import UserError, set_user
 
     home = load_home(home_dir)
     try:
@@ -63,7 +63,7 @@ def passwd(name: str, home_dir: Path | None, password_stdin: bool) -> None:
 @home_option
 def remove(name: str, home_dir: Path | None) -> None:
     """Remove user NAME; their signed-in sessions end."""
-    from booksync.web.users import UserError, remove_user
+    from booksync.services.users import UserError, remove_user
 
     home = load_home(home_dir)
     try:
@@ -78,7 +78,7 @@ def remove(name: str, home_dir: Path | None) -> None:
 @json_option
 def list_cmd(home_dir: Path | None, as_json: bool) -> None:
     """List the users of the web interface."""
-    from booksync.web.users import UserError, load_users
+    from booksync.services.users import UserError, load_users
 
     home = load_home(home_dir)
     try:

@@ -1,10 +1,13 @@
 """``booksync serve``, ``booksync qwc`` and ``booksync webconnector``: the QuickBooks Web Connector service.
 
-Thin commands over :mod:`booksync.webconnector` (docs/webconnector.md).
+Thin commands over the service layer (:mod:`booksync.services`: the .qwc, the Web Connector's password and
+recorded company, serving settings); ``serve`` starts :mod:`booksync.server` by its uvicorn import string, so the
+command line imports neither the web interface nor the Web Connector (docs/webconnector.md).
 """
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -36,14 +39,14 @@ def serve(home_dir: Path | None, host: str, port: int, url_path: str, ssl_certfi
     import uvicorn
 
     from booksync.logfile import OneLineFormatter
-    from booksync.webconnector.app import create_app
+    from booksync.services.serving import proxy_options
+    from booksync.services.users import load_users
 
     home = load_home(home_dir)
     setup_logging(home)
     stream = logging.StreamHandler(sys.stderr)
     stream.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(message)s"))
     logging.getLogger("booksync.webconnector").addHandler(stream)
-    from booksync.web.users import load_users
 
     wc = home.settings["webconnector"]
     if not load_users(home.path):
@@ -58,20 +61,19 @@ def serve(home_dir: Path | None, host: str, port: int, url_path: str, ssl_certfi
     if not ssl_certfile and host not in ("127.0.0.1", "localhost", "::1"):
         err.print("[yellow]Serving plain HTTP on a non-loopback address: the Web Connector accepts http only for "
                   "localhost. Use --ssl-certfile/--ssl-keyfile, or a reverse proxy with HTTPS.[/]")
-    from booksync.web.security import proxy_options
-
     web = home.settings.get("web", {})
     if host in ("0.0.0.0", "::") and not web.get("allowed_hosts"):
         err.print("[yellow]Serving on every address, but only localhost names are allowed in the Host header: add "
                   "the name the Web Connector and browsers use to allowed_hosts in [web] of booksync.toml.[/]")
-    app = create_app(home.path, url_path, bind=host)
+    # booksync.server builds the application from these (its uvicorn factory): the command line imports no face.
+    os.environ.update(BOOKSYNC_SERVE_HOME=str(home.path), BOOKSYNC_SERVE_PATH=url_path, BOOKSYNC_SERVE_BIND=host)
     scheme = "https" if ssl_certfile else "http"
     shown = f"[{host}]" if ":" in host else host
     base = f"{scheme}://{shown}:{port}"
     err.print(f"The web interface: {base}/   (open it in a browser)")
     err.print(f"The Web Connector service: {base}/{url_path.strip('/')}   (Ctrl+C stops both)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
-                **proxy_options(web))
+    uvicorn.run("booksync.server:app_from_environment", factory=True, host=host, port=port, log_level="warning",
+                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, **proxy_options(web))
 
 
 @click.command()
@@ -93,7 +95,8 @@ def qwc(home_dir: Path | None, url: str, out: Path | None, support_url: str, eve
     not in the file: type it into the Web Connector. The URL's host name is added to the host
     names 'booksync serve' answers to (allowed_hosts in [web]).
     """
-    from booksync.webconnector.qwc import QwcError, QwcSettings, build_qwc, new_guid
+    from booksync.services.qwc import QwcError, QwcSettings, build_qwc, new_guid
+    from booksync.services.serving import allow_host
 
     home = load_home(home_dir)
     wc = home.settings["webconnector"]
@@ -111,7 +114,7 @@ def qwc(home_dir: Path | None, url: str, out: Path | None, support_url: str, eve
         document = build_qwc(settings)
     except QwcError as exc:
         raise click.ClickException(str(exc)) from None
-    host = _allow_host(home, url)
+    host = allow_host(home, url)
     if changed or host:
         home.save()
     if host:
@@ -127,21 +130,6 @@ def qwc(home_dir: Path | None, url: str, out: Path | None, support_url: str, eve
                   "Web Connector.")
 
 
-def _allow_host(home, url: str) -> str:
-    """Add the host of the .qwc's AppURL to ``web.allowed_hosts`` unless already allowed (the server refuses
-    other Host headers); returns the host added, or ""."""
-    from urllib.parse import urlsplit
-
-    from booksync.web.security import allowed_hosts
-
-    host = (urlsplit(url).hostname or "").lower()
-    allowed = allowed_hosts(home.settings["web"])
-    if not host or any(host == p or (p.startswith("*.") and host.endswith(p[1:])) for p in allowed):
-        return ""
-    home.settings["web"]["allowed_hosts"] = [*home.settings["web"].get("allowed_hosts", []), host]
-    return host
-
-
 @click.group()
 def webconnector() -> None:
     """The Web Connector's user and password, and the company it is set up for."""
@@ -153,7 +141,7 @@ def webconnector() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of asking.")
 def set_password(home_dir: Path | None, user: str, password_stdin: bool) -> None:
     """Set the Web Connector's user and password (stored as an argon2 hash in booksync.toml)."""
-    from booksync.webconnector.auth import WeakPassword, hash_password
+    from booksync.services.connector_auth import WeakPassword, hash_password
 
     home = load_home(home_dir)
     if password_stdin:
@@ -177,7 +165,7 @@ def status(home_dir: Path | None, as_json: bool) -> None:
     """Show the Web Connector settings, the company it is set up for, and the last session."""
     import json
 
-    from booksync.webconnector.company import ConnectorState
+    from booksync.services.connector_state import ConnectorState
 
     home = load_home(home_dir)
     wc = home.settings["webconnector"]
@@ -213,7 +201,7 @@ def forget_company(home_dir: Path | None) -> None:
     Only for moving booksync to another company file on purpose: until then, booksync refuses
     to work with any company but the recorded one.
     """
-    from booksync.webconnector.company import ConnectorState
+    from booksync.services.connector_state import ConnectorState
 
     home = load_home(home_dir)
     state = ConnectorState.load(home.path)

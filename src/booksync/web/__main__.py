@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from booksync.web.app import create_app
-    from booksync.web.security import proxy_options
+    from booksync.services.serving import proxy_options
 
     print(f"booksync web interface on http://{args.host}:{args.port}/ (Ctrl+C stops it)", file=sys.stderr, flush=True)
     uvicorn.run(create_app(home, bind=args.host), host=args.host, port=args.port, log_level="warning",

@@ -1,7 +1,7 @@
 """The web interface's application: :func:`create_app` builds it for one booksync home.
 
-Mount it in ``booksync serve`` beside the Web Connector's SOAP routes (those routes first, then
-``Mount("/", app=create_app(home))``), or run it alone with ``python -m booksync.web``. Every
+``booksync serve`` mounts it beside the Web Connector's SOAP routes (:mod:`booksync.server`: those routes first,
+then ``Mount("/", app=create_app(home))``), or run it alone with ``python -m booksync.web``. Every
 page but the sign-in page needs a signed-in user (``booksync users add NAME``); see docs/web.md.
 """
 from __future__ import annotations
@@ -28,9 +28,9 @@ from booksync.domain import operation_words
 from booksync.config import Home
 from booksync.logfile import file_handler
 from booksync.attempts import AttemptThrottle, set_concurrent_checks
-from booksync.web.security import (AllowedHosts, SecurityHeaders, SessionRegistry, SignInGate, allowed_hosts, csrf_token,
-                       load_secret)
-from booksync.web.services import QuickBooksReader
+from booksync.services.quickbooks import QuickBooksReader
+from booksync.services.serving import allowed_hosts
+from booksync.web.security import AllowedHosts, SecurityHeaders, SessionRegistry, SignInGate, csrf_token, load_secret
 from booksync.web.syncjob import SyncJobs
 
 HERE = Path(__file__).resolve().parent

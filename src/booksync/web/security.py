@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from booksync.attempts import clip
-from booksync.web.users import current_version
+from booksync.services.users import current_version
 
 SECRET_FILE = "web_secret"
 CSRF_FIELD = "csrf_token"
@@ -108,33 +108,6 @@ def _same_origin(request: Request) -> bool:
     if origin is None:
         return True
     return origin.split("://", 1)[-1] == request.headers.get("host", "")
-
-
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
-WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")
-
-
-def allowed_hosts(web: dict[str, Any], bind: str | None = None) -> list[str]:
-    """The Host names booksync answers to: the localhost names, the address it listens on (``bind``, unless
-    it is every address) and ``web.allowed_hosts`` (``*.example.org`` allowed as in Starlette)."""
-    hosts = [*LOCAL_HOSTS]
-    if bind and bind not in WILDCARD_ADDRESSES:
-        hosts.append(bind.strip("[]"))
-    extra = web.get("allowed_hosts", [])
-    hosts += [str(h).strip().lower() for h in ([extra] if isinstance(extra, str) else extra) if str(h).strip()]
-    # A Host header names an IPv6 address in brackets ("[::1]:8080"), and Starlette compares it so.
-    hosts = [f"[{h.strip('[]')}]" if ":" in h else h for h in hosts]
-    return list(dict.fromkeys(hosts))
-
-
-def proxy_options(web: dict[str, Any]) -> dict[str, Any]:
-    """uvicorn's options for ``X-Forwarded-For``: believed only from ``web.trusted_proxies`` (uvicorn's own
-    default trusts 127.0.0.1, so any local program could claim any address and escape the sign-in limits)."""
-    proxies = web.get("trusted_proxies", [])
-    proxies = [proxies] if isinstance(proxies, str) else [str(p).strip() for p in proxies if str(p).strip()]
-    if not proxies:
-        return {"proxy_headers": False}
-    return {"proxy_headers": True, "forwarded_allow_ips": proxies}
 
 
 class AllowedHosts:

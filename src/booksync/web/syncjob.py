@@ -1,6 +1,6 @@
 """A synchronization started from the browser: the engine in a background thread, its questions as dialogs.
 
-:class:`WebInteraction` is the web's :class:`~booksync.sync.engine.Interaction`, the counterpart
+:class:`WebInteraction` is the web's :class:`~booksync.services.syncing.Interaction`, the counterpart
 of the command line's ``CliInteraction``: each question becomes a :class:`Question` the processing
 page shows as a dialog, and the engine's thread waits for the answer. A question nobody answers
 within ``web.question_timeout_seconds`` is answered the safe way (no / cancel): nothing is written.
@@ -218,21 +218,18 @@ class SyncJobs:
 
     def _run(self, job: SyncJob, choices: SyncChoices) -> None:
         from booksync.books.registry import open_books
-        from booksync.sync.corrections import correction_policy
         from booksync.errors import ConnectionFailure
         from booksync.qbxml.parse import MalformedResponse
-        from booksync.sync.engine import SyncBusy, SyncOptions, sync_lock, synchronize
+        from booksync.services.syncing import SyncBusy, run_sync, sync_lock, sync_options
 
         settings = self.home.settings
         timeout = float(settings.get("web", {}).get("question_timeout_seconds", 1800))
         try:
-            options = SyncOptions(message_size=int(settings["sync"].get("message_size", 50)),
-                                  keep_backups=int(settings["sync"].get("keep_backups", 10)),
-                                  policy=correction_policy(self.home.settings, choices.on_conflict, choices.closed_period,
-                                                           choices.allow_deposit_changes))
+            options = sync_options(settings, on_conflict=choices.on_conflict, closed_period=choices.closed_period,
+                                   allow_deposit_changes=choices.allow_deposit_changes)
             log.info("web sync started by %s", job.user)
             with sync_lock(self.home), open_books(self.home) as port:
-                result = synchronize(self.sessions, port, self.home, WebInteraction(job, timeout), options)
+                result = run_sync(self.sessions, port, self.home, WebInteraction(job, timeout), options)
             log.info("run %s: %s (started in the web interface by %s)", result.run_id, result.message, job.user)
             job.finish(result.as_dict())
         except SyncBusy as exc:

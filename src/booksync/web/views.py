@@ -1,4 +1,4 @@
-"""The web interface's pages: thin handlers over :mod:`booksync.web.services` and the sync jobs.
+"""The web interface's pages: thin handlers over the service layer (:mod:`booksync.services`) and the sync jobs.
 
 Blocking work (the billing store, QuickBooks, argon2) runs in the thread pool. Every POST checks the
 session's CSRF token first; every change ends with a redirect (post/redirect/get) and a flash message.
@@ -20,10 +20,12 @@ from starlette.routing import Route
 from booksync.domain import operation_words
 from booksync.attempts import ChecksBusy, clip
 from booksync.store.models import Member, SyncRun
-from booksync.web import services
+from booksync.services import mapping, quickbooks
+from booksync.services import runs as run_history
+from booksync.services.dashboard import dashboard as read_dashboard
 from booksync.web.security import checked_form, csrf_token
 from booksync.web.syncjob import SyncChoices
-from booksync.web.users import check_password
+from booksync.services.users import check_password
 
 FILE_TYPES = {".txt": "text/plain; charset=utf-8", ".csv": "text/plain; charset=utf-8",
               ".json": "text/plain; charset=utf-8", ".xml": "text/plain; charset=utf-8",
@@ -82,7 +84,7 @@ async def _blocking(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 def _run_or_404(session: Any, run_id: str) -> SyncRun:
-    run = session.get(SyncRun, run_id) if services.RUN_ID.match(run_id) else None
+    run = session.get(SyncRun, run_id) if run_history.RUN_ID.match(run_id) else None
     if run is None:
         raise HTTPException(404, f"There is no run {run_id}.")
     return run
@@ -147,7 +149,7 @@ async def dashboard(request: Request) -> Response:
     def load() -> Any:
         books = c.reader.read(busy=job is not None)
         with c.sessions() as session:
-            return services.dashboard(session, c.home, books, c.reader.kind)
+            return read_dashboard(session, c.home, books, c.reader.kind)
 
     board = await _blocking(load)
     return render(request, "dashboard.html", board=board, job=job, direct=c.reader.direct,
@@ -217,7 +219,7 @@ async def accounts_page(request: Request) -> Response:
         if books.snapshot is None:
             return books, [], []
         with c.sessions() as session:
-            return books, services.xref_rows(session, books.snapshot), services.account_choices(books.snapshot)
+            return books, mapping.xref_rows(session, books.snapshot), mapping.account_choices(books.snapshot)
 
     books, rows, choices = await _blocking(load)
     return render(request, "accounts.html", books=books, rows=rows, choices=choices,
@@ -232,13 +234,13 @@ async def accounts_save(request: Request) -> Response:
     def save() -> Any:
         books = c.reader.read(busy=c.jobs.running() is not None)
         if books.snapshot is None:
-            raise services.MappingRefused(f"QuickBooks cannot be read, so nothing was saved: {books.error}")
+            raise mapping.MappingRefused(f"QuickBooks cannot be read, so nothing was saved: {books.error}")
         with c.sessions() as session:
-            return services.save_xref(session, books.snapshot, wanted)
+            return mapping.save_xref(session, books.snapshot, wanted)
 
     try:
         changes = await _blocking(save)
-    except services.MappingRefused as exc:
+    except mapping.MappingRefused as exc:
         flash(request, str(exc), "error")
         return redirect(request, "/accounts")
     if changes:
@@ -261,11 +263,11 @@ async def members_page(request: Request) -> Response:
 
     def load() -> Any:
         with c.sessions() as session:
-            key = services.company_key(session, c.reader.unread())
-            rows, total = services.search_members(session, key, query, page, per_page, without)
+            key = quickbooks.company_key(session, c.reader.unread())
+            rows, total = mapping.search_members(session, key, query, page, per_page, without)
             last = max(1, -(-total // per_page))
             if page > last:  # past the end: show the last page
-                rows, total = services.search_members(session, key, query, last, per_page, without)
+                rows, total = mapping.search_members(session, key, query, last, per_page, without)
             return rows, total
 
     rows, total = await _blocking(load)
@@ -294,14 +296,14 @@ async def member_page(request: Request) -> Response:
         books = c.reader.read(busy=c.jobs.running() is not None) if tab == "bill-info" else c.reader.unread()
         with c.sessions() as session:
             member = _member_or_404(session, number)
-            key = services.company_key(session, books)
-            link = services.customer_links(session, key, [member.id]).get(member.id)
+            key = quickbooks.company_key(session, books)
+            link = mapping.customer_links(session, key, [member.id]).get(member.id)
             data: dict[str, Any] = {"member": member, "link": link, "books": books}
             if tab == "transactions":
-                data["txns"] = services.member_transactions(session, key, member)
+                data["txns"] = mapping.member_transactions(session, key, member)
             if tab == "bill-info" and books.snapshot is not None:
                 data["query"] = member.name if search is None else search
-                data["found"] = services.find_customers(books.snapshot, data["query"]) if data["query"] else []
+                data["found"] = mapping.find_customers(books.snapshot, data["query"]) if data["query"] else []
                 current = link.remote_id if link is not None else None
                 data["customer"] = next((cu for cu in books.snapshot.customers if cu.list_id == current
                                          or (current is None and member.qb_customer
@@ -322,19 +324,19 @@ async def member_bill_info(request: Request) -> Response:
         books = c.reader.read(busy=c.jobs.running() is not None)
         with c.sessions() as session:
             member = _member_or_404(session, number)
-            key = services.company_key(session, books)
+            key = quickbooks.company_key(session, books)
             if action == "clear":
-                return services.clear_member(session, key, member)
+                return mapping.clear_member(session, key, member)
             if books.snapshot is None:
-                raise services.MappingRefused(f"QuickBooks cannot be read, so nothing was changed: {books.error}")
+                raise mapping.MappingRefused(f"QuickBooks cannot be read, so nothing was changed: {books.error}")
             customer = str(form.get("customer", ""))
             if not customer:
-                raise services.MappingRefused("Choose a QuickBooks customer first.")
-            return services.link_member(session, books.snapshot, key, member, customer)
+                raise mapping.MappingRefused("Choose a QuickBooks customer first.")
+            return mapping.link_member(session, books.snapshot, key, member, customer)
 
     try:
         flash(request, await _blocking(change), "success")
-    except services.MappingRefused as exc:
+    except mapping.MappingRefused as exc:
         flash(request, str(exc), "error")
     return redirect(request, f"/members/{quote(number)}/bill-info")
 
@@ -347,7 +349,7 @@ async def runs_page(request: Request) -> Response:
 
     def load() -> Any:
         with c.sessions() as session:
-            runs = services.list_runs(session)
+            runs = run_history.list_runs(session)
         out = []
         for r in runs:
             folder = c.home.run_folder(r.id)
@@ -365,14 +367,14 @@ async def run_page(request: Request) -> Response:
     def load() -> Any:
         with c.sessions() as session:
             run = _run_or_404(session, request.path_params["run_id"])
-            return services.run_detail(session, c.home, run), services.log_lines(c.home, run.id, 100)
+            return run_history.run_detail(session, c.home, run), run_history.log_lines(c.home, run.id, 100)
 
     detail, lines = await _blocking(load)
     return render(request, "run.html", d=detail, r=detail.info, log=lines, kinds=_ACTION_LABELS)
 
 
 async def run_confirm(request: Request) -> Response:
-    from booksync.webconnector.confirm import ConfirmError, confirm_run
+    from booksync.services.confirmation import ConfirmError, confirm_run
 
     c = ctx(request)
     run_id = request.path_params["run_id"]
@@ -395,7 +397,7 @@ async def corrections_viewer(request: Request) -> Response:
     def load() -> Any:
         with c.sessions() as session:
             run = _run_or_404(session, run_id)
-            return services.run_folder(c.home, run)
+            return run_history.run_folder(c.home, run)
 
     folder = await _blocking(load)
     if not (folder / "corrections_log.html").is_file():
@@ -415,7 +417,7 @@ async def run_file(request: Request) -> Response:
     def load() -> Any:
         with c.sessions() as session:
             run = _run_or_404(session, run_id)
-            return services.safe_file(services.run_folder(c.home, run), relative)
+            return run_history.safe_file(run_history.run_folder(c.home, run), relative)
 
     path = await _blocking(load)
     if path is None:
@@ -427,9 +429,9 @@ async def run_file(request: Request) -> Response:
 async def backup_file(request: Request) -> Response:
     c = ctx(request)
     run_id, relative = request.path_params["run_id"], request.path_params["path"]
-    if not services.RUN_ID.match(run_id):
+    if not run_history.RUN_ID.match(run_id):
         raise HTTPException(404, f"There is no backup {run_id}.")
-    path = services.safe_file(c.home.backups_dir / run_id, relative)
+    path = run_history.safe_file(c.home.backups_dir / run_id, relative)
     if path is None:
         raise HTTPException(404, f"Backup {run_id} has no file {relative}.")
     return _file_response(path, f"{run_id}-{path.name}", True)
@@ -447,9 +449,9 @@ def _file_response(path: Path, download_name: str, download: bool) -> Response:
 async def log_page(request: Request) -> Response:
     c = ctx(request)
     run_id = request.query_params.get("run") or ""
-    if run_id and not services.RUN_ID.match(run_id):
+    if run_id and not run_history.RUN_ID.match(run_id):
         run_id = ""
-    lines = await _blocking(services.log_lines, c.home, run_id or None, 500)
+    lines = await _blocking(run_history.log_lines, c.home, run_id or None, 500)
     return render(request, "log.html", lines=lines, run_id=run_id)
 
 

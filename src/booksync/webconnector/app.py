@@ -1,4 +1,7 @@
-"""The HTTP side of the Web Connector service: a Starlette application served by ``booksync serve``.
+"""The HTTP side of the Web Connector service: its Starlette routes, served by ``booksync serve``.
+
+:mod:`booksync.server` puts these routes first and the web interface beside them, and refuses Host names
+the home does not allow (one check for the whole server).
 
 Routes (``PATH`` is ``/qbwc`` unless ``booksync serve --path`` says otherwise):
 
@@ -14,23 +17,17 @@ anything else reports QBWC1042, reference §12).
 """
 from __future__ import annotations
 
-import contextlib
 import html
 import logging
-from pathlib import Path
-from typing import AsyncIterator
 
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from booksync import __version__
-from booksync.attempts import clip, set_concurrent_checks
+from booksync.attempts import clip
 from booksync.config import Home
-from booksync.web.security import AllowedHosts, allowed_hosts
 from booksync.webconnector.service import WebConnectorService
 from booksync.webconnector.soap import CONTENT_TYPES, SOAP11, SoapFault, fault, parse_call, response
 
@@ -62,17 +59,9 @@ def dispatch(service: WebConnectorService, body: bytes, client: str) -> Response
     return Response(response(call, result), media_type=CONTENT_TYPES[call.envelope])
 
 
-def create_app(home_path: Path | str, path: str = "/qbwc", service: WebConnectorService | None = None,
-               with_web: bool = True, bind: str | None = None) -> Starlette:
-    """The Web Connector application for the booksync home at ``home_path`` (see module docstring).
-
-    With ``with_web``, the web interface (:mod:`booksync.web`) is served beside it at "/": the Web
-    Connector's routes come first, so the web interface's sign-in never stands in their way. Every
-    request must name an allowed Host (:func:`booksync.web.security.allowed_hosts`: the localhost names,
-    ``bind``, ``web.allowed_hosts``), or is refused with 400."""
+def routes(home: Home, service: WebConnectorService, path: str = "/qbwc") -> list[Route]:
+    """The Web Connector's routes for ``home`` (see module docstring), served by ``service``."""
     path = "/" + path.strip("/")
-    service = service or WebConnectorService(home_path)
-    home = Home.load(home_path)
     limit = int(home.settings["webconnector"]["max_body_bytes"])
 
     async def soap(request: Request) -> Response:
@@ -95,37 +84,22 @@ def create_app(home_path: Path | str, path: str = "/qbwc", service: WebConnector
         return PlainTextResponse(f"booksync {__version__}: QuickBooks Web Connector service. The Web Connector "
                                  f"POSTs SOAP to this address; see {path}/support.\n")
 
-    async def support(request: Request) -> Response:
-        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>booksync support</title></head><body>"
-                f"<h1>booksync {html.escape(__version__)}</h1>"
-                "<p>This is booksync's QuickBooks Web Connector service. It synchronizes your membership billing "
-                "into QuickBooks.</p>"
-                "<p>After an update, the Web Connector's status column says what happened. When a plan awaits your "
-                "confirmation, review it with <code>booksync runs show RUN_ID</code> and confirm it with "
-                "<code>booksync runs confirm RUN_ID</code>; the next update applies it.</p>"
-                "<p>Problems connecting to QuickBooks, and what to do about them, are explained in booksync's "
-                "documentation (docs/webconnector.md) and in its log (logs/booksync.log).</p></body></html>")
-        return HTMLResponse(page)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        service.shutdown()
-
-    routes: list = [Route(path, soap, methods=["POST"]), Route(path, info, methods=["GET"]),
-                    Route(path + "/support", support, methods=["GET"])]
-    if with_web:
-        from starlette.routing import Mount
-
-        from booksync.web.app import create_app as create_web_app
-
-        routes.append(Mount("/", app=create_web_app(home, bind)))
-    web = home.settings.get("web", {})
-    set_concurrent_checks(int(web.get("concurrent_password_checks", 2)))
-    app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(AllowedHosts, hosts=allowed_hosts(web, bind))])
-    app.state.service = service
-    return app
+    return [Route(path, soap, methods=["POST"]), Route(path, info, methods=["GET"]),
+            Route(path + "/support", support, methods=["GET"])]
 
 
-__all__ = ["create_app", "dispatch"]
+async def support(request: Request) -> Response:
+    """The .qwc's AppSupport page: how to get help, without any billing or QuickBooks data."""
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>booksync support</title></head><body>"
+            f"<h1>booksync {html.escape(__version__)}</h1>"
+            "<p>This is booksync's QuickBooks Web Connector service. It synchronizes your membership billing "
+            "into QuickBooks.</p>"
+            "<p>After an update, the Web Connector's status column says what happened. When a plan awaits your "
+            "confirmation, review it with <code>booksync runs show RUN_ID</code> and confirm it with "
+            "<code>booksync runs confirm RUN_ID</code>; the next update applies it.</p>"
+            "<p>Problems connecting to QuickBooks, and what to do about them, are explained in booksync's "
+            "documentation (docs/webconnector.md) and in its log (logs/booksync.log).</p></body></html>")
+    return HTMLResponse(page)
+
+
+__all__ = ["dispatch", "routes", "support"]

@@ -34,7 +34,7 @@ class Event:
     """What the engine thread tells the callbacks.
 
     ``kind``: "request" (``payload`` is the qbXML request message, bytes), "finished" (``payload``
-    is the :class:`~booksync.sync.engine.SyncResult`), or "error" (``payload`` is the message for
+    is the :class:`~booksync.services.syncing.SyncResult`), or "error" (``payload`` is the message for
     the user, str).
     """
 

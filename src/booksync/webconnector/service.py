@@ -44,9 +44,11 @@ from booksync.books.desktop.adapter import DesktopBooks
 from booksync.books.desktop.rp2 import explain_hresult, parse_hresult
 from booksync.config import Home
 from booksync.store.db import open_store
-from booksync.webconnector.auth import check_credentials
-from booksync.webconnector.company import CompanyRefused, ConnectorState, check_company, negotiate_version, read_hcp
-from booksync.webconnector.confirm import AWAITING, CONFIRMED, billing_state, pending_run, record_staged, staged_unchanged
+from booksync.services.connector_auth import check_credentials
+from booksync.services.confirmation import AWAITING, CONFIRMED, billing_state, pending_run, record_staged, staged_unchanged
+from booksync.services.connector_state import ConnectorState
+from booksync.services.syncing import SyncBusy, nothing_to_sync, run_sync, sync_lock, sync_options
+from booksync.webconnector.company import CompanyRefused, check_company, negotiate_version, read_hcp
 from booksync.webconnector.session import (FAILED, FINISHED, NEW, NO_WORK, RUNNING, WCSession, WebConnectorInteraction, is_query_only,
                       request_text, staged_message)
 
@@ -73,7 +75,7 @@ def ticket_key(ticket: str) -> str:
 class WebConnectorService:
     """The eight callbacks of QBWebConnectorSvc.wsdl over one booksync home (see module docstring).
 
-    ``engine`` is :func:`booksync.sync.engine.synchronize` (a stand-in in tests); ``clock`` a
+    ``engine`` stands in for the run in tests (:func:`booksync.services.syncing.run_sync`'s); ``clock`` a
     monotonic clock in seconds.
     """
 
@@ -82,8 +84,6 @@ class WebConnectorService:
         home = Home.load(home_path)
         self.home_path = home.path
         self.db = open_store(home.database_url)
-        if engine is None:
-            from booksync.sync.engine import synchronize as engine
         self._engine = engine
         self._clock = clock
         self._sessions: dict[str, WCSession] = {}
@@ -205,8 +205,6 @@ class WebConnectorService:
 
     def _pending_work(self, home: Home) -> tuple[bool, str]:
         """Whether a session has something to do, and when not, why (for closeConnection)."""
-        from booksync.sync.engine import load_work
-
         state = ConnectorState.load(home.path)
         with self.db() as session:
             run = pending_run(session)
@@ -220,7 +218,7 @@ class WebConnectorService:
                 return True, ""
             if not state.company_key:
                 return True, ""
-            if load_work(session, state.company_key).is_empty():
+            if nothing_to_sync(session, state.company_key):
                 return False, "booksync: Nothing to synchronize: QuickBooks is up to date."
         return True, ""
 
@@ -291,23 +289,17 @@ class WebConnectorService:
 
     def _run(self, session: WCSession, home: Home, billing: str) -> Any:
         """The engine, in the session's worker thread."""
-        from booksync.sync.corrections import correction_policy
-        from booksync.sync.engine import SyncOptions
-
         wc = home.settings["webconnector"]
         port = DesktopBooks(session.bridge, owner_id=str(wc.get("owner_id", "")))
         interaction = WebConnectorInteraction(session, self.db, bool(wc.get("create_customers", True)),
                                               bool(wc.get("unattended", False)), billing)
-        options = SyncOptions(message_size=int(home.settings["sync"].get("message_size", 50)),
-                              keep_backups=int(home.settings["sync"].get("keep_backups", 10)),
-                              policy=correction_policy(home.settings))
+        options = sync_options(home.settings)
         from booksync.errors import ConnectionFailure
-        from booksync.sync.engine import SyncBusy, sync_lock
 
         try:
             # One sync at a time per home: a command-line sync and a Web Connector session never overlap.
             with sync_lock(home):
-                result = self._engine(self.db, port, home, interaction, options)
+                result = run_sync(self.db, port, home, interaction, options, engine=self._engine)
         except SyncBusy as exc:
             raise ConnectionFailure(0x8004041B, str(exc), "The Web Connector will try again at its next update.") \
                 from None

@@ -23,7 +23,7 @@ from booksync.domain import Plan
 from booksync.errors import ConnectionFailure, BooksError
 from booksync.qbxml.parse import MalformedResponse, parse_xml
 from booksync.webconnector.bridge import Bridge
-from booksync.webconnector.confirm import Decision, decide
+from booksync.services.confirmation import Decision, decide
 
 log = logging.getLogger("booksync.webconnector")
 
@@ -194,14 +194,14 @@ def staged_message(result: Any, plan_counts: dict[str, int]) -> str:
 
 
 class WebConnectorInteraction:
-    """The engine's questions, answered for a session nobody watches (:class:`booksync.sync.engine.Interaction`).
+    """The engine's questions, answered for a session nobody watches (:class:`booksync.services.syncing.Interaction`).
 
     * create customers for members without one: ``webconnector.create_customers`` (default yes:
       the plan is still confirmed by a person before anything is written);
     * the Corrections Log gate: passed, because the log is staged in the run folder and read by the
       person who confirms the run (or the unattended policy, which never applies corrections in a
       closed period or over a conflict, decides);
-    * update QuickBooks now: :func:`booksync.webconnector.confirm.decide`.
+    * update QuickBooks now: :func:`booksync.services.confirmation.decide`.
     """
 
     def __init__(self, session: WCSession, sessions: sessionmaker[Session], create_customers: bool,
