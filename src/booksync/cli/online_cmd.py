@@ -4,8 +4,7 @@
 (:mod:`booksync.books.online.auth`): it prints the authorization URL, then takes the URL the browser was
 redirected to (pasted at the prompt, or later with ``--redirect-url``), exchanges the code and stores
 the tokens encrypted in the home. Unattended or on a server without a browser, run it twice: once
-without ``--redirect-url`` (stdin closed: it prints the URL and stops), then with ``--redirect-url``.
-"""
+without ``--redirect-url`` (stdin closed: it prints the URL and stops), then with ``--redirect-url``."""
 from __future__ import annotations
 
 import datetime as dt

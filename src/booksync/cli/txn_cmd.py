@@ -1,8 +1,7 @@
 """``booksync invoices|credit-memos|payments``: change billing records as a membership system's user does.
 
 The change is recorded in the billing store; the next ``booksync sync`` carries it
-to QuickBooks as a correction, listed in the Corrections Log.
-"""
+to QuickBooks as a correction, listed in the Corrections Log."""
 from __future__ import annotations
 
 import sys

@@ -1,8 +1,7 @@
 """``booksync users``: the people who may sign in to the web interface (docs/web.md).
 
 Thin commands over :mod:`booksync.services.users`; passwords are stored as argon2 hashes in the home's
-``users.json`` (mode 0600), never in plain text.
-"""
+``users.json`` (mode 0600), never in plain text."""
 from __future__ import annotations
 
 import json

@@ -2,8 +2,7 @@
 
 Thin commands over the service layer (:mod:`booksync.services`: the .qwc, the Web Connector's password and
 recorded company, serving settings); ``serve`` starts :mod:`booksync.server` by its uvicorn import string, so the
-command line imports neither the web interface nor the Web Connector (docs/webconnector.md).
-"""
+command line imports neither the web interface nor the Web Connector (docs/webconnector.md)."""
 from __future__ import annotations
 
 import logging
