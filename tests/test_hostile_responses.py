@@ -278,7 +278,7 @@ def small_home(tmp_path: Path) -> Home:
 def test_a_corrupted_answer_stops_the_sync_clearly_and_the_next_sync_settles_it(small_home, cli, capsys,
                                                                                   company_db):
     from booksync.cli.common import sessions_for
-    from booksync.cli.main import CliInteraction, run_sync
+    from booksync.cli.sync_cmd import CliInteraction, run_sync
     from booksync.sync.engine import SyncOptions
 
     home = small_home

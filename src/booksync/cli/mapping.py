@@ -4,16 +4,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
-from booksync.account_rules import allowed_types, incompatibility, suggest
-from booksync.domain import Kind
+from booksync.account_rules import allowed_types, incompatibility
+from booksync.services.mapping import (CrossReference, MappingRefused, RefusedInQuickBooks, find_customers, link_member,
+                                       make_customer_inactive, members_without_customer)
 from booksync.store.keys import adopt_company_key
-from booksync.store.models import GLAccount, Invoice, Link, Member, Payment
+from booksync.store.models import Member
 from booksync.exits import EXIT_CHECKS, EXIT_REFUSED
 from booksync.cli.common import books, console, copyable, err, home_option, json_option, load_home, sessions_for, setup_logging
 
@@ -45,89 +47,92 @@ def xref(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], cle
     sessions = sessions_for(home)
     with books(home) as port:
         snapshot = port.snapshot()
-    qb = sorted(snapshot.accounts, key=lambda a: a.full_name.casefold())
-    by_name = {a.full_name.casefold(): a for a in qb}
     with sessions() as session:
-        gls = {g.number: g for g in session.scalars(select(GLAccount).order_by(GLAccount.number))}
-        changed = []
-        for item in assignments:
-            number, sep, name = item.partition("=")
-            number, name = number.strip(), name.strip()
-            if not sep or number not in gls:
-                raise click.BadParameter(f"{item!r}: no G/L account numbered {number!r}", param_hint="--set")
-            account = by_name.get(name.casefold())
-            if account is None:
-                raise click.BadParameter(f"QuickBooks has no account named {name!r}; see --quickbooks",
-                                         param_hint="--set")
-            refused = incompatibility(gls[number], account)
-            if refused is not None:
-                choose = allowed_types(gls[number].type)
-                err.print(f"[bold red]Not changed:[/] {escape(refused)}. Choose {escape(choose)}: "
-                          + escape(copyable("booksync accounts xref --suggest --quickbooks", home)))
-                sys.exit(EXIT_CHECKS)
-            gls[number].qb_account = account.full_name
-            changed.append((number, account.full_name))
-        for number in clears:
-            if number not in gls:
-                raise click.BadParameter(f"no G/L account numbered {number!r}", param_hint="--clear")
-            gls[number].qb_account = ""
-            changed.append((number, ""))
-        def fits(g: GLAccount) -> bool:
-            account = by_name.get((g.qb_account or "").casefold())
-            return account is not None and incompatibility(g, account) is None
-
-        suggestions = {n: suggest(g, qb) for n, g in gls.items() if not fits(g)}
+        xr = CrossReference(session, snapshot)
+        _change_xref(xr, assignments, clears, home)
+        suggestions = xr.suggestions()
         if apply_suggestions:
-            for number, account in suggestions.items():
-                if account is not None:
-                    gls[number].qb_account = account.full_name
-                    changed.append((number, account.full_name))
+            xr.apply_suggestions(suggestions)
         session.commit()
-        rows = sorted(gls.values(), key=lambda g: (fits(g), g.number))
         if as_json:
-            console.print_json(json.dumps({
-                "gl_accounts": [{"number": g.number, "name": g.name, "type": g.type, "qb_account": g.qb_account,
-                                 "mapped": fits(g),
-                                 "refused": incompatibility(g, by_name[g.qb_account.casefold()])
-                                 if g.qb_account and g.qb_account.casefold() in by_name else None,
-                                 "suggestion": getattr(suggestions.get(g.number), "full_name", None)} for g in rows],
-                "quickbooks_accounts": [{"full_name": a.full_name, "type": a.account_type, "number": a.number}
-                                        for a in qb] if show_qb else None,
-                "changed": changed}))
+            console.print_json(json.dumps(_xref_json(xr, suggestions, show_qb)))
             return
-        for number, name in changed:
-            console.print(f"G/L account {number} -> {escape(name) or '(no cross reference)'}")
-        table = Table(title="G/L accounts and their QuickBooks accounts", show_edge=False)
-        for col in ("G/L", "Name", "Type", "QuickBooks account", "Suggestion"):
-            table.add_column(col)
-        for g in rows:
-            mapped = fits(g)
-            current = by_name.get((g.qb_account or "").casefold())
-            if mapped:
-                state = escape(g.qb_account)
-            elif current is not None:
-                state = f"[red]wrong type: {escape(g.qb_account)} ({current.account_type})[/]"
-            else:
-                state = f"[red]missing: {escape(g.qb_account)}[/]" if g.qb_account else "[red](none)[/]"
-            hint = suggestions.get(g.number)
-            table.add_row(g.number, escape(g.name), g.type, state,
-                          escape(hint.full_name) if hint is not None and (show_suggestions or not mapped) else "")
-        console.print(table)
-        if show_qb:
-            qtable = Table(title=f"QuickBooks accounts in {escape(snapshot.company.name)}", show_edge=False)
-            for col in ("Number", "Full name", "Type", "Active"):
-                qtable.add_column(col)
-            for a in qb:
-                qtable.add_row(a.number, escape(a.full_name), a.account_type, "yes" if a.is_active else "no")
-            console.print(qtable)
-        unmapped = [g for g in rows if not fits(g)]
-        for g in unmapped:
-            current = by_name.get((g.qb_account or "").casefold())
-            if current is not None:
-                err.print(escape(f"{incompatibility(g, current)}."))
-        if unmapped:
-            err.print(f"{len(unmapped)} G/L account(s) have no matching QuickBooks account. Set one with "
-                      "--set NUMBER=\"QuickBooks account\", or --apply-suggestions.")
+        _print_xref(xr, suggestions, show_qb, show_suggestions, snapshot.company.name)
+
+
+def _change_xref(xr: CrossReference, assignments: tuple[str, ...], clears: tuple[str, ...], home: Any) -> None:
+    """--set and --clear; a usage error for an unknown G/L or QuickBooks account, exit 3 for a type the G/L
+    account must not post to."""
+    for item in assignments:
+        number, sep, name = item.partition("=")
+        number, name = number.strip(), name.strip()
+        if not sep or number not in xr.gls:
+            raise click.BadParameter(f"{item!r}: no G/L account numbered {number!r}", param_hint="--set")
+        account = xr.by_name.get(name.casefold())
+        if account is None:
+            raise click.BadParameter(f"QuickBooks has no account named {name!r}; see --quickbooks",
+                                     param_hint="--set")
+        refused = xr.assign(number, account)
+        if refused is not None:
+            choose = allowed_types(xr.gls[number].type)
+            err.print(f"[bold red]Not changed:[/] {escape(refused)}. Choose {escape(choose)}: "
+                      + escape(copyable("booksync accounts xref --suggest --quickbooks", home)))
+            sys.exit(EXIT_CHECKS)
+    for number in clears:
+        if number not in xr.gls:
+            raise click.BadParameter(f"no G/L account numbered {number!r}", param_hint="--clear")
+        xr.clear(number)
+
+
+def _xref_json(xr: CrossReference, suggestions: dict[str, Any], show_qb: bool) -> dict[str, Any]:
+    by_name = xr.by_name
+    return {
+        "gl_accounts": [{"number": g.number, "name": g.name, "type": g.type, "qb_account": g.qb_account,
+                         "mapped": xr.fits(g),
+                         "refused": incompatibility(g, by_name[g.qb_account.casefold()])
+                         if g.qb_account and g.qb_account.casefold() in by_name else None,
+                         "suggestion": getattr(suggestions.get(g.number), "full_name", None)} for g in xr.rows()],
+        "quickbooks_accounts": [{"full_name": a.full_name, "type": a.account_type, "number": a.number}
+                                for a in xr.accounts] if show_qb else None,
+        "changed": xr.changed}
+
+
+def _print_xref(xr: CrossReference, suggestions: dict[str, Any], show_qb: bool, show_suggestions: bool,
+                company: str) -> None:
+    for number, name in xr.changed:
+        console.print(f"G/L account {number} -> {escape(name) or '(no cross reference)'}")
+    table = Table(title="G/L accounts and their QuickBooks accounts", show_edge=False)
+    for col in ("G/L", "Name", "Type", "QuickBooks account", "Suggestion"):
+        table.add_column(col)
+    rows = xr.rows()
+    for g in rows:
+        mapped = xr.fits(g)
+        current = xr.current(g)
+        if mapped:
+            state = escape(g.qb_account)
+        elif current is not None:
+            state = f"[red]wrong type: {escape(g.qb_account)} ({current.account_type})[/]"
+        else:
+            state = f"[red]missing: {escape(g.qb_account)}[/]" if g.qb_account else "[red](none)[/]"
+        hint = suggestions.get(g.number)
+        table.add_row(g.number, escape(g.name), g.type, state,
+                      escape(hint.full_name) if hint is not None and (show_suggestions or not mapped) else "")
+    console.print(table)
+    if show_qb:
+        qtable = Table(title=f"QuickBooks accounts in {escape(company)}", show_edge=False)
+        for col in ("Number", "Full name", "Type", "Active"):
+            qtable.add_column(col)
+        for a in xr.accounts:
+            qtable.add_row(a.number, escape(a.full_name), a.account_type, "yes" if a.is_active else "no")
+        console.print(qtable)
+    unmapped = [g for g in rows if not xr.fits(g)]
+    for g in unmapped:
+        current = xr.current(g)
+        if current is not None:
+            err.print(escape(f"{incompatibility(g, current)}."))
+    if unmapped:
+        err.print(f"{len(unmapped)} G/L account(s) have no matching QuickBooks account. Set one with "
+                  "--set NUMBER=\"QuickBooks account\", or --apply-suggestions.")
 
 
 @click.group()
@@ -155,42 +160,13 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
     with books(home) as port:
         snapshot = port.snapshot()
         key = port.company_key
-    customers = {c.full_name.casefold(): c for c in snapshot.customers}
     with sessions() as session:
         if adopt_company_key(session, key, getattr(port, "legacy_key", "")):
             session.commit()
-        linked = {lk.local_id: lk for lk in session.scalars(
-            select(Link).where(Link.company_key == key, Link.kind == Kind.CUSTOMER.value))}
         if member:
-            if not customer:
-                raise click.UsageError("give the QuickBooks customer's name after the member number")
-            record = session.scalar(select(Member).where(Member.number == member))
-            if record is None:
-                raise click.BadParameter(f"no member numbered {member!r}", param_hint="MEMBER")
-            from booksync.services.mapping import MappingRefused, find_customers, link_member
-
-            if customer.strip().casefold() not in customers:  # the web offers a search box; here, the candidates
-                near = find_customers(snapshot, customer, limit=10)
-                err.print(escape(f"QuickBooks has no customer named \"{customer.strip()}\"; nothing was linked."))
-                if near:
-                    err.print("Customers whose name contains those words:")
-                    for c in near:
-                        err.print(f"  {escape(c.full_name)}")
-                err.print(escape(copyable(f"Give the full name exactly as QuickBooks has it: booksync members map "
-                                          f"{member} \"Customer name\"", home)))
-                sys.exit(EXIT_CHECKS)
-            try:
-                console.print(escape(link_member(session, snapshot, key, record, customer)))
-            except MappingRefused as exc:
-                err.print(escape(str(exc)))
-                sys.exit(EXIT_CHECKS)
+            _link(session, snapshot, key, member, customer, home)
             return
-        billed = set(session.scalars(select(Invoice.member_id))) | set(session.scalars(select(Payment.member_id)))
-        unmapped = [m for m in session.scalars(select(Member).order_by(Member.number))
-                    if m.id in billed and m.id not in linked]
-        rows = [{"number": m.number, "name": m.name, "bill_info": m.qb_customer,
-                 "suggestion": customers[m.name.casefold()].full_name if m.name.casefold() in customers else None}
-                for m in unmapped]
+        rows = members_without_customer(session, key, snapshot)
         if as_json:
             console.print_json(json.dumps({"members_without_customer": rows}))
             return
@@ -209,6 +185,31 @@ def map_cmd(member: str | None, customer: str | None, home_dir: Path | None, sho
                                       home)))
 
 
+def _link(session: Any, snapshot: Any, key: str, member: str, customer: str | None, home: Any) -> None:
+    """Link ``member`` to the QuickBooks customer named ``customer``; exit 3 (naming near names) when QuickBooks
+    has no customer of that name or the link is refused."""
+    if not customer:
+        raise click.UsageError("give the QuickBooks customer's name after the member number")
+    record = session.scalar(select(Member).where(Member.number == member))
+    if record is None:
+        raise click.BadParameter(f"no member numbered {member!r}", param_hint="MEMBER")
+    if customer.strip().casefold() not in {c.full_name.casefold() for c in snapshot.customers}:
+        near = find_customers(snapshot, customer, limit=10)  # the web offers a search box; here, the candidates
+        err.print(escape(f"QuickBooks has no customer named \"{customer.strip()}\"; nothing was linked."))
+        if near:
+            err.print("Customers whose name contains those words:")
+            for c in near:
+                err.print(f"  {escape(c.full_name)}")
+        err.print(escape(copyable(f"Give the full name exactly as QuickBooks has it: booksync members map "
+                                  f"{member} \"Customer name\"", home)))
+        sys.exit(EXIT_CHECKS)
+    try:
+        console.print(escape(link_member(session, snapshot, key, record, customer)))
+    except MappingRefused as exc:
+        err.print(escape(str(exc)))
+        sys.exit(EXIT_CHECKS)
+
+
 @members.command("delete")
 @click.argument("number")
 @click.option("--make-inactive-in-quickbooks", "make_inactive", is_flag=True,
@@ -222,7 +223,6 @@ def delete_cmd(number: str, make_inactive: bool, home_dir: Path | None) -> None:
     'booksync sync' and 'booksync reconcile' report. The customer stays in QuickBooks, active unless
     --make-inactive-in-quickbooks.
     """
-    from booksync.domain import Action, CustomerData, Operation
     from booksync.store.links import delete_member, member_deletion
 
     home = load_home(home_dir)
@@ -233,46 +233,34 @@ def delete_cmd(number: str, make_inactive: bool, home_dir: Path | None) -> None:
         key = port.company_key
         found = member_deletion(session, key, number)
         session.commit()
-        if found.member is None and found.link is None:
-            err.print(f"[bold red]Not deleted:[/] there is no member numbered {escape(number)} in the billing store, "
-                      "and no QuickBooks customer linked to one.")
-            sys.exit(EXIT_CHECKS)
-        if found.blockers:
-            err.print(f"[bold red]Not deleted:[/] {escape(found.name)} has {len(found.blockers)} transaction(s) "
-                      "booksync must still keep in step with QuickBooks:")
-            for b in found.blockers:
-                err.print(f"  {escape(b)}")
-            err.print("Void or delete them first (booksync invoices void|delete NUMBER, booksync credit-memos "
-                      "void|delete NUMBER, booksync payments delete RECEIPT; import one gone from the billing store "
-                      "again to do so), synchronize, then delete the member. Nothing was changed.")
-            sys.exit(EXIT_CHECKS)
+        _refuse_deletion(found, number)
         note = ""
         if make_inactive and found.link is not None:
-            customer = next((c for c in snapshot.customers if c.list_id == found.link.remote_id), None)
-            if customer is None:
-                note = f" QuickBooks has no customer \"{found.link.qb_name}\" any more; nothing to make inactive."
-            elif customer.balance:
-                err.print(f"[bold red]Not deleted:[/] QuickBooks customer \"{escape(customer.full_name)}\" has a "
-                          f"balance of {customer.balance}; a customer is made inactive only at zero. Settle the "
-                          "balance in QuickBooks first, or delete without --make-inactive-in-quickbooks. "
-                          "Nothing was changed.")
-                sys.exit(EXIT_CHECKS)
-            elif customer.is_active:
-                op = Operation(seq=1, action=Action.MOD, kind=Kind.CUSTOMER, local_id=0, number=number,
-                               description=f"Make customer \"{customer.full_name}\" inactive",
-                               payload=CustomerData(name=customer.name, is_active=False),
-                               remote_id=customer.list_id, edit_sequence=customer.edit_sequence)
-                (outcome,) = port.send([op], lambda ref: None)
-                if outcome.status != "done":
-                    err.print(f"[bold red]Not deleted:[/] QuickBooks refused to make customer "
-                              f"\"{escape(customer.full_name)}\" inactive: {escape(str(outcome.error))}. "
-                              "Nothing was changed.")
-                    sys.exit(EXIT_REFUSED)
-                note = f" QuickBooks customer \"{customer.full_name}\" is now inactive."
-            else:
-                note = f" QuickBooks customer \"{customer.full_name}\" was already inactive."
+            try:
+                note = make_customer_inactive(port, snapshot, found.link, number)
+            except MappingRefused as exc:
+                err.print(f"[bold red]Not deleted:[/] {escape(str(exc))}")
+                sys.exit(EXIT_REFUSED if isinstance(exc, RefusedInQuickBooks) else EXIT_CHECKS)
         elif found.link is not None:
             note = f" QuickBooks customer \"{found.link.qb_name}\" stays in QuickBooks as it is."
         delete_member(session, found)
     console.print(escape(f"Deleted {found.name}" + (f" and {len(found.removable)} record(s) QuickBooks does not "
                                                      "hold" if found.removable else "") + "." + note))
+
+
+def _refuse_deletion(found: Any, number: str) -> None:
+    """Exit 3 when there is no such member (nor a link to one), or it has transactions booksync must still keep
+    in step with QuickBooks."""
+    if found.member is None and found.link is None:
+        err.print(f"[bold red]Not deleted:[/] there is no member numbered {escape(number)} in the billing store, "
+                  "and no QuickBooks customer linked to one.")
+        sys.exit(EXIT_CHECKS)
+    if found.blockers:
+        err.print(f"[bold red]Not deleted:[/] {escape(found.name)} has {len(found.blockers)} transaction(s) "
+                  "booksync must still keep in step with QuickBooks:")
+        for b in found.blockers:
+            err.print(f"  {escape(b)}")
+        err.print("Void or delete them first (booksync invoices void|delete NUMBER, booksync credit-memos "
+                  "void|delete NUMBER, booksync payments delete RECEIPT; import one gone from the billing store "
+                  "again to do so), synchronize, then delete the member. Nothing was changed.")
+        sys.exit(EXIT_CHECKS)

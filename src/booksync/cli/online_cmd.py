@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -90,6 +91,17 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
         _complete(home, redirect_url)
         return
     store = TokenStore(home.path)
+    client_id, secret = _app_keys(store, cfg, client_id, client_secret_stdin)
+    try:
+        url = begin_authorization(home.path, home.settings, environment, client_id, secret)
+    except OnlineConnectionFailure as exc:
+        _fail(exc.message, exc.advice)
+    _ask_for_redirect(home, store, environment, url)
+
+
+def _app_keys(store: Any, cfg: dict[str, Any], client_id: str | None, client_secret_stdin: bool) -> tuple[str, str]:
+    """The Intuit app's Client ID and Client Secret: given, else stored (the secret from standard input, the
+    environment, the token store, or a hidden prompt). A usage error when either is missing."""
     stored = store.load(cfg["realm_id"]) if cfg.get("realm_id") else None
     client_id = client_id or cfg.get("client_id") or (stored.client_id if stored else "")
     if not client_id:
@@ -103,10 +115,14 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
             secret = click.prompt("Client Secret of your Intuit app", hide_input=True)
     if not secret:
         raise click.UsageError("the Client Secret is empty")
-    try:
-        url = begin_authorization(home.path, home.settings, environment, client_id, secret)
-    except OnlineConnectionFailure as exc:
-        _fail(exc.message, exc.advice)
+    return client_id, secret
+
+
+def _ask_for_redirect(home: Any, store: Any, environment: str, url: str) -> None:
+    """Print the authorization URL and what to do with it, then complete the connection with the URL pasted (or
+    say how to complete it later)."""
+    from booksync.books.online.auth import online_settings
+
     console.print(f"Connecting booksync to a QuickBooks Online {environment} company.\n")
     console.print("1. Open this URL, sign in as the company's administrator, choose the company and approve "
                   "booksync:\n")

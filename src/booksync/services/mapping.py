@@ -14,7 +14,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from booksync import account_rules
-from booksync.domain import Kind, QBAccount, QBCustomer, QBSnapshot
+from booksync.books.port import BooksPort
+from booksync.domain import Action, CustomerData, Kind, Operation, QBAccount, QBCustomer, QBSnapshot
 from booksync.store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment, _now
 
 class MappingRefused(Exception):
@@ -259,3 +260,104 @@ def clear_member(session: Session, key: str, member: Member) -> str:
     session.commit()
     return (f"Member {member.number} {member.name} is marked for creation: the next synchronization offers to create "
             "its QuickBooks customer.")
+
+
+# ---------------------------------------------------------------------- the command line's cross reference
+
+
+class CrossReference:
+    """The billing store's G/L accounts beside QuickBooks' chart of accounts, as ``booksync accounts xref`` shows
+    and changes them (every account QuickBooks has, active or not; :mod:`booksync.account_rules` decides which
+    types a G/L account may post to)."""
+
+    def __init__(self, session: Session, snapshot: QBSnapshot) -> None:
+        self.accounts = sorted(snapshot.accounts, key=lambda a: a.full_name.casefold())
+        """QuickBooks' accounts by full name (case ignored)."""
+        self.by_name = {a.full_name.casefold(): a for a in self.accounts}
+        self.gls = {g.number: g for g in session.scalars(select(GLAccount).order_by(GLAccount.number))}
+        self.changed: list[tuple[str, str]] = []
+        """(G/L number, QuickBooks account now; "" when cleared), in the order they changed."""
+
+    def current(self, gl: GLAccount) -> QBAccount | None:
+        """The QuickBooks account ``gl`` names, when QuickBooks has it."""
+        return self.by_name.get((gl.qb_account or "").casefold())
+
+    def fits(self, gl: GLAccount) -> bool:
+        """True when ``gl`` names a QuickBooks account of a type it may post to."""
+        account = self.current(gl)
+        return account is not None and account_rules.incompatibility(gl, account) is None
+
+    def assign(self, number: str, account: QBAccount) -> str | None:
+        """Cross reference G/L account ``number`` (one of :attr:`gls`) to ``account``; returns why not (a type it
+        must not post to, nothing changed) or None when done."""
+        refused = account_rules.incompatibility(self.gls[number], account)
+        if refused is None:
+            self.gls[number].qb_account = account.full_name
+            self.changed.append((number, account.full_name))
+        return refused
+
+    def clear(self, number: str) -> None:
+        """Remove G/L account ``number``'s cross reference."""
+        self.gls[number].qb_account = ""
+        self.changed.append((number, ""))
+
+    def suggestions(self) -> dict[str, QBAccount | None]:
+        """For each G/L account that does not fit, the suggested QuickBooks account (None: no suggestion)."""
+        return {n: account_rules.suggest(g, self.accounts) for n, g in self.gls.items() if not self.fits(g)}
+
+    def apply_suggestions(self, suggestions: dict[str, QBAccount | None]) -> None:
+        for number, account in suggestions.items():
+            if account is not None:
+                self.gls[number].qb_account = account.full_name
+                self.changed.append((number, account.full_name))
+
+    def rows(self) -> list[GLAccount]:
+        """Every G/L account, those that do not fit first, then by number."""
+        return sorted(self.gls.values(), key=lambda g: (self.fits(g), g.number))
+
+
+# ---------------------------------------------------------------------- the command line's members
+
+
+def members_without_customer(session: Session, key: str, snapshot: QBSnapshot) -> list[dict[str, Any]]:
+    """Members being billed (an invoice or payment) with no customer linked in company ``key``, by number:
+    ``{"number", "name", "bill_info", "suggestion"}``; the suggestion is the QuickBooks customer whose full name
+    is the member's name (case ignored), else None."""
+    customers = {c.full_name.casefold(): c for c in snapshot.customers}
+    linked = customer_links(session, key)
+    billed = set(session.scalars(select(Invoice.member_id))) | set(session.scalars(select(Payment.member_id)))
+    unmapped = [m for m in session.scalars(select(Member).order_by(Member.number))
+                if m.id in billed and m.id not in linked]
+    return [{"number": m.number, "name": m.name, "bill_info": m.qb_customer,
+             "suggestion": customers[m.name.casefold()].full_name if m.name.casefold() in customers else None}
+            for m in unmapped]
+
+
+class RefusedInQuickBooks(MappingRefused):
+    """QuickBooks refused the change the command asked of it; nothing was changed."""
+
+
+def make_customer_inactive(port: BooksPort, snapshot: QBSnapshot, link: Link, number: str) -> str:
+    """Make the QuickBooks customer of ``link`` (member ``number``'s) inactive, for ``booksync members delete
+    --make-inactive-in-quickbooks``; returns what happened, in a sentence that starts with a space.
+
+    Raises :class:`MappingRefused` when the customer has a balance (QuickBooks makes a customer inactive only at
+    zero), :class:`RefusedInQuickBooks` when QuickBooks refuses."""
+    customer = next((c for c in snapshot.customers if c.list_id == link.remote_id), None)
+    if customer is None:
+        return f" QuickBooks has no customer \"{link.qb_name}\" any more; nothing to make inactive."
+    if customer.balance:
+        raise MappingRefused(f"QuickBooks customer \"{customer.full_name}\" has a balance of {customer.balance}; a "
+                             "customer is made inactive only at zero. Settle the balance in QuickBooks first, or "
+                             "delete without --make-inactive-in-quickbooks. Nothing was changed.")
+    if not customer.is_active:
+        return f" QuickBooks customer \"{customer.full_name}\" was already inactive."
+    op = Operation(seq=1, action=Action.MOD, kind=Kind.CUSTOMER, local_id=0, number=number,
+                   description=f"Make customer \"{customer.full_name}\" inactive",
+                   payload=CustomerData(name=customer.name, is_active=False),
+                   remote_id=customer.list_id, edit_sequence=customer.edit_sequence)
+    (outcome,) = port.send([op], lambda ref: None)
+    if outcome.status != "done":
+        raise RefusedInQuickBooks(f"QuickBooks refused to make customer \"{customer.full_name}\" inactive: "
+                                  f"{outcome.error}. Nothing was changed.")
+    return f" QuickBooks customer \"{customer.full_name}\" is now inactive."
