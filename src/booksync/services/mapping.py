@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session, selectinload
 from booksync import account_rules
 from booksync.books.port import BooksPort
 from booksync.domain import Action, CustomerData, Kind, Operation, QBAccount, QBCustomer, QBSnapshot
-from booksync.store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment, _now
+from booksync.kinds import spec
+from booksync.services.billing import BILLED_TRANSACTIONS, billing_model
+from booksync.store.models import GLAccount, Invoice, Link, Member, Payment, _now
 
 class MappingRefused(Exception):
     """A cross reference or Bill Info change was refused; the message says why and what to do."""
@@ -178,14 +180,14 @@ def sync_state(record: Any, link: Link | None) -> tuple[str, str]:
 
 
 def member_transactions(session: Session, key: str, member: Member) -> list[TxnState]:
+    """The member's billed transactions of every kind (:data:`booksync.kinds.BILLED_TRANSACTIONS`), newest first,
+    each with its synchronization state in company ``key``."""
     out: list[TxnState] = []
-    groups = ((Kind.INVOICE, Invoice, "Invoice", selectinload(Invoice.lines)),
-              (Kind.CREDIT_MEMO, CreditMemo, "Credit memo", selectinload(CreditMemo.lines)),
-              (Kind.PAYMENT, Payment, "Payment", None))
-    for kind, model, label, option in groups:
+    for kind in BILLED_TRANSACTIONS:
+        model = billing_model(kind)
         stmt = select(model).where(model.member_id == member.id)
-        if option is not None:
-            stmt = stmt.options(option)
+        if hasattr(model, "lines"):  # a document's total is the sum of its lines
+            stmt = stmt.options(selectinload(model.lines))
         records = list(session.scalars(stmt))
         links = {link.local_id: link for link in session.scalars(
             select(Link).where(Link.company_key == key, Link.kind == kind.value,
@@ -193,8 +195,8 @@ def member_transactions(session: Session, key: str, member: Member) -> list[TxnS
         for r in records:
             link = links.get(r.id)
             state, text = sync_state(r, link)
-            amount = r.amount if model is Payment else r.total
-            out.append(TxnState(label, r.number, r.date, amount, r.status, state, text,
+            amount = r.total if hasattr(model, "lines") else r.amount
+            out.append(TxnState(spec(kind).label.capitalize(), r.number, r.date, amount, r.status, state, text,
                                 link.run_id if link is not None else "", link.synced_at if link is not None else None))
     out.sort(key=lambda t: (t.date, t.number), reverse=True)
     return out
@@ -242,7 +244,8 @@ def clear_member(session: Session, key: str, member: Member) -> str:
     member are already in QuickBooks under its customer (they would stay with the old customer)."""
     link = customer_links(session, key, [member.id]).get(member.id)
     synced = 0
-    for kind, model in ((Kind.INVOICE, Invoice), (Kind.CREDIT_MEMO, CreditMemo), (Kind.PAYMENT, Payment)):
+    for kind in BILLED_TRANSACTIONS:
+        model = billing_model(kind)
         synced += session.scalar(
             select(func.count()).select_from(Link).join(model, model.id == Link.local_id)
             .where(Link.company_key == key, Link.kind == kind.value, model.member_id == member.id)) or 0
