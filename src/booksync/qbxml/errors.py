@@ -8,8 +8,8 @@ Connection HRESULTs: §10 of the same reference.
 """
 from __future__ import annotations
 
-from booksync.errors import (BooksError, CannotModify, ClosedPeriod, ConnectionFailure, InvalidReference,
-                             InvalidValue, NameInUse, NotFound, OutOfDate, RecordLocked, Refused)
+from booksync.errors import (CannotModify, ClosedPeriod, InvalidReference, InvalidValue, NameInUse, NotFound,
+                             OutOfDate, RecordLocked, Refused)
 
 LOCK_TEXTS = ("modified by another user", "could not be locked", "failed to acquire the lock",
               "list element is in use", "is in use by another user")
@@ -34,6 +34,3 @@ def status_error(code: int, severity: str, message: str, request_type: str = "",
         cls = _BY_CODE.get(code, Refused)
     return cls(code, severity, message, request_type, request_id)
 
-
-__all__ = ["LOCK_TEXTS", "status_error", "BooksError", "CannotModify", "ClosedPeriod", "ConnectionFailure",
-           "InvalidReference", "InvalidValue", "NameInUse", "NotFound", "OutOfDate", "RecordLocked", "Refused"]

@@ -29,7 +29,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from booksync.qbxml.errors import BooksError, Refused, status_error
+from booksync.errors import BooksError, Refused
+from booksync.qbxml.errors import status_error
 from booksync.qbxml.schema import ORDER
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024

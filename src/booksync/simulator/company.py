@@ -16,7 +16,8 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from booksync.errors import ConnectionFailure
-from booksync.simulator import store
+import booksync.simulator.seed as seed
+import booksync.simulator.store as store
 from booksync.simulator.processor import FileLocked, Processor, is_lock_error
 
 HRESULT_IN_USE = 0x80040422
@@ -151,8 +152,6 @@ def create_company(path: Path, name: str, chart: list[dict] | None = None,
     company (not for a company to be seeded from a real one's lists).
     Raises ``FileExistsError`` unless ``overwrite``.
     """
-    from booksync.simulator import seed
-
     path = Path(path)
     if path.exists():
         if not overwrite:

@@ -174,31 +174,19 @@ class Lists:
         if row["parent_id"]:
             fields["ParentRef"] = self._ref(row["parent_id"])
         fields["Sublevel"] = row["full_name"].count(":")
-        for col, tag in (("company_name", "CompanyName"), ("first_name", "FirstName"),
-                         ("last_name", "LastName")):
-            if row[col]:
-                fields[tag] = row[col]
-        address = {tag: row[col] for col, tag in (("addr1", "Addr1"), ("addr2", "Addr2"), ("city", "City"),
-                                                  ("state", "State"), ("postal_code", "PostalCode")) if row[col]}
+        # Elements are put in schema order by _aggregate; empty ones are left out, as QuickBooks does.
+        fields.update({tag: row[col] for tag, col in self._CUSTOMER_COLS + (("ExternalGUID", "external_guid"),)
+                       if row[col]})
+        address = {tag: row[col] for tag, col in self._ADDRESS_COLS if row[col]}
         if address:
             fields["BillAddress"] = address
-        if row["phone"]:
-            fields["Phone"] = row["phone"]
-        if row["email"]:
-            fields["Email"] = row["email"]
         if only is None or not only.isdisjoint(("Balance", "TotalBalance")):
             balances = self._balances
             cached = balances.pop(row["list_id"], None) if balances else None
             balance = str(amount(cached) if cached is not None else self.customer_balance(row["list_id"]))
             fields["Balance"] = balance
             fields["TotalBalance"] = balance
-        if row["account_number"]:
-            fields["AccountNumber"] = row["account_number"]
         fields["JobStatus"] = row["job_status"] or "None"
-        if row["notes"]:
-            fields["Notes"] = row["notes"]
-        if row["external_guid"]:
-            fields["ExternalGUID"] = row["external_guid"]
         if only is not None:
             fields = {tag: value for tag, value in fields.items() if tag in only}
         return _aggregate("CustomerRet", fields)
