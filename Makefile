@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 
 # Two sets: what running booksync needs (pyproject's dependencies, PostgreSQL's driver psycopg included: a
 # home may keep its billing store on PostgreSQL), and what the tests add (the [test] extra: pytest, Hypothesis,
-# Playwright, zeep, pypdf, psutil). `make demo` installs only the first; `make test` both.
+# Playwright, zeep, pypdf, psutil, mypy). `make demo` installs only the first; `make test` both.
 $(VENV)/.installed-run: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -45,6 +46,28 @@ def test_the_store_and_the_literal_rows_hold_every_attribute_planning_reads(prot
     assert wanted, protocol
     for cls in classes:
         assert wanted - attributes(cls) == set(), f"{cls.__module__}.{cls.__name__} lacks what {protocol.__name__} reads"
+
+
+def test_a_type_checker_finds_the_store_rows_satisfy_the_protocols(tmp_path):
+    """Stronger than the names above: mypy checks each store class and literal row against its protocol, types
+    included (``Mapped[Decimal]`` columns, ``list[LineRow]`` for ``Sequence[SaleLineRecord]``). The last function
+    must fail: a light link row is not a full link, which proves the check looks."""
+    from mypy import api  # a [test] dependency, imported here: only this test needs it
+    lines = ["import booksync.records", "import booksync.store.models", "import booksync.store.rows"]
+    for n, (protocol, classes) in enumerate(SATISFIERS):
+        for m, cls in enumerate(classes):
+            lines.append(f"def f{n}_{m}(x: {cls.__module__}.{cls.__qualname__}) -> booksync.records.{protocol.__name__}:"
+                         "\n    return x")
+    lines.append("def wrong(x: booksync.store.rows.LinkRow) -> booksync.records.LinkRecord:\n    return x")
+    check = tmp_path / "check_records.py"
+    check.write_text("\n".join(lines) + "\n")
+    config = tmp_path / "mypy.ini"
+    config.write_text(f"[mypy]\nmypy_path = {Path(records.__file__).parents[1]}\nfollow_imports = silent\n")
+    out, err, _ = api.run([str(check), "--config-file", str(config), "--cache-dir", str(tmp_path / "cache"),
+                           "--no-error-summary"])
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert len(errors) == 1, out + err
+    assert '(got "LinkRow", expected "LinkRecord")' in errors[0]
 
 
 def test_every_protocol_is_checked():
