@@ -12,6 +12,7 @@ import click
 from rich.markup import escape
 
 from booksync.config import database_url_of, initial_database_url
+from booksync.kinds import IMPORT_KINDS
 from booksync.cli.sync_cmd import CliInteraction, run_sync
 from booksync.cli.sync_report import print_result
 from booksync.cli.common import (books, console, copyable, err, home_option, json_option, load_home, sessions_for,
@@ -112,14 +113,13 @@ def _start_afresh(target: Path, reset_database: bool) -> None:
 
 
 def _import_demo_data(sessions: Any, out: Any) -> None:
-    """Import the bundled demo files (booksync/demo/data), G/L accounts and members first."""
+    """Import the bundled demo file of every kind ``booksync import`` reads (booksync/demo/data/KIND.csv, with
+    "_" for "-"), G/L accounts first, then as :data:`booksync.kinds.IMPORT_KINDS` orders them."""
     from booksync.sources.csvfile.importer import import_file
 
     data = resources.files("booksync.demo") / "data"
     with sessions() as session:
-        for kind, name in (("gl-accounts", "gl_accounts.csv"), ("members", "members.csv"),
-                           ("invoices", "invoices.csv"), ("credit-memos", "credit_memos.csv"),
-                           ("payments", "payments.csv")):
-            with resources.as_file(data / name) as path:
+        for kind in sorted(IMPORT_KINDS, key=lambda k: k != "gl-accounts"):
+            with resources.as_file(data / f"{kind.replace('-', '_')}.csv") as path:
                 result = import_file(session, kind, path)
             out.print(f"Imported {result.added:5d} {kind.replace('-', ' ')}")
