@@ -17,7 +17,9 @@ from booksync.services.mapping import (CrossReference, MappingRefused, RefusedIn
 from booksync.store.keys import adopt_company_key
 from booksync.store.models import Member
 from booksync.exits import EXIT_CHECKS, EXIT_REFUSED
-from booksync.cli.common import books, console, copyable, err, home_option, json_option, load_home, sessions_for, setup_logging
+from booksync.cli.common import (books, console, copyable, err, home_option, json_option, load_home, sessions_for,
+                                 setup_logging)
+
 
 @click.group()
 def accounts() -> None:

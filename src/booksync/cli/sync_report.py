@@ -75,6 +75,7 @@ def print_pdf(pdf: Path, out: Console) -> bool:
     out.print(f"No printer is set up on this computer. Open and print {pdf}, or choose preview.")
     return False
 
+
 def show_plan(out: Console, plan: Plan, folder: Path) -> None:
     table = Table(title="Synchronization plan", show_edge=False)
     table.add_column("Change")

@@ -16,6 +16,7 @@ from booksync.services.quickbooks import Books, company_key
 from booksync.services.runs import RunInfo, run_info
 from booksync.store.models import SyncRun
 
+
 @dataclass
 class Waiting:
     """Records waiting to be synchronized: new ones and corrections of ones already in QuickBooks."""

@@ -20,8 +20,10 @@ from booksync.kinds import spec
 from booksync.services.billing import BILLED_TRANSACTIONS, billing_model
 from booksync.store.models import GLAccount, Invoice, Link, Member, Payment, _now
 
+
 class MappingRefused(Exception):
     """A cross reference or Bill Info change was refused; the message says why and what to do."""
+
 
 @dataclass
 class XrefRow:

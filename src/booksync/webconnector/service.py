@@ -45,7 +45,8 @@ from booksync.books.desktop.rp2 import explain_hresult, parse_hresult
 from booksync.config import Home
 from booksync.store.db import open_store
 from booksync.services.connector_auth import check_credentials
-from booksync.services.confirmation import AWAITING, CONFIRMED, billing_state, pending_run, record_staged, staged_unchanged
+from booksync.services.confirmation import (AWAITING, CONFIRMED, billing_state, pending_run, record_staged,
+                                            staged_unchanged)
 from booksync.services.connector_state import ConnectorState
 from booksync.services.syncing import SyncBusy, nothing_to_sync, run_sync, sync_lock, sync_options
 from booksync.webconnector.company import CompanyRefused, check_company, negotiate_version, read_hcp
