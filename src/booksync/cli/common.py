@@ -1,7 +1,6 @@
 """Helpers shared by the command modules: options, home loading, logging, connections."""
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shlex
@@ -11,18 +10,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
+from booksync.cli.output import console, err, fail_json, json_printed  # noqa: F401 - the commands' helpers in one place
 from booksync.config import ConfigError, Home
 from booksync.exits import (EXIT_BAD_ANSWER, EXIT_BUSY, EXIT_CONNECTION, EXIT_DISAGREE,  # noqa: F401 - re-exported
                      EXIT_UNEXPECTED, EXIT_USAGE)
-
-console = Console(highlight=False, soft_wrap=True, emoji=False, record=True)
-"""Standard output; recorded, so that ``--json`` knows whether a command printed its object already."""
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False, record=True)
-"""Standard error; recorded, so that a refusal printed here also reaches ``--json`` (cli/main.py BooksyncGroup)."""
-
 
 
 def home_option(fn: Callable) -> Callable:
@@ -37,13 +30,11 @@ def json_option(fn: Callable) -> Callable:
 
 
 def load_home(home_dir: Path | None, create: bool = False) -> Home:
-    """The home, after finishing a restore that was interrupted in it (cli/backups.py)."""
+    """The home, after finishing a restore that was interrupted in it (:func:`finish_interrupted_restore`)."""
     try:
         home = Home.load(home_dir, create=create)
     except ConfigError as exc:
         raise click.ClickException(copyable(str(exc), None)) from None
-    from booksync.cli.backups import finish_interrupted_restore
-
     finish_interrupted_restore(home)
     return home
 
@@ -112,22 +103,6 @@ def copyable(text: str, home: Home | Path | None) -> str:
     return _BOOKSYNC_COMMAND.sub(rewrite, text)
 
 
-_JSON_PRINTED: list[bool] = []
-"""Non-empty once :func:`fail_json` printed the command's JSON object (the last-resort handler then adds none)."""
-
-
-def fail_json(status: str, code: int, message: str, advice: str = "") -> None:
-    """For ``--json``: the failure as one JSON object on standard output, so scripts always get one.
-
-    ``code`` is one of :mod:`booksync.exits`; the object is ``{"status", "exit_code", "message", "advice"}``."""
-    print(json.dumps({"status": status, "exit_code": int(code), "message": message, "advice": advice}), flush=True)
-    _JSON_PRINTED.append(True)
-
-
-def json_printed() -> bool:
-    return bool(_JSON_PRINTED)
-
-
 @contextmanager
 def sync_lock(home: Home, as_json: bool = False) -> Iterator[None]:
     """Hold the home's sync lock (one sync at a time); exit 8 with who holds it otherwise."""
@@ -174,3 +149,57 @@ def books(home: Home, as_json: bool = False) -> Iterator[Any]:
                 fail_json("busy", EXIT_BUSY, str(exc))
             sys.exit(EXIT_BUSY)
         raise
+
+
+# ---------------------------------------------------------------------- restores (booksync backups restore)
+
+
+def restore_parts(home: Any, pending: Any) -> bool:
+    """Restore ``pending`` with its journal (store/restore.py), holding the company file first so that
+    nothing is restored while it is in use. False (with the message printed) when it is in use."""
+    from booksync.errors import ConnectionFailure
+    from booksync.simulator import open_company
+    from booksync.store.restore import COMPANY, run_restore
+
+    company_copy = pending.folder / home.company_path.name
+    try:
+        company = open_company(home.company_path) if COMPANY in pending.parts else None
+    except ConnectionFailure as exc:
+        err.print(f"[bold red]Cannot restore the company file:[/] {escape(exc.message)} "
+                  + ("Nothing was restored." if not pending.done else ""))
+        return False
+    try:
+        if company is not None:
+            company.db.close()
+        run_restore(home.path, pending, home.database_url, lambda: sessions_for(home).kw["bind"],
+                    home.company_path, company_copy)
+    finally:
+        if company is not None:
+            company.close()
+    return True
+
+
+def finish_interrupted_restore(home: Any) -> None:
+    """Finish a restore that was interrupted (``restore.json`` in the home) from its backup, before the
+    command goes on. When it cannot be finished now (the backup is gone, the company file is in use) it
+    says so and leaves the journal: a sync then refuses to run (exit 3)."""
+    from booksync.store.restore import COMPANY, DATABASE, pending_restore
+
+    pending = pending_restore(home.path)
+    if pending is None:
+        return
+    missing = [p for p in pending.parts if p == DATABASE and not ((pending.folder / "billing.db").exists()
+                                                                  or (pending.folder / "billing").is_dir())
+               or p == COMPANY and not (pending.folder / home.company_path.name).exists()]
+    if pending.run_id == "?" or missing:
+        err.print(f"[bold red]{escape(pending.describe())}[/] The backup cannot finish it "
+                  f"({escape(str(pending.folder))} is incomplete): restore another backup with "
+                  "'booksync backups restore RUN'.")
+        return
+    err.print(f"{escape(pending.describe())} Finishing it from {escape(str(pending.folder))}...")
+    with sync_lock(home):
+        if pending_restore(home.path) is None:  # finished meanwhile by another command
+            return
+        pending.done = []  # each step copies from the backup again: harmless when it was done
+        if restore_parts(home, pending):
+            err.print(f"Restored {' and '.join(pending.parts)} as they were before run {pending.run_id}.")

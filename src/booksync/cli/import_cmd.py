@@ -1,4 +1,5 @@
-"""``booksync import``: a CSV file or an Excel workbook of one kind into the billing store."""
+"""``booksync init`` and ``booksync import``: a new home, and a CSV file or an Excel workbook of one kind into its
+billing store."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,19 @@ from rich.markup import escape
 
 from booksync.exits import EXIT_CHECKS
 from booksync.kinds import IMPORT_KINDS
-from booksync.cli.common import console, err, home_option, json_option, load_home, sessions_for, setup_logging
+from booksync.cli.common import (console, copyable, err, home_option, json_option, load_home, sessions_for,
+                                 setup_logging)
+
+
+@click.command()
+@home_option
+def init(home_dir: Path | None) -> None:
+    """Create a booksync home folder with a default configuration and an empty billing store."""
+    home = load_home(home_dir, create=True)
+    sessions_for(home)
+    console.print(f"booksync home ready in {home.path}")
+    console.print(escape(copyable("Next: import your billing data (booksync import KIND FILE.csv), then create or "
+                                  "connect a company: booksync simulator init", home)))
 
 
 @click.command("import")

@@ -6,19 +6,19 @@ adds one for usage errors, interruptions and unexpected errors).
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
-from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import click
 from rich.markup import escape
 
 from booksync import __version__
-from booksync.exits import (EXIT_BUSY, EXIT_CHECKS, EXIT_DECLINED, EXIT_REFUSED, EXIT_UNEXPECTED, EXIT_USAGE, MEANING,
-                     help_epilog)
-from booksync.cli.common import (EXIT_BAD_ANSWER, EXIT_CONNECTION, EXIT_DISAGREE, console, copyable, err, fail_json,
-                                 home_option, json_printed, load_home, sessions_for)
+from booksync.exits import (EXIT_BAD_ANSWER, EXIT_BUSY, EXIT_CHECKS, EXIT_CONNECTION, EXIT_DECLINED, EXIT_DISAGREE,
+                            EXIT_REFUSED, EXIT_UNEXPECTED, EXIT_USAGE, MEANING, help_epilog)
+from booksync.cli.output import console, err, fail_json, json_printed
 
 _STATUS = {EXIT_USAGE: "usage", EXIT_CHECKS: "stopped", EXIT_DECLINED: "declined", EXIT_REFUSED: "refused",
            EXIT_CONNECTION: "connection", EXIT_DISAGREE: "disagree", EXIT_BUSY: "busy", EXIT_BAD_ANSWER: "bad-answer"}
@@ -27,6 +27,49 @@ _STATUS = {EXIT_USAGE: "usage", EXIT_CHECKS: "stopped", EXIT_DECLINED: "declined
 
 def _wants_json() -> bool:
     return "--json" in sys.argv[1:]
+
+
+COMMANDS = {
+    "init": "booksync.cli.import_cmd:init", "import": "booksync.cli.import_cmd:import_cmd",
+    "sync": "booksync.cli.sync_cmd:sync", "reconcile": "booksync.cli.reconcile_cmd:reconcile",
+    "demo": "booksync.cli.demo_cmd:demo",
+    "accounts": "booksync.cli.mapping:accounts", "members": "booksync.cli.mapping:members",
+    "invoices": "booksync.cli.txn_cmd:invoices", "credit-memos": "booksync.cli.txn_cmd:credit_memos",
+    "payments": "booksync.cli.txn_cmd:payments",
+    "runs": "booksync.cli.runs:runs", "backups": "booksync.cli.backups:backups",
+    "simulator": "booksync.cli.simulator_cmd:simulator", "company": "booksync.cli.online_cmd:company",
+    "serve": "booksync.cli.webconnector_cmd:serve", "qwc": "booksync.cli.webconnector_cmd:qwc",
+    "webconnector": "booksync.cli.webconnector_cmd:webconnector", "users": "booksync.cli.web_cmd:users",
+}
+"""Every command of ``booksync``: its name and where it is defined (``module:attribute``), one module per topic.
+
+The root names its commands by import path (Click's lazily loaded subcommands) and loads one when it is asked
+for it: the command modules use the helpers of ``common.py``, whose :func:`~booksync.cli.common.copyable` walks
+this tree, so the root must not import them (an import cycle); and a command starts without importing the
+others."""
+
+
+class LazyCommands(Mapping[str, click.Command]):
+    """The root's commands (:data:`COMMANDS`) as Click's ``Group.commands`` mapping: each module is imported the
+    first time its command is asked for, and the command gets the exit code table in its --help then."""
+
+    def __init__(self, paths: dict[str, str]) -> None:
+        self._paths = paths
+        self._loaded: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module, _, attribute = self._paths[name].partition(":")  # KeyError: no such command
+            command = getattr(importlib.import_module(module), attribute)
+            _add_exit_codes(command)
+            self._loaded[name] = command
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 class BooksyncGroup(click.Group):
@@ -89,33 +132,6 @@ def cli() -> None:
     """
 
 
-# ---------------------------------------------------------------------- init
-
-
-@cli.command()
-@home_option
-def init(home_dir: Path | None) -> None:
-    """Create a booksync home folder with a default configuration and an empty billing store."""
-    home = load_home(home_dir, create=True)
-    sessions_for(home)
-    console.print(f"booksync home ready in {home.path}")
-    console.print(escape(copyable("Next: import your billing data (booksync import KIND FILE.csv), then create or "
-                                  "connect a company: booksync simulator init", home)))
-
-
-# ---------------------------------------------------------------------- the other command groups
-
-
-from booksync.cli import (backups, demo_cmd, import_cmd, mapping, online_cmd, reconcile_cmd, runs,  # noqa: E402
-                          simulator_cmd, sync_cmd, txn_cmd, web_cmd, webconnector_cmd)
-
-for command in (import_cmd.import_cmd, sync_cmd.sync, reconcile_cmd.reconcile, demo_cmd.demo,
-                mapping.accounts, mapping.members, simulator_cmd.simulator, runs.runs, backups.backups,
-                txn_cmd.invoices, txn_cmd.credit_memos, txn_cmd.payments, online_cmd.company,
-                webconnector_cmd.serve, webconnector_cmd.qwc, webconnector_cmd.webconnector, web_cmd.users):
-    cli.add_command(command)
-
-
 def _add_exit_codes(command: click.Command) -> None:
     """Every command's --help ends with the exit code table (booksync.exits)."""
     command.epilog = "\n\n".join(filter(None, [command.epilog, help_epilog()]))
@@ -123,7 +139,8 @@ def _add_exit_codes(command: click.Command) -> None:
         _add_exit_codes(sub)
 
 
-_add_exit_codes(cli)
+cli.commands = LazyCommands(COMMANDS)  # type: ignore[assignment]
+cli.epilog = help_epilog()
 
 
 def main() -> None:

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from booksync.books.port import BooksPort
 from booksync.config import Home
+from booksync.qbxml.parse import MalformedResponse
 from booksync.sync.corrections import correction_policy
 from booksync.sync.engine import Interaction, SyncBusy, SyncOptions, SyncResult, load_work, sync_lock, synchronize
 
-__all__ = ["Interaction", "SyncBusy", "SyncOptions", "SyncResult", "nothing_to_sync", "run_sync", "sync_lock",
-           "sync_options"]
+__all__ = ["Interaction", "MalformedResponse", "SyncBusy", "SyncOptions", "SyncResult", "nothing_to_sync", "run_sync",
+           "sync_lock", "sync_options"]
 
 
 def sync_options(settings: dict[str, Any], *, dry_run: bool = False, full_scan: bool = False,
@@ -39,7 +40,7 @@ def run_sync(sessions: sessionmaker[Session], port: BooksPort, home: Home, inter
 
     ``engine`` stands in for the run in tests (the Web Connector's); by default the sync itself. Raises what
     the run raises: :class:`booksync.errors.ConnectionFailure` when the company is lost,
-    ``MalformedResponse`` for an answer that cannot be read."""
+    :class:`MalformedResponse` for an answer from QuickBooks Desktop that cannot be read."""
     return (engine or synchronize)(sessions, port, home, interaction, options)
 
 

@@ -219,8 +219,7 @@ class SyncJobs:
     def _run(self, job: SyncJob, choices: SyncChoices) -> None:
         from booksync.books.registry import open_books
         from booksync.errors import ConnectionFailure
-        from booksync.qbxml.parse import MalformedResponse
-        from booksync.services.syncing import SyncBusy, run_sync, sync_lock, sync_options
+        from booksync.services.syncing import MalformedResponse, SyncBusy, run_sync, sync_lock, sync_options
 
         settings = self.home.settings
         timeout = float(settings.get("web", {}).get("question_timeout_seconds", 1800))
