@@ -45,7 +45,7 @@ from booksync.config import Home  # noqa: E402
 from booksync.domain import Action, CustomerData, Kind, Operation  # noqa: E402
 from booksync.qbo_double import (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DoubleConfig, DoubleServer,  # noqa: E402
                                  QboDouble)
-from booksync.sync.planner import external_guid  # noqa: E402
+from booksync.sync.written import external_guid  # noqa: E402
 
 CLI = [sys.executable, "-m", "booksync.cli.main"]
 CEILING = 500

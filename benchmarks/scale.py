@@ -172,12 +172,14 @@ def plan_like_engine(session: Any, run: Any, snapshot: Any, key: str, keep: Any 
     Returns the timings, the plan (counts, digest, size) and what was found.
 
     If the engine's steps change, change them here too (this is the one place)."""
-    from booksync.sync import planner
+    from booksync.sync.checks import check_accounts, check_applications, check_deposit_accounts
+    from booksync.sync.customers import resolve_customers
     from booksync.sync.corrections import CorrectionPlanner
     from sqlalchemy import delete
 
     from booksync.store.models import Outstanding, SyncMark, _now
-    from booksync.sync.engine import load_work, part_size, remember_outstanding
+    from booksync.sync.load import load_work, part_size
+    from booksync.sync.marks import remember_outstanding
 
     mark = session.get(SyncMark, key)
     mark_before = mark.checked_through if mark is not None else None
@@ -195,9 +197,9 @@ def plan_like_engine(session: Any, run: Any, snapshot: Any, key: str, keep: Any 
     remember_outstanding(session, key, work, started, "bench")
     session.flush()
     t1 = time.perf_counter()
-    problems = planner.check_accounts(work, snapshot)
-    customers = planner.resolve_customers(work, snapshot)
-    problems += customers.problems + planner.check_deposit_accounts(work, snapshot)
+    problems = check_accounts(work, snapshot)
+    customers = resolve_customers(work, snapshot)
+    problems += customers.problems + check_deposit_accounts(work, snapshot)
     create = bool(customers.missing)
     remote = run.read_versions(work, snapshot)
     deposits = run.read_deposits(work)
@@ -214,7 +216,7 @@ def plan_like_engine(session: Any, run: Any, snapshot: Any, key: str, keep: Any 
     plan = builder.build(create)
     sink(plan)
     t3 = time.perf_counter()
-    problems += builder.problems + planner.check_applications(work, builder.planned)
+    problems += builder.problems + check_applications(work, builder.planned)
     t4 = time.perf_counter()
     if collecting:
         gc.enable()
@@ -291,7 +293,8 @@ def phase_scan(args: argparse.Namespace) -> dict[str, Any]:
 def phase_full(args: argparse.Namespace) -> dict[str, Any]:
     from booksync.books.desktop.adapter import DesktopBooks
     from booksync.simulator import open_company
-    from booksync.sync.engine import Run, SyncOptions
+    from booksync.sync.options import SyncOptions
+    from booksync.sync.run import Run
 
     home, sessions = open_home(args)
     base = peak_mib()
@@ -327,7 +330,8 @@ def engine_run(home: Any, sessions: Any, dry_run: bool) -> dict[str, Any]:
     simulated company of ``home``: times, peak memory, what was planned and applied, the run folder's size."""
     from booksync.books.desktop.adapter import DesktopBooks
     from booksync.simulator import open_company
-    from booksync.sync.engine import Run, SyncOptions
+    from booksync.sync.options import SyncOptions
+    from booksync.sync.run import Run
 
     base = peak_mib()
     company = open_company(home.company_path, app_name="booksync")
@@ -398,7 +402,7 @@ def mark_synced(home: Any, key: str, run: Any, snapshot: Any, sessions: Any) -> 
     import pickle
 
     from booksync.domain import Action, Kind
-    from booksync.sync.planner import written_json
+    from booksync.sync.written import written_json
 
     import scale_data
 
@@ -445,7 +449,9 @@ def apply_plan(session: Any, snapshot: Any, key: str, limits: Any, n_invoices: i
 
     from booksync.domain import Kind
     from booksync.store.models import Application, GLAccount, Invoice, Member, Payment
-    from booksync.sync.planner import CustomerResolution, Planner, Work
+    from booksync.sync.customers import CustomerResolution
+    from booksync.sync.planner import Planner
+    from booksync.sync.work import Work
 
     work = Work()
     work.gl_accounts = {g.id: g for g in session.scalars(select(GLAccount))}
@@ -484,7 +490,8 @@ def kind_label(op: Any) -> str:
 def phase_apply_port(args: argparse.Namespace) -> dict[str, Any]:
     from booksync.books.desktop.adapter import DesktopBooks
     from booksync.simulator import open_company
-    from booksync.sync.engine import Run, SyncOptions
+    from booksync.sync.options import SyncOptions
+    from booksync.sync.run import Run
 
     home, sessions = open_home(args)
     base = peak_mib()
@@ -557,7 +564,8 @@ def phase_apply_engine(args: argparse.Namespace) -> dict[str, Any]:
     from booksync.domain import Kind, Plan
     from booksync.simulator import open_company
     from booksync.store.models import SyncRun
-    from booksync.sync.engine import Run, SyncOptions
+    from booksync.sync.options import SyncOptions
+    from booksync.sync.run import Run
 
     home, sessions = open_home(args)
     base = peak_mib()
@@ -676,7 +684,9 @@ def change_invoices(home: Any, count: int) -> list[int]:
 def phase_incremental(args: argparse.Namespace) -> dict[str, Any]:
     from booksync.books.desktop.adapter import DesktopBooks
     from booksync.simulator import open_company
-    from booksync.sync.engine import Run, SyncOptions, load_work
+    from booksync.sync.load import load_work
+    from booksync.sync.options import SyncOptions
+    from booksync.sync.run import Run
 
     home, sessions = open_home(args)
     base = peak_mib()

@@ -67,10 +67,10 @@ def schema_path() -> tuple[Path, bool]:
 
 
 # Every run relies on the change mark (no 10-minute look-back), so the suite proves that records changed
-# after a run or left outstanding by it are found without scanning the history (sync/engine.py).
+# after a run or left outstanding by it are found without scanning the history (sync/marks.py).
 os.environ.setdefault("BOOKSYNC_MARK_MARGIN_SECONDS", "0")
 # Records to add are read and staged 7 at a time, so that every run crosses parts and hands its plan over
-# to the working files many times (sync/engine.py part_size; docs/performance.md "Streaming a full sync").
+# to the working files many times (sync/load.py part_size; docs/performance.md "Streaming a full sync").
 os.environ.setdefault("BOOKSYNC_PLAN_PART", "7")
 
 # ---------------------------------------------------------------------- PostgreSQL mode

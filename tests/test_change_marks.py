@@ -1,4 +1,4 @@
-"""Change marks (sync/engine.py): a run examines only records changed after the company's mark and
+"""Change marks (sync/marks.py, sync/load.py): a run examines only records changed after the company's mark and
 those left outstanding by earlier runs, never the whole history — and nothing is missed because of it.
 
 The suite runs with BOOKSYNC_MARK_MARGIN_SECONDS=0 (conftest), so the mark is exactly a run's start."""
@@ -12,7 +12,8 @@ from booksync.config import Home
 from booksync.domain import Kind
 from booksync.store.db import open_store
 from booksync.store.models import Invoice, Link, Outstanding, SyncMark
-from booksync.sync.engine import load_work, remember_outstanding
+from booksync.sync.load import load_work
+from booksync.sync.marks import remember_outstanding
 
 from test_corrections import agrees, paid_and_unpaid, txn, write_invoice
 

@@ -1,4 +1,4 @@
-"""Adversarial end-to-end tests of change marks (sync/engine.py: change_candidates, remember_outstanding,
+"""Adversarial end-to-end tests of change marks (sync/marks.py: change_candidates, remember_outstanding,
 _mark_outstanding, load_work, Run._record_link/_send/settle_journal).
 
 Invariant under test: anything that makes a billing record need writing to QuickBooks changes its
@@ -272,7 +272,8 @@ def sync_in_process(home: DemoHome, meanwhile):  # noqa: ANN001
     from booksync.config import Home
     from booksync.simulator import open_company
     from booksync.store.db import open_store
-    from booksync.sync.engine import SyncOptions, synchronize
+    from booksync.sync.options import SyncOptions
+    from booksync.sync.run import synchronize
 
     loaded = Home.load(home.path)
     sessions = open_store(loaded.database_url)

@@ -22,7 +22,8 @@ from booksync.errors import ConnectionFailure
 from booksync.simulator import FileLocked, open_company
 from booksync.store.db import open_store
 from booksync.store.models import JournalEntry, SyncRun
-from booksync.sync.engine import SyncOptions, synchronize
+from booksync.sync.options import SyncOptions
+from booksync.sync.run import synchronize
 
 
 @contextmanager

@@ -3,7 +3,7 @@ duplicated and nothing lost: the company ends equal, field by field (times and I
 an uninterrupted sync produces.
 
 The process is killed with SIGKILL at fault points of the engine (BOOKSYNC_FAULT=POINT:N, see
-booksync.sync.engine.fault_point): before the journal records a message as sent, between that and
+booksync.faults.fault_point in sync/apply.py): before the journal records a message as sent, between that and
 sending it, between sending and recording the answer, after recording, and during the backup.
 """
 from __future__ import annotations
@@ -23,7 +23,8 @@ from booksync.config import Home
 from booksync.errors import ConnectionFailure
 from booksync.simulator import open_company
 from booksync.store.db import open_store
-from booksync.sync.engine import SyncOptions, synchronize
+from booksync.sync.options import SyncOptions
+from booksync.sync.run import synchronize
 from conftest import copy_home
 
 # 53 points of the demo sync (it sends 49 messages); on PostgreSQL (the second CI run) a sample of them.

@@ -20,7 +20,10 @@ from booksync.config import Home
 from booksync.simulator import open_company
 from booksync.store.db import open_store
 from booksync.store.models import Invoice, Link, Member
-from booksync.sync.engine import EXIT_CHECKS, READING_CUSTOMERS, SyncOptions, synchronize
+from booksync.exits import EXIT_CHECKS
+from booksync.sync.options import SyncOptions
+from booksync.sync.reads import READING_CUSTOMERS
+from booksync.sync.run import synchronize
 
 from conftest import QB
 

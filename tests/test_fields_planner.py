@@ -12,7 +12,11 @@ from hypothesis import strategies as st
 from booksync.books.desktop.limits import DESKTOP_LIMITS
 from booksync.qbxml import build
 from booksync.domain import Action, Kind, QBAccount, QBCompany, QBCustomer, QBListEntry, QBSnapshot
-from booksync.sync import planner
+from booksync.sync.checks import UNMAPPED_HEADLINE, check_accounts, check_deposit_accounts
+from booksync.sync.customers import CustomerResolution
+from booksync.sync.planner import Planner
+from booksync.sync.work import Work
+from booksync.sync.written import GUID_NAMESPACE, _ENCODER, _FAST, _NotPlain, external_guid, fingerprint, written_json
 from booksync.fields import FieldFitter
 
 LONG = "The Greater Riverside Regional Economic Development Corporation"
@@ -131,9 +135,9 @@ def snapshot(customers=(), vendors=()) -> QBSnapshot:
 
 
 def plan_customers(members: list[SimpleNamespace], snap: QBSnapshot):
-    work = planner.Work(members={m.id: m for m in members})
-    resolution = planner.CustomerResolution(missing=list(members))
-    return planner.Planner(work, snap, resolution, DESKTOP_LIMITS, "company-key").build(create_customers=True)
+    work = Work(members={m.id: m for m in members})
+    resolution = CustomerResolution(missing=list(members))
+    return Planner(work, snap, resolution, DESKTOP_LIMITS, "company-key").build(create_customers=True)
 
 
 def test_duplicate_member_names_get_the_member_number_and_an_adjustment():
@@ -175,11 +179,11 @@ def test_customer_payload_carries_the_member_number_and_fitted_fields():
 # ---------------------------------------------------------------------- checks
 
 
-def sales_work(*line_accounts: int, payments=(), gls=None) -> planner.Work:
+def sales_work(*line_accounts: int, payments=(), gls=None) -> Work:
     gls = gls or {}
     invoice = SimpleNamespace(id=1, number="INV1", member_id=1, date=dt.date(2025, 1, 2),
                               lines=[SimpleNamespace(gl_account_id=i) for i in line_accounts])
-    return planner.Work(invoices=[invoice], payments=list(payments), gl_accounts=gls,
+    return Work(invoices=[invoice], payments=list(payments), gl_accounts=gls,
                         members={1: member(1, "1001", "Acme Widgets")})
 
 
@@ -194,7 +198,7 @@ GLS = {1: gl(1, "4020", "Dues - Small Business", "Membership Dues:Small Business
 def test_check_accounts_reports_every_unmapped_gl_account():
     """Unmapped, unknown and inactive cross references are reported by G/L number; mapped ones are not."""
     work = sales_work(1, 2, 2, 3, 4, gls=GLS)
-    problems = planner.check_accounts(work, snapshot())
+    problems = check_accounts(work, snapshot())
     assert [p.record for p in problems] == ["G/L account 4300 Advertising", "G/L account 4400 Certificates",
                                             "G/L account 4900 Old programs"]
     assert all(p.code == "unmapped-account" for p in problems)
@@ -202,13 +206,13 @@ def test_check_accounts_reports_every_unmapped_gl_account():
     assert "does not have" in problems[1].message
     assert "inactive" in problems[2].message
     assert "4300" in problems[0].fix
-    assert planner.UNMAPPED_HEADLINE.format(n=len(problems)) == (
+    assert UNMAPPED_HEADLINE.format(n=len(problems)) == (
         "You have 3 account(s) which do not have a matching QuickBooks account specified.")
 
 
 def test_check_accounts_passes_when_everything_is_mapped():
     """No problem when every G/L account used maps to an active QuickBooks account."""
-    assert planner.check_accounts(sales_work(1, gls=GLS), snapshot()) == []
+    assert check_accounts(sales_work(1, gls=GLS), snapshot()) == []
 
 
 def payment(number: str, deposit_account_id: int) -> SimpleNamespace:
@@ -221,7 +225,7 @@ def test_check_deposit_accounts_flags_a_payment_into_an_income_account():
     """A payment whose deposit G/L account maps to an Income account is reported, with the fix naming the G/L number.
     A payment whose deposit G/L account maps to an Income account is reported, with the fix naming the G/L number."""
     work = sales_work(1, payments=[payment("R1", 5), payment("R2", 6)], gls=GLS)
-    (problem,) = planner.check_deposit_accounts(work, snapshot())
+    (problem,) = check_deposit_accounts(work, snapshot())
     assert problem.code == "deposit-account"
     assert problem.record.startswith("payment R2 from Acme Widgets")
     assert "Advertising Income" in problem.message and "Income" in problem.message
@@ -232,7 +236,7 @@ def test_check_deposit_accounts_accepts_bank_and_undeposited_funds():
     """Payments into Bank and Other Current Asset accounts pass the check."""
     gls = {**GLS, 7: gl(7, "1000", "Checking", "Checking", "Bank")}
     work = sales_work(1, payments=[payment("R1", 5), payment("R3", 7)], gls=gls)
-    assert planner.check_deposit_accounts(work, snapshot()) == []
+    assert check_deposit_accounts(work, snapshot()) == []
 
 
 # ---------------------------------------------------------------------- fingerprints never change
@@ -278,7 +282,7 @@ def test_written_json_matches_the_reference_encoding():
     import json
 
     for payload in _sample_payloads():
-        assert planner.written_json(payload) == json.dumps(_canonical(payload), sort_keys=True,
+        assert written_json(payload) == json.dumps(_canonical(payload), sort_keys=True,
                                                            ensure_ascii=False)
 
 
@@ -317,14 +321,14 @@ def _payloads(draw):  # noqa: ANN202
 @settings(max_examples=300, deadline=None)
 @given(_payloads())
 def test_the_fast_writer_writes_what_the_encoder_writes(payload):  # noqa: ANN001
-    """Invoices, credit memos and payments are written without the encoder's hook (planner._fast_json): the
+    """Invoices, credit memos and payments are written without the encoder's hook (written._fast_json): the
     same characters, for any text (quotes, backslashes, control characters, non-ASCII), amount, date and id."""
     import json
 
-    fast = planner._FAST[type(payload)](payload)
-    assert fast == planner._ENCODER.encode(payload)
+    fast = _FAST[type(payload)](payload)
+    assert fast == _ENCODER.encode(payload)
     assert fast == json.dumps(_canonical(payload), sort_keys=True, ensure_ascii=False)
-    assert planner.written_json(payload) == fast
+    assert written_json(payload) == fast
 
 
 def test_values_the_fast_writer_does_not_expect_go_to_the_encoder():
@@ -339,16 +343,16 @@ def test_values_the_fast_writer_does_not_expect_go_to_the_encoder():
 
     for odd in (replace(sale, date=dt.datetime(2025, 1, 2, 3, 4)), replace(sale, lines=list(sale.lines)),
                 replace(sale, memo=Name("memo")), replace(payment, applications=list(payment.applications))):
-        with pytest.raises(planner._NotPlain):
-            planner._FAST[type(odd)](odd)
-        assert planner.written_json(odd) == json.dumps(_canonical(odd), sort_keys=True, ensure_ascii=False)
+        with pytest.raises(_NotPlain):
+            _FAST[type(odd)](odd)
+        assert written_json(odd) == json.dumps(_canonical(odd), sort_keys=True, ensure_ascii=False)
 
 
 def test_fingerprint_is_pinned():
     """Link rows store fingerprints: a change to the encoding would make every synchronized record look
     changed. This value was computed by the first implementation (commit a714fd2)."""
     sale, _, _ = _sample_payloads()
-    assert planner.fingerprint(sale) == "e74ad4f2d0576d3d8cbb2ceef5efba2dcdbc736ad9ffea15364afcefe384f859"
+    assert fingerprint(sale) == "e74ad4f2d0576d3d8cbb2ceef5efba2dcdbc736ad9ffea15364afcefe384f859"
 
 
 def test_external_guid_is_the_rfc4122_name_based_uuid():
@@ -356,5 +360,5 @@ def test_external_guid_is_the_rfc4122_name_based_uuid():
 
     for key, kind, local_id in (("company:ABC", Kind.INVOICE, 1), ("FileID{x}", Kind.PAYMENT, 10 ** 9),
                                 ("ü", Kind.CUSTOMER, 42)):
-        expected = "{" + str(uuid.uuid5(planner.GUID_NAMESPACE, f"{key}/{kind.value}/{local_id}")).upper() + "}"
-        assert planner.external_guid(key, kind, local_id) == expected
+        expected = "{" + str(uuid.uuid5(GUID_NAMESPACE, f"{key}/{kind.value}/{local_id}")).upper() + "}"
+        assert external_guid(key, kind, local_id) == expected

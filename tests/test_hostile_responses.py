@@ -279,7 +279,7 @@ def test_a_corrupted_answer_stops_the_sync_clearly_and_the_next_sync_settles_it(
                                                                                   company_db):
     from booksync.cli.common import sessions_for
     from booksync.cli.sync_cmd import CliInteraction, run_sync
-    from booksync.sync.engine import SyncOptions
+    from booksync.sync.options import SyncOptions
 
     home = small_home
     sessions = sessions_for(home)

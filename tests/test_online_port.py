@@ -18,7 +18,7 @@ from booksync.books.online.transport import RealmLimiter
 from booksync.books.online import payloads as qbo_json
 from booksync.domain import Action, Kind
 from booksync.errors import CannotModify, ClosedPeriod, InvalidReference, NameInUse, OutOfDate
-from booksync.sync.engine import explain_refusal
+from booksync.sync.refusals import explain_refusal
 from test_online_support import (Ops, account_id, home, no_refs, point_home_at, port_of,  # noqa: F401
                                  seed_customer_and_item, server)
 

@@ -13,7 +13,7 @@ from booksync.books.online.errors import (DEPOSIT_ACCOUNT_ADVICE, FaultEntry, Qb
                                        QboStaleObject, fault_error, parse_fault)
 from booksync.domain import Action, Kind, operation_words
 from booksync.errors import CannotModify, ClosedPeriod, InvalidReference, InvalidValue, NameInUse, OutOfDate
-from booksync.sync.engine import explain_refusal
+from booksync.sync.refusals import explain_refusal
 from test_online_support import Ops
 
 OPS = Ops("qbo:1")

@@ -20,7 +20,7 @@ from booksync.config import Home
 from booksync.domain import (Action, ApplicationData, CreditData, CustomerData, ItemData, Kind, LineData, Operation,
                              PaymentData, Ref, SalesData)
 from booksync.qbo_double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DoubleServer, QboDouble
-from booksync.sync.planner import external_guid
+from booksync.sync.written import external_guid
 
 FAST = {"requests_per_minute": 100000, "batches_per_minute": 100000, "backoff_seconds": 0.01, "max_retries": 4}
 """Client settings for tests that are not about pacing: no waiting, quick retries."""

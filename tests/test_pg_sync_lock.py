@@ -15,7 +15,7 @@ from sqlalchemy import make_url, text
 
 from booksync.config import Home
 from booksync.store.db import postgres_admin
-from booksync.sync.engine import SyncBusy, sync_lock
+from booksync.sync.lock import SyncBusy, sync_lock
 
 from conftest import POSTGRES
 
@@ -25,7 +25,7 @@ SERVER = POSTGRES.replace("{home_id}", "postgres")
 HOLD = """
 import sys
 from booksync.config import Home
-from booksync.sync.engine import sync_lock
+from booksync.sync.lock import sync_lock
 with sync_lock(Home.load(sys.argv[1])):
     print("held", flush=True)
     sys.stdin.read()

@@ -34,8 +34,10 @@ from booksync.sources.csvfile.importer import import_file
 from booksync.sources.report import ImportFailed
 from booksync.sources.values import ImportOptions
 from booksync.store.models import Member
-from booksync.sync import planner
-from booksync.sync.engine import load_work
+from booksync.sync.checks import check_accounts, check_applications, check_deposit_accounts
+from booksync.sync.customers import resolve_customers
+from booksync.sync.planner import Planner
+from booksync.sync.load import load_work
 
 BASE = Path(__file__).resolve().parent / "bad_input" / "_base"
 PROPERTY = settings(max_examples=200, deadline=None, database=None,
@@ -139,15 +141,15 @@ class World:
             key = port.company_key
             with self.sessions() as session:
                 work = load_work(session, key)
-                assert planner.check_accounts(work, snapshot) == []
-                customers = planner.resolve_customers(work, snapshot)
+                assert check_accounts(work, snapshot) == []
+                customers = resolve_customers(work, snapshot)
                 assert customers.problems == []
-                builder = planner.Planner(work, snapshot, customers, port.limits, key)
+                builder = Planner(work, snapshot, customers, port.limits, key)
                 plan = builder.build(create_customers=True)
                 assert builder.problems == []
-                assert planner.check_deposit_accounts(work, snapshot) == []
+                assert check_deposit_accounts(work, snapshot) == []
                 keys = {(op.kind.value, op.local_id) for op in plan.operations}
-                assert planner.check_applications(work, keys) == []
+                assert check_applications(work, keys) == []
                 resolved: dict[tuple[str, int | None], str] = {}
 
                 def resolve(ref: Any) -> str | None:

@@ -64,7 +64,8 @@ from booksync.domain import Kind  # noqa: E402
 from booksync.errors import ConnectionFailure  # noqa: E402
 from booksync.simulator import open_company  # noqa: E402
 from booksync.store.models import JournalEntry  # noqa: E402
-from booksync.sync.engine import SyncOptions, synchronize  # noqa: E402
+from booksync.sync.options import SyncOptions
+from booksync.sync.run import synchronize  # noqa: E402
 from test_online_support import server  # noqa: E402, F401 - fixture
 
 

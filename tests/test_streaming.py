@@ -265,7 +265,7 @@ def test_a_run_aborted_at_the_confirmation_leaves_no_spill(nosync_copy, cli):
 
 
 def killed_sync(home: Path, point: str) -> subprocess.CompletedProcess:
-    """The real command line, killed (SIGKILL) at an engine fault point (booksync.sync.engine.fault_point)."""
+    """The real command line, killed (SIGKILL) at an engine fault point (booksync.faults.fault_point)."""
     env = {k: v for k, v in os.environ.items() if k != "BOOKSYNC_HOME"}
     env["BOOKSYNC_FAULT"] = point
     return subprocess.run([sys.executable, "-m", "booksync.cli.main", "sync", "--yes", "--home", str(home)],

@@ -9,7 +9,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from unit_books import ACME, BOLT, DAY, ITEMS, KEY, build, corrections, invoice, linked, money, planner, snapshot, work, written
+from unit_books import (ACME, BOLT, CustomerResolution, DAY, ITEMS, KEY, Work, build, check_applications, corrections,
+                        invoice, linked, money, planner, snapshot, work, written)
 
 from booksync.books.desktop.adapter import DESKTOP_LIMITS
 from booksync.domain import (PLACEHOLDER_MEMO, Action, DepositLineData, Kind, QBDeposit, QBDepositLine, Ref)
@@ -24,13 +25,13 @@ def policy(**kw) -> corrections.CorrectionPolicy:
     return corrections.CorrectionPolicy(today=kw.pop("today", TODAY), **kw)
 
 
-def current(w: planner.Work, **versions: str) -> dict[tuple[str, int], Remote]:
+def current(w: Work, **versions: str) -> dict[tuple[str, int], Remote]:
     """What QuickBooks has now of every linked record: the version booksync wrote, unless ``versions`` ("kind:id")
     says otherwise."""
     return {key: Remote(versions.get(f"{key[0]}:{key[1]}", link.edit_sequence)) for key, link in w.links.items()}
 
 
-def correct(w: planner.Work, snap=None, remote=None, deposits=None, **kw) -> corrections.CorrectionPlanner:
+def correct(w: Work, snap=None, remote=None, deposits=None, **kw) -> corrections.CorrectionPlanner:
     builder = corrections.CorrectionPlanner(w, snap or snapshot(items=ITEMS), linked(ACME, BOLT), DESKTOP_LIMITS, KEY,
                                             remote=current(w) if remote is None else remote,
                                             policy=policy(**kw), deposits=deposits or {})
@@ -51,7 +52,7 @@ INV1 = invoice(1, "INV1", "100.00")
 INV1_LINK = written(Kind.INVOICE, INV1)
 
 
-def changed_invoice(*amounts: str, status: str = "open", **kw) -> planner.Work:
+def changed_invoice(*amounts: str, status: str = "open", **kw) -> Work:
     return work(changed_invoices=[invoice(1, "INV1", *amounts, status=status, updated_at=LATER)],
                 links={(Kind.INVOICE.value, 1): INV1_LINK}, **kw)
 
@@ -176,7 +177,7 @@ def test_a_payment_moved_to_another_invoice_is_applied_there():
     assert [a.invoice for a in op.payload.applications] == [Ref(Kind.INVOICE.value, 2, "TXN-INV2", "INV2")]
     (c,) = builder.plan.corrections
     assert (c.kind, c.action, c.changes) == ("Payment", "changed", ["applied to: INV1 50.00 -> INV2 50.00"])
-    assert planner.check_applications(w, planner.PlannedKeys()) == []
+    assert check_applications(w, planner.PlannedKeys()) == []
 
 
 def test_a_deleted_payment_is_deleted_in_quickbooks():
@@ -272,7 +273,7 @@ def test_a_payment_left_out_of_its_deposit_by_an_interrupted_run_is_put_back():
 
 def customer_link(member: Member) -> Link:
     builder = build(work(members={member.id: member}), snapshot(),
-                    planner.CustomerResolution(missing=[member]))
+                    CustomerResolution(missing=[member]))
     (op,) = builder.plan.operations
     return Link(f"C-{member.name}", edit_sequence="5", qb_name=op.payload.name, fingerprint=op.fingerprint,
                 written=op.written)

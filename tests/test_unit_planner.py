@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from unit_books import (ACME, BOLT, DAY, GLS, ITEMS, KEY, MEMBERS, build, invoice, linked, money, planner, snapshot,
-                        work)
+from unit_books import (ACME, BOLT, CustomerResolution, DAY, GLS, ITEMS, KEY, MEMBERS, application_problems, build,
+                        check_accounts, check_overapplied, customer_gone_problem, customers_gone, customers_needed,
+                        deposit_gl_accounts, external_guid, hold_back, invoice, linked, money, planner,
+                        resolve_customers, snapshot, work)
 
 from booksync.books.desktop.adapter import DESKTOP_LIMITS
 from booksync.domain import Action, Kind, QBListEntry, Ref
@@ -30,7 +32,7 @@ def test_a_first_sync_plans_customers_items_methods_invoices_credit_memos_then_p
     w = work(invoices=[invoice(1, "INV1", "100.00", "20.00"), invoice(2, "INV2", "30.00", member=BOLT, gl=2)],
              credit_memos=[invoice(3, "CM1", "10.00")],
              payments=[pay(1, "R1", "50.00", (1, "INV1", "50.00"), method="Check")])
-    builder = build(w, snapshot(), planner.CustomerResolution(missing=[BOLT, ACME]))
+    builder = build(w, snapshot(), CustomerResolution(missing=[BOLT, ACME]))
     ops = builder.plan.operations
     assert [(op.action, op.kind, op.number) for op in ops] == [
         (Action.ADD, Kind.CUSTOMER, "1001"), (Action.ADD, Kind.CUSTOMER, "1002"),
@@ -120,23 +122,23 @@ def test_applications_to_void_or_unsynchronized_invoices_stop_the_run():
     payments = [Payment(1, "R1", ACME.id, DAY, money("30.00"), 5, (
         Application(1, money("10.00"), Target("INV1", "void")), Application(2, money("10.00"), Target("INV2")),
         Application(3, money("10.00"), Target("INV3"))))]
-    problems = planner.application_problems(w, payments, planned=set())
+    problems = application_problems(w, payments, planned=set())
     assert [(p.code, p.record, p.message) for p in problems] == [
         ("application-target", "payment R1", "applies to invoice INV1, which is void"),
         ("application-target", "payment R1", "applies to invoice INV2, which is not synchronized")]
     assert "booksync payments edit R1 --apply" in problems[0].fix
-    assert planner.application_problems(w, payments[:0], planned=set()) == []
+    assert application_problems(w, payments[:0], planned=set()) == []
     planned = planner.PlannedKeys()
     planned.add(Kind.INVOICE.value, 2)
     planned.freeze()
-    assert len(planner.application_problems(w, payments, planned)) == 1  # INV2 is in the plan: only INV1 is left
+    assert len(application_problems(w, payments, planned)) == 1  # INV2 is in the plan: only INV1 is left
 
 
 def test_a_credit_memo_applied_through_a_payment_must_be_synchronized_too():
     w = work(links={(Kind.INVOICE.value, 1): Link("TXN-INV1")})
     p = Payment(1, "R1", 1, DAY, money("0.00"), 5, (Application(1, money("0.00"), Target("INV1"), 4, money("5.00"),
                                                                 Target("CM4")),))
-    (problem,) = planner.application_problems(w, [p], planned=set())
+    (problem,) = application_problems(w, [p], planned=set())
     assert problem.message == "applies to credit memo CM4, which is not synchronized"
 
 
@@ -155,17 +157,17 @@ def test_a_changed_invoice_smaller_than_what_payments_apply_to_it_stops_the_run(
     w = work(changed_invoices=[invoice(1, "INV1", "40.00")],
              linked_payments_touching=[pay(1, "R1", "30.00", (1, "INV1", "30.00")),
                                        pay(2, "R2", "20.00", (1, "INV1", "20.00"))])
-    (problem,) = planner.check_overapplied(w)
+    (problem,) = check_overapplied(w)
     assert (problem.code, problem.record) == ("overapplied", "invoice INV1")
     assert problem.message == "payments R1, R2 apply 50.00 to it, but its total is now 40.00"
     w.changed_invoices = [invoice(1, "INV1", "50.00")]
-    assert planner.check_overapplied(w) == []
+    assert check_overapplied(w) == []
 
 
 def test_an_income_account_mapped_to_a_bank_account_stops_the_run_with_a_suggestion():
     """The cross reference names an active account of a type the G/L account may not post to."""
     gls = {**GLS, 1: GLAccount(1, "4020", "Dues", "Income", "Checking")}
-    (problem,) = planner.check_accounts(work(invoices=[invoice(1, "INV1", "10.00")], gl_accounts=gls), snapshot())
+    (problem,) = check_accounts(work(invoices=[invoice(1, "INV1", "10.00")], gl_accounts=gls), snapshot())
     assert (problem.code, problem.record) == ("incompatible-account", "G/L account 4020 Dues")
     assert "(used 1 time(s))" in problem.message
     assert problem.fix.startswith("booksync accounts xref --set 4020=")
@@ -173,7 +175,7 @@ def test_an_income_account_mapped_to_a_bank_account_stops_the_run_with_a_suggest
 
 def test_deposit_accounts_are_offered_undeposited_funds_first():
     gls = list(GLS.values()) + [GLAccount(8, "0900", "Petty cash", "Bank", "Checking")]
-    assert [g.number for g in planner.deposit_gl_accounts(gls, snapshot())] == ["1050", "0900", "1000"]
+    assert [g.number for g in deposit_gl_accounts(gls, snapshot())] == ["1050", "0900", "1000"]
 
 
 # ---------------------------------------------------------------------- customers
@@ -186,7 +188,7 @@ def test_members_reach_their_customers_by_link_first_then_bill_info():
     members = {**MEMBERS, **{m.id: m for m in (carol, dan, erin, fay)}}
     w = work(members=members, invoices=[invoice(i, f"INV{i}", "1.00", member=m) for i, m in enumerate(members.values())],
              links={(Kind.CUSTOMER.value, 1): Link("C-Acme Widgets"), (Kind.CUSTOMER.value, 2): Link("C-Gone")})
-    result = planner.resolve_customers(w, snapshot(customers=("Acme Widgets", "Carol's Cafe")))
+    result = resolve_customers(w, snapshot(customers=("Acme Widgets", "Carol's Cafe")))
     assert result.linked == {1: "C-Acme Widgets", 3: "C-Carol's Cafe"}
     assert result.new_links == {3: ("C-Carol's Cafe", "Carol's Cafe")}
     assert [m.number for m in result.missing] == ["1004"]
@@ -201,12 +203,12 @@ def test_a_member_whose_customer_is_gone_is_held_back_and_the_rest_goes_ahead():
              changed_payments=[pay(1, "R1", "1.00")], changed_members=[ACME],
              links={(Kind.CUSTOMER.value, 1): Link("C-Old", qb_name="Acme Old"),
                     (Kind.CUSTOMER.value, 2): Link("C-Bolt Bakery")})
-    gone = planner.customers_gone(w, snapshot(customers=("Bolt Bakery",)))
+    gone = customers_gone(w, snapshot(customers=("Bolt Bakery",)))
     assert [(m.number, link.remote_id) for m, link in gone] == [("1001", "C-Old")]
-    held = planner.hold_back(w, {ACME.id})
+    held = hold_back(w, {ACME.id})
     assert held == 3
     assert [i.number for i in w.invoices] == ["INV2"] and w.changed_payments == [] and w.changed_members == []
-    problem = planner.customer_gone_problem(ACME, gone[0][1], held)
+    problem = customer_gone_problem(ACME, gone[0][1], held)
     assert "\"Acme Old\" (ListID C-Old)" in problem.message and "(3 record(s)) were held back" in problem.message
     assert "booksync members map 1001" in problem.fix
 
@@ -217,7 +219,7 @@ def test_a_run_reads_only_the_customers_and_names_its_members_need():
     w = work(members={**MEMBERS, 3: carol}, invoices=[invoice(1, "INV1", "1.00"), invoice(2, "INV2", "1.00",
                                                                                         member=carol)],
              links={(Kind.CUSTOMER.value, 1): Link("C-1")})
-    assert planner.customers_needed(w, DESKTOP_LIMITS) == ({"C-1"}, {"Carol's", "Carol - Cafe"})
+    assert customers_needed(w, DESKTOP_LIMITS) == ({"C-1"}, {"Carol's", "Carol - Cafe"})
 
 
 def test_work_stamps_name_the_version_of_every_record_loaded():
@@ -236,4 +238,4 @@ def test_a_payments_external_guid_is_the_same_whenever_it_is_planned():
     first = build(work(payments=[pay(1, "R1", "1.00")]), create_customers=False).plan.operations[0]
     again = planner.Planner(work(payments=[pay(1, "R1", "1.00")]), snapshot(items=ITEMS), linked(ACME),
                             DESKTOP_LIMITS, KEY).build(create_customers=False).operations[0]
-    assert first.payload.external_guid == again.payload.external_guid == planner.external_guid(KEY, Kind.PAYMENT, 1)
+    assert first.payload.external_guid == again.payload.external_guid == external_guid(KEY, Kind.PAYMENT, 1)

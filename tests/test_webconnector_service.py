@@ -27,7 +27,7 @@ from booksync.simulator import create_company, open_company
 from booksync.store.db import open_store
 from booksync.sources.csvfile.importer import import_file
 from booksync.store.models import Member, SyncRun
-from booksync.sync.engine import SyncResult
+from booksync.sync.result import SyncResult
 from booksync.services import confirmation as confirm
 from booksync.webconnector.bridge import Bridge
 from booksync.services.connector_state import ConnectorState

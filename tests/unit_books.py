@@ -12,6 +12,13 @@ from booksync.books.desktop.adapter import DESKTOP_LIMITS
 from booksync.domain import Kind, QBAccount, QBCompany, QBCustomer, QBListEntry, QBSnapshot
 from booksync.records import GLAccount, Link, Member, Sale, SaleLine
 from booksync.sync import balances, corrections, planner  # noqa: F401  (re-exported for the tests)
+# Re-exported for the tests: the checks, customers' rules, Work and ExternalGUIDs left sync/planner.py (issue 18).
+from booksync.sync.checks import (application_problems, check_accounts, check_applications,  # noqa: F401
+                                  check_overapplied, deposit_gl_accounts)
+from booksync.sync.customers import (CustomerResolution, customer_gone_problem, customers_gone,  # noqa: F401
+                                     customers_needed, hold_back, resolve_customers)
+from booksync.sync.work import Work  # noqa: F401
+from booksync.sync.written import external_guid  # noqa: F401
 
 KEY = "company-key"
 DAY = dt.date(2025, 3, 3)
@@ -55,19 +62,19 @@ def snapshot(customers: tuple[str, ...] = (), items: list[QBListEntry] | None = 
                       [QBListEntry(f"V-{n}", n, "Vendor") for n in other_names])
 
 
-def work(**kw: Any) -> planner.Work:
-    """A :class:`planner.Work` over :data:`GLS` and :data:`MEMBERS` unless given."""
+def work(**kw: Any) -> Work:
+    """A :class:`Work` over :data:`GLS` and :data:`MEMBERS` unless given."""
     kw.setdefault("gl_accounts", dict(GLS))
     kw.setdefault("members", dict(MEMBERS))
-    return planner.Work(**kw)
+    return Work(**kw)
 
 
-def linked(*members: Member) -> planner.CustomerResolution:
+def linked(*members: Member) -> CustomerResolution:
     """Every member linked to customer "C-NAME"."""
-    return planner.CustomerResolution(linked={m.id: f"C-{m.name}" for m in members})
+    return CustomerResolution(linked={m.id: f"C-{m.name}" for m in members})
 
 
-def build(w: planner.Work, snap: QBSnapshot | None = None, customers: planner.CustomerResolution | None = None,
+def build(w: Work, snap: QBSnapshot | None = None, customers: CustomerResolution | None = None,
           create_customers: bool = True) -> planner.Planner:
     """Plan ``w`` (adds only); returns the planner (``.plan``, ``.problems``)."""
     builder = planner.Planner(w, snap or snapshot(items=ITEMS), customers or linked(ACME, BOLT), DESKTOP_LIMITS, KEY)

@@ -3,7 +3,7 @@
 One rule, used everywhere a cross reference is set or used: ``booksync accounts xref`` (``--set`` and
 ``--apply-suggestions``), the web page Cross Reference Accounts (the choices offered and the save), the advice
 of the sync's checks and ``payments edit``, and the sync's own check before anything is written
-(:func:`booksync.sync.planner.check_accounts`). Pure functions over the G/L account's type and the QuickBooks
+(:func:`booksync.sync.checks.check_accounts`). Pure functions over the G/L account's type and the QuickBooks
 account's ``AccountType`` (Desktop names; the QuickBooks Online port translates its types to them).
 
 Why the rule matters: an invoice line posts to its G/L account's QuickBooks account through a service item, so

@@ -1,7 +1,7 @@
 """The dashboard: what waits to be synchronized and what would stop a run, by the sync's own checks.
 
-The checks are the run's own (:mod:`booksync.sync.planner` over the sync's ``load_work``), so the
-dashboard warns about exactly what would stop a run.
+The checks are the run's own (:mod:`booksync.sync.checks` and :mod:`booksync.sync.customers` over the sync's
+``load_work``), so the dashboard warns about exactly what would stop a run.
 """
 from __future__ import annotations
 
@@ -60,9 +60,10 @@ class Dashboard:
 
 
 def dashboard(session: Session, home: Home, books: Books, kind: str) -> Dashboard:
-    from booksync.sync import planner
+    from booksync.sync.checks import check_accounts, check_deposit_accounts
+    from booksync.sync.customers import resolve_customers
     from booksync.store.links import gone_links
-    from booksync.sync.engine import gone_notices, load_work
+    from booksync.sync.load import gone_notices, load_work
 
     key = company_key(session, books)
     latest = session.scalar(select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
@@ -78,9 +79,9 @@ def dashboard(session: Session, home: Home, books: Books, kind: str) -> Dashboar
                       awaiting=run_info(awaiting) if awaiting else None)
     board.gone = gone_notices(gone_links(session, key)) if key else []
     if books.snapshot is not None and not work.is_empty():
-        board.unmapped = planner.check_accounts(work, books.snapshot)
-        customers = planner.resolve_customers(work, books.snapshot)
+        board.unmapped = check_accounts(work, books.snapshot)
+        customers = resolve_customers(work, books.snapshot)
         board.missing_customers = [(m.number, m.name) for m in customers.missing]
         board.customer_problems = customers.problems
-        board.deposit_problems = planner.check_deposit_accounts(work, books.snapshot)
+        board.deposit_problems = check_deposit_accounts(work, books.snapshot)
     return board

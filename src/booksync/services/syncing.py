@@ -15,7 +15,11 @@ from booksync.books.port import BooksPort
 from booksync.config import Home
 from booksync.qbxml.parse import MalformedResponse
 from booksync.sync.corrections import correction_policy
-from booksync.sync.engine import Interaction, SyncBusy, SyncOptions, SyncResult, load_work, sync_lock, synchronize
+from booksync.sync.load import load_work
+from booksync.sync.lock import SyncBusy, sync_lock
+from booksync.sync.options import Interaction, SyncOptions
+from booksync.sync.result import SyncResult
+from booksync.sync.run import synchronize
 
 __all__ = ["Interaction", "MalformedResponse", "SyncBusy", "SyncOptions", "SyncResult", "nothing_to_sync", "run_sync",
            "sync_lock", "sync_options"]

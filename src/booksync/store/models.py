@@ -12,6 +12,9 @@ from sqlalchemy import (BigInteger, Date, DateTime, ForeignKey, Index, Integer, 
                         TypeDecorator, UniqueConstraint, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from booksync.domain import Kind
+from booksync.kinds import KINDS
+
 
 class Money(TypeDecorator):
     """A two-place ``Decimal`` stored as integer cents."""
@@ -303,4 +306,11 @@ class JournalEntry(Base):
 
 
 __all__ = ["Base", "Member", "GLAccount", "Invoice", "InvoiceLine", "CreditMemo", "CreditMemoLine", "Payment",
-           "Application", "Link", "SyncMark", "Outstanding", "SyncRun", "JournalEntry", "func"]
+           "Application", "Link", "SyncMark", "Outstanding", "SyncRun", "JournalEntry", "BILLING_MODELS", "func"]
+
+
+BILLING_MODELS: dict[Kind, type[Timestamps]] = {
+    spec.kind: {"Member": Member, "Invoice": Invoice, "CreditMemo": CreditMemo, "Payment": Payment}[spec.billing_model]
+    for spec in KINDS if spec.billing_model}
+"""The model class of each kind's billing rows, by :class:`~booksync.domain.Kind` (the ``billing_model`` column of
+:data:`booksync.kinds.KINDS`): customers → Member, invoices → Invoice, credit memos → CreditMemo, payments → Payment."""

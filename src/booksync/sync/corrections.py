@@ -32,7 +32,9 @@ from typing import Any
 from booksync.domain import (PLACEHOLDER_MEMO, Action, placeholder_payment, ApplicationData, Correction, DepositData, DepositLineData, Kind, LineData,
                       PaymentData, Problem, Ref, SalesData)
 from booksync.fields import cut
-from booksync.sync.planner import Planner, customer_name, external_guid, fingerprint, member_label, written_json
+from booksync.sync.labels import customer_name, member_label
+from booksync.sync.planner import Planner
+from booksync.sync.written import external_guid, fingerprint, written_json
 
 # The web interface's words for the choices the command line makes with flags (the dashboard's "Options for
 # corrections", web/templates/dashboard.html): a problem's web remedy names these, never a flag.

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from booksync.books.port import BooksPort, Outcome
 from booksync.domain import Action, Kind, Operation
 from booksync.store.models import JournalEntry, Link, Member, Outstanding, SyncRun
-from booksync.sync.engine import PRE_IMAGES
+from booksync.sync.pre_images import PRE_IMAGES
 
 BATCH = 50
 """Deletions sent per message."""

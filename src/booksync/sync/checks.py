@@ -1,0 +1,157 @@
+"""The checks that stop a run before anything is written (DESIGN.md step 3): account cross references
+(:func:`check_accounts`), deposit accounts (:func:`check_deposit_accounts`), and what payments apply to
+(:func:`application_problems`, :func:`check_applications`, :func:`check_overapplied`). Customers are checked in
+:mod:`booksync.sync.customers`. Pure functions over :class:`~booksync.sync.work.Work` and a
+:class:`~booksync.domain.QBSnapshot`; nothing here reads a database or talks to QuickBooks.
+"""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Iterable
+
+from booksync.account_rules import DEPOSIT_GL_TYPES, allowed_types, incompatibility, suggest
+from booksync.domain import Kind, Problem, QBSnapshot
+from booksync.sync.labels import gl_label
+from booksync.sync.work import Work
+
+UNMAPPED_HEADLINE = "You have {n} account(s) which do not have a matching QuickBooks account specified."
+
+
+def xref_advice(gl: Any, snapshot: QBSnapshot) -> str:
+    """The command that maps ``gl`` to a QuickBooks account of a type it may post to: the suggestion when
+    there is one (:func:`booksync.account_rules.suggest`), else a placeholder naming the types allowed."""
+    hint = suggest(gl, snapshot.accounts)
+    if hint is not None:
+        return f"booksync accounts xref --set {gl.number}=\"{hint.full_name}\""
+    return (f"map it to {allowed_types(gl.type)}: booksync accounts xref --set {gl.number}=\"QuickBooks account "
+            "name\"")
+
+
+def check_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
+    """Every G/L account used by the records must cross-reference an active QuickBooks account of a type it may
+    post to (:func:`booksync.account_rules.incompatibility`: a cross reference set before that rule, or in the
+    gl-accounts import, is caught here, before anything is written)."""
+    used = work.line_accounts()
+    for gl_id, n in work.deposit_accounts().items():
+        used[gl_id] = used.get(gl_id, 0) + n
+    by_name = snapshot.account_by_name()
+    problems = []
+    for gl_id in sorted(used, key=lambda i: work.gl_accounts[i].number):
+        gl = work.gl_accounts[gl_id]
+        target = by_name.get((gl.qb_account or "").casefold())
+        if not gl.qb_account:
+            reason = "has no QuickBooks account specified"
+        elif target is None:
+            reason = f"names QuickBooks account \"{gl.qb_account}\", which the company file does not have"
+        elif not target.is_active:
+            reason = f"names QuickBooks account \"{gl.qb_account}\", which is inactive"
+        elif (refused := incompatibility(gl, target, named=False)) is not None:
+            problems.append(Problem("incompatible-account", gl_label(gl), f"{refused} (used {used[gl_id]} time(s))",
+                                    xref_advice(gl, snapshot),
+                                    f"choose {allowed_types(gl.type)} for it on the Cross Reference Accounts page"))
+            continue
+        else:
+            continue
+        problems.append(Problem("unmapped-account", gl_label(gl), f"{reason} (used {used[gl_id]} time(s))",
+                                f"booksync accounts xref --set {gl.number}=\"QuickBooks account name\"",
+                                "choose its QuickBooks account on the Cross Reference Accounts page"))
+    return problems
+
+def deposit_gl_accounts(gl_accounts: Iterable[Any], snapshot: QBSnapshot) -> list[Any]:
+    """The G/L accounts a payment may deposit to: of a deposit type (:data:`DEPOSIT_GL_TYPES`) and mapped to a
+    QuickBooks account that holds deposits; the one mapped to Undeposited Funds first, then by number."""
+    by_name = snapshot.account_by_name()
+    out = []
+    for gl in gl_accounts:
+        target = by_name.get((gl.qb_account or "").casefold())
+        if gl.type in DEPOSIT_GL_TYPES and target is not None and target.is_active and target.holds_deposits:
+            out.append((target.special != "UndepositedFunds", gl.number, gl))
+    return [gl for *_, gl in sorted(out, key=lambda t: (t[0], t[1]))]
+
+
+def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
+    """Every payment must deposit to a G/L account of a deposit type that maps to a Bank or Other Current Asset
+    account (QuickBooks status 3140). The advice never proposes a mapping the account rules refuse: a payment
+    recorded to an income G/L account is moved to a deposit account (``payments edit --deposit-account``)."""
+    by_name = snapshot.account_by_name()
+
+    def refused(gl: Any) -> bool:
+        target = by_name.get((gl.qb_account or "").casefold())
+        return gl.type not in DEPOSIT_GL_TYPES or (target is not None and not target.holds_deposits)
+
+    wrong = {gl_id for gl_id in work.deposit_accounts() if refused(work.gl_accounts[gl_id])}
+    choices = deposit_gl_accounts(work.gl_accounts.values(), snapshot)
+    problems = []
+    for payment in sorted(work.payments_depositing_to(wrong), key=lambda p: p.number):
+        gl = work.gl_accounts[payment.deposit_account_id]
+        target = by_name.get((gl.qb_account or "").casefold())
+        member = work.members[payment.member_id]
+        mapped = (f", which maps to QuickBooks account \"{target.full_name}\" of type {target.account_type}"
+                  if target is not None else "")
+        if gl.type in DEPOSIT_GL_TYPES:
+            fix = ("correct the account's cross reference: " + xref_advice(gl, snapshot))
+            fix_web = "choose a Bank or Other Current Asset account for it on the Cross Reference Accounts page"
+        else:
+            fix_web = ("deposit the payment to a Bank or Other Current Asset G/L account (normally Undeposited Funds) "
+                       "in the billing system")
+            into = choices[0].number if choices else "NUMBER"
+            fix = (f"deposit the payment to a Bank or Other Current Asset G/L account (normally Undeposited Funds): "
+                   f"booksync payments edit {payment.number} --deposit-account {into}")
+        problems.append(Problem(
+            "deposit-account", f"payment {payment.number} from {member.name}, {payment.date}, {payment.amount}",
+            f"deposits to {gl_label(gl)} of type {gl.type}{mapped}; QuickBooks accepts payments only into a Bank "
+            "or Other Current Asset account", fix, fix_web))
+    return problems
+
+
+def application_problems(work: Work, payments: Iterable[Any], planned: Any) -> list[Problem]:
+    """Every invoice or credit memo these payments apply to must be open and in QuickBooks or in the plan
+    (``planned``: (kind, local id) pairs)."""
+    problems = []
+    for payment in payments:
+        for app in payment.applications:
+            targets = [(Kind.INVOICE, app.invoice_id, app.invoice)]
+            if app.credit_memo_id is not None:
+                targets.append((Kind.CREDIT_MEMO, app.credit_memo_id, app.credit_memo))
+            for kind, local_id, record in targets:
+                key = (kind.value, local_id)
+                if (work.link(*key) is not None or key in planned) and record.status == "open":
+                    continue
+                state = "is " + record.status if record.status != "open" else "is not synchronized"
+                problems.append(Problem(
+                    "application-target", f"payment {payment.number}",
+                    f"applies to {kind.label} {record.number}, which {state}",
+                    f"correct the payment's applications: booksync payments edit {payment.number} --apply ...",
+                    "correct the payment's applications in the billing system, then synchronize again"))
+    return problems
+
+
+def check_applications(work: Work, planned: Any) -> list[Problem]:
+    """The applications of the changed payments (those of the payments to add are checked as they are
+    planned: :meth:`Planner.plan_payment_adds`), and what the payments apply to changed invoices."""
+    return application_problems(work, work.changed_payments, planned) + check_overapplied(work)
+
+
+def check_overapplied(work: Work) -> list[Problem]:
+    """A changed invoice must stay at least as large as what payments apply to it (QuickBooks 3210)."""
+    changed = {i.id for i in work.changed_invoices if i.status == "open"}
+    touching = work.changed_payments + work.linked_payments_touching + work.payments_applying_to(changed)
+    payments = {p.id: p for p in touching if p.status == "open"}
+    applied: dict[int, Decimal] = {}
+    receipts: dict[int, list[str]] = {}
+    for payment in payments.values():
+        for app in payment.applications:
+            applied[app.invoice_id] = applied.get(app.invoice_id, Decimal("0.00")) + app.amount + app.credit_amount
+            receipts.setdefault(app.invoice_id, []).append(payment.number)
+    problems = []
+    for invoice in work.changed_invoices:
+        if invoice.status == "open" and applied.get(invoice.id, Decimal("0.00")) > invoice.total:
+            problems.append(Problem(
+                "overapplied", f"invoice {invoice.number}",
+                f"payments {', '.join(sorted(receipts[invoice.id]))} apply {applied[invoice.id]} to it, but its "
+                f"total is now {invoice.total}",
+                "reduce the payments' applications first: booksync payments edit RECEIPT --apply "
+                f"{invoice.number}=AMOUNT",
+                f"reduce what the payments apply to invoice {invoice.number} in the billing system first, then "
+                "synchronize again"))
+    return problems
