@@ -9,7 +9,7 @@ Two ways a source can serve the engine, one Protocol each:
 * :class:`BillingSource` (pull): the engine asks it for members, G/L accounts, transactions by kind, what
   changed since a mark, and each record's stable identity. **Today the only implementation is the billing
   store itself, and the engine reads it directly, not through this Protocol** (``store/rows.py`` for the
-  records to plan, ``sync/engine.py`` ``change_candidates`` for the change marks, ``store/links.py`` for
+  records to plan, ``sync/marks.py`` ``change_candidates`` for the change marks, ``store/links.py`` for
   identities); the Protocol records that contract in one place, so that a source the engine reads without
   a copy in the store is an addition, not surgery.
 * :class:`PushSource` (push): a source that writes its records into the billing store, through the per-kind
