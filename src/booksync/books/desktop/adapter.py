@@ -39,6 +39,8 @@ lookups down to one name each (400 names: 162 messages instead of 2)."""
 _ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 """Names compared as QuickBooks keeps them unique (status 3100): without the case of ASCII letters only, so
 "Weiß GmbH" and "Weiss GmbH" stay two names (the simulator compares with SQLite's NOCASE)."""
+LIST_QUERIES = {Kind.CUSTOMER: "CustomerQuery", Kind.ITEM: "ItemQuery", Kind.PAYMENT_METHOD: "PaymentMethodQuery"}
+"""The query that finds a list record booksync adds, by ListID or FullName (ItemQuery covers every item type)."""
 _NOT_HOLDABLE = re.compile(r"[^\t\n\r\x20-\x7e\xa0-\xff]")
 """What no QuickBooks Desktop name holds: control characters and anything outside ISO-8859-1."""
 
@@ -259,9 +261,8 @@ class DesktopBooks:
         ids = sorted(set(remote_ids))
         for start in range(0, len(ids), PAGE):
             chunk = ids[start:start + PAGE]
-            lists = {Kind.CUSTOMER: "CustomerQuery", Kind.ITEM: "ItemQuery", Kind.PAYMENT_METHOD: "PaymentMethodQuery"}
-            if k in lists:
-                rets = self.query(lists[k], {"ListID": chunk}, iterate=False)
+            if k in LIST_QUERIES:
+                rets = self.query(LIST_QUERIES[k], {"ListID": chunk}, iterate=False)
             else:
                 txn_type = TXN_TYPES[k]
                 body: dict[str, Any] = {"TxnID": chunk}
@@ -304,9 +305,7 @@ class DesktopBooks:
         if k in TXN_TYPES:
             rets = self.query(f"{TXN_TYPES[k]}Query", {"RefNumber": [ref]}, iterate=False)
         else:
-            query = {Kind.CUSTOMER: "CustomerQuery", Kind.ITEM: "ItemQuery",
-                     Kind.PAYMENT_METHOD: "PaymentMethodQuery"}[k]
-            rets = self.query(query, {"FullName": [ref]}, iterate=False)
+            rets = self.query(LIST_QUERIES[k], {"FullName": [ref]}, iterate=False)
         for ret in rets:
             if external_guid and text(ret, "ExternalGUID").upper() != external_guid.upper():
                 continue

@@ -47,7 +47,7 @@ from booksync.books.port import Outcome, RemoteTxn, Resolver
 from booksync.domain import (Action, DepositData, Kind, Operation, QBCompany, QBCustomer, QBDeposit, QBListEntry,
                              QBSnapshot)
 from booksync.fields import Limits
-from booksync.kinds import KINDS, TRANSACTIONS
+from booksync.kinds import BILLED_TRANSACTIONS, KINDS, TRANSACTIONS
 
 log = logging.getLogger("booksync.online")
 
@@ -398,7 +398,7 @@ class OnlineBooks:
             return
         rows = [{"kind": op.kind.value, "id": out.remote_id, "action": op.action.value, "at": time.time()}
                 for op, out in done if out.status == "done" and op.action is Action.ADD
-                and op.kind in (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.PAYMENT)]
+                and op.kind in BILLED_TRANSACTIONS]
         if rows:
             self.ledger.parent.mkdir(parents=True, exist_ok=True)
             with self.ledger.open("a", encoding="utf-8") as f:
