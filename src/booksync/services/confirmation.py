@@ -35,8 +35,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from booksync.domain import Plan
-from booksync.services.billing import BILLED_TRANSACTIONS, billing_model
-from booksync.store.models import GLAccount, Link, Member, SyncRun
+from booksync.kinds import BILLED_TRANSACTIONS
+from booksync.store.models import BILLING_MODELS, GLAccount, Link, Member, SyncRun
 
 AWAITING = "awaiting confirm"
 CONFIRMED = "confirmed"
@@ -93,7 +93,7 @@ def billing_state(session: Session) -> str:
     (they are voided or deleted by status), so counts and latest change times suffice.
     """
     parts = []
-    for model in (Member, GLAccount, *(billing_model(kind) for kind in BILLED_TRANSACTIONS)):
+    for model in (Member, GLAccount, *(BILLING_MODELS[kind] for kind in BILLED_TRANSACTIONS)):
         count, latest = session.execute(select(func.count(), func.max(model.updated_at)).select_from(model)).one()
         parts.append(f"{model.__tablename__}:{count}:{latest}")
     count, latest = session.execute(select(func.count(), func.max(Link.synced_at)).select_from(Link)).one()

@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session, selectinload
 from booksync import account_rules
 from booksync.books.port import BooksPort
 from booksync.domain import Action, CustomerData, Kind, Operation, QBAccount, QBCustomer, QBSnapshot
-from booksync.kinds import spec
-from booksync.services.billing import BILLED_TRANSACTIONS, billing_model
-from booksync.store.models import GLAccount, Invoice, Link, Member, Payment, _now
+from booksync.kinds import BILLED_TRANSACTIONS, spec
+from booksync.store.models import BILLING_MODELS, GLAccount, Invoice, Link, Member, Payment, _now
 
 
 class MappingRefused(Exception):
@@ -186,7 +185,7 @@ def member_transactions(session: Session, key: str, member: Member) -> list[TxnS
     each with its synchronization state in company ``key``."""
     out: list[TxnState] = []
     for kind in BILLED_TRANSACTIONS:
-        model = billing_model(kind)
+        model = BILLING_MODELS[kind]
         stmt = select(model).where(model.member_id == member.id)
         if hasattr(model, "lines"):  # a document's total is the sum of its lines
             stmt = stmt.options(selectinload(model.lines))
@@ -247,7 +246,7 @@ def clear_member(session: Session, key: str, member: Member) -> str:
     link = customer_links(session, key, [member.id]).get(member.id)
     synced = 0
     for kind in BILLED_TRANSACTIONS:
-        model = billing_model(kind)
+        model = BILLING_MODELS[kind]
         synced += session.scalar(
             select(func.count()).select_from(Link).join(model, model.id == Link.local_id)
             .where(Link.company_key == key, Link.kind == kind.value, model.member_id == member.id)) or 0
