@@ -7,17 +7,24 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Iterable, Protocol
 
 from booksync.account_rules import DEPOSIT_GL_TYPES, allowed_types, incompatibility, suggest
 from booksync.domain import Kind, Problem, QBSnapshot
+from booksync.records import GLAccountRecord, PaymentRecord
 from booksync.sync.labels import gl_label
 from booksync.sync.work import Work
 
 UNMAPPED_HEADLINE = "You have {n} account(s) which do not have a matching QuickBooks account specified."
 
 
-def xref_advice(gl: Any, snapshot: QBSnapshot) -> str:
+class Planned(Protocol):
+    """The records a plan adds, by (kind, local id): :class:`booksync.sync.planner.PlannedKeys`, or a set."""
+
+    def __contains__(self, key: tuple[str, int], /) -> bool: ...
+
+
+def xref_advice(gl: GLAccountRecord, snapshot: QBSnapshot) -> str:
     """The command that maps ``gl`` to a QuickBooks account of a type it may post to: the suggestion when
     there is one (:func:`booksync.account_rules.suggest`), else a placeholder naming the types allowed."""
     hint = suggest(gl, snapshot.accounts)
@@ -57,7 +64,7 @@ def check_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
                                 "choose its QuickBooks account on the Cross Reference Accounts page"))
     return problems
 
-def deposit_gl_accounts(gl_accounts: Iterable[Any], snapshot: QBSnapshot) -> list[Any]:
+def deposit_gl_accounts(gl_accounts: Iterable[GLAccountRecord], snapshot: QBSnapshot) -> list[GLAccountRecord]:
     """The G/L accounts a payment may deposit to: of a deposit type (:data:`DEPOSIT_GL_TYPES`) and mapped to a
     QuickBooks account that holds deposits; the one mapped to Undeposited Funds first, then by number."""
     by_name = snapshot.account_by_name()
@@ -75,7 +82,7 @@ def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
     recorded to an income G/L account is moved to a deposit account (``payments edit --deposit-account``)."""
     by_name = snapshot.account_by_name()
 
-    def refused(gl: Any) -> bool:
+    def refused(gl: GLAccountRecord) -> bool:
         target = by_name.get((gl.qb_account or "").casefold())
         return gl.type not in DEPOSIT_GL_TYPES or (target is not None and not target.holds_deposits)
 
@@ -104,7 +111,7 @@ def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
     return problems
 
 
-def application_problems(work: Work, payments: Iterable[Any], planned: Any) -> list[Problem]:
+def application_problems(work: Work, payments: Iterable[PaymentRecord], planned: Planned) -> list[Problem]:
     """Every invoice or credit memo these payments apply to must be open and in QuickBooks or in the plan
     (``planned``: (kind, local id) pairs)."""
     problems = []
@@ -126,7 +133,7 @@ def application_problems(work: Work, payments: Iterable[Any], planned: Any) -> l
     return problems
 
 
-def check_applications(work: Work, planned: Any) -> list[Problem]:
+def check_applications(work: Work, planned: Planned) -> list[Problem]:
     """The applications of the changed payments (those of the payments to add are checked as they are
     planned: :meth:`Planner.plan_payment_adds`), and what the payments apply to changed invoices."""
     return application_problems(work, work.changed_payments, planned) + check_overapplied(work)

@@ -9,10 +9,11 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Callable
 
-from booksync.domain import (PLACEHOLDER_MEMO, Action, DepositData, DepositLineData, Kind, Problem, Ref,
-                             placeholder_payment)
+from booksync.domain import (PLACEHOLDER_MEMO, Action, DepositData, DepositLineData, Kind, Problem, QBAccount,
+                             QBDeposit, QBDepositLine, Ref, placeholder_payment)
+from booksync.records import PaymentRecord
 from booksync.sync.correction_words import WEB_DEPOSITS
 
 NO_DEPOSIT = ("", "", False)
@@ -22,7 +23,7 @@ NO_DEPOSIT = ("", "", False)
 class DepositCorrections:
     """Taking corrected payments out of their deposits and putting them back; mixed into the corrections planner."""
 
-    def _deposits_before(self, releases: list[Any]) -> list[Any]:
+    def _deposits_before(self, releases: list[PaymentRecord]) -> list[Callable[[], None]]:
         """Take corrected payments out of their deposits, each replaced by a line of the same amount
         so that the deposit's total does not move; return the steps that put them back afterwards.
 
@@ -31,7 +32,7 @@ class DepositCorrections:
         changed, a payment deleted or no longer deposited through Undeposited Funds) stops the run unless
         deposit changes are allowed.
         """
-        affected: dict[str, dict[int, Any]] = {}
+        affected: dict[str, dict[int, PaymentRecord]] = {}
         deposits = {d.txn_id: d for d in self.deposits.values()}
         linked = self._linked_payments()
         for payment in self._corrected_payments(releases).values():
@@ -52,7 +53,7 @@ class DepositCorrections:
                 steps.append(step)
         return steps
 
-    def _linked_payments(self) -> dict[str, Any]:
+    def _linked_payments(self) -> dict[str, PaymentRecord]:
         """Every payment the run loaded that booksync wrote, by its TxnID."""
         out = {}
         for p in (self.work.linked_payments_touching + self.work.changed_payments + self.work.deleted_payments
@@ -62,7 +63,7 @@ class DepositCorrections:
                 out[link.remote_id] = p
         return out
 
-    def _deposit_plan(self, deposit: Any, payments: dict[int, Any]) -> Any:
+    def _deposit_plan(self, deposit: QBDeposit, payments: dict[int, PaymentRecord]) -> Callable[[], None] | None:
         """Take ``payments`` (by id) out of ``deposit`` now; return the step that puts them back after their
         corrections, or None when the run must stop (the total would change) or cannot use Undeposited Funds."""
         change = self._deposit_change(deposit, payments)
@@ -75,7 +76,7 @@ class DepositCorrections:
         self._note_deposit(change)
         return partial(self._put_back, change)
 
-    def _deposit_change(self, deposit: Any, payments: dict[int, Any]) -> DepositChange:
+    def _deposit_change(self, deposit: QBDeposit, payments: dict[int, PaymentRecord]) -> DepositChange:
         uf = next((a for a in self.snapshot.accounts if a.special == "UndepositedFunds"), None)
         remote_of = {pid: self.work.links[(Kind.PAYMENT.value, pid)].remote_id for pid in payments}
         affected_ids = set(remote_of.values())
@@ -84,7 +85,7 @@ class DepositCorrections:
                 if ln.payment_id not in affected_ids and placeholder_payment(ln.memo) not in affected_ids]
         held = {ln.payment_id or placeholder_payment(ln.memo): ln.amount for ln in deposit.lines
                 if (ln.payment_id or placeholder_payment(ln.memo)) in affected_ids}
-        back: list[tuple[Any, Decimal]] = []
+        back: list[tuple[PaymentRecord, Decimal]] = []
         for pid, payment in payments.items():
             gl = self.work.gl_accounts[payment.deposit_account_id]
             target = self._accounts.get((gl.qb_account or "").casefold())
@@ -185,18 +186,18 @@ class DepositCorrections:
 class DepositChange:
     """What correcting ``payments`` (by id) does to one QuickBooks ``deposit``."""
 
-    deposit: Any
-    payments: dict[int, Any]
-    undeposited: Any
+    deposit: QBDeposit
+    payments: dict[int, PaymentRecord]
+    undeposited: QBAccount | None
     """QuickBooks' Undeposited Funds account, or None when the company has none."""
     remote_of: dict[int, str]
     """payment id → its TxnID."""
     affected_ids: set[str]
-    keep: list[Any]
+    keep: list[QBDepositLine]
     """The deposit's other lines, kept by their line ids."""
     held: dict[str, Decimal]
     """TxnID → the amount of its line (or placeholder line) in the deposit."""
-    back: list[tuple[Any, Decimal]]
+    back: list[tuple[PaymentRecord, Decimal]]
     """The payments that go back in (still open and deposited through Undeposited Funds), with their amounts."""
     new_total: Decimal
 

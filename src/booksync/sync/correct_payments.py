@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from typing import Any
+from typing import Callable
 
 from booksync.domain import Action, ApplicationData, Correction, CreditData, Kind, PaymentData, Problem, Ref
+from booksync.records import PaymentRecord
 from booksync.sync.correct_deposits import NO_DEPOSIT
 from booksync.sync.correction_words import accounts_of, describe_changes
 from booksync.sync.written import fingerprint, written_json
@@ -19,7 +20,7 @@ from booksync.sync.written import fingerprint, written_json
 class PaymentCorrections:
     """The corrections of payments; mixed into the corrections planner, whose state it uses."""
 
-    def _payments_to_release(self) -> list[Any]:
+    def _payments_to_release(self) -> list[PaymentRecord]:
         touched = self.touched_sales()
         out = {}
         for payment in self.work.linked_payments_touching:
@@ -34,7 +35,7 @@ class PaymentCorrections:
                     out[payment.id] = payment
         return sorted(out.values(), key=lambda p: (p.date, p.number))
 
-    def _plan_payment_delete(self, payment: Any) -> None:
+    def _plan_payment_delete(self, payment: PaymentRecord) -> None:
         link = self.work.links[(Kind.PAYMENT.value, payment.id)]
         before = json.loads(link.written) if link.written else {}
         label = f"payment {payment.number}"
@@ -61,7 +62,7 @@ class PaymentCorrections:
                 payment.id, NO_DEPOSIT)[1]) if x), amount_before=Decimal(before.get("total") or "0"),
             amount_after=Decimal("0.00"), accounts=accounts_of(before)))
 
-    def _plan_release(self, payment: Any) -> None:
+    def _plan_release(self, payment: PaymentRecord) -> None:
         """Remove the payment's applications to corrected invoices/credit memos for a moment."""
         link = self.work.links[(Kind.PAYMENT.value, payment.id)]
         written = json.loads(link.written)
@@ -102,14 +103,14 @@ class PaymentCorrections:
         link = self.work.links.get((kind, local_id))
         return Ref(kind, local_id, link.remote_id if link is not None else None, ref.get("name", ""))
 
-    def _payment_from_written(self, payment: Any, written: dict, apps: tuple) -> PaymentData:
+    def _payment_from_written(self, payment: PaymentRecord, written: dict, apps: tuple) -> PaymentData:
         current = self.payment_data(payment)
         return PaymentData(customer=self._ref_from(written["customer"]),
                            date=dt.date.fromisoformat(written["date"]), ref_number=written.get("ref_number", ""),
                            total=Decimal(written["total"]), method=current.method, deposit_to=current.deposit_to,
                            memo=written.get("memo", ""), applications=apps, external_guid=current.external_guid)
 
-    def _plan_payment_mod(self, payment: Any, released: bool) -> None:
+    def _plan_payment_mod(self, payment: PaymentRecord, released: bool) -> None:
         link = self.work.links[(Kind.PAYMENT.value, payment.id)]
         before = json.loads(link.written) if link.written else {}
         data = self._payment_payload(payment)
@@ -151,12 +152,12 @@ class PaymentCorrections:
                     payment.id, NO_DEPOSIT)[1]) if x), amount_before=Decimal(before.get("total") or "0"),
                 amount_after=payment.amount, accounts=accounts_of(before, after)))
 
-    def _corrected_payments(self, releases: list[Any]) -> dict[int, Any]:
+    def _corrected_payments(self, releases: list[PaymentRecord]) -> dict[int, PaymentRecord]:
         """The payments this plan changes or deletes in QuickBooks, by id: only they leave their deposit.
 
         A changed payment whose payload is the one written (an edit made and undone, a memo set to the value it
         had) changes nothing QuickBooks holds and stays where it is; so does a conflict the policy skips."""
-        out: dict[int, Any] = {p.id: p for p in self.work.deleted_payments}
+        out: dict[int, PaymentRecord] = {p.id: p for p in self.work.deleted_payments}
         for payment in self.work.changed_payments:
             link = self.work.links.get((Kind.PAYMENT.value, payment.id))
             if link is not None and (link.fingerprint == "released"
@@ -165,14 +166,14 @@ class PaymentCorrections:
         out.update({p.id: p for p in releases})
         return {pid: p for pid, p in out.items() if not self._skipped_conflict(p)}
 
-    def _payment_payload(self, payment: Any) -> PaymentData:
+    def _payment_payload(self, payment: PaymentRecord) -> PaymentData:
         """:meth:`payment_data`, once per payment (the fitting of its fields is recorded once)."""
         data = self._payloads.get(payment.id)
         if data is None:
             data = self._payloads[payment.id] = self.payment_data(payment)
         return data
 
-    def _skipped_conflict(self, payment: Any) -> bool:
+    def _skipped_conflict(self, payment: PaymentRecord) -> bool:
         """True when the payment was edited in QuickBooks and the policy leaves QuickBooks' version."""
         link = self.work.links.get((Kind.PAYMENT.value, payment.id))
         remote = self.remote.get((Kind.PAYMENT.value, payment.id))
@@ -180,5 +181,5 @@ class PaymentCorrections:
                 and bool(link.edit_sequence) and remote.edit_sequence != link.edit_sequence)
 
 
-def _credit(c: dict, ref_from) -> Any:  # noqa: ANN001
+def _credit(c: dict, ref_from: Callable[[dict], Ref]) -> CreditData:
     return CreditData(ref_from(c["credit_memo"]), Decimal(c["amount"]))

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from booksync.domain import Action, Correction, Kind, LineData, Problem, Ref, SalesData
+from booksync.records import LinkRecord, MemberRecord, SaleRecord
 from booksync.sync.correction_words import WEB_ADJUST, accounts_of, describe_changes, total_of
 from booksync.sync.written import external_guid, fingerprint, written_json
 
@@ -60,8 +61,8 @@ class SalesCorrections:
         """Invoices and credit memos whose correction must not find payments applied to them."""
         return {(item[1].value, item[2].id) for item in self._corrections_of_sales if item[0] == "correct"}
 
-    def _emit_sales_correction(self, mode: str, kind: Kind, record: Any, link: Any, before: dict, data: Any,
-                               after: dict, member: Any, *rest: Any) -> None:
+    def _emit_sales_correction(self, mode: str, kind: Kind, record: SaleRecord, link: LinkRecord, before: dict,
+                               data: SalesData | None, after: dict, member: MemberRecord, *rest: Any) -> None:
         label = "Invoice" if kind is Kind.INVOICE else "Credit memo"
         if mode == "adjust":
             self._emit_adjustment(kind, record, link, before, data, after, member)
@@ -89,8 +90,8 @@ class SalesCorrections:
                                                 note=note, amount_before=total_of(before), amount_after=amount_after,
                                                 accounts=accounts_of(before, after)))
 
-    def _emit_adjustment(self, kind: Kind, record: Any, link: Any, before: dict, data: Any, after: dict,
-                         member: Any) -> None:
+    def _emit_adjustment(self, kind: Kind, record: SaleRecord, link: LinkRecord, before: dict, data: SalesData | None,
+                         after: dict, member: MemberRecord) -> None:
         """Leave the closed transaction alone; post the difference today (invoice and/or credit memo)."""
         sign = 1 if kind is Kind.INVOICE else -1
         old = {}

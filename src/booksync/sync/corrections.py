@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from booksync.domain import Action, Correction, Kind, PaymentData, Problem
+from booksync.domain import Action, Correction, Kind, PaymentData, Plan, Problem, QBDeposit
 from booksync.fields import cut
+from booksync.records import PaymentRecord, SaleRecord
 from booksync.sync.correct_deposits import DepositCorrections
 from booksync.sync.correct_payments import PaymentCorrections
 from booksync.sync.correct_sales import SalesCorrections
@@ -121,7 +122,7 @@ class CorrectionPlanner(SalesCorrections, PaymentCorrections, DepositCorrections
     """
 
     def __init__(self, *args: Any, remote: dict[tuple[str, int], Remote], policy: CorrectionPolicy,
-                 deposits: dict[str, Any] | None = None, **kw: Any) -> None:
+                 deposits: dict[str, QBDeposit] | None = None, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.remote = remote
         self.policy = policy
@@ -135,7 +136,7 @@ class CorrectionPlanner(SalesCorrections, PaymentCorrections, DepositCorrections
 
     # -- the order of a plan with corrections
 
-    def build(self, create_customers: bool) -> Any:
+    def build(self, create_customers: bool) -> Plan:
         if create_customers:
             self._plan_customers()
         self._plan_customer_mods()
@@ -162,17 +163,17 @@ class CorrectionPlanner(SalesCorrections, PaymentCorrections, DepositCorrections
 
     # -- new transactions dated in a closed period
 
-    def _plan_sales(self, kind: Kind, record: Any) -> None:
+    def _plan_sales(self, kind: Kind, record: SaleRecord) -> None:
         if self._closed_add(kind, record):
             return
         super()._plan_sales(kind, record)
 
-    def _plan_payment(self, payment: Any) -> None:
+    def _plan_payment(self, payment: PaymentRecord) -> None:
         if self._closed_add(Kind.PAYMENT, payment):
             return
         super()._plan_payment(payment)
 
-    def _closed_add(self, kind: Kind, record: Any) -> bool:
+    def _closed_add(self, kind: Kind, record: SaleRecord | PaymentRecord) -> bool:
         """QuickBooks refuses a new transaction dated on or before the closing date (3171): say so before
         anything is written. Returns True when the record must not be added in this run."""
         closing = self.snapshot.company.closing_date
@@ -188,7 +189,7 @@ class CorrectionPlanner(SalesCorrections, PaymentCorrections, DepositCorrections
 
     # -- helpers
 
-    def _flags(self, *dates: Any) -> tuple[bool, bool]:
+    def _flags(self, *dates: dt.date | str | None) -> tuple[bool, bool]:
         ds = [d if isinstance(d, dt.date) else dt.date.fromisoformat(d) for d in dates if d]
         closing = self.snapshot.company.closing_date
         past = any(d < self.policy.period_start() for d in ds)

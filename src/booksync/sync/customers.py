@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 from booksync.domain import Kind, Problem, QBSnapshot
+from booksync.records import LinkRecord, MemberRecord, PaymentRecord, SaleRecord
 from booksync.fields import FieldFitter, Limits
 from booksync.sync.labels import customer_name, member_label
 from booksync.sync.work import Work
@@ -51,7 +52,7 @@ class CustomerResolution:
     """member id → ListID, from the link table or the member's Bill Info."""
     new_links: dict[int, tuple[str, str]] = field(default_factory=dict)
     """member id → (ListID, name) found through Bill Info this run (recorded when the run applies)."""
-    missing: list[Any] = field(default_factory=list)
+    missing: list[MemberRecord] = field(default_factory=list)
     """Members with no customer: the question is whether to create them."""
     problems: list[Problem] = field(default_factory=list)
 
@@ -96,7 +97,7 @@ def resolve_customers(work: Work, snapshot: QBSnapshot) -> CustomerResolution:
     return result
 
 
-def customers_gone(work: Work, snapshot: QBSnapshot) -> list[tuple[Any, Any]]:
+def customers_gone(work: Work, snapshot: QBSnapshot) -> list[tuple[MemberRecord, LinkRecord]]:
     """(member, link) of each member this run bills or changes whose linked QuickBooks customer QuickBooks no
     longer has (deleted, or merged into another customer, there). ``snapshot`` holds the customers the run
     read (:func:`customers_needed`)."""
@@ -111,12 +112,15 @@ def customers_gone(work: Work, snapshot: QBSnapshot) -> list[tuple[Any, Any]]:
     return out
 
 
+_Billed = TypeVar("_Billed", SaleRecord, PaymentRecord)
+
+
 def hold_back(work: Work, member_ids: set[int]) -> int:
     """Take every record of ``member_ids`` out of ``work``: the run plans nothing for them, and they stay
     outstanding (the change marks' table) for the next run. Returns how many records were held back."""
     held = 0
 
-    def keep(records: list[Any]) -> list[Any]:
+    def keep(records: list[_Billed]) -> list[_Billed]:
         nonlocal held
         kept = [r for r in records if r.member_id not in member_ids]
         held += len(records) - len(kept)
@@ -133,7 +137,7 @@ def hold_back(work: Work, member_ids: set[int]) -> int:
     return held
 
 
-def customer_gone_problem(member: Any, link: Any, held: int) -> Problem:
+def customer_gone_problem(member: MemberRecord, link: LinkRecord, held: int) -> Problem:
     """The problem a run reports for a member whose QuickBooks customer is gone: which member, which customer,
     what to do."""
     name = f"\"{link.qb_name}\" " if link.qb_name else ""

@@ -2,20 +2,19 @@
 member's customer, in QuickBooks (:func:`customer_name`, fitted to the port's limits)."""
 from __future__ import annotations
 
-from typing import Any
-
 from booksync.fields import FieldFitter, Limits
+from booksync.records import GLAccountRecord, MemberRecord
 
 
-def member_label(member: Any) -> str:
+def member_label(member: MemberRecord) -> str:
     return f"member {member.number} {member.name}"
 
 
-def customer_name(fit: FieldFitter, member: Any, limits: Limits) -> str:
+def customer_name(fit: FieldFitter, member: MemberRecord, limits: Limits) -> str:
     """The name a member's customer gets in QuickBooks (before any suffix that makes it unique): the member's
     name fitted to the limits, or "Member NUMBER" when nothing of it can be stored."""
     return fit.name(member_label(member), "customer name", member.name, limits.customer_name,
                     fallback=f"Member {member.number}")
 
-def gl_label(account: Any) -> str:
+def gl_label(account: GLAccountRecord) -> str:
     return f"G/L account {account.number} {account.name}"

@@ -11,11 +11,12 @@ import hashlib
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Callable
 
 from booksync.domain import (Action, Address, ApplicationData, CreditData, CustomerData, ItemData, Kind, LineData,
                              PaymentData, PaymentMethodData, Plan, Problem, QBAccount, QBSnapshot, Ref, SalesData)
 from booksync.fields import FieldFitter, Limits
+from booksync.records import GLAccountRecord, MemberRecord, PaymentRecord, SaleRecord
 from booksync.sync.checks import application_problems
 from booksync.sync.customers import CustomerResolution
 from booksync.sync.labels import customer_name, gl_label, member_label
@@ -38,9 +39,9 @@ class Planner:
     company_key: str
     plan: Plan = field(default_factory=Plan)
     problems: list[Problem] = field(default_factory=list)
-    progress: Any = None
+    progress: Callable[[int, int], None] | None = None
     """Called as ``progress(done, total)`` every 5,000 invoices, credit memos and payments planned."""
-    sink: Any = None
+    sink: Callable[[Plan], None] | None = None
     """Called as ``sink(plan)`` between records once ``sink_every`` operations are waiting, to :meth:`Plan.take`
     them (the engine writes them to the run's folder: a large plan is never held whole)."""
     sink_every: int = 1000
@@ -105,7 +106,7 @@ class Planner:
                           stamp=member.updated_at)
             self._checkpoint()
 
-    def customer_data(self, member: Any, name: str) -> CustomerData:
+    def customer_data(self, member: MemberRecord, name: str) -> CustomerData:
         """The customer QuickBooks holds for ``member`` under ``name``, every field fitted to the limits."""
         lim, label = self.limits, member_label(member)
         fields = dict(
@@ -137,7 +138,7 @@ class Planner:
 
     # -- items and payment methods
 
-    def _income_accounts(self) -> list[Any]:
+    def _income_accounts(self) -> list[GLAccountRecord]:
         ids = self.work.line_accounts()
         return sorted((self.work.gl_accounts[i] for i in ids), key=lambda g: g.number)
 
@@ -182,7 +183,7 @@ class Planner:
 
     # -- transactions
 
-    def sales_data(self, kind: Kind, record: Any) -> SalesData:
+    def sales_data(self, kind: Kind, record: SaleRecord) -> SalesData:
         label = f"{kind.label} {record.number}"
         lines = tuple(LineData(item=self._items[line.gl_account_id],
                                description=self.fit.text(label, f"line {line.seq} description", line.description,
@@ -202,7 +203,7 @@ class Planner:
             work = self.work
             self.progress(self._planned, work.add_count())
 
-    def _plan_sales(self, kind: Kind, record: Any) -> None:
+    def _plan_sales(self, kind: Kind, record: SaleRecord) -> None:
         self._tick()
         data = self.sales_data(kind, record)
         member = self.work.members[record.member_id]
@@ -216,7 +217,7 @@ class Planner:
         link = self.work.link(kind.value, local_id)
         return Ref(kind.value, local_id, link.remote_id if link is not None else None, number)
 
-    def payment_data(self, payment: Any) -> PaymentData:
+    def payment_data(self, payment: PaymentRecord) -> PaymentData:
         label = f"payment {payment.number}"
         gl = self.work.gl_accounts[payment.deposit_account_id]
         account = self._accounts[gl.qb_account.casefold()]
@@ -238,7 +239,7 @@ class Planner:
             memo=self.fit.text(label, "memo", memo, self.limits.memo), applications=tuple(apps),
             external_guid=external_guid(self.company_key, Kind.PAYMENT, payment.id))
 
-    def _plan_payment(self, payment: Any) -> None:
+    def _plan_payment(self, payment: PaymentRecord) -> None:
         self._tick()
         data = self.payment_data(payment)
         member = self.work.members[payment.member_id]

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
-from booksync.domain import Kind
+from booksync.domain import Kind, QBDeposit
+from booksync.records import GLAccountRecord, LinkRecord, LinkRef, MemberRecord, PaymentRecord, SaleRecord
+
+if TYPE_CHECKING:
+    from booksync.store.rows import AddsSource
 
 
 @dataclass
@@ -28,28 +32,28 @@ class Work:
         part_links: links of the invoices and credit memos the current part of payments to add applies to.
     """
 
-    invoices: list[Any] = field(default_factory=list)
-    credit_memos: list[Any] = field(default_factory=list)
-    payments: list[Any] = field(default_factory=list)
-    gl_accounts: dict[int, Any] = field(default_factory=dict)
-    members: dict[int, Any] = field(default_factory=dict)
-    links: dict[tuple[str, int], Any] = field(default_factory=dict)
-    changed_invoices: list[Any] = field(default_factory=list)
+    invoices: list[SaleRecord] = field(default_factory=list)
+    credit_memos: list[SaleRecord] = field(default_factory=list)
+    payments: list[PaymentRecord] = field(default_factory=list)
+    gl_accounts: dict[int, GLAccountRecord] = field(default_factory=dict)
+    members: dict[int, MemberRecord] = field(default_factory=dict)
+    links: dict[tuple[str, int], LinkRecord] = field(default_factory=dict)
+    changed_invoices: list[SaleRecord] = field(default_factory=list)
     """Invoices in QuickBooks that changed, were voided or deleted in the billing store."""
-    changed_credit_memos: list[Any] = field(default_factory=list)
-    changed_payments: list[Any] = field(default_factory=list)
+    changed_credit_memos: list[SaleRecord] = field(default_factory=list)
+    changed_payments: list[PaymentRecord] = field(default_factory=list)
     """Payments in QuickBooks that changed (still open)."""
-    deleted_payments: list[Any] = field(default_factory=list)
-    changed_members: list[Any] = field(default_factory=list)
+    deleted_payments: list[PaymentRecord] = field(default_factory=list)
+    changed_members: list[MemberRecord] = field(default_factory=list)
     """Members with a customer in QuickBooks whose details changed."""
-    linked_payments_touching: list[Any] = field(default_factory=list)
+    linked_payments_touching: list[PaymentRecord] = field(default_factory=list)
     """Payments in QuickBooks applied to the changed invoices and credit memos."""
-    source: Any = None
-    part_links: dict[tuple[str, int], Any] = field(default_factory=dict)
-    held_payments: list[Any] = field(default_factory=list)
+    source: AddsSource | None = None
+    part_links: Mapping[tuple[str, int], LinkRef] = field(default_factory=dict)
+    held_payments: list[PaymentRecord] = field(default_factory=list)
     """Payments booksync took out of a deposit behind a placeholder line and has not put back yet (an
     interrupted or refused run): the next run puts them back even when nothing else changed."""
-    held_deposits: dict[str, Any] = field(default_factory=dict)
+    held_deposits: dict[str, QBDeposit] = field(default_factory=dict)
     """The deposits holding those placeholder lines (:class:`booksync.domain.QBDeposit`), by the TxnID of
     the payment each line stands for."""
 
@@ -80,7 +84,7 @@ class Work:
                     or self.changed_payments or self.deleted_payments or self.changed_members
                     or self.held_payments)
 
-    def sales_to_add(self) -> Iterable[list[tuple[Kind, Any]]]:
+    def sales_to_add(self) -> Iterable[list[tuple[Kind, SaleRecord]]]:
         """Invoices, then credit memos, to add, by date and number, in parts."""
         if self.source is not None:
             for part in self.source.sales_parts():
@@ -89,7 +93,7 @@ class Work:
         yield sorted([(Kind.INVOICE, i) for i in self.invoices] + [(Kind.CREDIT_MEMO, c) for c in self.credit_memos],
                      key=lambda kr: (kr[0] is Kind.CREDIT_MEMO, kr[1].date, kr[1].number))
 
-    def payments_to_add(self) -> Iterable[list[Any]]:
+    def payments_to_add(self) -> Iterable[Sequence[PaymentRecord]]:
         """Payments to add, by date and number, in parts; :attr:`part_links` follows each part."""
         if self.source is not None:
             for part, links in self.source.payment_parts():
@@ -99,12 +103,12 @@ class Work:
             return
         yield sorted(self.payments, key=lambda p: (p.date, p.number))
 
-    def link(self, kind: str, local_id: int) -> Any:
+    def link(self, kind: str, local_id: int) -> LinkRef | None:
         """The link of a record in QuickBooks (a link row, or a :class:`~booksync.store.rows.LinkRow`), or None."""
         key = (kind, local_id)
         return self.links.get(key) or self.part_links.get(key)
 
-    def open_sales(self) -> Iterable[tuple[Kind, Any]]:
+    def open_sales(self) -> Iterable[tuple[Kind, SaleRecord]]:
         """Invoices and credit memos held in memory whose lines QuickBooks will receive: adds in the lists
         and open changed ones."""
         yield from ((Kind.INVOICE, i) for i in self.invoices)
@@ -112,7 +116,7 @@ class Work:
         yield from ((Kind.INVOICE, i) for i in self.changed_invoices if i.status == "open")
         yield from ((Kind.CREDIT_MEMO, c) for c in self.changed_credit_memos if c.status == "open")
 
-    def open_payments(self) -> list[Any]:
+    def open_payments(self) -> list[PaymentRecord]:
         """Payments held in memory that QuickBooks will receive: adds in the lists and changed ones."""
         return self.payments + self.changed_payments
 
@@ -131,14 +135,14 @@ class Work:
             used[payment.deposit_account_id] = used.get(payment.deposit_account_id, 0) + 1
         return used
 
-    def payments_depositing_to(self, gl_ids: set[int]) -> list[Any]:
+    def payments_depositing_to(self, gl_ids: set[int]) -> list[PaymentRecord]:
         """Payments QuickBooks will receive that deposit to one of ``gl_ids``."""
         out = [p for p in self.open_payments() if p.deposit_account_id in gl_ids]
         if self.source is not None and gl_ids:
             out += self.source.payments_depositing_to(gl_ids)
         return out
 
-    def payments_applying_to(self, invoice_ids: set[int]) -> list[Any]:
+    def payments_applying_to(self, invoice_ids: set[int]) -> list[PaymentRecord]:
         """Payments to add that apply to one of ``invoice_ids``."""
         out = [p for p in self.payments if any(a.invoice_id in invoice_ids for a in p.applications)]
         if self.source is not None and invoice_ids:
@@ -158,5 +162,5 @@ class Work:
             ids |= self.source.member_ids()
         return ids
 
-    def billed_members(self) -> list[Any]:
+    def billed_members(self) -> list[MemberRecord]:
         return sorted((self.members[i] for i in self.billed_member_ids()), key=lambda m: m.number)
