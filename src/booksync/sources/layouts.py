@@ -8,7 +8,7 @@ edit``, an API) builds the same :class:`Row` values. Kinds are the import names 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from booksync.kinds import IMPORT_KINDS
 from booksync.sources.report import Problems
@@ -110,5 +110,9 @@ class Table:
     problems: Problems
     this: str = "this file"
     """How messages name what is imported ("this file"; "this edit" for an editing command)."""
+    again: Callable[[], Iterable[Row]] | None = None
+    """The rows read once more from the start (a second pass, whose problems are not reported again), for the
+    checks that must know the whole file before they judge a row (payments: which receipts the file holds);
+    None when the rows cannot be read again."""
 
 

@@ -55,6 +55,6 @@ def import_rows(session: Session, kind: str, rows: list[dict[str, str]], source:
     (nothing written); ``ValueError`` for an unknown kind."""
     check_kind(kind)
     columns = list(COLUMNS[kind])
-    table = Table(source, kind, columns, [Row(n, {c: str(r.get(c) or "").strip() for c in columns})
-                                          for n, r in enumerate(rows, 2)], "rows", Problems(source), this)
+    held = [Row(n, {c: str(r.get(c) or "").strip() for c in columns}) for n, r in enumerate(rows, 2)]
+    table = Table(source, kind, columns, held, "rows", Problems(source), this, again=lambda: held)
     return import_table(session, table, ImportOptions())

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from booksync.account_rules import GL_TYPES
-from booksync.sources.checks.common import by_number, choice, count, duplicates, present
+from booksync.sources.checks.common import BATCH, by_number, choice, count, present
+from booksync.sources.layouts import Row
 from booksync.sources.report import ImportResult
 from booksync.sources.values import Reader
 from booksync.store.models import GLAccount
@@ -14,10 +15,27 @@ from booksync.store.write import assign
 
 
 def gl_accounts(session: Session, reader: Reader, result: ImportResult) -> None:
-    """Check every row (each number once, a type QuickBooks knows), then, when the file has no problem, add or
-    update each account (its ``updated_at`` kept when nothing changed)."""
-    rows = [r for r in reader.table.rows if reader.check_text(r)]
-    duplicates(reader, rows)
+    """Check every row (each number once, a type QuickBooks knows), a batch at a time; while the file has no
+    problem, add or update each account of the batch (its ``updated_at`` kept when nothing changed)."""
+    seen: dict[str, int] = {}  # number -> row of its first appearance
+    batch: list[Row] = []
+    for row in reader.table.rows:
+        if not reader.check_text(row):
+            continue
+        number = row.get("number")
+        if number in seen:
+            reader.problem(row, "number", number, f"the number appears again (first on row {seen[number]})")
+        else:
+            seen[number] = row.line
+        batch.append(row)
+        if len(batch) >= BATCH:
+            _batch(session, reader, result, batch)
+            batch = []
+    if batch:
+        _batch(session, reader, result, batch)
+
+
+def _batch(session: Session, reader: Reader, result: ImportResult, rows: list[Row]) -> None:
     existing = by_number(session, GLAccount, (r.get("number") for r in rows))
     planned = []
     for row in rows:
@@ -30,7 +48,7 @@ def gl_accounts(session: Session, reader: Reader, result: ImportResult) -> None:
             values["qb_account"] = row.get("qb_account")
         planned.append((row, values))
     if reader.problems:
-        return
+        return  # the import is refused: check the rest, write nothing more
     for row, values in planned:
         account = existing.get(row.get("number"))
         is_new = account is None
@@ -38,5 +56,6 @@ def gl_accounts(session: Session, reader: Reader, result: ImportResult) -> None:
             account = GLAccount(number=row.get("number"), qb_account="")
             session.add(account)
         count(result, is_new, assign(account, present(reader, values, is_new)))
-
-
+    session.flush()
+    for account in existing.values():  # flushed: the session need not keep them
+        session.expunge(account)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -50,17 +50,6 @@ def by_number(session: Session, model: Any, numbers: Iterable[str], *options: An
     return out
 
 
-def duplicates(reader: Reader, rows: list[Row]) -> None:
-    """Report each row whose number an earlier row has."""
-    seen: dict[str, int] = {}
-    for row in rows:
-        number = row.get("number")
-        if number in seen:
-            reader.problem(row, "number", number, f"the number appears again (first on row {seen[number]})")
-        else:
-            seen[number] = row.line
-
-
 def choice(value: str, choices: Iterable[str]) -> str | None:
     """The choice ``value`` names, compared without case, spaces, hyphens or underscores."""
     key = re.sub(r"[\s_\-/]+", "", value).casefold()
@@ -72,28 +61,94 @@ def choice(value: str, choices: Iterable[str]) -> str | None:
 
 
 
-def group(reader: Reader, rows: list[Row]) -> dict[str, list[Row]]:
-    """Rows by record number. A record's rows must be consecutive and repeat the same record columns."""
-    record_cols = [c.name for c in SPECS[reader.table.kind] if c.record and c.name != "number"]
-    groups: dict[str, list[Row]] = {}
-    previous = None
-    for row in rows:
-        number = row.get("number")
-        group = groups.setdefault(number, [])
-        if group:
-            first = group[0]
-            if previous != number:
-                reader.problem(row, "number", number, f"the number appears again: rows of one record must be "
-                                                      f"consecutive (the record starts on row {first.line})")
-            for col in record_cols:
-                if row.get(col) != first.get(col):
-                    reader.problem(row, col, row.get(col),
-                                   f"differs from row {first.line} of the same record ({first.get(col)!r})")
-        group.append(row)
-        previous = number
-    return groups
+BATCH = 2000
+"""Records checked against the store and written per batch: an import holds one batch of records, whatever
+the file's size (issue 19 item 10)."""
 
 
+class Records:
+    """The records of a table as its rows are read: each record's consecutive rows, rows whose text is not
+    acceptable (:meth:`Reader.check_text`) left out.
+
+    A record's rows must be consecutive and repeat the same record columns; each row that does not is
+    reported where it stands ("the number appears again...", "differs from row N of the same record"). A row
+    of a record that was already handed over (its rows are not consecutive) is kept aside and judged by
+    :meth:`settle_strays` once the file is read. Holds the row of each record's first row by number (to find
+    those), not the records."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader = reader
+        self.columns = [c.name for c in SPECS[reader.table.kind] if c.record and c.name != "number"]
+        self.firsts: dict[str, int] = {}
+        self.strays: list[tuple[Row, bool]] = []
+        """Rows of records handed over already, and whether each follows a row of another record."""
+
+    def __iter__(self) -> Iterator[list[Row]]:
+        current: list[Row] = []
+        previous = None
+        for row in self.reader.table.rows:
+            if not self.reader.check_text(row):
+                continue
+            number = row.get("number")
+            if current and current[0].get("number") == number:
+                self._same_record(row, current[0], previous != number)
+                current.append(row)
+            elif number in self.firsts:
+                self.strays.append((row, previous != number))
+            else:
+                if current:
+                    yield current
+                current = [row]
+                self.firsts[number] = row.line
+            previous = number
+        if current:
+            yield current
+
+    def batches(self, size: int | None = None) -> Iterator[list[list[Row]]]:
+        """The records, :data:`BATCH` (or ``size``) at a time."""
+        size = size or BATCH
+        batch: list[list[Row]] = []
+        for record in self:
+            batch.append(record)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _same_record(self, row: Row, first: Row, apart: bool) -> None:
+        if apart:
+            self.reader.problem(row, "number", row.get("number"), f"the number appears again: rows of one record "
+                                                                   f"must be consecutive (the record starts on row "
+                                                                   f"{first.line})")
+        for col in self.columns:
+            if row.get(col) != first.get(col):
+                self.reader.problem(row, col, row.get(col),
+                                    f"differs from row {first.line} of the same record ({first.get(col)!r})")
+
+    def settle_strays(self, check: Callable[[Row, Row], None]) -> None:
+        """Report each row kept aside as the record's other rows were: against the record's first row (read
+        again from the table), then ``check(row, first)`` for the row's own values. The file is refused
+        already (each such row is a problem), so the record's totals are not judged again with them."""
+        if not self.strays:
+            return
+        wanted = {self.firsts[row.get("number")] for row, _ in self.strays}
+        firsts: dict[str, Row] = {}
+        again = self.reader.table.again() if self.reader.table.again is not None else ()
+        try:
+            for row in again:
+                if row.line in wanted:
+                    firsts[row.get("number")] = row
+                    if len(firsts) == len(wanted):
+                        break
+        finally:
+            close = getattr(again, "close", None)
+            if close is not None:
+                close()
+        for row, apart in self.strays:
+            first = firsts.get(row.get("number"), Row(self.firsts[row.get("number")], {}))
+            self._same_record(row, first, apart)
+            check(row, first)
 
 
 def applied_in_store(session: Session, column: Any, ids: list[int], excluded: set[str],

@@ -5,7 +5,7 @@ what is left of each invoice and credit memo, counting the other open payments i
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from booksync.account_rules import DEPOSIT_GL_TYPES
 from booksync.fields import payment_total_problem
-from booksync.sources.checks.common import applied_in_store, by_number, count, group, present, receipts
-from booksync.sources.layouts import Row
-from booksync.sources.report import ImportResult
+from booksync.sources.checks.common import Records, applied_in_store, by_number, count, present, receipts
+from booksync.sources.layouts import Row, Table
+from booksync.sources.report import ImportResult, Problems
 from booksync.sources.values import BAD, ZERO, Reader, ok
 from booksync.store.models import Application, CreditMemo, GLAccount, Invoice, Member, Payment
 from booksync.store.write import assign, touch
@@ -35,7 +35,6 @@ class _App:
     credit: Any
 
 
-
 @dataclass
 class _Payment:
     """A payment as its rows give it, checked."""
@@ -50,24 +49,57 @@ class _Payment:
 
 
 def payments(session: Session, reader: Reader, result: ImportResult) -> None:
-    """Check every payment's rows, then the applications against the balances in the store; when the file
-    has no problem, add or update each payment with its applications (its ``updated_at`` kept when nothing
-    changed)."""
-    rows = [r for r in reader.table.rows if reader.check_text(r)]
-    groups = group(reader, rows)
-    members = by_number(session, Member, (g[0].get("member") for g in groups.values()))
-    accounts = by_number(session, GLAccount, (g[0].get("deposit_account") for g in groups.values()))
+    """Check every payment's rows, then the applications against the balances in the store, a batch of
+    payments at a time; while the file has no problem, add or update each payment of the batch with its
+    applications (its ``updated_at`` kept when nothing changed). What the store's other payments apply is
+    counted without the payments the file holds (read first: :func:`_file_receipts`), so that writing a batch
+    does not change what the next one is checked against."""
+    balances = _Balances(_file_receipts(reader))
+    records = Records(reader)
+    for batch in records.batches():
+        _batch(session, reader, result, balances, batch)
+    records.settle_strays(lambda row, first: _stray(session, reader, row, first))
+
+
+def _file_receipts(reader: Reader) -> set[str]:
+    """The numbers of the payments the file holds (rows whose text is acceptable), from a first reading."""
+    table = reader.table
+    if table.again is None:
+        raise ValueError("a payments table must be readable twice (Table.again)")
+    quiet = Reader(Table(table.file, table.kind, table.columns, (), table.read_as, Problems(table.file)),
+                   reader.options)
+    return {row.get("number") for row in table.again() if quiet.check_text(row)}
+
+
+def _batch(session: Session, reader: Reader, result: ImportResult, balances: _Balances,
+           batch: list[list[Row]]) -> None:
+    """Check a batch of payments against the store and, while the file has no problem, write it and let it go."""
+    rows = [row for record in batch for row in record]
+    members = by_number(session, Member, (record[0].get("member") for record in batch))
+    accounts = by_number(session, GLAccount, (record[0].get("deposit_account") for record in batch))
     invoices = by_number(session, Invoice, (r.get("apply_to") for r in rows), selectinload(Invoice.lines),
                          selectinload(Invoice.member))
     memos = by_number(session, CreditMemo, (r.get("apply_credit_memo") for r in rows),
                       selectinload(CreditMemo.lines), selectinload(CreditMemo.member))
-    existing = by_number(session, Payment, groups, selectinload(Payment.applications))
-    planned = [_payment(reader, number, rows_, members, accounts, invoices, memos) for number, rows_ in groups.items()]
-    _check_balances(session, reader, planned)
+    existing = by_number(session, Payment, (record[0].get("number") for record in batch),
+                         selectinload(Payment.applications))
+    planned = [_payment(reader, record[0].get("number"), record, members, accounts, invoices, memos)
+               for record in batch]
+    _check_balances(session, reader, planned, balances)
     if reader.problems:
-        return
-    for payment in planned:
-        _write(session, reader, result, existing.get(payment.number), payment)
+        return  # the import is refused: check the rest, write nothing more
+    written = [_write(session, reader, result, existing.get(payment.number), payment) for payment in planned]
+    session.flush()
+    for stored in written:  # flushed: the session need not keep them
+        session.expunge(stored)
+
+
+def _stray(session: Session, reader: Reader, row: Row, first: Row) -> None:
+    """The application of a payment's row apart from its other rows (the file is refused already)."""
+    member = by_number(session, Member, [first.get("member")]).get(first.get("member"))
+    invoices = by_number(session, Invoice, [row.get("apply_to")], selectinload(Invoice.member))
+    memos = by_number(session, CreditMemo, [row.get("apply_credit_memo")], selectinload(CreditMemo.member))
+    _application(reader, row, 0, member, invoices, memos)
 
 
 def _payment(reader: Reader, number: str, rows: list[Row], members: dict[str, Any], accounts: dict[str, Any],
@@ -99,7 +131,7 @@ def _payment(reader: Reader, number: str, rows: list[Row], members: dict[str, An
     return _Payment(number, first, member, account, date, amount, apps)
 
 
-def _write(session: Session, reader: Reader, result: ImportResult, stored: Any, payment: _Payment) -> None:
+def _write(session: Session, reader: Reader, result: ImportResult, stored: Any, payment: _Payment) -> Any:
     """Add ``payment``, or update ``stored`` with it (applications replaced only when they differ)."""
     is_new = stored is None
     if is_new:
@@ -122,6 +154,7 @@ def _write(session: Session, reader: Reader, result: ImportResult, stored: Any, 
     if changed and not is_new:
         touch(stored)
     count(result, is_new, changed)
+    return stored
 
 
 def _non_negative(reader: Reader, row: Row, column: str) -> Any:
@@ -172,42 +205,50 @@ def _application(reader: Reader, row: Row, seq: int, member: Any, invoices: dict
     return _App(row, seq, invoice, cash, memo, credit)
 
 
-def _check_balances(session: Session, reader: Reader, planned: list[_Payment]) -> None:
+@dataclass
+class _Balances:
+    """What the file applies so far to each invoice (cash and credit) and uses of each credit memo, by id, and
+    which were reported; ``receipts``: the payments the file holds (their stored applications are replaced,
+    so the store's are counted without them)."""
+
+    receipts: set[str]
+    applied: dict[int, Decimal] = field(default_factory=dict)
+    used: dict[int, Decimal] = field(default_factory=dict)
+    reported: set[tuple[str, int]] = field(default_factory=set)
+
+
+def _check_balances(session: Session, reader: Reader, planned: list[_Payment], balances: _Balances) -> None:
     """Applications must not exceed an invoice's balance, nor a credit memo's unused credit, counting the
-    other open payments in the store (QuickBooks refuses both with 3210)."""
-    numbers = {p.number for p in planned}
+    other open payments in the store (QuickBooks refuses both with 3210). Each is reported once, on the row
+    where the file's running total first goes beyond it."""
     apps = [a for p in planned for a in p.apps if a.invoice is not None and ok(a.cash, a.credit)]
     invoice_ids = sorted({a.invoice.id for a in apps})
     memo_ids = sorted({a.memo.id for a in apps if a.memo is not None})
-    applied = applied_in_store(session, Application.invoice_id, invoice_ids, numbers)
-    used = applied_in_store(session, Application.credit_memo_id, memo_ids, numbers, credit_only=True)
-    running: dict[int, Decimal] = {}
-    reported: set[int] = set()
+    applied = applied_in_store(session, Application.invoice_id, invoice_ids, balances.receipts)
+    used = applied_in_store(session, Application.credit_memo_id, memo_ids, balances.receipts, credit_only=True)
+    running, reported = balances.applied, balances.reported
     this = reader.table.this
     upto = " up to this row" if this == "this file" else ""
     for a in apps:
         invoice = a.invoice
         before, paid_by = applied.get(invoice.id, (ZERO, []))
         running[invoice.id] = running.get(invoice.id, ZERO) + a.cash + a.credit
-        if before + running[invoice.id] > invoice.total and invoice.id not in reported:
-            reported.add(invoice.id)
+        if before + running[invoice.id] > invoice.total and ("invoice", invoice.id) not in reported:
+            reported.add(("invoice", invoice.id))
             elsewhere = f", {before} applied by {receipts(paid_by)}" if paid_by else ""
             reader.problem(a.row, "apply_amount", a.row.get("apply_amount"),
                            f"invoice {invoice.number} has {invoice.total - before} left to pay (total "
                            f"{invoice.total}{elsewhere}); {this} applies {running[invoice.id]} to it{upto}")
-    running.clear()
-    reported.clear()
+    running = balances.used
     for a in apps:
         memo = a.memo
         if memo is None:
             continue
         before, paid_by = used.get(memo.id, (ZERO, []))
         running[memo.id] = running.get(memo.id, ZERO) + a.credit
-        if before + running[memo.id] > memo.total and memo.id not in reported:
-            reported.add(memo.id)
+        if before + running[memo.id] > memo.total and ("credit memo", memo.id) not in reported:
+            reported.add(("credit memo", memo.id))
             elsewhere = f", {before} used by {receipts(paid_by)}" if paid_by else ""
             reader.problem(a.row, "apply_credit_amount", a.row.get("apply_credit_amount"),
                            f"credit memo {memo.number} has {memo.total - before} of credit left (total "
                            f"{memo.total}{elsewhere}); {this} uses {running[memo.id]} of it{upto}")
-
-

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from booksync import kinds
 from booksync.fields import amount_problem, quantity_problem, sales_total_problem
-from booksync.sources.checks.common import applied_in_store, by_number, count, group, present, receipts
+from booksync.sources.checks.common import Records, applied_in_store, by_number, count, present, receipts
 from booksync.sources.layouts import Row
 from booksync.sources.report import ImportResult
 from booksync.sources.values import BAD, CENT, ZERO, Reader, canonical_quantity, ok
@@ -105,19 +105,35 @@ def sales(kind: str) -> Check:
     line_model = model.lines.property.mapper.class_
 
     def run(session: Session, reader: Reader, result: ImportResult) -> None:
-        rows = [r for r in reader.table.rows if reader.check_text(r)]
-        groups = group(reader, rows)
-        members = by_number(session, Member, (g[0].get("member") for g in groups.values()))
-        accounts = by_number(session, GLAccount, (r.get("gl_account") for r in rows))
-        existing = by_number(session, model, groups, selectinload(model.lines))
-        planned = [record for number, rows_ in groups.items()
-                   if (record := _record(reader, label, number, rows_, members, accounts)) is not None]
-        _check_applied_totals(session, reader, model, existing, planned)
-        if reader.problems:
-            return
-        for record in planned:
-            _write(session, reader, result, model, line_model, existing.get(record.number), record)
+        records = Records(reader)
+        for batch in records.batches():
+            _batch(session, reader, result, model, line_model, label, batch)
+        records.settle_strays(lambda row, first: _stray(session, reader, label, row))
     return run
+
+
+def _batch(session: Session, reader: Reader, result: ImportResult, model: Any, line_model: Any, label: str,
+           batch: list[list[Row]]) -> None:
+    """Check a batch of records against the store and, while the file has no problem, write it and let it go."""
+    rows = [row for record in batch for row in record]
+    members = by_number(session, Member, (record[0].get("member") for record in batch))
+    accounts = by_number(session, GLAccount, (r.get("gl_account") for r in rows))
+    existing = by_number(session, model, (record[0].get("number") for record in batch), selectinload(model.lines))
+    planned = [checked for record in batch
+               if (checked := _record(reader, label, record[0].get("number"), record, members, accounts)) is not None]
+    _check_applied_totals(session, reader, model, existing, planned)
+    if reader.problems:
+        return  # the import is refused: check the rest, write nothing more
+    written = [_write(session, reader, result, model, line_model, existing.get(record.number), record)
+               for record in planned]
+    session.flush()
+    for stored in written:  # flushed: the session need not keep them
+        session.expunge(stored)
+
+
+def _stray(session: Session, reader: Reader, label: str, row: Row) -> None:
+    """The line of a record's row apart from its other rows (the file is refused already)."""
+    _line(reader, label, row, 0, by_number(session, GLAccount, [row.get("gl_account")]))
 
 
 def _record(reader: Reader, label: str, number: str, rows: list[Row], members: dict[str, Any],
@@ -164,7 +180,7 @@ def _line(reader: Reader, label: str, row: Row, seq: int, accounts: dict[str, An
 
 
 def _write(session: Session, reader: Reader, result: ImportResult, model: Any, line_model: Any, stored: Any,
-           record: _Record) -> None:
+           record: _Record) -> Any:
     """Add ``record``, or update ``stored`` with it (lines replaced only when they differ)."""
     is_new = stored is None
     if is_new:
@@ -184,6 +200,7 @@ def _write(session: Session, reader: Reader, result: ImportResult, model: Any, l
     if changed and not is_new:
         touch(stored)
     count(result, is_new, changed)
+    return stored
 
 
 def _check_applied_totals(session: Session, reader: Reader, model: Any, existing: dict[str, Any],

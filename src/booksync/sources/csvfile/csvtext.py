@@ -43,7 +43,7 @@ def read_csv(path: Path, file: str, kind: str, options: ImportOptions) -> Table:
         raise fail(file, exc.reason, row=exc.row) from None
     # The csv module refuses a field over 128 KiB *before* counting its row; read any field the file size
     # allows, so that a too long value is reported on its row and column by the length checks.
-    csv.field_size_limit(max(csv.field_size_limit(), bounds.MAX_STREAMED_FILE_BYTES))
+    csv.field_size_limit(max(csv.field_size_limit(), bounds.MAX_FILE_BYTES))
     fh = open(path, encoding=encoding.codec, newline="")
     try:
         first_line = fh.readline()
@@ -67,8 +67,14 @@ def read_csv(path: Path, file: str, kind: str, options: ImportOptions) -> Table:
     problems = Problems(file)
     separated = "" if delimiter == "," else \
         f", columns separated by {'tab' if delimiter == chr(9) else repr(delimiter)}"
+    def again() -> Iterator[Row]:
+        again_fh = open(path, encoding=encoding.codec, newline="")
+        again_reader = csv.reader(again_fh, delimiter=delimiter)
+        next(again_reader, None)  # the header, checked above
+        return csv_rows(again_fh, again_reader, file, names, delimiter, Problems(file))
+
     return Table(file, kind, [n for n in names if n], csv_rows(fh, reader, file, names, delimiter, problems),
-                 f"CSV, {encoding.read_as}{separated}", problems)
+                 f"CSV, {encoding.read_as}{separated}", problems, again=again)
 
 
 def csv_rows(fh: Any, reader: Any, file: str, names: list[str], delimiter: str,

@@ -22,7 +22,7 @@ def read_table(path: Path, kind: str, options: ImportOptions | None = None) -> T
     file = path.name
     try:
         size = path.stat().st_size
-        limit = bounds.MAX_STREAMED_FILE_BYTES if kind in bounds.STREAMED else bounds.MAX_FILE_BYTES
+        limit = bounds.MAX_FILE_BYTES
         if size > limit:
             raise fail(file, f"the file is larger than {limit} bytes; split it")
         with open(path, "rb") as f:

@@ -85,7 +85,8 @@ def read_xlsx(path: Path, file: str, kind: str, options: ImportOptions) -> Table
     finally:
         workbook.close()
         formulas.close()
-    return Table(file, kind, [n for n in names if n], rows, f"Excel sheet {title!r}", problems)
+    return Table(file, kind, [n for n in names if n], rows, f"Excel sheet {title!r}", problems,
+                 again=lambda: rows)
 
 
 def _check_archive(path: Path, file: str) -> None:
