@@ -20,10 +20,11 @@ from typing import Any, Iterator
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from booksync.store.models import CreditMemo, GLAccount, Invoice, Member, Payment, _now
+from booksync.store.models import BILLING_MODELS, GLAccount, _now
 
-BILLING_MODELS = (Member, GLAccount, Invoice, CreditMemo, Payment)
-"""The billing rows that carry ``updated_at`` for the change marks."""
+STAMPED_MODELS = (*BILLING_MODELS.values(), GLAccount)
+"""The billing rows a write restamps: each kind's (:data:`booksync.store.models.BILLING_MODELS`) and G/L
+accounts."""
 
 
 def assign(record: Any, values: dict[str, Any]) -> bool:
@@ -71,6 +72,6 @@ def restamp(session: Session, started: dt.datetime) -> None:
     in between moves its change mark past those stamps, and would never look at the rows once they appear;
     stamped just before the commit, they are after any mark a sync set meanwhile (less its margin)."""
     now = _now()
-    for model in BILLING_MODELS:
+    for model in STAMPED_MODELS:
         table = model.__table__
         session.execute(update(table).where(table.c.updated_at >= started).values(updated_at=now))
