@@ -220,3 +220,36 @@ def test_a_copied_home_reads_and_writes_its_own_run_folders(demo_copy, cli):
     assert dry.code == 0, dry.output
     log = Path(json.loads(dry.stdout)["log"])
     assert log.parent == demo_copy.path / "runs" / first["id"] and log.is_file()
+
+
+# ---------------------------------------------------------------------- review of the undo (issue 20, item 12)
+
+
+def deposited_after_the_run(demo_copy, cli):  # noqa: ANN001, ANN201
+    """A run that changed payment R (its date), then a QuickBooks user deposits R: (home, run, receipt)."""
+    from test_deposits import deposit, single_payments
+
+    home = str(demo_copy.path)
+    (a,) = single_payments(1)
+    assert cli("payments", "edit", a["number"], "--date", "2026-01-03", "--home", home).code == 0
+    result = cli("sync", "--yes", "--corrections-log", str(demo_copy.path / "log.csv"), "--home", home)
+    assert result.code == 0 and result.writes == ["ReceivePaymentModRq"], result
+    run = last_run(demo_copy.path)
+    deposit(cli, home, a["number"])
+    return home, run, a["number"]
+
+
+def test_an_undo_quickbooks_refuses_entirely_says_nothing_was_undone(demo_copy, cli):
+    """0 records undone is not "partly undone": the run keeps its status, the message says nothing was undone and
+    why, and the exit code is 5 (QuickBooks refused)."""
+    home, run, receipt = deposited_after_the_run(demo_copy, cli)
+    status = json.loads(cli("runs", "show", run, "--json", "--home", home).stdout)["status"]
+    result = cli("runs", "undo", run, "--yes", "--home", home)
+    assert result.code == 5, result
+    assert "partly undone" not in result.output
+    assert f"Nothing was undone: QuickBooks refused all 1 record(s) of run {run}" in result.stdout
+    assert "has been deposited" in result.stdout
+    assert json.loads(cli("runs", "show", run, "--json", "--home", home).stdout)["status"] == status
+    as_json = json.loads(cli("runs", "undo", run, "--yes", "--json", "--home", home).stdout)
+    assert as_json["status"] == "nothing undone" and as_json["exit_code"] == 5
+

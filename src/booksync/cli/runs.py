@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 from booksync.domain import operation_words
+from booksync.exits import EXIT_OK, EXIT_REFUSED
 from booksync.services import runs as run_history
 from booksync.cli.common import (books, console, err, fail_json, home_option, json_option, load_home, sessions_for,
                      setup_logging, sync_lock)
@@ -134,7 +135,7 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
     them again unless they are corrected first.
 
     Exit codes: 0 undone (or --dry-run), 2 --json without --yes, 3 nothing can be undone, 4 you declined,
-    5 QuickBooks refused part of it, 6 QuickBooks could not be reached.
+    5 QuickBooks refused part or all of it (all: nothing was undone, the run keeps its status), 6 QuickBooks could not be reached.
     """
     home = load_home(home_dir)
     setup_logging(home)
@@ -180,22 +181,29 @@ def _stop_before_sending(plan: Any, log: Path, port: Any, run_id: str, yes: bool
 
 
 def _report_undo(run_id: str, plan: Any, done: int, failed: list[Any], log: Path, as_json: bool) -> None:
-    """What the undo did, then exit 0, or 5 when QuickBooks refused part of it."""
-    message = (f"Run {run_id} was undone: {done} record(s) deleted or set back." if not failed else
-               f"Run {run_id} was partly undone: {done} record(s) deleted or set back, {len(failed)} refused by "
-               "QuickBooks.")
+    """What the undo did, then exit 0, or 5 when QuickBooks refused part or all of it."""
+    if not failed:
+        status, message = "undone", f"Run {run_id} was undone: {done} record(s) deleted or set back."
+    elif done:
+        status, message = "partly undone", (f"Run {run_id} was partly undone: {done} record(s) deleted or set back, "
+                                            f"{len(failed)} refused by QuickBooks.")
+    else:
+        status, message = "nothing undone", (
+            f"Nothing was undone: QuickBooks refused all {len(failed)} record(s) of run {run_id} (the reasons are "
+            "below); QuickBooks and the run are as they were.")
+    code = EXIT_OK if not failed else EXIT_REFUSED
     if as_json:
-        console.print_json(json.dumps({"status": "undone" if not failed else "partly undone",
-                                       "exit_code": 0 if not failed else 5, "message": message, "log": str(log),
+        console.print_json(json.dumps({"status": status, "exit_code": code, "message": message, "log": str(log),
                                        **plan.as_dict()}))
     else:
         console.print(message)
         for step in failed:
             console.print(f"  - {escape(step.label)}: {escape(step.outcome)}")
-        console.print("The billing store still holds the run's records: the next sync writes them again unless "
-                      "you correct them first.")
+        if done:
+            console.print("The billing store still holds the run's records: the next sync writes them again unless "
+                          "you correct them first.")
         console.print(f"Corrections Log of the undo: {escape(str(log))}")
-    raise SystemExit(0 if not failed else 5)
+    raise SystemExit(code)
 
 
 def _show_undo(out: Any, plan: Any, log: Path) -> None:

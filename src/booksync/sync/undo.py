@@ -197,7 +197,8 @@ def write_undo_log(folder: Path, plan: UndoPlan) -> Path:
 
 def apply_undo(session: Session, port: Any, plan: UndoPlan) -> tuple[int, list[UndoStep]]:
     """Send the plan's deletes and restores in order; returns (done, failed steps). The links follow (see the
-    module docstring); the run is recorded "undone" (or "partly undone")."""
+    module docstring); the run is recorded "undone", or "partly undone" when QuickBooks refused some; when it
+    refused every one (nothing was undone) the run keeps its status."""
     run = session.get(SyncRun, plan.run_id)
     done, failed = 0, []
     pending: list[UndoStep] = []
@@ -227,7 +228,8 @@ def apply_undo(session: Session, port: Any, plan: UndoPlan) -> tuple[int, list[U
         _record(session, run, step, outcome, failed)
         done += outcome.status == "done"
     flush()
-    run.status = "undone" if not failed else "partly undone"
+    if done or not failed:
+        run.status = "undone" if not failed else "partly undone"
     session.commit()
     return done, failed
 
