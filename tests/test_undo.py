@@ -253,3 +253,22 @@ def test_an_undo_quickbooks_refuses_entirely_says_nothing_was_undone(demo_copy, 
     as_json = json.loads(cli("runs", "undo", run, "--yes", "--json", "--home", home).stdout)
     assert as_json["status"] == "nothing undone" and as_json["exit_code"] == 5
 
+
+def corrected_deposited_payment(demo_copy, cli):  # noqa: ANN001, ANN201
+    """A run that corrected a deposited payment's date (out of its deposit, changed, put back): (home, run, receipt)."""
+    from test_deposits import deposit, single_payments
+
+    home = str(demo_copy.path)
+    (a,) = single_payments(1)
+    deposit(cli, home, a["number"])
+    assert cli("payments", "edit", a["number"], "--date", "2026-01-02", "--home", home).code == 0
+    result = cli("sync", "--yes", "--corrections-log", str(demo_copy.path / "log.csv"), "--home", home)
+    assert result.code == 0 and "DepositModRq" in result.writes, result
+    return home, last_run(demo_copy.path), a["number"]
+
+
+def test_the_undo_names_a_deposit_without_a_doubled_word(demo_copy, cli):
+    home, run, _ = corrected_deposited_payment(demo_copy, cli)
+    dry = cli("runs", "undo", run, "--dry-run", "--home", home)
+    assert dry.code == 0, dry
+    assert "deposit 2026-01-15" in dry.stdout and "deposit deposit" not in dry.output

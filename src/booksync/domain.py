@@ -347,6 +347,16 @@ def operation_words(action: str, kind: str | None = None) -> str:
     return f"{ACTION_WORDS.get(action, action)} {kind.replace('_', ' ')}".strip()
 
 
+def record_words(kind: str, number: str) -> str:
+    """A record named for people: ``record_words("invoice", "INV1")`` gives "invoice INV1". A number that already
+    starts with the kind's word (a deposit's journal number is "deposit 2026-01-15") is not given it twice."""
+    word = getattr(kind, "value", kind).replace("_", " ")
+    number = (number or "").strip()
+    if number == word or number.startswith(word + " "):
+        return number
+    return f"{word} {number}".strip()
+
+
 class Kind(str, Enum):
     """Kinds of record booksync links between the billing store and QuickBooks."""
 

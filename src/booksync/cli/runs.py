@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.markup import escape
 from rich.table import Table
-from booksync.domain import operation_words
+from booksync.domain import ACTION_WORDS, operation_words, record_words
 from booksync.exits import EXIT_OK, EXIT_REFUSED
 from booksync.services import runs as run_history
 from booksync.cli.common import (books, console, err, fail_json, home_option, json_option, load_home, sessions_for,
@@ -76,7 +76,8 @@ def show(run_id: str, home_dir: Path | None, as_json: bool) -> None:
     console.print("Journal: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "empty"))
     for e in entries:
         if e.status in ("failed", "sent"):
-            console.print(f"  {e.seq}: {operation_words(e.action, e.kind)} {escape(e.number)}: {e.status} "
+            words = f"{ACTION_WORDS.get(e.action, e.action)} {record_words(e.kind, e.number)}"
+            console.print(f"  {e.seq}: {escape(words)}: {e.status} "
                           f"{escape(e.error)}")
 
 

@@ -30,7 +30,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from booksync.books.port import BooksPort, Outcome
-from booksync.domain import Action, Kind, Operation
+from booksync.domain import Action, Kind, Operation, record_words
 from booksync.store.models import JournalEntry, Link, Member, Outstanding, SyncRun
 from booksync.sync.pre_images import PRE_IMAGES
 
@@ -65,7 +65,7 @@ class UndoStep:
 
     @property
     def label(self) -> str:
-        return f"{Kind(self.kind).label} {self.number}".strip()
+        return record_words(self.kind, self.number)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k != "pre_image"}
