@@ -272,3 +272,22 @@ def test_the_undo_names_a_deposit_without_a_doubled_word(demo_copy, cli):
     dry = cli("runs", "undo", run, "--dry-run", "--home", home)
     assert dry.code == 0, dry
     assert "deposit 2026-01-15" in dry.stdout and "deposit deposit" not in dry.output
+
+
+def test_the_undo_backs_up_the_company_first_and_says_where(demo_copy, cli):
+    """Undo writes to QuickBooks: like a sync it first copies the company file, booksync's database and the logs
+    into the backups folder, and prints where."""
+    home = str(demo_copy.path)
+    assert cli("payments", "edit", "R20001", "--date", "2026-01-03", "--home", home).code == 0
+    assert cli("sync", "--yes", "--corrections-log", str(demo_copy.path / "log.csv"), "--home", home).code == 0
+    run = last_run(demo_copy.path)
+    before_undo = digest(demo_copy.company)
+    taken = set((demo_copy.path / "backups").iterdir())
+    undone = cli("runs", "undo", run, "--yes", "--home", home)
+    assert undone.code == 0, undone
+    (folder,) = set((demo_copy.path / "backups").iterdir()) - taken
+    assert folder.name.endswith(f"-undo-{run}")
+    assert f"Backup taken before the undo: {folder}" in undone.stdout
+    assert "The company file is not in it" not in undone.stdout
+    assert digest(folder / demo_copy.company.name) == before_undo != digest(demo_copy.company)
+    assert (folder / "logs").is_dir()

@@ -135,6 +135,9 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
     (CSV in the run's folder) first, then asks. The billing store keeps its records: the next sync writes
     them again unless they are corrected first.
 
+    Before the first write it backs up like a sync (the company file where booksync can copy it, its database
+    and logs, in the backups folder; 'booksync backups restore' brings them back) and prints where.
+
     Exit codes: 0 undone (or --dry-run), 2 --json without --yes, 3 nothing can be undone, 4 you declined,
     5 QuickBooks refused part or all of it (all: nothing was undone, the run keeps its status), 6 QuickBooks could not be reached.
     """
@@ -152,8 +155,12 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
             raise SystemExit(3) from None
         _show_undo(out, plan, log)
         _stop_before_sending(plan, log, port, run_id, yes, dry_run, as_json, out)
+        backup = run_history.back_up_before_undo(home, port, sessions, run_id)
+        out.print(f"Backup taken before the undo: {escape(backup[0])}")
+        if backup[1]:
+            out.print(f"The company file is not in it: {escape(backup[1])}")
         done, failed, log = run_history.undo_run(session, port, home, plan)
-    _report_undo(run_id, plan, done, failed, log, as_json)
+    _report_undo(run_id, plan, done, failed, log, as_json, backup)
 
 
 def _stop_before_sending(plan: Any, log: Path, port: Any, run_id: str, yes: bool, dry_run: bool, as_json: bool,
@@ -181,7 +188,8 @@ def _stop_before_sending(plan: Any, log: Path, port: Any, run_id: str, yes: bool
             raise SystemExit(4)
 
 
-def _report_undo(run_id: str, plan: Any, done: int, failed: list[Any], log: Path, as_json: bool) -> None:
+def _report_undo(run_id: str, plan: Any, done: int, failed: list[Any], log: Path, as_json: bool,
+                 backup: tuple[str, str]) -> None:
     """What the undo did, then exit 0, or 5 when QuickBooks refused part or all of it."""
     if not failed:
         status, message = "undone", f"Run {run_id} was undone: {done} record(s) deleted or set back."
@@ -195,7 +203,7 @@ def _report_undo(run_id: str, plan: Any, done: int, failed: list[Any], log: Path
     code = EXIT_OK if not failed else EXIT_REFUSED
     if as_json:
         console.print_json(json.dumps({"status": status, "exit_code": code, "message": message, "log": str(log),
-                                       **plan.as_dict()}))
+                                       "backup": backup[0], "backup_note": backup[1], **plan.as_dict()}))
     else:
         console.print(message)
         for step in failed:

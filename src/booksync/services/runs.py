@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from booksync.books.port import BooksPort
 from booksync.config import Home
 from booksync.services.confirmation import AWAITING, AWAITING_FILE, CONFIRMED_FILE
 from booksync.store.models import JournalEntry, SyncRun
+from booksync.sync.backups import back_up
+from booksync.sync.run import new_run_id
 from booksync.sync.undo import UndoRefused  # noqa: F401 - raised by plan_run_undo, caught by the faces
 from booksync.sync.undo import UndoPlan, UndoStep, apply_undo, plan_undo, write_undo_log
 
@@ -195,3 +197,20 @@ def undo_run(session: Session, port: BooksPort, home: Home, plan: UndoPlan) -> t
     rewritten with each outcome)."""
     done, failed = apply_undo(session, port, plan)
     return done, failed, write_undo_log(home.run_folder(plan.run_id), plan)
+
+
+class _Quiet:
+    """The back-up step's progress, unseen: the command prints where the backup went once it is taken."""
+
+    def progress(self, phase: str, done: int, total: int) -> None:
+        return None
+
+
+def back_up_before_undo(home: Home, port: BooksPort, sessions: sessionmaker[Session], run_id: str) -> tuple[str, str]:
+    """Back up before an undo writes, as a sync does (:func:`booksync.sync.backups.back_up`): the company file when
+    the port can copy it, booksync's database and the logs, into ``backups/YYYYMMDD-HHMMSS-undo-RUN_ID`` (pruned
+    with the sync's backups, ``[sync] keep_backups``; restored with ``booksync backups restore``). Returns (the
+    backup's folder, why the company file is not in it: "" when it is)."""
+    backup_id = f"{new_run_id(home.backups_dir)}-undo-{run_id}"
+    keep = int(home.settings.get("sync", {}).get("keep_backups", 10))
+    return back_up(home, port, sessions, backup_id, keep, _Quiet())  # type: ignore[arg-type]
