@@ -225,30 +225,30 @@ def test_a_copied_home_reads_and_writes_its_own_run_folders(demo_copy, cli):
 # ---------------------------------------------------------------------- review of the undo (issue 20, item 12)
 
 
-def deposited_after_the_run(demo_copy, cli):  # noqa: ANN001, ANN201
-    """A run that changed payment R (its date), then a QuickBooks user deposits R: (home, run, receipt)."""
-    from test_deposits import deposit, single_payments
+def changed_payment_run(demo_copy, cli):  # noqa: ANN001, ANN201
+    """A run that changed payment R (its date): (home, run, receipt)."""
+    from test_deposits import single_payments
 
     home = str(demo_copy.path)
     (a,) = single_payments(1)
     assert cli("payments", "edit", a["number"], "--date", "2026-01-03", "--home", home).code == 0
     result = cli("sync", "--yes", "--corrections-log", str(demo_copy.path / "log.csv"), "--home", home)
     assert result.code == 0 and result.writes == ["ReceivePaymentModRq"], result
-    run = last_run(demo_copy.path)
-    deposit(cli, home, a["number"])
-    return home, run, a["number"]
+    return home, last_run(demo_copy.path), a["number"]
 
 
 def test_an_undo_quickbooks_refuses_entirely_says_nothing_was_undone(demo_copy, cli):
     """0 records undone is not "partly undone": the run keeps its status, the message says nothing was undone and
-    why, and the exit code is 5 (QuickBooks refused)."""
-    home, run, receipt = deposited_after_the_run(demo_copy, cli)
+    why, and the exit code is 5 (QuickBooks refused). The accountant closes the books after the run: QuickBooks
+    refuses to change the payment (a refusal the undo cannot foresee)."""
+    home, run, receipt = changed_payment_run(demo_copy, cli)
+    assert cli("simulator", "closing-date", "2026-06-30", "--home", home).code == 0
     status = json.loads(cli("runs", "show", run, "--json", "--home", home).stdout)["status"]
     result = cli("runs", "undo", run, "--yes", "--home", home)
     assert result.code == 5, result
     assert "partly undone" not in result.output
     assert f"Nothing was undone: QuickBooks refused all 1 record(s) of run {run}" in result.stdout
-    assert "has been deposited" in result.stdout
+    assert "closing date" in result.stdout
     assert json.loads(cli("runs", "show", run, "--json", "--home", home).stdout)["status"] == status
     as_json = json.loads(cli("runs", "undo", run, "--yes", "--json", "--home", home).stdout)
     assert as_json["status"] == "nothing undone" and as_json["exit_code"] == 5
@@ -291,3 +291,36 @@ def test_the_undo_backs_up_the_company_first_and_says_where(demo_copy, cli):
     assert "The company file is not in it" not in undone.stdout
     assert digest(folder / demo_copy.company.name) == before_undo != digest(demo_copy.company)
     assert (folder / "logs").is_dir()
+
+
+def test_the_dry_run_foresees_what_quickbooks_will_refuse(demo_copy, cli):
+    """A payment deposited since the run cannot be set back: the dry run says so, with the deposit and what to do,
+    instead of listing it as a restore; the undo does not send it and says nothing was undone."""
+    from test_deposits import deposit
+
+    home, run, receipt = changed_payment_run(demo_copy, cli)
+    deposit(cli, home, receipt)
+    dry = cli("runs", "undo", run, "--dry-run", "--home", home)
+    assert dry.code == 0, dry
+    assert "1 restore payment" not in dry.stdout
+    assert (f"payment {receipt}: will be refused: it is in the deposit of 2026-01-15 to Checking" in dry.stdout
+            and "take it out of that deposit in QuickBooks" in dry.stdout), dry
+    undone = cli("runs", "undo", run, "--yes", "--home", home)
+    assert undone.code == 5 and undone.writes == [], undone
+    assert "Nothing was undone: QuickBooks would refuse all 1 record(s)" in undone.stdout
+
+
+def test_the_dry_run_foresees_a_customer_still_used_by_a_kept_invoice(nosync_copy, cli):
+    home = str(nosync_copy.path)
+    assert cli("sync", "--yes", "--home", home).code == 0
+    run = last_run(nosync_copy.path)
+    (inv,) = ask(nosync_copy.company, "InvoiceQuery", {"RefNumber": ["INV10004"]})
+    with open_company(nosync_copy.company) as c:  # a QuickBooks user edits the invoice: the undo keeps it
+        c.process(build.message([build.request("InvoiceMod", {
+            "TxnID": text(inv, "TxnID"), "EditSequence": text(inv, "EditSequence"), "Memo": "edited in QuickBooks"},
+            1)]))
+    dry = cli("runs", "undo", run, "--dry-run", "--home", home)
+    assert dry.code == 0, dry
+    assert "1 record(s) will be refused by QuickBooks" in dry.stdout
+    assert "will be refused: invoice INV10004 of this customer stays in QuickBooks" in dry.stdout
+    assert "399 delete customer" in dry.stdout

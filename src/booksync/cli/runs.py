@@ -167,6 +167,15 @@ def _stop_before_sending(plan: Any, log: Path, port: Any, run_id: str, yes: bool
                          out: Any) -> None:
     """Exit before anything is sent: a dry run or nothing to send (0), a company booksync cannot undo in (3), no
     --yes with --json (2), the user declined (4). Returns when the undo may go ahead."""
+    if not dry_run and not plan.steps and plan.refused:
+        message = (f"Nothing was undone: QuickBooks would refuse all {len(plan.refused)} record(s) of run {run_id} it "
+                   "could undo (the reasons are above); QuickBooks and the run are as they were.")
+        if as_json:
+            console.print_json(json.dumps({"status": "nothing undone", "exit_code": EXIT_REFUSED, "message": message,
+                                           "log": str(log), **plan.as_dict()}))
+        else:
+            out.print(message)
+        raise SystemExit(EXIT_REFUSED)
     if dry_run or not plan.steps:
         if as_json:
             console.print_json(json.dumps({"status": "dry-run" if dry_run else "nothing", "exit_code": 0,
@@ -219,6 +228,10 @@ def _show_undo(out: Any, plan: Any, log: Path) -> None:
     counts = plan.counts()
     out.print(f"Undo of run {plan.run_id}: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing to send")
               + ".")
+    if plan.refused:
+        out.print(f"{len(plan.refused)} record(s) will be refused by QuickBooks (not sent):")
+        for step in plan.refused:
+            out.print(f"  - {escape(step.label)}: will be refused: {escape(step.reason)}")
     if plan.left_alone:
         out.print(f"{len(plan.left_alone)} record(s) left alone:")
         for step in plan.left_alone:

@@ -33,6 +33,7 @@ from booksync.books.port import BooksPort, Outcome
 from booksync.domain import Action, Kind, Operation, record_words
 from booksync.store.models import JournalEntry, Link, Member, Outstanding, SyncRun
 from booksync.sync.pre_images import PRE_IMAGES
+from booksync.sync.undo_foresight import foresee_refusals
 
 BATCH = 50
 """Deletions sent per message."""
@@ -48,7 +49,7 @@ class UndoStep:
 
     ``action``: "delete" (the run added it), "restore" (the run changed it; ``pre_image`` holds QuickBooks'
     answer from before), "left alone" (changed since: ``reason``), "cannot" (voided or deleted by the run, or
-    no pre-image: ``reason``). ``version``: the EditSequence/SyncToken the run left; ``now``: QuickBooks' now.
+    no pre-image: ``reason``), "refused" (QuickBooks will refuse it: ``reason`` says why and what to do). ``version``: the EditSequence/SyncToken the run left; ``now``: QuickBooks' now.
     """
 
     action: str
@@ -78,6 +79,8 @@ class UndoPlan:
     """Deletes and restores, in the order they are sent (the reverse of the run's)."""
     left_alone: list[UndoStep] = field(default_factory=list)
     cannot: list[UndoStep] = field(default_factory=list)
+    refused: list[UndoStep] = field(default_factory=list)
+    """What QuickBooks will refuse, foreseen from what the undo read (:mod:`booksync.sync.undo_foresight`): not sent."""
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -88,7 +91,8 @@ class UndoPlan:
 
     def as_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "counts": self.counts(), "steps": [s.as_dict() for s in self.steps],
-                "left_alone": [s.as_dict() for s in self.left_alone], "cannot": [s.as_dict() for s in self.cannot]}
+                "left_alone": [s.as_dict() for s in self.left_alone], "cannot": [s.as_dict() for s in self.cannot],
+                "refused": [s.as_dict() for s in self.refused]}
 
 
 def read_pre_images(folder: Path) -> dict[str, dict[str, Any]]:
@@ -149,6 +153,7 @@ def plan_undo(session: Session, port: BooksPort, run_id: str, folder: Path) -> U
         (plan.cannot if step.action == "cannot" else steps).append(step)
     _check_versions(session, port, run, steps, plan)
     plan.steps = sorted((s for s in steps if s.action in ("delete", "restore")), key=lambda s: -s.seq)
+    foresee_refusals(session, port, run, plan)
     return plan
 
 
@@ -189,8 +194,8 @@ def write_undo_log(folder: Path, plan: UndoPlan) -> Path:
         out = csv.writer(f)
         out.writerow(["Type", "Number", "Action in QuickBooks", "Reason", "Outcome"])
         words = {"delete": "deleted (the run added it)", "restore": "set back to what it was before the run",
-                 "left alone": "left alone", "cannot": "not undone"}
-        for step in plan.steps + plan.left_alone + plan.cannot:
+                 "left alone": "left alone", "cannot": "not undone", "refused": "will be refused by QuickBooks"}
+        for step in plan.steps + plan.refused + plan.left_alone + plan.cannot:
             out.writerow([Kind(step.kind).label, step.number, words[step.action], step.reason, step.outcome])
     return path
 
@@ -200,7 +205,9 @@ def apply_undo(session: Session, port: Any, plan: UndoPlan) -> tuple[int, list[U
     module docstring); the run is recorded "undone", or "partly undone" when QuickBooks refused some; when it
     refused every one (nothing was undone) the run keeps its status."""
     run = session.get(SyncRun, plan.run_id)
-    done, failed = 0, []
+    done, failed = 0, list(plan.refused)  # foreseen refusals are not sent: the undo is partial
+    for step in plan.refused:
+        step.outcome = f"not sent: QuickBooks would refuse it ({step.reason})"
     pending: list[UndoStep] = []
 
     def flush() -> None:
