@@ -324,3 +324,22 @@ def test_the_dry_run_foresees_a_customer_still_used_by_a_kept_invoice(nosync_cop
     assert "1 record(s) will be refused by QuickBooks" in dry.stdout
     assert "will be refused: invoice INV10004 of this customer stays in QuickBooks" in dry.stdout
     assert "399 delete customer" in dry.stdout
+
+
+def test_undo_of_a_corrected_deposited_payment_is_refused_up_front_naming_the_deposit(demo_copy, cli, company_db):
+    """The run took the payment out of its deposit, changed it and put it back: QuickBooks refuses to change it
+    again while it is deposited (3170). The undo says so before sending anything, names the deposit and what to do,
+    and leaves QuickBooks as it is (no 3170 from QuickBooks)."""
+    home, run, receipt = corrected_deposited_payment(demo_copy, cli)
+    db = company_db(demo_copy.company)
+    before = db.fingerprint()
+    dry = cli("runs", "undo", run, "--dry-run", "--home", home)
+    assert dry.code == 0, dry
+    assert (f"payment {receipt}: will be refused: the run corrected it inside the deposit of 2026-01-15 to Checking"
+            in dry.stdout), dry
+    assert "run the undo again, then put it back in the deposit" in dry.stdout
+    assert "deposit 2026-01-15: the undo does not change deposits" in dry.stdout
+    undone = cli("runs", "undo", run, "--yes", "--home", home)
+    assert undone.code == 5 and undone.writes == [] and "3170" not in undone.output, undone
+    assert "Nothing was undone" in undone.stdout
+    assert db.fingerprint() == before

@@ -149,7 +149,8 @@ def plan_undo(session: Session, port: BooksPort, run_id: str, folder: Path) -> U
         else:
             step.action, step.reason = "cannot", ("no pre-image was recorded for it (a run from before pre-images "
                                                   "were kept)" if remote not in pre else
-                                                  "a deposit is restored by hand from its pre-image")
+                                                  "the undo does not change deposits: compare it with its pre-image "
+                                                  f"({PRE_IMAGES} in the run's folder) in QuickBooks' Make Deposits")
         (plan.cannot if step.action == "cannot" else steps).append(step)
     _check_versions(session, port, run, steps, plan)
     plan.steps = sorted((s for s in steps if s.action in ("delete", "restore")), key=lambda s: -s.seq)

@@ -43,13 +43,22 @@ def _deposited_payments(port: BooksPort, plan: Any) -> None:
     if not payments:
         return
     held = port.deposits_holding([s.remote_id for s in payments], EARLIEST)
+    corrected_in = {s.remote_id for s in plan.cannot if s.kind == Kind.DEPOSIT.value}
     for step in payments:
         deposit = held.get(step.remote_id)
-        if deposit is not None:
+        if deposit is None:
+            continue
+        where = f"the deposit of {deposit.date} to {deposit.account_name} ({deposit.total})"
+        verb = "delete" if step.action == "delete" else "change"
+        if deposit.txn_id in corrected_in:  # the run took it out of the deposit, changed it and put it back
             step.action, step.reason = "refused", (
-                f"it is in the deposit of {deposit.date} to {deposit.account_name} ({deposit.total}), and QuickBooks "
-                f"refuses to {'delete' if step.action == 'delete' else 'change'} a deposited payment; take it out "
-                "of that deposit in QuickBooks (Banking > Make Deposits), then run the undo again")
+                f"the run corrected it inside {where} (took it out, changed it, put it back); QuickBooks refuses to "
+                f"{verb} a deposited payment and the undo does not change deposits: take the payment out of that "
+                "deposit in QuickBooks (Banking > Make Deposits), run the undo again, then put it back in the deposit")
+        else:
+            step.action, step.reason = "refused", (
+                f"it is in {where}, and QuickBooks refuses to {verb} a deposited payment; take it out of that deposit "
+                "in QuickBooks (Banking > Make Deposits), then run the undo again")
 
 
 class _RunLinks:
