@@ -9,7 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 from booksync.domain import ACTION_WORDS, operation_words, record_words
-from booksync.exits import EXIT_OK, EXIT_REFUSED
+from booksync.exits import EXIT_CHECKS, EXIT_OK, EXIT_REFUSED
 from booksync.services import runs as run_history
 from booksync.cli.common import (books, console, err, fail_json, home_option, json_option, load_home, sessions_for,
                      setup_logging, sync_lock)
@@ -145,6 +145,12 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
     setup_logging(home)
     sessions = sessions_for(home)
     out = err if as_json else console
+    unavailable = run_history.undo_unavailable(home, run_id, dry_run)
+    if unavailable:
+        if as_json:
+            fail_json("refused", EXIT_CHECKS, unavailable)
+        err.print(escape(unavailable))
+        raise SystemExit(EXIT_CHECKS)
     with sync_lock(home, as_json), books(home, as_json) as port, sessions() as session:
         try:
             plan, log = run_history.plan_run_undo(session, port, home, run_id)
@@ -181,13 +187,8 @@ def _stop_before_sending(plan: Any, log: Path, port: Any, run_id: str, yes: bool
             console.print_json(json.dumps({"status": "dry-run" if dry_run else "nothing", "exit_code": 0,
                                            "log": str(log), **plan.as_dict()}))
         raise SystemExit(0)
-    if not run_history.can_send_undo(port):
-        message = ("booksync cannot send an undo to this company yet (QuickBooks Online): the plan and its log "
-                   "above say what to take out by hand; nothing was changed.")
-        if as_json:
-            fail_json("refused", 3, message)
-        err.print(message)
-        raise SystemExit(3)
+    if not run_history.can_send_undo(port):  # a port without restore: undo_unavailable stopped it already
+        raise SystemExit(EXIT_CHECKS)
     if not yes:
         if as_json:  # nobody can answer the question (exits.py: a usage matter)
             fail_json("usage", 2, "An undo with --json needs --yes; nothing was changed.")

@@ -187,6 +187,32 @@ def plan_run_undo(session: Session, port: BooksPort, home: Home, run_id: str) ->
     return plan, write_undo_log(home.run_folder(run_id), plan)
 
 
+UNDO_KINDS = ("simulator", "rp2")
+"""Company kinds (``[company] kind``) booksync can send an undo to: QuickBooks Desktop it opens itself."""
+
+
+def undo_unavailable(home: Home, run_id: str, dry_run: bool) -> str:
+    """"" when ``booksync runs undo`` can go ahead for this home's company kind; else why not and what to do
+    instead. QuickBooks Online: the dry run still lists the plan (it reads the company), sending is refused; the
+    Web Connector: refused outright (booksync reaches QuickBooks only inside a Web Connector update)."""
+    kind = str(home.settings["company"].get("kind", "simulator"))
+    if kind in UNDO_KINDS or (kind == "online" and dry_run):
+        return ""
+    images = home.run_folder(run_id) / "pre-images.jsonl"
+    head = ("Undo is available for QuickBooks Desktop through the simulator or the request processor (company kind "
+            "\"simulator\" or \"rp2\"), not yet ")
+    if kind == "online":
+        return (head + "for QuickBooks Online. Do this instead: 'booksync runs undo " + run_id + " --dry-run' lists "
+                "what to delete or set back and writes the undo's Corrections Log; make those changes by hand in "
+                f"QuickBooks Online (each changed record as it was before the run is in {images}). Nothing was changed.")
+    if kind == "webconnector":
+        return (head + "through the Web Connector (booksync reaches QuickBooks only during a Web Connector update). "
+                "Do this instead: take the run's records out by hand in QuickBooks ('booksync runs show " + run_id +
+                f"' lists them; each changed record as it was before the run is in {images}), or restore the company "
+                "file from the backup made in QuickBooks (File > Back Up Company) before the run. Nothing was changed.")
+    return head + f"for company kind {kind!r}. Nothing was changed."
+
+
 def can_send_undo(port: BooksPort) -> bool:
     """Whether booksync can send an undo to this company (QuickBooks Online: not yet; the plan is listed only)."""
     return hasattr(port, "restore")
