@@ -138,8 +138,10 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
     Before the first write it backs up like a sync (the company file where booksync can copy it, its database
     and logs, in the backups folder; 'booksync backups restore' brings them back) and prints where.
 
-    Exit codes: 0 undone (or --dry-run), 2 --json without --yes, 3 nothing can be undone, 4 you declined,
-    5 QuickBooks refused part or all of it (all: nothing was undone, the run keeps its status), 6 QuickBooks could not be reached.
+    Exit codes: 0 undone (or --dry-run), 2 --json without --yes, 3 nothing can be undone (or undo is not
+    available for this company: QuickBooks Online, the Web Connector), 4 you declined, 5 QuickBooks refused
+    (or will refuse, as the plan foresees) part or all of it (all: nothing was undone, the run keeps its
+    status), 6 QuickBooks could not be reached.
     """
     home = load_home(home_dir)
     setup_logging(home)

@@ -204,7 +204,8 @@ def undo_unavailable(home: Home, run_id: str, dry_run: bool) -> str:
     if kind == "online":
         return (head + "for QuickBooks Online. Do this instead: 'booksync runs undo " + run_id + " --dry-run' lists "
                 "what to delete or set back and writes the undo's Corrections Log; make those changes by hand in "
-                f"QuickBooks Online (each changed record as it was before the run is in {images}). Nothing was changed.")
+                f"QuickBooks Online (each changed record as it was before the run is in {images}). "
+                "Nothing was changed.")
     if kind == "webconnector":
         return (head + "through the Web Connector (booksync reaches QuickBooks only during a Web Connector update). "
                 "Do this instead: take the run's records out by hand in QuickBooks ('booksync runs show " + run_id +

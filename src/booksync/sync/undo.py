@@ -49,7 +49,8 @@ class UndoStep:
 
     ``action``: "delete" (the run added it), "restore" (the run changed it; ``pre_image`` holds QuickBooks'
     answer from before), "left alone" (changed since: ``reason``), "cannot" (voided or deleted by the run, or
-    no pre-image: ``reason``), "refused" (QuickBooks will refuse it: ``reason`` says why and what to do). ``version``: the EditSequence/SyncToken the run left; ``now``: QuickBooks' now.
+    no pre-image: ``reason``), "refused" (QuickBooks will refuse it: ``reason`` says why and what to do).
+    ``version``: the EditSequence/SyncToken the run left; ``now``: QuickBooks' now.
     """
 
     action: str

@@ -88,9 +88,9 @@ def _invoices_paid_by_kept_payments(links: _RunLinks, plan: Any) -> None:
                 link = links.in_quickbooks(kind, local_id)
                 if link is not None and link.remote_id not in deleted:
                     step.action, step.reason = "refused", (
-                        f"{record_words(kind, link.local_key)} is applied to it and the undo keeps it, and QuickBooks "
-                        f"refuses to delete an invoice with payments or credits applied; delete that {Kind(kind).label} "
-                        "in QuickBooks (or leave the invoice), then run the undo again")
+                        f"{record_words(kind, link.local_key)} is applied to it and the undo keeps it, and "
+                        "QuickBooks refuses to delete an invoice with payments or credits applied; delete that "
+                        f"{Kind(kind).label} in QuickBooks (or leave the invoice), then run the undo again")
                     break
             if step.action == "refused":
                 break
@@ -108,7 +108,7 @@ def _customers_in_use(links: _RunLinks, plan: Any) -> None:
                          if link is not None and link.remote_id not in deleted), None)
             if used is not None:
                 step.action, step.reason = "refused", (
-                    f"{record_words(kind, used.local_key)} of this customer stays in QuickBooks, and QuickBooks refuses "
-                    "to delete a customer that is used; leave the customer, or delete its transactions in QuickBooks "
-                    "and run the undo again")
+                    f"{record_words(kind, used.local_key)} of this customer stays in QuickBooks, and QuickBooks "
+                    "refuses to delete a customer that is used; leave the customer, or delete its transactions in "
+                    "QuickBooks and run the undo again")
                 break
