@@ -65,7 +65,11 @@ def test_the_printed_redirect_uri_is_answered_by_serve_with_its_defaults(cli, fr
     # `booksync serve` with no options listens there...
     parts = urlsplit(printed)
     assert parts.port == serve_default("port") and serve_default("host") in ("127.0.0.1", "localhost")
-    assert f"'booksync serve --home {fresh.path}' answers {printed}" in started.stdout
+    assert f"'{command_name()} serve --home {fresh.path}' answers {printed}" in started.stdout  # pasteable
+    # Every command it prints can be pasted: the program as installed and this home (issue 20 item 4).
+    assert f"'{command_name()} users add --home {fresh.path}'" in started.stdout
+    assert f"run:\n  {command_name()} company connect online --home {fresh.path} --redirect-url 'URL'" \
+        in started.stdout
     # ...and the application it runs answers the path (the sign-in gate first, not "not found").
     with TestClient(create_app(fresh.path), base_url=f"{parts.scheme}://{parts.netloc}") as client:
         page = client.get(parts.path + "?code=x&state=y&realmId=1", follow_redirects=False)
@@ -82,7 +86,7 @@ def test_the_earlier_default_8765_becomes_8080_unless_chosen(cli, fresh, server)
     # Someone who registered :8765 with the app says so once; it is kept, and serve is told the port.
     started = start_connect(cli, fresh.path, server, "--redirect-uri", "http://localhost:8765/qbo/callback")
     assert "sends your browser to http://localhost:8765/qbo/callback?code=" in started.stdout
-    assert f"'booksync serve --home {fresh.path} --port 8765'" in started.stdout
+    assert f"'{command_name()} serve --home {fresh.path} --port 8765'" in started.stdout
     assert online_settings(Home.load(fresh.path).settings)["redirect_uri"] == "http://localhost:8765/qbo/callback"
     query = parse_qs(urlsplit(authorization_url(started.stdout)).query)
     assert query["redirect_uri"] == ["http://localhost:8765/qbo/callback"]

@@ -18,7 +18,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from booksync.cli.common import EXIT_CONNECTION, console, err, home_option, json_option, load_home
+from booksync.cli.common import EXIT_CONNECTION, console, copyable, err, home_option, json_option, load_home
 
 CLIENT_ID_ENV = "BOOKSYNC_QBO_CLIENT_ID"
 CLIENT_SECRET_ENV = "BOOKSYNC_QBO_CLIENT_SECRET"
@@ -130,20 +130,21 @@ def _ask_for_redirect(home: Any, store: Any, environment: str, url: str) -> None
     redirect_to = online_settings(home.settings)["redirect_uri"]
     console.print(f"\n2. Intuit then sends your browser to {redirect_to}?code=... (the redirect URI registered "
                   "for your Intuit app must be exactly this one; another: --redirect-uri).")
+    users_add = copyable("booksync users add", home)
     console.print(f"   Either have the web interface there: '{_serve_command(home.path, redirect_to)}' answers "
-                  f"{redirect_to} and, once you are signed in (a user made with 'booksync users add'), completes "
+                  f"{redirect_to} and, once you are signed in (a user made with '{users_add}'), completes "
                   "the connection;")
     console.print("   or, if nothing answers there, copy the whole URL from the browser's address bar and paste it "
                   "below.")
-    later = (f"booksync company connect online --home {home.path} --redirect-url 'URL'")
+    later = copyable("booksync company connect online --redirect-url 'URL'", home)
     try:
         pasted = click.prompt("\nPaste the URL here", default="", show_default=False).strip()
     except click.exceptions.Abort:
         pasted = ""
     if not pasted:
         if store.load_pending() is None:  # completed meanwhile, by the web interface's /qbo/callback page
-            console.print(f"\nThe authorization is no longer pending (completed or cancelled elsewhere). See: "
-                          f"booksync company status --home {home.path}")
+            console.print("\nThe authorization is no longer pending (completed or cancelled elsewhere). See: "
+                          + copyable("booksync company status", home))
             return
         console.print(f"\nNot connected yet. When you have the URL, run:\n  {later}")
         return
@@ -174,8 +175,8 @@ def _already_connected(home, url: str) -> None:  # noqa: ANN001 - Home
     if realm:
         environment = online_settings(load_home(home.path).settings)["environment"]
         console.print(f"This home is already connected to QuickBooks Online company {realm} ({environment}); "
-                      f"that redirect URL was used already, nothing changed. See: booksync company status --home "
-                      f"{home.path} --check")
+                      "that redirect URL was used already, nothing changed. See: "
+                      + copyable("booksync company status --check", home))
         sys.exit(0)
 
 
@@ -183,7 +184,7 @@ def _serve_command(home_path: Path, redirect_uri: str) -> str:
     """The 'booksync serve' command whose web interface answers ``redirect_uri`` (its port when not 8080)."""
     from urllib.parse import urlsplit
 
-    command = f"booksync serve --home {home_path}"
+    command = copyable("booksync serve", home_path)
     try:
         parts = urlsplit(redirect_uri)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -209,7 +210,7 @@ def _connected(home, tokens) -> None:  # noqa: ANN001 - Home, TokenSet
         console.print(f"[yellow]Connected (tokens stored), but reading the company failed:[/] {escape(str(exc))}")
         return
     console.print(f"[green]Connected to QuickBooks Online company \"{escape(name)}\"[/] (realm {tokens.realm_id}, "
-                  f"{tokens.environment}). booksync sync --home {home.path} now synchronizes with it.")
+                  f"{tokens.environment}). {escape(copyable('booksync sync', home))} now synchronizes with it.")
 
 
 @company.group()
@@ -244,8 +245,8 @@ def disconnect_online(home_dir: Path | None, as_json: bool) -> None:
     console.print(f"Disconnected from QuickBooks Online company {realm}: booksync's access is revoked at Intuit and "
                   "its tokens are deleted." if revoked
                   else f"No tokens were stored for QuickBooks Online company {realm}: nothing to revoke.")
-    console.print(f"booksync sync --home {home.path} now stops until you reconnect: "
-                  f"{reconnect_command(home.path, cfg['environment'])}")
+    console.print(f"{copyable('booksync sync', home)} now stops until you reconnect: "
+                  f"{copyable(reconnect_command(home.path, cfg['environment']), home)}", markup=False)
 
 
 @company.command("status")
@@ -296,7 +297,7 @@ def status(home_dir: Path | None, as_json: bool, check: bool) -> None:
         for key, value in data.items():
             console.print(f"{key.replace('_', ' ')}: {escape(str(value))}")
         if kind == "online" and data.get("connected") and not check:
-            console.print(f"(tokens stored; whether QuickBooks Online still accepts them: booksync company status "
-                          f"--home {home.path} --check)")
+            console.print("(tokens stored; whether QuickBooks Online still accepts them: "
+                          f"{copyable('booksync company status --check', home)})", markup=False)
     if data.get("authorization") in ("refused", "unreachable"):
         sys.exit(EXIT_CONNECTION)
