@@ -91,6 +91,13 @@ def test_the_pdf_has_the_header_totals_and_page_numbers(tmp_path):
     assert "2 correction(s); 0 in a past period; 1 on or before the closing date." in text
     assert "Totals of invoices (1) 100.00 150.00" in text and "Totals of payments (1) 50.00 60.00" in text
     assert f"run 20250320-1 - page 1 of {len(reader.pages)}" in text
+    assert "CLOSED" in text.split()  # the word fits its column (it was wrapped as "CLOS" / "ED")
+
+
+def test_the_past_and_closed_marks_fit_their_columns(tmp_path):
+    paths = log.write_log(tmp_path, [correction("Payment", "R1", "50.00", "60.00", closed=True, past_period=True)], HEADER)
+    words = PdfReader(paths["pdf"]).pages[0].extract_text().split()
+    assert "PAST" in words and "CLOSED" in words
 
 
 def test_a_correction_taller_than_a_page_is_cut_into_continued_rows():

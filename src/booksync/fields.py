@@ -242,24 +242,24 @@ def _digits(value: Decimal) -> tuple[int, int]:
     return max(1, len(digits) + exponent), -exponent
 
 
+def _number_problem(value: Decimal, decimals: int, decimals_word: str, digits: int) -> str | None:
+    """Why ``value`` has more than ``decimals`` places or ``digits`` digits before the point, or None."""
+    before, after = _digits(value)
+    if after > decimals:
+        return f"has more than {decimals_word} decimals"
+    if before > digits:
+        return f"is larger than QuickBooks accepts ({digits} digits before the decimal point)"
+    return None
+
+
 def amount_problem(value: Decimal) -> str | None:
     """Why QuickBooks cannot hold ``value`` as an amount (AMTTYPE), or None."""
-    before, after = _digits(value)
-    if after > AMOUNT_DECIMALS:
-        return "has more than two decimals"
-    if before > AMOUNT_DIGITS:
-        return f"is larger than QuickBooks accepts ({AMOUNT_DIGITS} digits before the decimal point)"
-    return None
+    return _number_problem(value, AMOUNT_DECIMALS, "two", AMOUNT_DIGITS)
 
 
 def quantity_problem(value: Decimal) -> str | None:
     """Why QuickBooks cannot hold ``value`` as a quantity or rate (QUANTYPE, PRICETYPE), or None."""
-    before, after = _digits(value)
-    if after > QUANTITY_DECIMALS:
-        return "has more than five decimals"
-    if before > QUANTITY_DIGITS:
-        return f"is larger than QuickBooks accepts ({QUANTITY_DIGITS} digits before the decimal point)"
-    return None
+    return _number_problem(value, QUANTITY_DECIMALS, "five", QUANTITY_DIGITS)
 
 
 def sales_total_problem(kind: str, total: Decimal) -> str | None:

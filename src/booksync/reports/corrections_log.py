@@ -145,10 +145,12 @@ _LINE_HEIGHT = 4.2
 
 
 def _wrapped(pdf: FPDF, width: float, text: str) -> list[str]:
-    """``text`` cut into the lines it takes in a column ``width`` mm wide (cell padding left aside)."""
+    """``text`` cut into the lines it takes in a column ``width`` mm wide: the table leaves ``width`` less its
+    padding (1 mm a side) for text, and multi_cell takes its own margin off the width it is given, so it is
+    given that back (with 0.2 mm to spare, so the table never wraps a line again)."""
     if not text:
         return [""]
-    return pdf.multi_cell(width - 3, _LINE_HEIGHT, text, dry_run=True, output="LINES") or [""]
+    return pdf.multi_cell(width - 2.2 + 2 * pdf.c_margin, _LINE_HEIGHT, text, dry_run=True, output="LINES") or [""]
 
 
 def _pieces(pdf: FPDF, widths: tuple[float, ...], values: list[str]) -> list[list[str]]:
@@ -165,7 +167,7 @@ def _pieces(pdf: FPDF, widths: tuple[float, ...], values: list[str]) -> list[lis
 
 
 PDF_COLUMNS = (("Type", 18), ("Number", 19), ("Member", 28), ("Date", 20), ("Period", 17), ("G/L accounts", 26),
-               ("What changed", 46), ("Action in QuickBooks", 28), ("Past", 10), ("Closed", 13), ("Before", 17),
+               ("What changed", 44), ("Action in QuickBooks", 28), ("Past", 10), ("Closed", 15), ("Before", 17),
                ("After", 17))
 """Columns and their widths in mm: 259, Letter landscape less the margins."""
 

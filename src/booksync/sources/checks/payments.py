@@ -165,6 +165,20 @@ def _non_negative(reader: Reader, row: Row, column: str) -> Any:
     return value
 
 
+def _referenced(reader: Reader, row: Row, column: str, records: dict[str, Any], member: Any, word: str) -> Any:
+    """The ``word`` (invoice, credit memo) numbered in ``column``, or None; a problem is reported on the row
+    when no such record exists, it belongs to another member, or it is no longer open (it is still returned)."""
+    number = row.get(column)
+    record = records.get(number)
+    if record is None:
+        reader.problem(row, column, number, f"no {word} has this number")
+    elif member is not None and record.member_id != member.id:
+        reader.problem(row, column, number, f"the {word} belongs to member {record.member.number}, not {member.number}")
+    elif record.status != "open":
+        reader.problem(row, column, number, f"the {word} is {record.status}")
+    return record
+
+
 def _application(reader: Reader, row: Row, seq: int, member: Any, invoices: dict[str, Any],
                  memos: dict[str, Any]) -> _App | None:
     """The application on ``row``, or None when the row applies nothing (a payment kept as credit)."""
@@ -174,24 +188,10 @@ def _application(reader: Reader, row: Row, seq: int, member: Any, invoices: dict
         if row.get("apply_amount") or row.get("apply_credit_memo") or row.get("apply_credit_amount"):
             reader.problem(row, "apply_to", "", "an application needs the invoice it applies to")
         return None
-    invoice = invoices.get(row.get("apply_to"))
-    if invoice is None:
-        reader.problem(row, "apply_to", row.get("apply_to"), "no invoice has this number")
-    elif member is not None and invoice.member_id != member.id:
-        reader.problem(row, "apply_to", row.get("apply_to"),
-                       f"the invoice belongs to member {invoice.member.number}, not {member.number}")
-    elif invoice.status != "open":
-        reader.problem(row, "apply_to", row.get("apply_to"), f"the invoice is {invoice.status}")
+    invoice = _referenced(reader, row, "apply_to", invoices, member, "invoice")
     memo = None
     if row.get("apply_credit_memo"):
-        memo = memos.get(row.get("apply_credit_memo"))
-        if memo is None:
-            reader.problem(row, "apply_credit_memo", row.get("apply_credit_memo"), "no credit memo has this number")
-        elif member is not None and memo.member_id != member.id:
-            reader.problem(row, "apply_credit_memo", row.get("apply_credit_memo"),
-                           f"the credit memo belongs to member {memo.member.number}, not {member.number}")
-        elif memo.status != "open":
-            reader.problem(row, "apply_credit_memo", row.get("apply_credit_memo"), f"the credit memo is {memo.status}")
+        memo = _referenced(reader, row, "apply_credit_memo", memos, member, "credit memo")
         if ok(credit) and not credit:
             reader.problem(row, "apply_credit_amount", row.get("apply_credit_amount"),
                            "applying a credit memo needs the credit applied (apply_credit_amount)")
