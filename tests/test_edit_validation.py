@@ -129,3 +129,16 @@ def test_a_payment_entered_in_quickbooks_stops_the_sync_before_anything_is_writt
     assert result.writes == [] and company.fingerprint() == before
     assert cli("payments", "delete", "R99001", "--home", home).code == 0
     assert cli("sync", "--yes", "--home", home).code == 0
+
+
+def test_payments_edit_names_only_its_own_date_form(nosync_copy, cli, billing_db):
+    """Before: a US date given to `payments edit --date` advised "--date-format us", an option of the import
+    that `payments edit` does not have."""
+    home = str(nosync_copy.path)
+    billing = billing_db(nosync_copy.path / "billing.db")
+    before = billing.fingerprint()
+    refused = cli("payments", "edit", "R20001", "--date", "01/15/2025", "--home", home)
+    assert refused.code == 3, refused
+    assert "Not changed: --date: is not a date in the form YYYY-MM-DD (value '01/15/2025')." in refused.stderr
+    assert "--date-format" not in refused.output
+    assert billing.fingerprint() == before

@@ -59,3 +59,17 @@ def test_a_sync_refuses_to_run_while_a_restore_cannot_be_finished(demo_home, tmp
     assert company_db(home.company).fingerprint() == before
     assert (home.path / "restore.json").exists()
     shutil.rmtree(home.path / "backups" / run_id)
+
+
+def test_a_restore_whose_question_gets_no_answer_says_so_and_changes_nothing(demo_home, tmp_path, cli, company_db):
+    """Input that ends at "Replace ...?" printed Click's bare "Aborted!" with exit 1 (an unexpected error)."""
+    home = copy_home(demo_home, tmp_path / "home")
+    run_id = next(p.name for p in (home.path / "backups").iterdir() if p.is_dir())
+    before = company_db(home.company).fingerprint()
+    result = cli("backups", "restore", run_id, "--home", str(home.path), input="")
+    assert result.code == 2, str(result)
+    assert "Aborted!" not in result.stderr
+    assert "A question got no answer (the input ended or was interrupted); nothing was changed." in result.stderr
+    assert "--yes" in result.stderr
+    assert company_db(home.company).fingerprint() == before
+    assert not (home.path / "restore.json").exists()

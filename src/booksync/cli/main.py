@@ -86,9 +86,14 @@ class BooksyncGroup(click.Group):
                 fail_json("usage", exc.exit_code, exc.format_message())
             raise
         except click.exceptions.Abort:
+            # Raised here only by a question (Click turns end of input or Ctrl-C at a prompt into Abort);
+            # an interrupt outside a question is Click's own "Aborted!" after invoke returns.
+            message = "A question got no answer (the input ended or was interrupted); nothing was changed."
+            advice = "To run without the question, add the option that answers it (--yes; the command's --help names it)."
+            err.print(f"\n[bold red]{escape(message)}[/] {escape(advice)}")
             if _wants_json() and not json_printed():
-                fail_json("interrupted", EXIT_UNEXPECTED, "Interrupted before the command finished.")
-            raise
+                fail_json("no-answer", EXIT_USAGE, message, advice)
+            sys.exit(EXIT_USAGE)
         except click.exceptions.Exit:
             raise
         except SystemExit as exc:

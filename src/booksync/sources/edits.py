@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from booksync.sources.report import ImportFailed
 from booksync.sources.run import import_rows
+from booksync.sources.values import parse_date
 from booksync.store.changes import ChangeRefused, find
 
 OPTIONS = {"member": "--member", "date": "--date", "amount": "--amount", "deposit_account": "--deposit-account",
@@ -30,6 +31,11 @@ def edit_payment(session: Session, number: str, member: str | None = None, date:
 
     Raises :class:`ChangeRefused` naming the option and the reason, as the import would.
     """
+    if date is not None:
+        try:
+            parse_date(date, us_hint="")  # the option takes YYYY-MM-DD only; the import's --date-format is not here
+        except ValueError as exc:
+            raise ChangeRefused(f"--date: {exc} (value {date!r}).") from None
     payment = find(session, "payment", number)
     if payment.status != "open":
         raise ChangeRefused(f"Payment {number} was deleted.")

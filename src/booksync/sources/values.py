@@ -125,9 +125,14 @@ def canonical_quantity(value: Decimal) -> Decimal:
     return value + 0
 
 
-def parse_date(raw: str, date_format: str = "iso") -> dt.date:
+IMPORT_DATE_HINT = "; for MM/DD/YYYY dates use --date-format us (import.date_format = \"us\")"
+"""How an import reads MM/DD/YYYY dates (added to the reason a date in that form is refused)."""
+
+
+def parse_date(raw: str, date_format: str = "iso", us_hint: str = IMPORT_DATE_HINT) -> dt.date:
     """A date: YYYY-MM-DD always; MM/DD/YYYY (or M/D/YYYY) when ``date_format`` is "us".
-    Raises ``ValueError`` with the reason (which says how to read other forms)."""
+    Raises ``ValueError`` with the reason; ``us_hint`` is added when an ISO date was expected and the value looks
+    like MM/DD/YYYY (the import's options by default; "" where no option reads other forms)."""
     m = _ISO_DATE.fullmatch(raw)
     if m is not None:
         year, month, day = (int(g) for g in m.groups())
@@ -135,8 +140,7 @@ def parse_date(raw: str, date_format: str = "iso") -> dt.date:
         us = _US_DATE.fullmatch(raw)
         if us is None or date_format != "us":
             if us is not None or re.fullmatch(r"[0-9]{1,2}[./-][0-9]{1,2}[./-][0-9]{2,4}", raw):
-                hint = ("; for MM/DD/YYYY dates use --date-format us (import.date_format = \"us\")"
-                        if date_format == "iso" else "")
+                hint = us_hint if date_format == "iso" else ""
                 raise ValueError(f"is not a date in the form {'YYYY-MM-DD' if date_format == 'iso' else 'MM/DD/YYYY'}"
                                  + hint)
             raise ValueError("is not a date in the form " + ("YYYY-MM-DD" if date_format == "iso"
