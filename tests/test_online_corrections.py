@@ -573,9 +573,13 @@ def test_an_edit_that_changes_nothing_leaves_the_deposit_alone_in_quickbooks_onl
     books.deposit("R1", "R3")
     before = books.state()
     books.invoke("payments", "edit", "R1", "--memo", "")
-    result, log = books.sync(cli)
-    assert result.code == 0 and "Nothing to synchronize" in result.stdout, str(result)
-    assert log == [] and books.state() == before
+    books.invoke("payments", "edit", "R1", "--memo", "Paid at the gala")  # changed, then changed back
+    books.invoke("payments", "edit", "R1", "--memo", "")
+    for _ in range(2):
+        result, log = books.sync(cli)
+        assert result.code == 0 and "Nothing to synchronize" in result.stdout, str(result)
+        assert log == [] and books.state() == before
+    books.reconciles(cli)
 
 
 def test_amount_change_of_a_deposited_payment_stops_then_goes_through_when_allowed(books: Books,
