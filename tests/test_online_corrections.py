@@ -566,6 +566,21 @@ def test_a_deposit_with_lines_without_id_keeps_every_line_when_a_payment_is_corr
     books.reconciles(cli)
 
 
+def test_a_throttle_answered_with_403_is_waited_out_not_reported_as_lost_rights(books: Books,
+                                                                               cli) -> None:  # noqa: ANN001
+    """Issue 17 item 17: Intuit has answered throttled calls with HTTP 403 and fault 3001, in XML
+    (ruckus/quickbooks-ruby#338, routablehq/python-quickbooks#43). The sync pauses and retries them and completes;
+    a 403 used to stop the run saying the user may have lost admin rights."""
+    books.invoke("payments", "edit", "R3", "--date", "2025-01-26")
+    books.srv.double.throttle_next(2, status=403)
+    result, log = books.sync(cli)
+    assert result.code == 0 and "QuickBooks was updated" in result.stdout, str(result)
+    assert "admin rights" not in result.output and "reconnect" not in result.output.lower()
+    assert books.srv.double.stats.throttled == 2
+    assert books.payment("R3")["TxnDate"] == "2025-01-26" and len(log) == 1
+    books.reconciles(cli)
+
+
 def test_an_edit_that_changes_nothing_leaves_the_deposit_alone_in_quickbooks_online(books: Books,
                                                                                      cli) -> None:  # noqa: ANN001
     """Issue 17 item 1 on QuickBooks Online: a memo set to the value it had plans nothing (it used to end

@@ -30,12 +30,13 @@ refused requests is not documented: **assumption**).
 
 Fault injection (tests and benchmarks): :meth:`QboDouble.drop_responses` commits the next matching
 requests and then breaks the connection before the answer's body is sent (a "lost response");
-:meth:`QboDouble.throttle_next` answers the next requests 429 before doing anything; ``latency``
-delays every API answer (without blocking other requests).
+:meth:`QboDouble.throttle_next` answers the next requests 429 before doing anything (or, with ``status=403``,
+403 with the XML fault 3001 Intuit has also answered throttled calls with: ruckus/quickbooks-ruby#338,
+routablehq/python-quickbooks#43); ``latency`` delays every API answer (without blocking other requests).
 
 Test-only control endpoints (not part of Intuit's API): ``GET /_double/stats``,
 ``POST /_double/config`` (JSON of :class:`DoubleConfig` fields), ``POST /_double/faults``
-(``{"drop": n, "path": "batch", "throttle": n}``), ``POST /_double/book-close-date`` (``{"realm", "date"}``),
+(``{"drop": n, "path": "batch", "throttle": n, "throttle_status": 403}``), ``POST /_double/book-close-date`` (``{"realm", "date"}``),
 ``POST /_double/revoke`` (``{"realm"}``: the company's administrator disconnects the app, every token is revoked).
 """
 from __future__ import annotations
@@ -84,6 +85,14 @@ class DoubleConfig:
     rotation_grace: float = 0.0
 
 
+THROTTLE_403 = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse '
+                'xmlns="http://schema.intuit.com/finance/v3" time="2015-07-29T09:08:26.384-07:00"><Fault type="SERVICE">'
+                '<Error code="3001"><Message>message=ThrottleExceeded; errorCode=003001; statusCode=403</Message>'
+                '<Detail>The request limit was reached.  Try again later</Detail></Error></Fault></IntuitResponse>')
+"""A throttled call as Intuit has answered it with HTTP 403 (ruckus/quickbooks-ruby#338,
+routablehq/python-quickbooks#43): the same fault 3001 as the 429, in XML."""
+
+
 class DroppedResponse(Exception):
     """Raised inside the server to break the connection after a request was committed."""
 
@@ -128,6 +137,7 @@ class QboDouble:
         self._replay: dict[tuple[str, str], tuple[int, bytes]] = {}
         self._drops: list[list[Any]] = []
         self._throttle_next = 0
+        self._throttle_status = 429
 
     # ------------------------------------------------------------------ state helpers for tests
 
@@ -165,10 +175,12 @@ class QboDouble:
         with self.lock:
             self._drops.append([path, count])
 
-    def throttle_next(self, count: int) -> None:
-        """Answer the next ``count`` API requests with 429 before doing anything."""
+    def throttle_next(self, count: int, status: int = 429) -> None:
+        """Answer the next ``count`` API requests with ``status`` (429, or 403 as Intuit has too) and fault 3001
+        before doing anything."""
         with self.lock:
             self._throttle_next += count
+            self._throttle_status = status
 
     def reset_stats(self) -> None:
         with self.lock:
@@ -431,9 +443,12 @@ class QboDouble:
             throttled = self._throttle_next > 0 or self._in_flight[realm] > self.config.concurrency_limit \
                 or not self._admit(realm, weight, batch)
             if throttled:
+                status = self._throttle_status if self._throttle_next > 0 else 429
                 self._throttle_next = max(0, self._throttle_next - 1)
                 self.stats.throttled += 1
-                record["status"] = 429
+                record["status"] = status
+                if status == 403:
+                    return Response(THROTTLE_403, status_code=403, media_type="application/xml")
                 return JSONResponse({"fault": {"error": [{
                     "message": "message=ThrottleExceeded; errorCode=003001; statusCode=429",
                     "detail": "The request limit was reached.", "code": "003001"}], "type": "SERVICE"},
@@ -492,7 +507,7 @@ class QboDouble:
         if spec.get("drop"):
             self.drop_responses(int(spec["drop"]), spec.get("path", ""))
         if spec.get("throttle"):
-            self.throttle_next(int(spec["throttle"]))
+            self.throttle_next(int(spec["throttle"]), int(spec.get("throttle_status", 429)))
         if spec.get("reset_stats"):
             self.reset_stats()
         return JSONResponse({"ok": True})

@@ -295,12 +295,13 @@ class QboClient:
         self.throttled += 1
         if attempt > self.max_retries:
             raise QboThrottled([FaultEntry("003001", "ThrottleExceeded",
-                                           f"HTTP 429 after {self.max_retries} retries")], "THROTTLE",
+                                           f"HTTP {resp.status_code} after {self.max_retries} retries")],
+                               "THROTTLE",
                                "QuickBooks Online allows 500 requests a minute per company and booksync "
                                "kept hitting that limit: synchronize again in a few minutes; nothing of "
                                "this request was written", intuit_tid=tid)
         delay = _retry_after(resp) or self._delay(attempt)
-        log.warning("%s: HTTP 429 (throttled); pausing %.1f s, retry %d", what, delay, attempt)
+        log.warning("%s: HTTP %d (throttled); pausing %.1f s, retry %d", what, resp.status_code, delay, attempt)
         self.limiter.pause(delay)
 
     def _server_failed(self, status: int, data: Any, tid: str, attempt: int) -> None:
