@@ -166,9 +166,18 @@ def test_reconcile_reports_zero_differences(demo_home, cli):
     """`booksync reconcile` after the demo exits 0, compares all 400 members and prints 'zero differences'."""
     result = cli("reconcile", "--home", str(demo_home.path))
     assert result.code == 0, result
-    assert "zero differences" in result.stdout
+    assert "The books agree: zero differences." in result.stdout
     assert "Compared 400 member balance(s)" in result.stdout
     assert result.writes == []
+
+
+def test_reconcile_before_any_sync_does_not_say_the_books_agree(nosync_home, cli):
+    """Before: a home never synchronized printed "The books agree: zero differences." having compared nothing."""
+    result = cli("reconcile", "--home", str(nosync_home.path))
+    assert result.code == 0, result
+    assert "The books agree" not in result.stdout
+    assert "Nothing has been synchronized yet, so there is nothing to compare." in result.stdout
+    assert "billing record(s) are not synchronized yet" in result.stdout
 
 
 def test_reconcile_json_agrees(demo_home, cli):

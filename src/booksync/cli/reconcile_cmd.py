@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -60,10 +61,20 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
         if result.not_synchronized:
             console.print(escape(copyable(f"{result.not_synchronized} billing record(s) are not synchronized yet "
                                           "(to synchronize them: booksync sync).", home)))
-        console.print("[green]The books agree: zero differences.[/]" if result.agrees
+        console.print(f"[green]{_agreement(result)}[/]" if result.agrees
                       else f"[bold red]The books disagree: {len(result.member_differences)} member, "
                            f"{len(result.account_differences)} account and {len(result.deposit_differences)} "
                            "deposit difference(s)"
                            + (f", {len(result.gone)} record(s) gone from the billing store" if result.gone else "")
                            + ".[/]")
     sys.exit(0 if result.agrees else EXIT_DISAGREE)
+
+
+def _agreement(result: Any) -> str:
+    """The closing sentence of books that agree, honest about what was not compared yet."""
+    compared = result.members_compared + result.accounts_compared + result.deposits_compared
+    if result.not_synchronized and not compared:
+        return "Nothing has been synchronized yet, so there is nothing to compare."
+    if result.not_synchronized:
+        return "What has been synchronized agrees: zero differences."
+    return "The books agree: zero differences."
