@@ -24,6 +24,8 @@ ROOTS = [
     "AccountQueryRq", "AccountQueryRs", "AccountAddRq", "AccountAddRs",
     "ItemQueryRq", "ItemQueryRs", "ItemServiceAddRq", "ItemServiceAddRs",
     "ItemServiceQueryRq", "ItemServiceQueryRs",
+    "ItemNonInventoryAddRq", "ItemNonInventoryAddRs", "ItemOtherChargeAddRq", "ItemOtherChargeAddRs",
+    "ItemGroupAddRq", "ItemGroupAddRs", "ClassQueryRq", "ClassQueryRs", "ClassAddRq", "ClassAddRs",
     "CustomerQueryRq", "CustomerQueryRs", "CustomerAddRq", "CustomerAddRs",
     "CustomerModRq", "CustomerModRs",
     "VendorQueryRq", "VendorQueryRs", "VendorAddRq", "VendorAddRs",

@@ -159,3 +159,93 @@ def suggest(gl: Any, accounts: Iterable[Any]) -> Any | None:
     if not scored or scored[0][0] == 0 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
         return None
     return candidates[scored[0][1]]
+
+
+# ---------------------------------------------------------------------- existing items (issue 21 item 5)
+
+LINE_ITEM_TYPES = ("Service", "NonInventory", "OtherCharge")
+"""The QuickBooks item types a billing line may use: each posts the line's amount, and nothing else, to the
+income account it names (Desktop: the item's SalesOrPurchase/AccountRef or SalesAndPurchase/IncomeAccountRef,
+qbxmlops130.xml ItemServiceRet, ItemNonInventoryRet, ItemOtherChargeRet; Online: Item.IncomeAccountRef, Intuit's
+Item page)."""
+
+ITEM_TYPE_WHY = {
+    "Inventory": "it would take stock out of inventory and post its cost, which the billing system does not track",
+    "InventoryAssembly": "it would take stock out of inventory and post its cost, which the billing system does "
+                         "not track",
+    "Group": "a group goes on an invoice as a group line (InvoiceLineGroupAdd's ItemGroupRef in the qbXML schema, "
+             "GroupLine in QuickBooks Online), never as one line with an amount",
+    "Bundle": "a bundle goes on an invoice as a group line, never as one line with an amount",
+    "Category": "a category only organizes items; QuickBooks Online puts none on a transaction",
+    "Subtotal": "a subtotal line adds up the lines above it and carries no amount of its own",
+    "Discount": "a discount line takes an amount or percentage off, it does not record income billed",
+    "Payment": "a payment line records money received on the invoice, not income billed",
+    "SalesTax": "a sales tax line records tax collected, not income billed",
+    "SalesTaxGroup": "a sales tax group applies to a whole invoice, never to one line (Intuit's ItemSalesTaxGroupAdd "
+                     "page)",
+    "FixedAsset": "it records the sale of a fixed asset, not income billed",
+}
+"""Why a billing line must not use an item of each other type, in a clause a person reads."""
+
+
+ITEM_TYPE_WORDS = {"NonInventory": "Non-inventory Part", "OtherCharge": "Other Charge",
+                   "Inventory": "Inventory Part", "InventoryAssembly": "Inventory Assembly", "SalesTax": "Sales Tax",
+                   "SalesTaxGroup": "Sales Tax Group", "FixedAsset": "Fixed Asset"}
+"""Item types as QuickBooks' item list names them."""
+
+
+def item_type_words(kind: str) -> str:
+    """An item's type as people read it in QuickBooks: "ItemNonInventory" → "Non-inventory Part"."""
+    plain = item_type(kind)
+    return ITEM_TYPE_WORDS.get(plain, type_words(plain))
+
+
+def item_type(kind: str) -> str:
+    """An item's type without Desktop's "Item" prefix: "ItemOtherCharge" → "OtherCharge" (Online's Item.Type
+    values, "Service", "NonInventory", "Inventory", "Group", "Category", are already so)."""
+    return kind[4:] if kind.startswith("Item") and kind != "Item" else kind
+
+
+def item_refusal(gl: Any, item: Any, account: Any | None) -> str | None:
+    """Why the billing lines of G/L account ``gl`` (``number``, ``name``, ``qb_account``) must not use QuickBooks
+    item ``item`` (``name``, ``kind``, ``is_active``, ``account_list_id``), given ``account``, the QuickBooks
+    account ``gl`` cross-references (``list_id``, ``full_name``; None when it has none); None when they may.
+
+    Three rules: the item is active (QuickBooks refuses an inactive item on a transaction with status 3140,
+    /work/shared/reference/quickbooks-desktop.md §7; Online with 6000 "inactive"), its type is one a billing line
+    may use (:data:`LINE_ITEM_TYPES`), and it posts to the cross-referenced account, so that the item mapping
+    cannot move income away from where the account cross reference sends it."""
+    label = f"QuickBooks item \"{item.name}\""
+    if not item.is_active:
+        return f"{label} is inactive; QuickBooks refuses inactive items on invoices"
+    kind = item_type(item.kind)
+    if kind not in LINE_ITEM_TYPES:
+        why = ITEM_TYPE_WHY.get(kind, "booksync cannot put it on an invoice line")
+        return (f"{label} is {_a(item_type_words(kind))} item and cannot carry a billing line: {why}; choose "
+                f"{_a(_either(item_type_words(t) for t in LINE_ITEM_TYPES))} item")
+    if account is None:
+        return (f"G/L account {gl.number} {gl.name} has no QuickBooks account cross reference, so {label} cannot be "
+                "checked against it; set the account cross reference first")
+    if item.account_list_id != account.list_id:
+        return (f"{label} does not post to QuickBooks account \"{account.full_name}\", the cross reference of G/L "
+                f"account {gl.number} {gl.name}, so its income would land elsewhere; choose an item that posts "
+                f"there, or change the item's income account in QuickBooks")
+    return None
+
+
+def compatible_items(gl: Any, items: Iterable[Any], account: Any | None) -> list[Any]:
+    """The items of ``items`` G/L account ``gl``'s lines may use (:func:`item_refusal` None), in their order."""
+    return [i for i in items if item_refusal(gl, i, account) is None]
+
+
+def suggest_item(gl: Any, items: Iterable[Any], account: Any | None) -> Any | None:
+    """The existing item to suggest for G/L account ``gl``, or None: among the items it may use, the one sharing
+    the most meaningful words with its name (:func:`name_words`; the G/L number counts as a word, since
+    booksync's own items are named "NUMBER NAME"). No suggestion on a tie or when nothing shares a word."""
+    candidates = compatible_items(gl, items, account)
+    words = name_words(f"{gl.number} {gl.name}")
+    scored = sorted(((len(words & name_words(i.name.replace(":", " "))), n) for n, i in enumerate(candidates)),
+                    reverse=True)
+    if not scored or scored[0][0] == 0 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return candidates[scored[0][1]]

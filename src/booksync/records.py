@@ -68,7 +68,8 @@ class MemberRecord(Protocol):
 
 class GLAccountRecord(Protocol):
     """A G/L account of the billing system. ``type`` is one of :data:`booksync.account_rules.GL_TYPES`;
-    ``qb_account`` its cross reference, the full name of a QuickBooks account, or "" when not mapped."""
+    ``qb_account`` its cross reference, the full name of a QuickBooks account, or "" when not mapped; ``qb_item``
+    the full name of an existing QuickBooks item its lines use, or "" (booksync's own service item)."""
 
     @property
     def id(self) -> int: ...
@@ -80,6 +81,8 @@ class GLAccountRecord(Protocol):
     def type(self) -> str: ...
     @property
     def qb_account(self) -> str: ...
+    @property
+    def qb_item(self) -> str: ...
 
 
 class SaleLineRecord(Protocol):
@@ -236,6 +239,7 @@ class GLAccount:
     name: str
     type: str
     qb_account: str = ""
+    qb_item: str = ""
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
-from booksync.account_rules import allowed_types, incompatibility
+from booksync.account_rules import allowed_types, incompatibility, item_type
 from booksync.services.mapping import (CrossReference, MappingRefused, RefusedInQuickBooks, find_customers, link_member,
                                        make_customer_inactive, members_without_customer)
+from booksync.services.items import OWN_ITEM, ItemReference
 from booksync.store.keys import adopt_company_key
 from booksync.store.models import Member
 from booksync.exits import EXIT_CHECKS, EXIT_REFUSED
@@ -135,6 +136,93 @@ def _print_xref(xr: CrossReference, suggestions: dict[str, Any], show_qb: bool, 
     if unmapped:
         err.print(f"{len(unmapped)} G/L account(s) have no matching QuickBooks account. Set one with "
                   "--set NUMBER=\"QuickBooks account\", or --apply-suggestions.")
+
+
+@accounts.command()
+@home_option
+@click.option("--quickbooks", "show_qb", is_flag=True, help="List the QuickBooks items to choose from.")
+@click.option("--set", "assignments", multiple=True, metavar="NUMBER=ITEM",
+              help="Bill G/L account NUMBER's lines with the existing QuickBooks item named ITEM (full name). The "
+                   "item must be active, a service, non-inventory or other charge item, and post to the account "
+                   "the G/L account is cross-referenced to. Repeatable.")
+@click.option("--clear", "clears", multiple=True, metavar="NUMBER",
+              help="Remove a G/L account's item: booksync creates and uses its own service item again.")
+@click.option("--suggest", "show_suggestions", is_flag=True, help="Show suggested items by number and name.")
+@click.option("--apply-suggestions", is_flag=True, help="Set the suggested item for every G/L account without one.")
+@json_option
+def items(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], clears: tuple[str, ...],
+          show_suggestions: bool, apply_suggestions: bool, as_json: bool) -> None:
+    """Use items the QuickBooks company already has for G/L accounts' lines.
+
+    Without options, lists every G/L account with its item. A G/L account
+    without one gets booksync's own service item ("NUMBER NAME"), as before.
+    Reads the items from QuickBooks, so the company must be reachable.
+    Exit 3 when an item is refused (nothing is changed).
+    """
+    home = load_home(home_dir)
+    setup_logging(home)
+    with books(home) as port:
+        snapshot = port.snapshot()
+    with sessions_for(home)() as session:
+        ref = ItemReference(session, snapshot)
+        try:
+            for assignment in assignments:
+                number, sep, name = assignment.partition("=")
+                if not sep:
+                    raise click.BadParameter(f"{assignment!r}: write NUMBER=ITEM", param_hint="--set")
+                ref.assign(number, name)
+            for number in clears:
+                ref.clear(number)
+            if apply_suggestions:
+                ref.apply_suggestions()
+        except MappingRefused as exc:
+            session.rollback()
+            err.print(f"[bold red]Not changed:[/] {escape(str(exc))} "
+                      + escape("See the items to choose from: "
+                               + copyable("booksync accounts items --suggest --quickbooks", home)))
+            sys.exit(EXIT_CHECKS)
+        session.commit()
+        rows = ref.rows()
+        if as_json:
+            console.print_json(json.dumps(_items_json(ref, rows, show_qb)))
+            return
+        _print_items(ref, rows, show_qb, show_suggestions, snapshot.company.name)
+
+
+def _items_json(ref: ItemReference, rows: list[Any], show_qb: bool) -> dict[str, Any]:
+    return {"gl_accounts": [{"number": r.gl.number, "name": r.gl.name, "qb_account": r.gl.qb_account,
+                             "qb_item": r.item or None, "state": r.state, "refused": r.refused or None,
+                             "suggestion": r.suggestion or None} for r in rows],
+            "quickbooks_items": [{"full_name": i.name, "type": item_type(i.kind), "active": i.is_active}
+                                 for i in ref.items] if show_qb else None,
+            "changed": ref.changed}
+
+
+def _print_items(ref: ItemReference, rows: list[Any], show_qb: bool, show_suggestions: bool, company: str) -> None:
+    for number, name in ref.changed:
+        console.print(f"G/L account {number} -> item {escape(name) or OWN_ITEM}")
+    table = Table(title="G/L accounts and their QuickBooks items", show_edge=False)
+    for col in ("G/L", "Name", "QuickBooks account", "Item", "Suggestion"):
+        table.add_column(col)
+    for r in rows:
+        shown = {"own": OWN_ITEM, "mapped": escape(r.item), "missing": f"[red]missing: {escape(r.item)}[/]",
+                 "refused": f"[red]refused: {escape(r.item)}[/]"}[r.state]
+        hint = escape(r.suggestion) if r.suggestion and (show_suggestions or r.state != "own") else ""
+        table.add_row(r.gl.number, escape(r.gl.name), escape(r.gl.qb_account), shown, hint)
+    console.print(table)
+    if show_qb:
+        qtable = Table(title=f"QuickBooks items in {escape(company)}", show_edge=False)
+        for col in ("Full name", "Type", "Active"):
+            qtable.add_column(col)
+        for i in ref.items:
+            qtable.add_row(escape(i.name), item_type(i.kind), "yes" if i.is_active else "no")
+        console.print(qtable)
+    bad = [r for r in rows if r.state in ("missing", "refused")]
+    for r in bad:
+        err.print(escape(f"G/L account {r.gl.number} {r.gl.name}: {r.refused}."))
+    if bad:
+        err.print(f"{len(bad)} G/L account(s) name an item their lines cannot use; the sync stops until it is "
+                  "changed. Set another with --set NUMBER=\"Item\", or --clear NUMBER to use booksync's own.")
 
 
 @click.group()

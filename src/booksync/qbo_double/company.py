@@ -24,6 +24,8 @@ reference gives no code or wording, the double's choice is marked "double's word
 * An invoice or credit memo with payments or credits applied cannot be voided or deleted (integrator
   report, §3.2) or reduced below what is applied → 6000 (double's wording).
 * Line Amount must equal Qty × UnitPrice when both are given → 6070 (double's wording).
+* A SalesItemLine's ItemRef names a Service, NonInventory or Inventory item: a Group (bundle) goes on a sale as a
+  GroupLine and a Category holds no sales (§3.2, line types) → 6000 (double's wording).
 * Customer ``Balance`` = invoices − credit memos − payments of the customer (open balance).
 """
 from __future__ import annotations

@@ -100,6 +100,16 @@ class EntityRules:
             raise Fault(2010, "Request has invalid or unsupported property", f"TxnDate {date!r}", "TxnDate") from None
         return date[:10]
 
+    def _line_item(self, detail: dict[str, Any], n: int) -> dict[str, Any]:
+        """The item of sales line ``n``: it exists and is active (2500, 610), and is not a Group (a bundle goes on a
+        sale as a GroupLine) or a Category (it holds no sales): reference §3.2, line types; 6000, double's wording."""
+        item = self._reference("Item", detail.get("ItemRef"), "Line.SalesItemLineDetail.ItemRef")
+        if item.get("Type") in ("Group", "Category"):
+            raise Fault(6000, "A business validation error has occurred while processing your request",
+                        f"Line {n + 1}: item \"{item['Name']}\" is a {item['Type']} item; a sales item line "
+                        "takes a Service, NonInventory or Inventory item", "Line.SalesItemLineDetail.ItemRef")
+        return item
+
     def _sales(self, entity: str, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         customer = self._reference("Customer", body.get("CustomerRef"), "CustomerRef")
         date = self._txn_date(body)
@@ -121,7 +131,7 @@ class EntityRules:
                             f"Line {n + 1}: DetailType {line.get('DetailType')!r} is not supported by the double",
                             "Line.DetailType")
             detail = dict(line.get("SalesItemLineDetail") or {})
-            item = self._reference("Item", detail.get("ItemRef"), "Line.SalesItemLineDetail.ItemRef")
+            item = self._line_item(detail, n)
             amount = exact_amount(line.get("Amount"), "Line.Amount")
             if detail.get("Qty") is not None and detail.get("UnitPrice") is not None:
                 expected = (Decimal(str(detail["Qty"])) * Decimal(str(detail["UnitPrice"]))).quantize(

@@ -13,12 +13,18 @@ AMOUNT_RE = re.compile(r"^[+-]?[0-9]{1,13}(\.[0-9]{2})?$")
 BANK_LIKE = ("Bank", "OtherCurrentAsset")
 TXN_RET = {"Invoice": "InvoiceRet", "CreditMemo": "CreditMemoRet",
            "ReceivePayment": "ReceivePaymentRet", "Deposit": "DepositRet"}
-ITEM_KINDS = ("ItemService",)
+ITEM_KINDS = ("ItemService", "ItemNonInventory", "ItemOtherCharge", "ItemGroup")
+"""The item types the simulator holds (ItemQuery answers each with its own Ret: qbxmlops130.xsd ItemQueryRs)."""
+LINE_ITEM_KINDS = ("ItemService", "ItemNonInventory", "ItemOtherCharge")
+"""The item types an InvoiceLineAdd / CreditMemoLineAdd ItemRef may name here. A group is not one of them: the
+qbXML schema puts a group on a sale through InvoiceLineGroupAdd's ItemGroupRef, and QuickBooks' ItemRef lookup on
+a line answers 3140 for an item it cannot use there (/work/shared/reference/quickbooks-desktop.md §7, 3140: "missing,
+inactive or wrong-type customer/item/account")."""
 _UNSET: Any = object()
 # The name space each kind of list entry is created in (``lists.name_space``): a FullName lookup
 # names it so that SQLite can use the lists_name index instead of reading the whole list table.
-NAME_SPACE = {"Account": "account", "ItemService": "item", "Customer": "entity", "Vendor": "entity",
-              "PaymentMethod": "paymentmethod"}
+NAME_SPACE = {"Account": "account", "ItemService": "item", "ItemNonInventory": "item", "ItemOtherCharge": "item",
+              "ItemGroup": "item", "Customer": "entity", "Vendor": "entity", "PaymentMethod": "paymentmethod"}
 
 
 def _name_spaces(kinds: tuple[str, ...]) -> tuple[str, ...] | None:

@@ -98,7 +98,15 @@ class Lists:
     # ------------------------------------------------------------------ items and payment methods
 
     def item_ret(self, row: sqlite3.Row) -> etree._Element:
+        """The Ret of an item, by its type: ItemServiceRet, ItemNonInventoryRet and ItemOtherChargeRet carry
+        SalesOrPurchase with the AccountRef their sales post to; ItemGroupRet has no FullName and no account, only
+        its lines' items (qbxmlops130.xsd; the simulator keeps no group lines)."""
         fields = self._list_base(row)
+        if row["kind"] == "ItemGroup":
+            fields.pop("FullName")
+            if row["descr"]:
+                fields["ItemDesc"] = row["descr"]
+            return _aggregate("ItemGroupRet", fields)
         account = self.db.execute("SELECT list_id, full_name FROM lists WHERE list_id=?",
                                   (row["account_id"],)).fetchone()
         sop: dict[str, Any] = {}
@@ -109,22 +117,43 @@ class Lists:
         fields["SalesOrPurchase"] = sop
         if row["external_guid"]:
             fields["ExternalGUID"] = row["external_guid"]
-        return _aggregate("ItemServiceRet", fields)
+        return _aggregate(f"{row['kind']}Ret", fields)
 
     def item_query(self, rq: etree._Element) -> etree._Element:
         return self._list_query(rq, ITEM_KINDS, self.item_ret)
 
+    def item_service_query(self, rq: etree._Element) -> etree._Element:
+        return self._list_query(rq, ("ItemService",), self.item_ret)
+
     def item_service_add(self, rq: etree._Element) -> etree._Element:
-        add = rq.find("ItemServiceAdd")
+        """ItemServiceAdd, ItemNonInventoryAdd and ItemOtherChargeAdd: the same shape here, a name and
+        SalesOrPurchase with the AccountRef the item's sales post to (qbxmlops130.xsd, each Add's
+        SalesOrPurchase | SalesAndPurchase choice; the simulator supports SalesOrPurchase)."""
+        add = rq.find(rq.tag[:-2])  # ItemServiceAddRq holds ItemServiceAdd
+        kind = add.tag[:-3]
         name = text(add, "Name")
         sop = add.find("SalesOrPurchase")
         if sop is None:
-            raise Refusal(3140, "ItemServiceAdd needs SalesOrPurchase with an AccountRef "
+            raise Refusal(3140, f"{add.tag} needs SalesOrPurchase with an AccountRef "
                                 "(booksync's simulator supports SalesOrPurchase only).")
-        account = self._list_row(sop.find("AccountRef"), ("Account",), "Account", "ItemService")
+        account = self._list_row(sop.find("AccountRef"), ("Account",), "Account", kind)
         self._check_name_free("item", name)
-        row = self._insert_list("ItemService", "item", name, name, account_id=account["list_id"],
+        row = self._insert_list(kind, "item", name, name, account_id=account["list_id"],
                                 descr=text(sop, "Desc"), external_guid=text(add, "ExternalGUID"),
+                                is_active=0 if text(add, "IsActive") == "false" else 1)
+        return self._ok([self.item_ret(row)])
+
+    def item_group_add(self, rq: etree._Element) -> etree._Element:
+        """ItemGroupAdd: a group of items for fast entry (qbxmlops130.xsd ItemGroupAdd). Each ItemGroupLine's
+        ItemRef must name an item (3140 otherwise); the simulator keeps the group, not its lines."""
+        add = rq.find("ItemGroupAdd")
+        name = text(add, "Name")
+        for line in add.findall("ItemGroupLine"):
+            self._list_row(line.find("ItemRef"), ("ItemService", "ItemNonInventory", "ItemOtherCharge"), "Item",
+                           "ItemGroup")
+        self._check_name_free("item", name)
+        row = self._insert_list("ItemGroup", "item", name, name, descr=text(add, "ItemDesc"),
+                                external_guid=text(add, "ExternalGUID"),
                                 is_active=0 if text(add, "IsActive") == "false" else 1)
         return self._ok([self.item_ret(row)])
 

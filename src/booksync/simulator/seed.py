@@ -32,10 +32,14 @@ def standard_lists(processor: "Processor", chart: list[dict[str, str]], standard
         processor._insert_list("Vendor", "entity", name, name, company_name=name)
 
 
+SEEDED_ITEMS = ("ItemServiceRet", "ItemNonInventoryRet", "ItemOtherChargeRet", "ItemGroupRet")
+
+
 def seed_from_responses(processor: "Processor", files: list[Path]) -> dict[str, int]:
     """Load lists from qbXML query responses dumped from a real company.
 
-    Accepts AccountQueryRs, CustomerQueryRs, ItemQueryRs (ItemServiceRet),
+    Accepts AccountQueryRs, CustomerQueryRs, ItemQueryRs (ItemServiceRet, ItemNonInventoryRet,
+    ItemOtherChargeRet, ItemGroupRet; other item types are left out),
     VendorQueryRs and PaymentMethodQueryRs files. ListIDs, names, types and
     EditSequences are kept so that a rehearsal sees the real identifiers; so are
     jobs (a CustomerRet's ParentRef, its Sublevel through its FullName
@@ -52,7 +56,7 @@ def seed_from_responses(processor: "Processor", files: list[Path]) -> dict[str, 
         root = parse_xml(path.read_bytes(), f"response file {path.name}")
         for ret in root.iter("AccountRet"):
             accounts.append(ret)
-        for tag in ("CustomerRet", "ItemServiceRet", "VendorRet", "PaymentMethodRet"):
+        for tag in ("CustomerRet", *SEEDED_ITEMS, "VendorRet", "PaymentMethodRet"):
             others.extend(root.iter(tag))
     accounts.sort(key=lambda r: int(text(r, "Sublevel") or 0))
     others.sort(key=lambda r: int(text(r, "Sublevel") or 0))
@@ -72,11 +76,11 @@ def seed_from_responses(processor: "Processor", files: list[Path]) -> dict[str, 
                         parent_id=text(ret, "ParentRef/ListID") or None, notes=text(ret, "Notes"),
                         job_status=text(ret, "JobStatus") if text(ret, "JobStatus") not in ("", "None") else None)
             counts["customers"] = counts.get("customers", 0) + 1
-        elif ret.tag == "ItemServiceRet":
+        elif ret.tag in SEEDED_ITEMS:
             account = (text(ret, "SalesOrPurchase/AccountRef/ListID")
                        or text(ret, "SalesAndPurchase/IncomeAccountRef/ListID"))
-            _insert_ret(processor, ret, "ItemService", "item", account_id=account,
-                        descr=text(ret, "SalesOrPurchase/Desc"))
+            _insert_ret(processor, ret, ret.tag[:-3], "item", account_id=account or None,
+                        descr=text(ret, "SalesOrPurchase/Desc") or text(ret, "ItemDesc"))
             counts["items"] = counts.get("items", 0) + 1
         elif ret.tag == "VendorRet":
             _insert_ret(processor, ret, "Vendor", "entity", company_name=text(ret, "CompanyName"))

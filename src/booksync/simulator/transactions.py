@@ -13,7 +13,7 @@ from lxml import etree
 
 from booksync.errors import ConnectionFailure
 from booksync.qbxml.parse import text
-from booksync.simulator.common import BANK_LIKE, HRESULT_PARSE, ITEM_KINDS, PARSE_MESSAGE, Refusal, _d
+from booksync.simulator.common import BANK_LIKE, HRESULT_PARSE, LINE_ITEM_KINDS, PARSE_MESSAGE, Refusal, _d
 from booksync.simulator.store import amount, cents, now_text
 
 
@@ -27,7 +27,7 @@ class Transactions:
     def _sales_lines(self, el: etree._Element, txn_type: str, line_tag: str) -> list[dict[str, Any]]:
         lines = []
         for line in el.findall(line_tag):
-            item = self._list_row(line.find("ItemRef"), ITEM_KINDS, "Item", txn_type)
+            item = self._list_row(line.find("ItemRef"), LINE_ITEM_KINDS, "Item", txn_type)
             qty, rate = text(line, "Quantity"), text(line, "Rate")
             if line.find("Amount") is not None:
                 value = _d(text(line, "Amount"), f"{line_tag} Amount")

@@ -88,7 +88,9 @@ class Member(Timestamps, Base):
 
 class GLAccount(Timestamps, Base):
     """A G/L account of the membership system; ``qb_account`` is its cross reference:
-    the full name of the QuickBooks account it posts to ("" when not mapped)."""
+    the full name of the QuickBooks account it posts to ("" when not mapped). ``qb_item`` is the full name of
+    an item the company already has that its billing lines use ("": booksync creates its own service item;
+    ``booksync accounts items``)."""
 
     __tablename__ = "gl_accounts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -96,6 +98,7 @@ class GLAccount(Timestamps, Base):
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(40))
     qb_account: Mapped[str] = mapped_column(String(159), default="")
+    qb_item: Mapped[str] = mapped_column(String(159), default="", server_default="")
 
 
 class Invoice(Timestamps, Base):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from booksync.domain import Problem, QBSnapshot
 from booksync.exits import EXIT_CHECKS, EXIT_DECLINED
-from booksync.sync.checks import UNMAPPED_HEADLINE, check_accounts, check_deposit_accounts
+from booksync.sync.checks import UNMAPPED_HEADLINE, check_accounts, check_deposit_accounts, check_items
 from booksync.sync.customers import (CustomerResolution, customer_gone_problem, customers_gone, hold_back,
                                      resolve_customers)
 from booksync.sync.labels import member_label
@@ -44,6 +44,10 @@ def check(work: Work, snapshot: QBSnapshot, ui: Interaction) -> Checked | Stop:
     if problems:
         headline = UNMAPPED_HEADLINE.format(n=len(problems))
         return Stop("stopped", EXIT_CHECKS, headline + " Map them, then synchronize again.", problems)
+    problems = check_items(work, snapshot)
+    if problems:
+        return Stop("stopped", EXIT_CHECKS, f"{len(problems)} G/L account(s) name a QuickBooks item their lines "
+                    "cannot use; nothing was written.", problems)
     customers = resolve_customers(work, snapshot)
     if customers.problems:
         return Stop("stopped", EXIT_CHECKS, "Some members cannot reach their QuickBooks customer.",

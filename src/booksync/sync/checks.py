@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Iterable, Protocol
 
-from booksync.account_rules import DEPOSIT_GL_TYPES, allowed_types, incompatibility, suggest
+from booksync.account_rules import DEPOSIT_GL_TYPES, allowed_types, incompatibility, item_refusal, suggest
 from booksync.domain import Kind, Problem, QBSnapshot
 from booksync.records import GLAccountRecord, PaymentRecord
 from booksync.sync.labels import gl_label
@@ -63,6 +63,34 @@ def check_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
                                 f"booksync accounts xref --set {gl.number}=\"QuickBooks account name\"",
                                 "choose its QuickBooks account on the Cross Reference Accounts page"))
     return problems
+
+def check_items(work: Work, snapshot: QBSnapshot) -> list[Problem]:
+    """Every G/L account used by the lines that names an existing QuickBooks item (``qb_item``, set by
+    ``booksync accounts items``) must name one its lines may use: QuickBooks has it, it is active, of a type that
+    carries a billing line and posts to the G/L account's cross-referenced account
+    (:func:`booksync.account_rules.item_refusal`). Run after :func:`check_accounts`, before anything is written."""
+    used = work.line_accounts()
+    items = {i.name.casefold(): i for i in snapshot.items}
+    accounts = snapshot.account_by_name()
+    problems = []
+    for gl_id in sorted(used, key=lambda i: work.gl_accounts[i].number):
+        gl = work.gl_accounts[gl_id]
+        if not getattr(gl, "qb_item", ""):
+            continue
+        item = items.get(gl.qb_item.casefold())
+        if item is None:
+            reason = f"names QuickBooks item \"{gl.qb_item}\", which the company file does not have"
+        else:
+            reason = item_refusal(gl, item, accounts.get((gl.qb_account or "").casefold()))
+        if reason is None:
+            continue
+        problems.append(Problem("refused-item", gl_label(gl), f"{reason} (used {used[gl_id]} time(s))",
+                                f"choose another: booksync accounts items --suggest --quickbooks, then --set "
+                                f"{gl.number}=\"Item\"; or use booksync's own item: booksync accounts items "
+                                f"--clear {gl.number}",
+                                "choose another item for it on the Items page, or leave it to booksync's own item"))
+    return problems
+
 
 def deposit_gl_accounts(gl_accounts: Iterable[GLAccountRecord], snapshot: QBSnapshot) -> list[GLAccountRecord]:
     """The G/L accounts a payment may deposit to: of a deposit type (:data:`DEPOSIT_GL_TYPES`) and mapped to a

@@ -143,9 +143,17 @@ class Planner:
         return sorted((self.work.gl_accounts[i] for i in ids), key=lambda g: g.number)
 
     def _plan_items(self) -> None:
+        """The item each G/L account's lines use: the existing item it is mapped to (``qb_item``, checked before
+        planning by :func:`booksync.sync.checks.check_items`), else booksync's own service item "NUMBER NAME",
+        added when QuickBooks does not have it yet."""
         items = {i.name.casefold(): i for i in self.snapshot.items}
         for gl in self._income_accounts():
             label = gl_label(gl)
+            wanted = getattr(gl, "qb_item", "")  # literal records in older tests have no item mapping
+            mapped = items.get(wanted.casefold()) if wanted else None
+            if mapped is not None:
+                self._items[gl.id] = Ref(Kind.ITEM.value, gl.id, mapped.list_id, mapped.name)
+                continue
             account = self._accounts[gl.qb_account.casefold()]
             name = self.fit.name(label, "item name", f"{gl.number} {gl.name}", self.limits.item_name)
             existing = items.get(name.casefold())

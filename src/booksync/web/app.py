@@ -125,7 +125,7 @@ def create_app(home: Home, bind: str | None = None) -> Starlette:
     ``bind``: the address the server listens on, one of the Host names it answers to (with the localhost
     names and ``web.allowed_hosts``; any other Host is refused with 400)."""
     from booksync.store.db import open_store
-    from booksync.web import views
+    from booksync.web import mapping_views, views
 
     _ensure_log(home)
     sessions = open_store(home.database_url)
@@ -143,7 +143,7 @@ def create_app(home: Home, bind: str | None = None) -> Starlette:
                    max_age=int(hours * 3600), same_site="lax", https_only=bool(settings.get("secure_cookies"))),
         Middleware(SignInGate, registry=registry),
     ]
-    routes = [*views.routes(), Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")]
+    routes = [*views.routes(), *mapping_views.routes(), Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=views.exception_handlers())
     app.state.web = context
     return app

@@ -130,7 +130,7 @@ class DesktopBooks:
                               balance=decimal(r, "Balance") if balances else None)
                     for r in self.query("AccountQuery", {"ActiveStatus": "All"}, iterate=False,
                                         include=() if balances else SNAPSHOT_ACCOUNT)]
-        items = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "FullName"), kind=r.tag[:-3],
+        items = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "FullName") or text(r, "Name"), kind=r.tag[:-3],
                              is_active=boolean(r, "IsActive", True),
                              account_list_id=(text(r, "SalesOrPurchase/AccountRef/ListID")
                                               or text(r, "SalesAndPurchase/IncomeAccountRef/ListID")))
