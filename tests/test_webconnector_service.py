@@ -34,7 +34,7 @@ from booksync.services.connector_state import ConnectorState
 from booksync.webconnector.company import CompanyInfo, CompanyRefused, check_company, negotiate_version
 from booksync.webconnector.service import ERROR_QUICKBOOKS, UNKNOWN_TICKET, WebConnectorService
 
-from conftest import CompanyDB, demo_csv
+from conftest import POSTGRES, CompanyDB, _clone_postgres_home, demo_csv
 
 USER, PASSWORD = "office", "correct horse battery"
 
@@ -115,6 +115,8 @@ def small_template(tmp_path_factory: pytest.TempPathFactory) -> Small:
 def small(small_template: Small, tmp_path: Path) -> Small:
     target = tmp_path / "home"
     shutil.copytree(small_template.path, target, ignore=shutil.ignore_patterns("*.lock"))
+    if POSTGRES:  # a billing store of its own, as on SQLite: tests sharing one would see each other's runs and sessions
+        _clone_postgres_home(small_template.path, target)
     return Small(target, target / small_template.company.name)
 
 

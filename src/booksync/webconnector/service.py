@@ -24,7 +24,9 @@ How booksync answers:
 
 Tickets are random (``secrets``), stored only as SHA-256 digests, bound to one session, and expire
 after ``webconnector.idle_timeout_seconds`` without a callback or ``max_session_seconds`` in all.
-Every wait on the engine is bounded by ``webconnector.wait_seconds``.
+Every wait on the engine is bounded by ``webconnector.wait_seconds``. Sessions are kept in the billing
+store as well (:mod:`booksync.webconnector.shared`), so every ``booksync serve`` sharing it knows them,
+and at most one is active per billing store.
 """
 from __future__ import annotations
 
@@ -35,14 +37,18 @@ import re
 import secrets
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from booksync import __version__
 from booksync.attempts import AttemptThrottle, ChecksBusy, clip
 from booksync.books.desktop.adapter import DesktopBooks
 from booksync.books.desktop.rp2 import explain_hresult, parse_hresult
 from booksync.config import Home
+from booksync.store.connector_sessions import Limits
 from booksync.store.db import open_store
 from booksync.services.connector_auth import check_credentials
 from booksync.services.confirmation import (AWAITING, CONFIRMED, billing_state, pending_run, record_staged,
@@ -50,8 +56,9 @@ from booksync.services.confirmation import (AWAITING, CONFIRMED, billing_state, 
 from booksync.services.connector_state import ConnectorState
 from booksync.services.syncing import SyncBusy, nothing_to_sync, run_sync, sync_lock, sync_options
 from booksync.webconnector.company import CompanyRefused, check_company, negotiate_version, read_hcp
-from booksync.webconnector.session import (FAILED, FINISHED, NEW, NO_WORK, RUNNING, WCSession, WebConnectorInteraction, is_query_only,
-                      request_text, staged_message)
+from booksync.webconnector.session import (FAILED, FINISHED, NEW, NO_WORK, RUNNING, WCSession, WebConnectorInteraction,
+                                           is_query_only, request_text, staged_message)
+from booksync.webconnector.shared import OWNER_SILENT_SECONDS, SessionRegistry
 
 log = logging.getLogger("booksync.webconnector")
 
@@ -61,8 +68,8 @@ ERROR_SERVICE = -1
 """receiveResponseXML's answer for every other error; getLastError says what happened."""
 MIN_QBWC_VERSION = (2, 0)
 """getLastError's "NoOp" (used while the engine thinks) needs QBWC 2.0 (guide p.8)."""
-UNKNOWN_TICKET = ("booksync does not know this Web Connector session: it ended, expired, or booksync was restarted. "
-                  "Nothing more was sent. Update again.")
+UNKNOWN_TICKET = ("booksync does not know this Web Connector session: it ended or expired. Nothing more was sent. "
+                  "Update again.")
 ENDED = "booksync: this session has already ended."
 CALLER_TEXT_CHARS = 1000
 """Longest HRESULT message from the Web Connector that booksync logs and shows (QuickBooks' own are a sentence)."""
@@ -76,19 +83,19 @@ def ticket_key(ticket: str) -> str:
 class WebConnectorService:
     """The eight callbacks of QBWebConnectorSvc.wsdl over one booksync home (see module docstring).
 
-    ``engine`` stands in for the run in tests (:func:`booksync.services.syncing.run_sync`'s); ``clock`` a
-    monotonic clock in seconds.
+    ``engine`` stands in for the run in tests (:func:`booksync.services.syncing.run_sync`'s); ``clock`` the
+    time in seconds since the epoch (sessions are shared through the billing store with other processes, whose
+    clocks are compared with it: :mod:`booksync.webconnector.shared`).
     """
 
     def __init__(self, home_path: Path | str, engine: Callable[..., Any] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.time) -> None:
         home = Home.load(home_path)
         self.home_path = home.path
         self.db = open_store(home.database_url)
         self._engine = engine
         self._clock = clock
-        self._sessions: dict[str, WCSession] = {}
-        self._lock = threading.Lock()
+        self._registry = SessionRegistry(self.db, clock)
         self._state_lock = threading.Lock()
         self._throttle = AttemptThrottle.from_settings(home.settings.get("web", {}), clock)
 
@@ -102,24 +109,37 @@ class WebConnectorService:
     def _setting(home: Home, key: str) -> Any:
         return home.settings["webconnector"][key]
 
+    def _limits(self, home: Home) -> Limits:
+        idle = float(self._setting(home, "idle_timeout_seconds"))
+        return Limits(idle=idle, longest=float(self._setting(home, "max_session_seconds")),
+                      owner_silent=min(idle, OWNER_SILENT_SECONDS))
+
     def _find(self, ticket: str | None, home: Home) -> WCSession | None:
-        self._sweep(home)
-        with self._lock:
-            return self._sessions.get(ticket_key(ticket or ""))
+        """The ticket's session, wherever it was begun (expired ones are removed first), or None."""
+        return self._registry.find(ticket_key(ticket or ""), self._limits(home),
+                                   float(self._setting(home, "idle_timeout_seconds")))
+
+    @contextmanager
+    def _acting(self, ticket: str | None, home: Home) -> Iterator[WCSession | None]:
+        """A callback's hold on its session: the session's lock, the Web Connector seen now, and what the
+        callback changed written to the billing store afterwards, for the other processes."""
+        session = self._find(ticket, home)
+        if session is None:
+            yield None
+            return
+        with session.lock:
+            session.last_seen = self._clock()
+            try:
+                yield session
+            finally:
+                try:
+                    self._registry.save(session)
+                except SQLAlchemyError:  # the answer still goes out; the others see the session as it was
+                    log.exception("could not record the Web Connector session in the billing store")
 
     def _sweep(self, home: Home) -> None:
         """End the sessions that expired (no callback for idle_timeout_seconds, or older than max_session_seconds)."""
-        idle = float(self._setting(home, "idle_timeout_seconds"))
-        longest = float(self._setting(home, "max_session_seconds"))
-        now = self._clock()
-        with self._lock:
-            expired = [s for s in self._sessions.values() if now - s.last_seen > idle or now - s.created > longest]
-            for s in expired:
-                del self._sessions[s.ticket_key]
-        for s in expired:
-            log.warning("session for %r expired; its sync was stopped", s.user)
-            with s.lock:
-                s.end("The Web Connector session expired.")
+        self._registry.sweep(self._limits(home))
 
     def _wait(self, session: WCSession, home: Home) -> None:
         session.take_event(float(self._setting(home, "wait_seconds")), self._clock)
@@ -174,35 +194,25 @@ class WebConnectorService:
             return [ticket, "nvu"]
         self._throttle.succeeded(attempt)
         self._sweep(home)
-        if not self._drop_previous(user):
-            log.warning("authenticate: the previous session's sync does not stop; answering busy")
+        # One active session per billing store, across every process sharing it: the same Web Connector
+        # (user and address) authenticating again drops its lost session (guide p.42); another is busy.
+        refused = self._registry.drop_previous(user, client, self._limits(home))
+        if refused is not None:
+            log.warning("authenticate: %s; answering busy", refused)
             return [ticket, "busy"]
         work, message = self._pending_work(home)
-        now = self._clock()
-        session = WCSession(ticket_key(ticket), user, now, float(self._setting(home, "idle_timeout_seconds")))
-        with self._lock:
-            self._sessions[session.ticket_key] = session
+        session = WCSession(ticket_key(ticket), user, self._clock(), float(self._setting(home, "idle_timeout_seconds")),
+                            client=client)
         if not work:
             session.state, session.message = NO_WORK, message
+        if not self._registry.add(session, active=work):
+            log.warning("authenticate: another Web Connector's session began at the same moment; answering busy")
+            return [ticket, "busy"]
+        if not work:
             log.info("authenticate: %r from %s: nothing to do (%s)", user, client or "?", message)
             return [ticket, "none"]
         log.info("authenticate: %r from %s: session started", user, client or "?")
         return [ticket, str(self._setting(home, "company_file") or "")]
-
-    def _drop_previous(self, user: str) -> bool:
-        """A new authenticate means the user's previous session was lost: drop it (guide p.42, item 4).
-        Returns False when its sync thread does not stop within 10 seconds."""
-        with self._lock:
-            old = [s for s in self._sessions.values() if s.user == user]
-            for s in old:
-                del self._sessions[s.ticket_key]
-        for s in old:
-            with s.lock:
-                s.end("A new Web Connector session started; this one was dropped.")
-        for s in old:
-            if s.thread is not None:
-                s.thread.join(10)  # a cancelled engine stops at its next step (Bridge.POLL_SECONDS)
-        return not any(s.thread is not None and s.thread.is_alive() for s in old)
 
     def _pending_work(self, home: Home) -> tuple[bool, str]:
         """Whether a session has something to do, and when not, why (for closeConnection)."""
@@ -229,12 +239,10 @@ class WebConnectorService:
                        qbXMLCountry: str | None, qbXMLMajorVers: int, qbXMLMinorVers: int) -> str:
         """The next qbXML request, or "" (see module docstring; guide p.80)."""
         home = self._home()
-        session = self._find(ticket, home)
-        if session is None:
-            log.warning("sendRequestXML: unknown or ended ticket")
-            return ""
-        with session.lock:
-            session.last_seen = self._clock()
+        with self._acting(ticket, home) as session:
+            if session is None:
+                log.warning("sendRequestXML: unknown or ended ticket")
+                return ""
             if session.state == NEW:
                 try:
                     self._begin(session, home, strHCPResponse or "", strCompanyFileName or "", qbXMLCountry or "",
@@ -272,6 +280,11 @@ class WebConnectorService:
                      state.company_file_id, company_file or "the open company file")
         with self.db() as db_session:
             billing = billing_state(db_session)
+        if not self._registry.claim(session):  # another process took the session over and started its sync
+            session.local = False
+            raise CompanyRefused("booksync: this update's sync was started by another booksync server sharing the "
+                                 "billing store, and this call reached a different one; nothing was sent from here. "
+                                 "Update again; behind a load balancer, send each Web Connector to one server.")
         log.info("session for %r: QuickBooks %s, company \"%s\", qbXML %s", session.user, info.product, info.name,
                  version)
         session.start(lambda: self._run(session, home, billing))
@@ -325,12 +338,10 @@ class WebConnectorService:
                            message: str | None) -> int:
         """Percent done (0–100), or negative on error (guide p.77)."""
         home = self._home()
-        session = self._find(ticket, home)
-        if session is None:
-            log.warning("receiveResponseXML: unknown or ended ticket")
-            return ERROR_SERVICE
-        with session.lock:
-            session.last_seen = self._clock()
+        with self._acting(ticket, home) as session:
+            if session is None:
+                log.warning("receiveResponseXML: unknown or ended ticket")
+                return ERROR_SERVICE
             if session.state not in (NEW, RUNNING):
                 return 100 if session.succeeded else ERROR_SERVICE
             if session.outstanding is None:
@@ -362,12 +373,10 @@ class WebConnectorService:
     def getLastError(self, ticket: str | None) -> str:
         """The message to show, or "NoOp" while the engine is still working (guide p.72–73)."""
         home = self._home()
-        session = self._find(ticket, home)
-        if session is None:
-            return UNKNOWN_TICKET
-        with session.lock:
-            now = self._clock()
-            session.last_seen = now
+        with self._acting(ticket, home) as session:
+            if session is None:
+                return UNKNOWN_TICKET
+            now = session.last_seen
             if session.state == RUNNING:
                 limit = float(self._setting(home, "idle_timeout_seconds"))
                 if session.pending is None and now - session.last_engine_event > limit:
@@ -384,22 +393,20 @@ class WebConnectorService:
 
         The ticket is checked first: without a session of its own, nothing the caller sent is logged or kept.
         The HRESULT and message are cut (:data:`CALLER_TEXT_CHARS`) before they are logged or kept."""
-        session = self._find(ticket, self._home())
-        if session is None:
-            log.warning("connectionError with an unknown or ended ticket; ignored")
-            return "done"
-        hresult, message = clip(hresult, 40), clip(message, CALLER_TEXT_CHARS)
-        failure = explain_hresult(parse_hresult(hresult), message)
-        log.warning("connectionError: the Web Connector could not open QuickBooks: %s %s", hresult, message)
-        with session.lock:
+        with self._acting(ticket, self._home()) as session:
+            if session is None:
+                log.warning("connectionError with an unknown or ended ticket; ignored")
+                return "done"
+            hresult, message = clip(hresult, 40), clip(message, CALLER_TEXT_CHARS)
+            failure = explain_hresult(parse_hresult(hresult), message)
+            log.warning("connectionError: the Web Connector could not open QuickBooks: %s %s", hresult, message)
             session.fail(f"The Web Connector could not open QuickBooks: {failure.message} {failure.advice}")
         return "done"
 
     def closeConnection(self, ticket: str | None) -> str:
         """The session's outcome, shown by QBWC; the ticket is invalid afterwards (guide p.68)."""
         self._sweep(self._home())
-        with self._lock:
-            session = self._sessions.pop(ticket_key(ticket or ""), None)
+        session = self._registry.close(ticket_key(ticket or ""), self._limits(self._home()))
         if session is None:
             return ENDED
         with session.lock:
@@ -414,12 +421,9 @@ class WebConnectorService:
         return text
 
     def shutdown(self) -> None:
-        """Stop every running sync (server shutdown)."""
-        with self._lock:
-            sessions, self._sessions = list(self._sessions.values()), {}
-        for s in sessions:
-            with s.lock:
-                s.end("booksync's Web Connector service stopped.")
+        """Stop every running sync (server shutdown); other processes sharing the billing store tell the Web
+        Connector why."""
+        self._registry.shutdown()
 
 
 __all__ = ["WebConnectorService", "ERROR_QUICKBOOKS", "ERROR_SERVICE", "UNKNOWN_TICKET", "ENDED"]

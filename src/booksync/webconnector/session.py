@@ -67,9 +67,14 @@ def failure_text(exc: BaseException) -> str:
 class WCSession:
     """The state behind one ticket (see module docstring). Callbacks hold :attr:`lock` while they act."""
 
-    def __init__(self, ticket_key: str, user: str, now: float, answer_timeout: float) -> None:
+    def __init__(self, ticket_key: str, user: str, now: float, answer_timeout: float, client: str = "") -> None:
         self.ticket_key = ticket_key
         self.user = user
+        self.client = client
+        """The Web Connector's address: with the user, what tells the same Web Connector from another."""
+        self.local = True
+        """True when this process runs (or will run) the session's sync; False for a session another process
+        owns, seen through the billing store (:mod:`booksync.webconnector.shared`)."""
         self.created = now
         self.last_seen = now
         self.last_engine_event = now
@@ -110,7 +115,7 @@ class WCSession:
         self.thread = threading.Thread(target=work, name=f"booksync-wc-{self.ticket_key[:8]}", daemon=True)
         self.thread.start()
 
-    def take_event(self, timeout: float, now: Callable[[], float] = time.monotonic) -> None:
+    def take_event(self, timeout: float, now: Callable[[], float] = time.time) -> None:
         """Wait up to ``timeout`` seconds for the engine's next event and record it."""
         event = self.bridge.next_event(timeout)
         if event is None:
