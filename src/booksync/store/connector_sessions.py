@@ -1,6 +1,6 @@
 """The Web Connector's sessions in the billing store's database, shared by every process that uses it.
 
-One row per ticket (table ``webconnector_sessions``, migration 0007), so that any ``booksync serve`` sharing
+One row per ticket (table ``webconnector_sessions``, migration 0008), so that any ``booksync serve`` sharing
 the database (two processes behind a load balancer, or one restarted between two callbacks) knows a ticket
 another issued, and so that at most one session per billing store (one company) is active at a time:
 ``active`` is 1 while a session may run a sync and NULL once it ended, under a unique constraint (NULLs are

@@ -4,14 +4,14 @@ A ticket issued by one ``booksync serve`` is known to every other sharing the da
 session per billing store is active (``active`` 1, unique; NULL once ended). See
 ``booksync/store/connector_sessions.py``.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
