@@ -70,7 +70,9 @@ def test_a_new_member_in_a_deleted_members_row_gets_its_own_customer(demo_copy, 
     # The plan said what it found, and what to do.
     out = " ".join(result.output.split())
     assert "no longer in the billing store" in out and "member 1002" in out and "invoice INV10132" in out
-    assert "booksync members delete 1002" in out
+    assert f"booksync members delete --home {home} 1002" in out  # pasteable (cli/common.copyable)
+    assert f"booksync invoices void --home {home} INV10132 (or " in out
+    assert f"booksync invoices delete --home {home} INV10132)" in out
 
     quiet = cli("sync", "--yes", "--home", home)
     assert quiet.code == 0 and not quiet.writes and "member 1002" in quiet.output, str(quiet)
@@ -78,7 +80,7 @@ def test_a_new_member_in_a_deleted_members_row_gets_its_own_customer(demo_copy, 
     rec = cli("reconcile", "--home", home)
     text = " ".join(rec.stdout.split())
     assert rec.code == 7 and "member 1002" in text and "invoice INV10132" in text, str(rec)
-    assert "booksync members delete 1002" in text and "gone from the billing store" in text
+    assert f"booksync members delete --home {home} 1002" in text and "gone from the billing store" in text
 
     # The web's dashboard warns the same way.
     from starlette.testclient import TestClient
@@ -164,3 +166,4 @@ def test_an_old_home_keeps_working_after_the_migration(demo_copy, cli):
     db.close()
     assert wrong == (0,) and keys and all(k == n for k, n in keys)
     assert cli("reconcile", "--home", str(demo_copy.path)).code == 0
+

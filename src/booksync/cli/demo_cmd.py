@@ -56,7 +56,7 @@ def demo(home_dir: Path | None, no_sync: bool, reset_database: bool, as_json: bo
         out.print(escape(copyable("\nNext: booksync sync   (it will ask before creating customers and before "
                                   "updating QuickBooks)", home)))
         return
-    ui = CliInteraction(assume_yes=True, create_customers=True, quiet=as_json)
+    ui = CliInteraction(assume_yes=True, create_customers=True, quiet=as_json, home=home)
     with sync_lock(home, as_json), books(home, as_json) as port:
         try:
             result = run_sync(sessions, port, home, ui, sync_options(home.settings), as_json)

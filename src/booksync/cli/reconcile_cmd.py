@@ -49,7 +49,8 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
                 for col in ("", "Billing", "QuickBooks", "Difference"):
                     table.add_column(col, justify="right" if col else "left")
                 for d in diffs:
-                    table.add_row(escape(d.what), str(d.billing), str(d.quickbooks), str(d.difference))
+                    table.add_row(escape(copyable(d.what, home)), str(d.billing), str(d.quickbooks),
+                                  str(d.difference))
                 console.print(table)
         if result.gone:
             console.print(f"[bold red]{len(result.gone)} record(s) in QuickBooks were written by booksync for billing "
@@ -57,7 +58,7 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
             for g in result.gone:
                 message, fix = g.advice()
                 console.print(f"  - {escape(g.label)}: {escape(message)}")
-                console.print(f"      to fix: {escape(fix)}")
+                console.print(f"      to fix: {escape(copyable(fix, home))}")
         if result.not_synchronized:
             console.print(escape(copyable(f"{result.not_synchronized} billing record(s) are not synchronized yet "
                                           "(to synchronize them: booksync sync).", home)))

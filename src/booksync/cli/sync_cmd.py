@@ -22,7 +22,9 @@ class CliInteraction:
     """Answers the sync's questions at the terminal, or from the unattended flags."""
 
     def __init__(self, assume_yes: bool, create_customers: bool | None, quiet: bool,
-                 corrections_log: Path | None = None) -> None:
+                 corrections_log: Path | None = None, home: Any = None) -> None:
+        self.home = home
+        """The home the run is for: the commands the plan shows name it (:func:`copyable`)."""
         self.assume_yes = assume_yes
         self.create_customers = create_customers
         self.quiet = quiet
@@ -76,7 +78,7 @@ class CliInteraction:
     def confirm_update(self, plan: Plan, folder: Path) -> bool:
         self._progress.close()
         out = err if self.quiet else console
-        show_plan(out, plan, folder)
+        show_plan(out, plan, folder, self.home)
         if self.assume_yes:
             return True
         return self._ask(click.confirm, "Do you want to update QuickBooks with the synchronization changes now?",
@@ -155,7 +157,7 @@ def sync(home_dir: Path | None, yes: bool, create_customers: bool | None, dry_ru
         if as_json:
             fail_json("usage", EXIT_USAGE, message, "BOOKSYNC_TODAY takes a date as YYYY-MM-DD")
         raise click.ClickException(message) from None
-    ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log)
+    ui = CliInteraction(yes, create_customers, quiet=as_json, corrections_log=corrections_log, home=home)
     with sync_lock(home, as_json), books(home, as_json) as port:
         try:
             result = run_sync(sessions, port, home, ui, options, as_json)

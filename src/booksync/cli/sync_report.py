@@ -76,7 +76,7 @@ def print_pdf(pdf: Path, out: Console) -> bool:
     return False
 
 
-def show_plan(out: Console, plan: Plan, folder: Path) -> None:
+def show_plan(out: Console, plan: Plan, folder: Path, home: Any = None) -> None:
     table = Table(title="Synchronization plan", show_edge=False)
     table.add_column("Change")
     table.add_column("Count", justify="right")
@@ -90,12 +90,13 @@ def show_plan(out: Console, plan: Plan, folder: Path) -> None:
                       f"({escape(a.reason)})")
         if len(plan.adjustments) > 12:
             out.print(f"  ... the rest are in {folder / 'plan.txt'}")
-    show_notices(out, plan.notices)
+    show_notices(out, plan.notices, home)
     out.print(f"\nWorking files (the plan and every request message): {folder}")
 
 
-def show_notices(out: Console, notices: list[Any]) -> None:
-    """Records linked to QuickBooks that are gone from the billing store: what booksync does, what to do."""
+def show_notices(out: Console, notices: list[Any], home: Any = None) -> None:
+    """Records linked to QuickBooks that are gone from the billing store: what booksync does, what to do (commands
+    pasteable for ``home``: :func:`copyable`)."""
     if not notices:
         return
     out.print(f"\n[yellow]{len(notices)} record(s) linked to QuickBooks are no longer in the billing store[/] "
@@ -103,7 +104,7 @@ def show_notices(out: Console, notices: list[Any]) -> None:
     for n in notices:
         out.print(f"  - {escape(n.record)}: {escape(n.message)}")
         if n.fix:
-            out.print(f"      to fix: {escape(n.fix)}")
+            out.print(f"      to fix: {escape(copyable(n.fix, home))}")
 
 
 def print_result(result: Any, as_json: bool, home: Any = None) -> None:
@@ -141,7 +142,7 @@ def print_result(result: Any, as_json: bool, home: Any = None) -> None:
             "To map one: booksync accounts xref --set NUMBER=\"QuickBooks account\"\n"
             "Or accept the suggestions: booksync accounts xref --apply-suggestions", home)))
     if result.notices and result.status != "completed":
-        show_notices(console, result.notices)
+        show_notices(console, result.notices, home)
     if result.applied:
         table = Table(title="Applied", show_edge=False)
         table.add_column("Change")

@@ -70,10 +70,11 @@ class GoneRecord:
             return ("is no longer in the billing store (booksync had already "
                     f"{'voided' if self.state == 'void' else 'deleted'} it in QuickBooks)", "nothing to do")
         command = {"invoice": "invoices", "credit_memo": "credit-memos", "payment": "payments"}[self.kind]
-        verb = "delete" if self.kind == "payment" else "void|delete"
+        # One whole command per choice, so that each can be pasted (cli/common.copyable adds --home).
+        take_out = (f"booksync {command} delete {self.number}" if self.kind == "payment" else
+                    f"booksync {command} void {self.number} (or booksync {command} delete {self.number})")
         return ("is no longer in the billing store; booksync leaves it in QuickBooks as it was written",
-                f"import it again with the same number, then booksync {command} {verb} {self.number} "
-                "to take it out of QuickBooks too")
+                f"import it again with the same number, then {take_out} to take it out of QuickBooks too")
 
 
 def _mismatched(session: Session, key: str, kind: str) -> list[Link]:
