@@ -167,3 +167,41 @@ def test_an_old_home_keeps_working_after_the_migration(demo_copy, cli):
     assert wrong == (0,) and keys and all(k == n for k, n in keys)
     assert cli("reconcile", "--home", str(demo_copy.path)).code == 0
 
+
+def test_members_delete_makes_a_customer_inactive_only_at_a_zero_balance(demo_copy, cli, company_db, tmp_path):
+    """Issue 17 item 11: `--make-inactive-in-quickbooks` only when the customer's balance is zero. Here an invoice
+    entered directly in QuickBooks keeps a balance: refused (exit 3), the member kept, the customer left active;
+    without the flag the member is deleted and the customer stays as it is."""
+    from booksync.qbxml import build
+
+    home = str(demo_copy.path)
+    db = company_db(demo_copy.company)
+    (tmp_path / "m.csv").write_text(member_row("9004", "Quarry Road Florist"))
+    (tmp_path / "i.csv").write_text("number,member,date,due_date,memo,gl_account,description,quantity,rate,amount\n"
+                                    "INV99004,9004,2025-06-03,,,4020,Dues,1,80.00,80.00\n")
+    assert cli("import", "members", str(tmp_path / "m.csv"), "--home", home).code == 0
+    assert cli("import", "invoices", str(tmp_path / "i.csv"), "--home", home).code == 0
+    assert cli("sync", "--yes", "--home", home).code == 0
+    (customer,) = db.rows("SELECT * FROM lists WHERE kind='Customer' AND name='Quarry Road Florist'")
+    (item,) = db.rows("SELECT name FROM lists WHERE kind='ItemService' AND name LIKE '4100 %'")
+    (tmp_path / "q.xml").write_bytes(build.message([build.request("InvoiceAdd", {
+        "CustomerRef": {"ListID": customer["list_id"]}, "RefNumber": "Q1",
+        "InvoiceLineAdd": [{"ItemRef": {"FullName": item["name"]}, "Amount": "50.00"}]}, 1)]))
+    entered = cli("simulator", "request", str(tmp_path / "q.xml"), "--home", home)
+    assert entered.code == 0 and 'statusCode="0"' in entered.stdout, str(entered)
+    assert cli("invoices", "delete", "INV99004", "--home", home).code == 0
+    assert cli("sync", "--yes", "--corrections-log", str(tmp_path / "log.csv"), "--home", home).code == 0
+
+    before = db.fingerprint()
+    refused = cli("members", "delete", "9004", "--make-inactive-in-quickbooks", "--home", home)
+    assert refused.code == 3, str(refused)
+    assert ('QuickBooks customer "Quarry Road Florist" has a balance of 50.00; a customer is made inactive only at '
+            'zero') in " ".join(refused.stderr.split()) and "Nothing was changed." in refused.stderr
+    assert db.fingerprint() == before
+    billing = sqlite3.connect(demo_copy.billing)
+    assert billing.execute("SELECT COUNT(*) FROM members WHERE number='9004'").fetchone() == (1,)
+    billing.close()
+
+    kept = cli("members", "delete", "9004", "--home", home)
+    assert kept.code == 0 and 'QuickBooks customer "Quarry Road Florist" stays in QuickBooks as it is' in kept.stdout
+    assert db.rows("SELECT is_active FROM lists WHERE list_id=?", customer["list_id"])[0]["is_active"] == 1
