@@ -68,7 +68,7 @@ def test_a_member_whose_customer_was_merged_away_is_held_back_with_advice(demo_c
     assert result.code == 0, result.stdout
     assert result.writes == ["CustomerModRq"]
     assert "QuickBooks was updated: 1 operation(s) applied. 1 member(s) were held back because their QuickBooks " \
-           "customer is gone; see below." in result.stdout
+           "customer is gone; they are listed with what to do." in result.stdout
     assert "member 1002 Keystone Animal Hospital: its QuickBooks customer" in result.stdout
     assert ("its QuickBooks customer \"Keystone Animal Hospital\" (ListID " + gone["list_id"] + ") was deleted or "
             "merged into another customer in QuickBooks") in result.stdout

@@ -98,8 +98,9 @@ class Run:
         """The run's result (the report step): members held back are said whatever else happened."""
         if self.held:
             kw["problems"] = list(kw.get("problems") or []) + self.held
+            # The command line lists problems above its last line, the web below its message: no "see below".
             message += (f" {len(self.held)} member(s) were held back because their QuickBooks customer is gone; "
-                        "see below.")
+                        "they are listed with what to do.")
         return SyncResult(self.run_id, status, code, message, folder=str(self.folder) if self.folder.exists() else "",
                           digest=self.digest, settled=self.settled, notices=self.notices,
                           backup_note=self.backup_note, **kw)
