@@ -31,7 +31,7 @@ def test_payments_edit_refuses_an_income_deposit_account_as_the_import_does(nosy
     refused = cli("payments", "edit", "R20005", "--deposit-account", "4100", "--home", home)
     assert refused.code == 3, refused
     reason = ("G/L account 4100 Event Registrations is of type Income; a payment is deposited to a Bank or "
-              "OtherCurrentAsset account (normally Undeposited Funds)")
+              "Other Current Asset account (normally Undeposited Funds)")
     assert f"Not changed: --deposit-account: {reason} (value '4100')." in refused.stderr
     assert billing.fingerprint() == before
     r = payment_row("R20005")

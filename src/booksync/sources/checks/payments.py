@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, selectinload
 
-from booksync.account_rules import DEPOSIT_GL_TYPES
+from booksync.account_rules import DEPOSIT_GL_TYPES, type_words
 from booksync.fields import payment_total_problem
 from booksync.sources.checks.common import Records, applied_in_store, by_number, count, present, receipts
 from booksync.sources.layouts import Row, Table
@@ -114,8 +114,8 @@ def _payment(reader: Reader, number: str, rows: list[Row], members: dict[str, An
         reader.problem(first, "deposit_account", first.get("deposit_account"), "no G/L account has this number")
     elif account.type not in DEPOSIT_TYPES:
         reader.problem(first, "deposit_account", first.get("deposit_account"),
-                       f"G/L account {account.number} {account.name} is of type {account.type}; a payment is "
-                       "deposited to a Bank or OtherCurrentAsset account (normally Undeposited Funds)")
+                       f"G/L account {account.number} {account.name} is of type {type_words(account.type)}; a "
+                       "payment is deposited to a Bank or Other Current Asset account (normally Undeposited Funds)")
     date = reader.date(first, "date")
     amount = reader.money(first, "amount")
     apps = [app for seq, row in enumerate(rows, 1)
