@@ -271,3 +271,26 @@ def test_the_same_web_connector_logging_in_again_drops_its_session_on_the_other_
     finally:
         first.shutdown()
         second.shutdown()
+
+
+def test_a_server_stopped_in_a_session_ends_it_for_the_others(two_servers):
+    """A server stopped (SIGTERM) while its session's sync runs: the other server tells the Web Connector so at
+    its next call, and the session no longer holds the active place (another Web Connector begins at once)."""
+    home, first, second = two_servers
+    wc = client(first.url)
+    ticket = strings(wc.authenticate(USER, PASSWORD))[0]
+    with open_company(home.company_path, app_name="booksync") as qb:
+        hcp = qb.process(HCP).decode("utf-8")
+        request = ""
+        for n in range(200):
+            request = wc.sendRequestXML(ticket, hcp if n == 0 else "", str(home.company_path), "US", 13, 0)
+            if request:
+                break
+        assert request
+        stop_server(first)
+        survivor = client(second.url)
+        assert survivor.receiveResponseXML(ticket, qb.process(request).decode("utf-8"), "", "") < 0
+    assert survivor.getLastError(ticket) == ("booksync: the server running this update stopped; nothing more was "
+                                             "sent. Update again.")
+    later = update(client(second.url, OTHER_PC), client(second.url, OTHER_PC), home.company_path)
+    assert later.percents and later.percents[-1] == 100 and "QuickBooks was updated" in later.closed, later

@@ -47,6 +47,10 @@ OWNER_SILENT_SECONDS = 30.0
 holds the active place."""
 DROP_WAIT_SECONDS = 12.0
 """How long a new session waits for another process to stop the sync of the session it drops."""
+SWEEP_SECONDS = 1.0
+"""Expired sessions are looked for at most this often per process (the limits are minutes)."""
+SEEN_SECONDS = 1.0
+"""A callback that changes nothing else records the Web Connector's visit at most this often (a write each)."""
 DROPPED = "A new Web Connector session started; this one was dropped."
 NOT_STOPPING = "the previous session's sync does not stop"
 """Why a new session is refused ("busy") when the session it drops keeps running (the words the log used)."""
@@ -97,6 +101,9 @@ class SessionRegistry:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._keeper: threading.Thread | None = None
+        self._swept = float("-inf")
+        self._saved: dict[str, tuple[tuple[tuple[str, object], ...], float]] = {}
+        """What was last written of each session this process saved (its values, then last_seen)."""
 
     # ------------------------------------------------------------------ finding a session
 
@@ -158,17 +165,24 @@ class SessionRegistry:
         return True
 
     def save(self, session: WCSession) -> None:
-        """Write what the callbacks changed (a view records only that the Web Connector was seen)."""
-        if not session.local:
-            self.table.save(session.ticket_key, last_seen=session.last_seen)
+        """Write what the callbacks changed (a view records only that the Web Connector was seen). Nothing is
+        written when only ``last_seen`` moved, by less than :data:`SEEN_SECONDS`."""
+        values: dict[str, object] = {}
+        if session.local:
+            outstanding = "" if session.outstanding is None else (
+                "read" if is_query_only(session.outstanding) else "write")
+            result = session.result
+            values = dict(phase=session.state, message=session.message, requests=session.requests,
+                          percent=session.percent, outstanding=outstanding,
+                          run_id=str(getattr(result, "run_id", "") or ""),
+                          result_status=str(getattr(result, "status", "") or "") if session.state == FINISHED else "")
+        snapshot = tuple(values.items())
+        last = self._saved.get(session.ticket_key)
+        if last is not None and last[0] == snapshot and session.last_seen - last[1] < SEEN_SECONDS:
             return
-        outstanding = "" if session.outstanding is None else (
-            "read" if is_query_only(session.outstanding) else "write")
-        result = session.result
-        self.table.save(session.ticket_key, unless_stopped=True, phase=session.state, message=session.message,
-                        requests=session.requests, percent=session.percent, last_seen=session.last_seen,
-                        outstanding=outstanding, run_id=str(getattr(result, "run_id", "") or ""),
-                        result_status=str(getattr(result, "status", "") or "") if session.state == FINISHED else "")
+        self.table.save(session.ticket_key, unless_stopped=session.local, last_seen=session.last_seen, **values)
+        with self._lock:
+            self._saved[session.ticket_key] = (snapshot, session.last_seen)
 
     def close(self, key: str, limits: Limits) -> WCSession | None:
         """closeConnection: the session (this process's or a view), forgotten everywhere. The sync of a session
@@ -176,6 +190,7 @@ class SessionRegistry:
         next update does not find it still holding the sync lock."""
         with self._lock:
             session = self._memory.pop(key, None)
+            self._saved.pop(key, None)
         if session is None:
             row = self.table.get(key)
             session = view(row) if row is not None else None
@@ -235,6 +250,7 @@ class SessionRegistry:
         """Stop a session of this process; True when its sync stopped within 10 seconds."""
         with self._lock:
             self._memory.pop(session.ticket_key, None)
+            self._saved.pop(session.ticket_key, None)
         with session.lock:
             if session.state in (NEW, RUNNING):
                 session.fail(reason)
@@ -245,8 +261,13 @@ class SessionRegistry:
     # ------------------------------------------------------------------ expiry, the keeper, shutdown
 
     def sweep(self, limits: Limits) -> None:
-        """Remove the sessions that are over (:meth:`SharedSessions.expired`) and stop their syncs here."""
-        for row in self.table.expired(limits, self._clock()):
+        """Remove the sessions that are over (:meth:`SharedSessions.expired`) and stop their syncs here
+        (at most every :data:`SWEEP_SECONDS`)."""
+        now = self._clock()
+        if 0 <= now - self._swept < SWEEP_SECONDS:
+            return
+        self._swept = now
+        for row in self.table.expired(limits, now):
             with self._lock:
                 session = self._memory.pop(row.ticket_hash, None)
             if session is not None:
