@@ -165,6 +165,8 @@ def test_a_run_killed_between_take_out_and_put_back_is_finished_by_the_next(poin
     placeholder, funds = report["deposit_differences"]
     assert f"placeholder for payment {a['number']} is still there" in placeholder["what"]
     assert funds["what"].startswith("Undeposited Funds") and funds["difference"] == a["amount"]
+    shown = cli("reconcile", "--home", home)  # for people: what to do, a command to paste, below the table
+    assert shown.code == 7 and f"To put it back: " in shown.stdout and f"booksync sync --home {home}" in shown.stdout
     result, _ = sync(cli, home)
     assert result.code == 0 and "QuickBooks was updated" in result.stdout, str(result)
     assert placeholders(db) == 0 and deposit_total(db, a["number"]) == total

@@ -234,8 +234,10 @@ def test_a_placeholder_left_in_a_deposit_is_a_difference_and_leaves_undeposited_
     assert result.deposits_compared == 1
     assert [(d.what, d.billing, d.quickbooks) for d in result.deposit_differences] == [
         ("deposit of 2025-01-10 to Checking: booksync's placeholder for payment R1 is still there (the payment was "
-         "taken out and not put back: run 'booksync sync')", D("0.00"), D("50.00")),
+         "taken out and not put back)", D("0.00"), D("50.00")),
         ("Undeposited Funds: booksync's payments in no deposit", D("50.00"), D("0.00"))]
+    assert result.deposit_differences[0].as_dict()["fix"] == "to put it back: booksync sync"
+    assert "fix" not in result.deposit_differences[1].as_dict()
 
 
 def test_a_deposited_payment_whose_amount_differs_is_named(store):

@@ -49,9 +49,10 @@ def reconcile(home_dir: Path | None, as_json: bool) -> None:
                 for col in ("", "Billing", "QuickBooks", "Difference"):
                     table.add_column(col, justify="right" if col else "left")
                 for d in diffs:
-                    table.add_row(escape(copyable(d.what, home)), str(d.billing), str(d.quickbooks),
-                                  str(d.difference))
+                    table.add_row(escape(d.what), str(d.billing), str(d.quickbooks), str(d.difference))
                 console.print(table)
+                for fix in dict.fromkeys(d.fix for d in diffs if d.fix):  # below the table: pasteable, unwrapped
+                    console.print(escape(copyable(fix[0].upper() + fix[1:], home)))
         if result.gone:
             console.print(f"[bold red]{len(result.gone)} record(s) in QuickBooks were written by booksync for billing "
                           "records that are no longer in the billing store:[/]")

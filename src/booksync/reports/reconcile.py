@@ -40,14 +40,17 @@ class Difference:
     what: str
     billing: Decimal
     quickbooks: Decimal
+    fix: str = ""
+    """What to do, a command line ("" when the difference is the user's to look into)."""
 
     @property
     def difference(self) -> Decimal:
         return self.billing - self.quickbooks
 
     def as_dict(self) -> dict[str, str]:
-        return {"what": self.what, "billing": str(self.billing), "quickbooks": str(self.quickbooks),
-                "difference": str(self.difference)}
+        out = {"what": self.what, "billing": str(self.billing), "quickbooks": str(self.quickbooks),
+               "difference": str(self.difference)}
+        return {**out, "fix": self.fix} if self.fix else out
 
 
 @dataclass
@@ -148,7 +151,7 @@ def _deposits(session: Session, port: BooksPort, snapshot, links, result: Reconc
                 who = f"payment {payment.number}" if payment is not None else f"payment {held} (QuickBooks)"
                 result.deposit_differences.append(Difference(
                     f"{where}: booksync's placeholder for {who} is still there (the payment was taken out and not "
-                    "put back: run 'booksync sync')", ZERO, line.amount))
+                    "put back)", ZERO, line.amount, fix="to put it back: booksync sync"))
                 placeholders += line.amount
                 continue
             if line.payment_id not in by_remote:
