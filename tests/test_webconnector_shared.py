@@ -22,7 +22,7 @@ from sqlalchemy import select
 from booksync.config import Home
 from booksync.simulator import create_company, open_company
 from booksync.sources.csvfile.importer import import_file
-from booksync.store.connector_sessions import ConnectorSession
+from booksync.store.connector_sessions import ACTIVE, ConnectorSession, SharedSessions
 from booksync.store.db import open_store
 from booksync.webconnector.service import UNKNOWN_TICKET, WebConnectorService, ticket_key
 
@@ -294,3 +294,28 @@ def test_a_server_stopped_in_a_session_ends_it_for_the_others(two_servers):
                                              "sent. Update again.")
     later = update(client(second.url, OTHER_PC), client(second.url, OTHER_PC), home.company_path)
     assert later.percents and later.percents[-1] == 100 and "QuickBooks was updated" in later.closed, later
+
+
+def test_the_database_holds_one_active_session_and_one_claim(tmp_path):
+    """The unique ``active`` place and ``claim`` decide inside the database (SQLite here, PostgreSQL in its pass),
+    whichever process asks: a second active session is refused, an ended one is not counted, a new session's
+    sync is claimed once."""
+    home = Home.load(tmp_path / "home", create=True)
+    sessions = open_store(home.database_url)
+    table = SharedSessions(sessions)
+    try:
+        def row(key: str, active: bool) -> ConnectorSession:
+            return ConnectorSession(ticket_hash=key, user=USER, client="", active=ACTIVE if active else None,
+                                    phase="new", created=1.0, last_seen=1.0, heartbeat=1.0)
+
+        assert table.insert(row("a" * 64, True))
+        assert not table.insert(row("b" * 64, True))
+        assert table.insert(row("c" * 64, False)) and table.insert(row("d" * 64, False))
+        assert table.claim("a" * 64, "one", 2.0) and not table.claim("a" * 64, "two", 2.0)
+        assert table.get("a" * 64).owner == "one"
+        table.ask_to_stop("a" * 64, "stopped", release=True)
+        assert table.get("a" * 64).stop_reason == "stopped" and table.active() is None
+        assert table.insert(row("b" * 64, True))
+        assert not table.claim("c" * 64, "two", 2.0)  # not active: nothing to run
+    finally:
+        sessions.kw["bind"].dispose()

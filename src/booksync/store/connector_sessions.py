@@ -22,6 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
+USER_CHARS, CLIENT_CHARS = 200, 100
+"""The lengths of ``user`` and ``client`` (the Web Connector's address); longer values are cut by the caller."""
+
+
 class SessionBase(DeclarativeBase):
     """Apart from :class:`booksync.store.models.Base`: not billing data (see module docstring)."""
 
@@ -38,8 +42,8 @@ class ConnectorSession(SessionBase):
 
     __tablename__ = "webconnector_sessions"
     ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user: Mapped[str] = mapped_column(String(200), default="")
-    client: Mapped[str] = mapped_column(String(100), default="")
+    user: Mapped[str] = mapped_column(String(USER_CHARS), default="")
+    client: Mapped[str] = mapped_column(String(CLIENT_CHARS), default="")
     active: Mapped[int | None] = mapped_column(Integer, nullable=True, unique=True)
     phase: Mapped[str] = mapped_column(String(20), default="new")
     message: Mapped[str] = mapped_column(Text, default="")
@@ -158,4 +162,4 @@ class SharedSessions:
             return rows
 
 
-__all__ = ["ConnectorSession", "SessionBase", "SharedSessions", "Limits", "ACTIVE", "ENDED_PHASES"]
+__all__ = ["USER_CHARS", "CLIENT_CHARS", "ConnectorSession", "SessionBase", "SharedSessions", "Limits", "ACTIVE", "ENDED_PHASES"]

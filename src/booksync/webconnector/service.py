@@ -48,7 +48,7 @@ from booksync.attempts import AttemptThrottle, ChecksBusy, clip
 from booksync.books.desktop.adapter import DesktopBooks
 from booksync.books.desktop.rp2 import explain_hresult, parse_hresult
 from booksync.config import Home
-from booksync.store.connector_sessions import Limits
+from booksync.store.connector_sessions import CLIENT_CHARS, USER_CHARS, Limits
 from booksync.store.db import open_store
 from booksync.services.connector_auth import check_credentials
 from booksync.services.confirmation import (AWAITING, CONFIRMED, billing_state, pending_run, record_staged,
@@ -194,6 +194,7 @@ class WebConnectorService:
             return [ticket, "nvu"]
         self._throttle.succeeded(attempt)
         self._sweep(home)
+        user, client = user[:USER_CHARS], client[:CLIENT_CHARS]  # the table's columns
         # One active session per billing store, across every process sharing it: the same Web Connector
         # (user and address) authenticating again drops its lost session (guide p.42); another is busy.
         refused = self._registry.drop_previous(user, client, self._limits(home))
