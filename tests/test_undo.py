@@ -345,21 +345,6 @@ def test_undo_of_a_corrected_deposited_payment_is_refused_up_front_naming_the_de
     assert db.fingerprint() == before
 
 
-def test_undo_on_quickbooks_online_is_refused_saying_what_to_do_instead(books: Books, cli):  # noqa: F811
-    books.invoke("invoices", "void", "INV5")
-    result, _ = books.sync(cli)
-    assert result.code == 0, str(result)
-    run = last_run(books.home)
-    undo = cli("runs", "undo", run, "--yes", "--home", str(books.home))
-    said = " ".join(undo.stderr.split())
-    assert undo.code == 3, undo
-    assert ("Undo is available for QuickBooks Desktop through the simulator or the request processor" in said
-            and "not yet for QuickBooks Online" in said and f"'booksync runs undo {run} --dry-run'" in said), said
-    assert "pre-images.jsonl" in said and "Nothing was changed." in said
-    dry = cli("runs", "undo", run, "--dry-run", "--home", str(books.home))  # the plan can still be read
-    assert dry.code == 0 and "invoice INV5: voided by the run" in dry.stdout, dry
-
-
 def test_undo_through_the_web_connector_is_refused_saying_what_to_do_instead(demo_copy, cli):
     import tomllib
 

@@ -11,8 +11,8 @@ from rich.table import Table
 from booksync.domain import ACTION_WORDS, operation_words, record_words
 from booksync.exits import EXIT_CHECKS, EXIT_OK, EXIT_REFUSED
 from booksync.services import runs as run_history
-from booksync.cli.common import (books, console, err, fail_json, home_option, json_option, load_home, sessions_for,
-                     setup_logging, sync_lock)
+from booksync.cli.common import (books, console, err, fail_json, home_option, json_option, load_home,
+                                 sessions_for, setup_logging, sync_lock)
 
 
 @click.group()
@@ -128,18 +128,20 @@ def confirm(run_id: str | None, latest: bool, home_dir: Path | None, as_json: bo
 def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: bool) -> None:
     """Take run RUN_ID's changes back out of QuickBooks.
 
-    Deletes what the run added (payments before the invoices they pay, customers last) and sets what it
-    changed back to what QuickBooks held before (the run's pre-images). A voided transaction cannot be
-    un-voided in QuickBooks, nor a deleted one brought back: they are listed. A record changed in QuickBooks
+    Deletes what the run added (payments before the invoices they pay, customers last; QuickBooks Online
+    cannot delete list entries: customers are made inactive, items and payment methods left active and
+    listed) and sets what it changed back to what QuickBooks held before (the run's pre-images). A voided
+    transaction cannot be un-voided in QuickBooks, nor a deleted one brought back: they are listed. A record changed in QuickBooks
     since the run (or by a later run) is left alone and named. Shows the plan and writes its Corrections Log
     (CSV in the run's folder) first, then asks. The billing store keeps its records: the next sync writes
     them again unless they are corrected first.
 
     Before the first write it backs up like a sync (the company file where booksync can copy it, its database
-    and logs, in the backups folder; 'booksync backups restore' brings them back) and prints where.
+    and logs, in the backups folder; 'booksync backups restore' brings them back) and prints where. On
+    QuickBooks Online, which booksync cannot copy, no backup is taken: the pre-images are the backup.
 
     Exit codes: 0 undone (or --dry-run), 2 --json without --yes, 3 nothing can be undone (or undo is not
-    available for this company: QuickBooks Online, the Web Connector), 4 you declined, 5 QuickBooks refused
+    available for this company: the Web Connector), 4 you declined, 5 QuickBooks refused
     (or will refuse, as the plan foresees) part or all of it (all: nothing was undone, the run keeps its
     status), 6 QuickBooks could not be reached.
     """
@@ -164,9 +166,12 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
         _show_undo(out, plan, log)
         _stop_before_sending(plan, log, port, run_id, yes, dry_run, as_json, out)
         backup = run_history.back_up_before_undo(home, port, sessions, run_id)
-        out.print(f"Backup taken before the undo: {escape(backup[0])}")
-        if backup[1]:
-            out.print(f"The company file is not in it: {escape(backup[1])}")
+        if not backup[0]:  # QuickBooks Online: the pre-images are the backup
+            out.print(escape(backup[1]))
+        else:
+            out.print(f"Backup taken before the undo: {escape(backup[0])}")
+            if backup[1]:
+                out.print(f"The company file is not in it: {escape(backup[1])}")
         done, failed, log = run_history.undo_run(session, port, home, plan)
     _report_undo(run_id, plan, done, failed, log, as_json, backup)
 
@@ -231,6 +236,8 @@ def _show_undo(out: Any, plan: Any, log: Path) -> None:
     counts = plan.counts()
     out.print(f"Undo of run {plan.run_id}: " + (", ".join(f"{n} {k}" for k, n in counts.items()) or "nothing to send")
               + ".")
+    if plan.inactive_note():
+        out.print(escape(plan.inactive_note()))
     if plan.refused:
         out.print(f"{len(plan.refused)} record(s) will be refused by QuickBooks (not sent):")
         for step in plan.refused:

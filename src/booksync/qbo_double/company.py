@@ -27,6 +27,9 @@ reference gives no code or wording, the double's choice is marked "double's word
 * A SalesItemLine's ItemRef names a Service, NonInventory or Inventory item: a Group (bundle) goes on a sale as a
   GroupLine and a Category holds no sales (§3.2, line types) → 6000 (double's wording).
 * Customer ``Balance`` = invoices − credit memos − payments of the customer (open balance).
+* A customer with an open balance cannot be made inactive (``Active: false``, QuickBooks Online's "delete" of a
+  name-list entity): "Delete List Has Balance Error" (ruckus/quickbooks-ruby#390, which shows the message and detail
+  but not the code: **6000** is the double's choice).
 """
 from __future__ import annotations
 
@@ -164,6 +167,13 @@ class Company(EntityRules):
                         f"Deposited Transaction cannot be changed : This transaction is part of deposit "
                         f"{self.deposited[payment['Id']]}. Remove it from the deposit first.")
 
+    def _no_balance(self, customer: dict[str, Any]) -> None:
+        balance = self.balances().get(customer["Id"], Decimal("0.00"))
+        if balance:
+            raise Fault(6000, "Delete List Has Balance Error",
+                        "The entity you are trying to delete has an open balance. : This customer cannot be deleted "
+                        f"because it has a non-zero balance ({balance}).", "Active")
+
     def _name_free(self, entity: str, name: str, own_id: str | None, element: str) -> None:
         lists = PEOPLE if entity in PEOPLE else (entity,)
         key = "DisplayName" if entity in PEOPLE else ("FullyQualifiedName" if entity in ("Item", "Account")
@@ -227,6 +237,8 @@ class Company(EntityRules):
                          ("Id", "SyncToken", "MetaData", "TotalAmt", "Balance", "RemainingCredit", "UnappliedAmt",
                           "FullyQualifiedName", "Classification"))
         merged = self._merge(current, body, writable)
+        if entity == "Customer" and current.get("Active", True) and merged.get("Active") is False:
+            self._no_balance(current)
         obj = handler(merged, current)
         obj["Id"], obj["SyncToken"], obj["MetaData"] = current["Id"], current["SyncToken"], current["MetaData"]
         self._stamp(obj, created=False)

@@ -18,6 +18,7 @@ from booksync.config import Home
 from booksync.services.confirmation import AWAITING, AWAITING_FILE, CONFIRMED_FILE
 from booksync.store.models import JournalEntry, SyncRun
 from booksync.sync.backups import back_up
+from booksync.sync.pre_images import PRE_IMAGES
 from booksync.sync.run import new_run_id
 from booksync.sync.undo import UndoRefused  # noqa: F401 - raised by plan_run_undo, caught by the faces
 from booksync.sync.undo import UndoPlan, UndoStep, apply_undo, plan_undo, write_undo_log
@@ -179,33 +180,28 @@ def kept_folder(home: Home, run: SyncRun) -> str:
 # ---------------------------------------------------------------------- undo
 
 
-def plan_run_undo(session: Session, port: BooksPort, home: Home, run_id: str) -> tuple[UndoPlan, Path]:
+def plan_run_undo(session: Session, port: BooksPort | None, home: Home, run_id: str) -> tuple[UndoPlan, Path]:
     """What undoing run ``run_id`` does, and its Corrections Log written in the run's folder (CSV; QuickBooks is
-    read, nothing is changed). Raises :class:`UndoRefused` when the run is unknown, was not applied, or belongs to
+    read, nothing is changed; ``port`` None through the Web Connector: from the journal and pre-images alone). Raises :class:`UndoRefused` when the run is unknown, was not applied, or belongs to
     another company."""
     plan = plan_undo(session, port, run_id, home.run_folder(run_id))
     return plan, write_undo_log(home.run_folder(run_id), plan)
 
 
-UNDO_KINDS = ("simulator", "rp2")
-"""Company kinds (``[company] kind``) booksync can send an undo to: QuickBooks Desktop it opens itself."""
+UNDO_KINDS = ("simulator", "rp2", "online")
+"""Company kinds (``[company] kind``) booksync can send an undo to: QuickBooks Desktop it opens itself, and
+QuickBooks Online."""
 
 
 def undo_unavailable(home: Home, run_id: str, dry_run: bool) -> str:
     """"" when ``booksync runs undo`` can go ahead for this home's company kind; else why not and what to do
-    instead. QuickBooks Online: the dry run still lists the plan (it reads the company), sending is refused; the
-    Web Connector: refused outright (booksync reaches QuickBooks only inside a Web Connector update)."""
+    instead. The Web Connector: refused outright (booksync reaches QuickBooks only inside a Web Connector update)."""
     kind = str(home.settings["company"].get("kind", "simulator"))
-    if kind in UNDO_KINDS or (kind == "online" and dry_run):
+    if kind in UNDO_KINDS:
         return ""
     images = home.run_folder(run_id) / "pre-images.jsonl"
     head = ("Undo is available for QuickBooks Desktop through the simulator or the request processor (company kind "
-            "\"simulator\" or \"rp2\"), not yet ")
-    if kind == "online":
-        return (head + "for QuickBooks Online. Do this instead: 'booksync runs undo " + run_id + " --dry-run' lists "
-                "what to delete or set back and writes the undo's Corrections Log; make those changes by hand in "
-                f"QuickBooks Online (each changed record as it was before the run is in {images}). "
-                "Nothing was changed.")
+            "\"simulator\" or \"rp2\") and for QuickBooks Online, not yet ")
     if kind == "webconnector":
         return (head + "through the Web Connector (booksync reaches QuickBooks only during a Web Connector update). "
                 "Do this instead: take the run's records out by hand in QuickBooks ('booksync runs show " + run_id +
@@ -215,7 +211,7 @@ def undo_unavailable(home: Home, run_id: str, dry_run: bool) -> str:
 
 
 def can_send_undo(port: BooksPort) -> bool:
-    """Whether booksync can send an undo to this company (QuickBooks Online: not yet; the plan is listed only)."""
+    """Whether booksync can send an undo to this company (its port sets records back: ``restore``)."""
     return hasattr(port, "restore")
 
 
@@ -237,7 +233,13 @@ def back_up_before_undo(home: Home, port: BooksPort, sessions: sessionmaker[Sess
     """Back up before an undo writes, as a sync does (:func:`booksync.sync.backups.back_up`): the company file when
     the port can copy it, booksync's database and the logs, into ``backups/YYYYMMDD-HHMMSS-undo-RUN_ID`` (pruned
     with the sync's backups, ``[sync] keep_backups``; restored with ``booksync backups restore``). Returns (the
-    backup's folder, why the company file is not in it: "" when it is)."""
+    backup's folder, why the company file is not in it: "" when it is). QuickBooks Online (the port's
+    ``copies_company`` is False): no backup is taken, ("", the sentence saying why and where the pre-images are)."""
+    if not getattr(port, "copies_company", True):
+        images = home.run_folder(run_id) / PRE_IMAGES
+        return "", ("No backup is taken before the undo: booksync cannot copy a QuickBooks Online company. The run's "
+                    f"pre-images are the backup: each record it changed as it was before the run, in {images}.")
     backup_id = f"{new_run_id(home.backups_dir)}-undo-{run_id}"
     keep = int(home.settings.get("sync", {}).get("keep_backups", 10))
     return back_up(home, port, sessions, backup_id, keep, _Quiet())  # type: ignore[arg-type]
+

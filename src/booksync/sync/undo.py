@@ -5,7 +5,10 @@ pre-images of the records it changes (``runs/RUN/pre-images.jsonl``, written by 
 message: QuickBooks' own answer to a query made before the Mod/Void/Delete). An undo:
 
 * deletes what the run added (TxnDel, and ListDel for customers, items and payment methods), in the reverse
-  of the run's order, so that payments go before the invoices they pay and customers last;
+  of the run's order, so that payments go before the invoices they pay and customers last; QuickBooks Online
+  cannot delete customers, items or payment methods (reference/quickbooks-online.md §3.6; the port's
+  ``deletes_lists`` is False): customers are made inactive (``deactivate``; the link is kept, so the next sync
+  makes the same customer active again), items and payment methods are left active and listed (:data:`KEPT_ACTIVE`);
 * sets what the run changed back to its pre-image (``BooksPort.restore``);
 * lists what it cannot undo: a voided transaction cannot be un-voided in QuickBooks, and a deleted one can
   only be entered again by hand (its pre-image says what it held);
@@ -31,12 +34,21 @@ from sqlalchemy.orm import Session
 
 from booksync.books.port import BooksPort, Outcome
 from booksync.domain import Action, Kind, Operation, record_words
+from booksync.kinds import TRANSACTIONS
 from booksync.store.models import JournalEntry, Link, Member, Outstanding, SyncRun
 from booksync.sync.pre_images import PRE_IMAGES
 from booksync.sync.undo_foresight import foresee_refusals
 
 BATCH = 50
 """Deletions sent per message."""
+SENT = ("delete", "deactivate", "restore")
+"""The actions an undo sends."""
+ACTION_WORDS = {"deactivate": "make inactive"}
+KEPT_ACTIVE = ("QuickBooks Online cannot delete {kind}, and the undo leaves it active: booksync's next sync uses it "
+               "again by its name, and QuickBooks Online refuses every transaction naming an inactive one (610); "
+               "make it inactive in QuickBooks Online yourself if nothing needs it")
+"""Why an item or payment method a run added stays in QuickBooks Online (reference/quickbooks-online.md §3.1,
+§3.6)."""
 
 
 class UndoRefused(Exception):
@@ -47,7 +59,8 @@ class UndoRefused(Exception):
 class UndoStep:
     """One record of the run and what the undo does with it.
 
-    ``action``: "delete" (the run added it), "restore" (the run changed it; ``pre_image`` holds QuickBooks'
+    ``action``: "delete" (the run added it), "deactivate" (the run added it and QuickBooks Online cannot delete it:
+    it is made inactive), "restore" (the run changed it; ``pre_image`` holds QuickBooks'
     answer from before), "left alone" (changed since: ``reason``), "cannot" (voided or deleted by the run, or
     no pre-image: ``reason``), "refused" (QuickBooks will refuse it: ``reason`` says why and what to do).
     ``version``: the EditSequence/SyncToken the run left; ``now``: QuickBooks' now.
@@ -86,12 +99,22 @@ class UndoPlan:
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for step in self.steps:
-            key = f"{step.action} {Kind(step.kind).label}"
+            key = f"{ACTION_WORDS.get(step.action, step.action)} {Kind(step.kind).label}"
             out[key] = out.get(key, 0) + 1
         return out
 
+    def inactive_note(self) -> str:
+        """The sentence saying that list records are made inactive instead of deleted ("" when none are)."""
+        n = sum(1 for s in self.steps if s.action == "deactivate")
+        if not n:
+            return ""
+        return (f"QuickBooks Online cannot delete customers, items or payment methods: the undo makes the {n} "
+                "customer(s) the run added inactive (they stay in its lists, marked inactive; the next sync makes them "
+                "active again if the billing store still holds them) and leaves its items and payment methods active.")
+
     def as_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "counts": self.counts(), "steps": [s.as_dict() for s in self.steps],
+        return {"run_id": self.run_id, "counts": self.counts(), "note": self.inactive_note(),
+                "steps": [s.as_dict() for s in self.steps],
                 "left_alone": [s.as_dict() for s in self.left_alone], "cannot": [s.as_dict() for s in self.cannot],
                 "refused": [s.as_dict() for s in self.refused]}
 
@@ -108,14 +131,15 @@ def read_pre_images(folder: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def plan_undo(session: Session, port: BooksPort, run_id: str, folder: Path) -> UndoPlan:
+def plan_undo(session: Session, port: BooksPort | None, run_id: str, folder: Path) -> UndoPlan:
     """Decide what undoing run ``run_id`` does (reads the journal, the pre-images and QuickBooks; writes
-    nothing). Raises :class:`UndoRefused` when the run is unknown, was not applied, or belongs to another
-    company."""
+    nothing). ``port`` None (the Web Connector, which booksync reaches only during an update): the plan from the
+    journal and the pre-images alone; QuickBooks' versions and foreseen refusals are checked when it is sent.
+    Raises :class:`UndoRefused` when the run is unknown, was not applied, or belongs to another company."""
     run = session.get(SyncRun, run_id)
     if run is None:
         raise UndoRefused(f"There is no run {run_id!r}; see 'booksync runs list'.")
-    if run.company_key and port.company_key and run.company_key != port.company_key:
+    if port is not None and run.company_key and port.company_key and run.company_key != port.company_key:
         raise UndoRefused(f"Run {run_id} wrote to another QuickBooks company than the one booksync is connected to; "
                           "nothing was changed.")
     entries = list(session.scalars(select(JournalEntry).where(JournalEntry.run_id == run_id,
@@ -133,6 +157,7 @@ def plan_undo(session: Session, port: BooksPort, run_id: str, folder: Path) -> U
             records.setdefault((e.kind, remote), []).append(e)
     steps: list[UndoStep] = []
     plan = UndoPlan(run_id)
+    deletes_lists = getattr(port, "deletes_lists", True)
     for (kind, remote), ops in records.items():
         first, last = ops[0], ops[-1]
         step = UndoStep("", kind, first.local_id, first.number, remote, last.seq, version=last.edit_sequence)
@@ -143,8 +168,12 @@ def plan_undo(session: Session, port: BooksPort, run_id: str, folder: Path) -> U
         elif Action.DELETE.value in actions:
             step.action, step.reason = "cannot", ("deleted by the run: enter it again by hand from its pre-image "
                                                   f"({PRE_IMAGES} in the run's folder)")
+        elif first.action == Action.ADD.value and not deletes_lists and Kind(kind) in (Kind.ITEM, Kind.PAYMENT_METHOD):
+            label = Kind(kind).label
+            article = "an " if label[0] in "aeiou" else "a "
+            step.action, step.reason = "cannot", KEPT_ACTIVE.format(kind=article + label)
         elif first.action == Action.ADD.value:
-            step.action = "delete"
+            step.action = "delete" if deletes_lists or Kind(kind) in TRANSACTIONS else "deactivate"
         elif remote in pre and pre[remote].get("found") and kind != Kind.DEPOSIT.value:
             step.action, step.pre_image = "restore", pre[remote]["record"]
         else:
@@ -153,9 +182,11 @@ def plan_undo(session: Session, port: BooksPort, run_id: str, folder: Path) -> U
                                                   "the undo does not change deposits: compare it with its pre-image "
                                                   f"({PRE_IMAGES} in the run's folder) in QuickBooks' Make Deposits")
         (plan.cannot if step.action == "cannot" else steps).append(step)
-    _check_versions(session, port, run, steps, plan)
-    plan.steps = sorted((s for s in steps if s.action in ("delete", "restore")), key=lambda s: -s.seq)
-    foresee_refusals(session, port, run, plan)
+    if port is not None:
+        _check_versions(session, port, run, steps, plan)
+    plan.steps = sorted((s for s in steps if s.action in SENT), key=lambda s: -s.seq)
+    if port is not None:
+        foresee_refusals(session, port, run, plan)
     return plan
 
 
@@ -165,6 +196,7 @@ def _check_versions(session: Session, port: BooksPort, run: SyncRun, steps: list
         select(Link).where(Link.company_key == run.company_key,
                            Link.remote_id.in_([s.remote_id for s in steps] or [""])))}
     by_kind: dict[str, list[UndoStep]] = {}
+    version_name = getattr(port, "version_name", "EditSequence")
     for step in steps:
         link = links.get((step.kind, step.remote_id))
         if link is not None and link.run_id and link.run_id != run.id and link.run_id > run.id:
@@ -183,7 +215,7 @@ def _check_versions(session: Session, port: BooksPort, run: SyncRun, steps: list
             step.now = found[step.remote_id][0]
             if step.version and step.now != step.version:
                 step.action, step.reason = "left alone", (
-                    f"changed in QuickBooks since the run (EditSequence {step.version} when the run left it, "
+                    f"changed in QuickBooks since the run ({version_name} {step.version} when the run left it, "
                     f"{step.now} now)")
     plan.left_alone = [s for s in steps if s.action == "left alone"]
 
@@ -196,6 +228,7 @@ def write_undo_log(folder: Path, plan: UndoPlan) -> Path:
         out = csv.writer(f)
         out.writerow(["Type", "Number", "Action in QuickBooks", "Reason", "Outcome"])
         words = {"delete": "deleted (the run added it)", "restore": "set back to what it was before the run",
+                 "deactivate": "made inactive (the run added it; QuickBooks Online cannot delete it)",
                  "left alone": "left alone", "cannot": "not undone", "refused": "will be refused by QuickBooks"}
         for step in plan.steps + plan.refused + plan.left_alone + plan.cannot:
             out.writerow([Kind(step.kind).label, step.number, words[step.action], step.reason, step.outcome])
@@ -203,9 +236,9 @@ def write_undo_log(folder: Path, plan: UndoPlan) -> Path:
 
 
 def apply_undo(session: Session, port: Any, plan: UndoPlan) -> tuple[int, list[UndoStep]]:
-    """Send the plan's deletes and restores in order; returns (done, failed steps). The links follow (see the
-    module docstring); the run is recorded "undone", or "partly undone" when QuickBooks refused some; when it
-    refused every one (nothing was undone) the run keeps its status."""
+    """Send the plan's deletes, deactivations and restores in order; returns (done, failed steps). The links follow
+    (see the module docstring); the run is recorded "undone", or "partly undone" when QuickBooks refused some; when
+    it refused every one (nothing was undone) the run keeps its status."""
     run = session.get(SyncRun, plan.run_id)
     done, failed = 0, list(plan.refused)  # foreseen refusals are not sent: the undo is partial
     for step in plan.refused:
@@ -225,15 +258,14 @@ def apply_undo(session: Session, port: Any, plan: UndoPlan) -> tuple[int, list[U
 
     for step in plan.steps:
         if step.action == "delete":
-            pending.append(step)
-            if len(pending) == BATCH:
+            # One kind per message: deleting a payment moves the version of the invoices it paid, which QuickBooks
+            # Online's delete carries (read just before each message).
+            if len(pending) == BATCH or (pending and pending[0].kind != step.kind):
                 flush()
+            pending.append(step)
             continue
         flush()
-        try:
-            outcome = port.restore(step.kind, step.remote_id, step.now, step.pre_image)
-        except (ValueError, NotImplementedError, AttributeError) as exc:  # a kind or port it cannot restore
-            outcome = Outcome(0, "failed", error=exc)
+        outcome = _send_one(port, step, moved=done > 0)
         _record(session, run, step, outcome, failed)
         done += outcome.status == "done"
     flush()
@@ -241,6 +273,20 @@ def apply_undo(session: Session, port: Any, plan: UndoPlan) -> tuple[int, list[U
         run.status = "undone" if not failed else "partly undone"
     session.commit()
     return done, failed
+
+
+def _send_one(port: Any, step: UndoStep, moved: bool) -> Any:
+    """Restore or make inactive one record. ``moved``: the undo has deleted records already, which may have moved
+    this one's version (a payment deleted changes the invoices it paid): it is read again first."""
+    try:
+        if moved:
+            found = port.pre_images(step.kind, [step.remote_id])
+            step.now = found[step.remote_id][0] if step.remote_id in found else step.now
+        if step.action == "deactivate":
+            return port.deactivate(step.kind, step.remote_id, step.now, local_id=step.local_id)
+        return port.restore(step.kind, step.remote_id, step.now, step.pre_image)
+    except (ValueError, NotImplementedError, AttributeError) as exc:  # a kind or port it cannot restore
+        return Outcome(0, "failed", error=exc)
 
 
 def _send_each(port: Any, ops: list[Operation]) -> list[Any]:
@@ -270,8 +316,9 @@ def _record(session: Session, run: SyncRun, step: UndoStep, outcome: Any, failed
                     member.qb_customer = ""
             session.delete(link)
     else:
-        # QuickBooks holds the pre-image now: the next sync sees the billing version as a change and writes it
-        step.outcome = "restored"
+        # QuickBooks holds the pre-image now (or the customer made inactive): the next sync sees the billing version
+        # as a change and writes it (an inactive customer is made active again, keeping its Id and its history)
+        step.outcome = "restored" if step.action == "restore" else "made inactive"
         if link is not None:
             link.edit_sequence, link.fingerprint = outcome.edit_sequence, "undone"
             link.source_updated_at, link.run_id = dt.datetime(1970, 1, 1), run.id

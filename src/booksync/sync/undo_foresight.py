@@ -5,7 +5,8 @@ QuickBooks refuses (sources: /work/shared/reference/quickbooks-desktop.md §7 ru
 
 * to change or delete a payment that is in a deposit (3170/3160) until it is taken out of the deposit;
 * to delete an invoice that has payments or credits applied (3160) while those stay;
-* to delete a customer that transactions still use (3170).
+* to delete a customer that transactions still use (3170); QuickBooks Online, which makes customers inactive
+  instead, refuses that while the customer has an open balance (:data:`IN_USE_INACTIVE`).
 
 :func:`foresee_refusals` moves such steps out of the plan's ``steps`` into its ``refused`` list, with the reason
 and what to do, so the dry run shows them and the undo does not send them. A payment in a deposit is refused up
@@ -23,6 +24,15 @@ from booksync.books.port import BooksPort
 from booksync.domain import Kind, record_words
 from booksync.store.models import Application, CreditMemo, Invoice, Link, Payment, SyncRun
 
+IN_USE = ("of this customer stays in QuickBooks, and QuickBooks refuses to delete a customer that is used; leave "
+          "the customer, or delete its transactions in QuickBooks and run the undo again")
+IN_USE_INACTIVE = (
+    "of this customer stays in QuickBooks Online, so the undo leaves the customer active: QuickBooks Online refuses to "
+    "make a customer with an open balance inactive, and a transaction whose customer is inactive can no longer be "
+    "changed (610); leave the customer, or delete its transactions in QuickBooks Online and run the undo again")
+"""Why a customer the run added is kept while the undo keeps one of its transactions: Desktop refuses to delete it
+(3170); QuickBooks Online (reference/quickbooks-online.md §3.1; ruckus/quickbooks-ruby#390) refuses to make it
+inactive with a balance, and refuses changes to transactions naming an inactive customer."""
 EARLIEST = "1970-01-01"
 """Deposits are read from this date: a payment's deposit may be dated before the date the run gave it."""
 
@@ -75,7 +85,7 @@ class _RunLinks:
 
 def _kept(plan: Any) -> set[str]:
     """The ListIDs/TxnIDs the undo sends (deletes and restores) are not kept; every other record stays."""
-    return {s.remote_id for s in plan.steps if s.action == "delete"}
+    return {s.remote_id for s in plan.steps if s.action in ("delete", "deactivate")}
 
 
 def _invoices_paid_by_kept_payments(links: _RunLinks, plan: Any) -> None:
@@ -99,7 +109,7 @@ def _invoices_paid_by_kept_payments(links: _RunLinks, plan: Any) -> None:
 def _customers_in_use(links: _RunLinks, plan: Any) -> None:
     deleted = _kept(plan)
     for step in plan.steps:
-        if step.kind != Kind.CUSTOMER.value or step.action != "delete":
+        if step.kind != Kind.CUSTOMER.value or step.action not in ("delete", "deactivate"):
             continue
         for kind, model in ((Kind.INVOICE.value, Invoice), (Kind.CREDIT_MEMO.value, CreditMemo),
                             (Kind.PAYMENT.value, Payment)):
@@ -107,8 +117,6 @@ def _customers_in_use(links: _RunLinks, plan: Any) -> None:
             used = next((link for link in (links.in_quickbooks(kind, i) for i in ids)
                          if link is not None and link.remote_id not in deleted), None)
             if used is not None:
-                step.action, step.reason = "refused", (
-                    f"{record_words(kind, used.local_key)} of this customer stays in QuickBooks, and QuickBooks "
-                    "refuses to delete a customer that is used; leave the customer, or delete its transactions in "
-                    "QuickBooks and run the undo again")
+                step.action, step.reason = "refused", f"{record_words(kind, used.local_key)} " + (
+                    IN_USE_INACTIVE if step.action == "deactivate" else IN_USE)
                 break

@@ -43,6 +43,7 @@ from booksync.books.online.bodies import batch_item, marker, record_label, ref_i
 from booksync.books.online.errors import FaultEntry, QboFault, QboThrottled, QboUnsupported, fault_error, parse_fault
 from booksync.books.online.records import account_of, date_of, deposit_of, placeholder_payment, ref_value, remote_txn
 from booksync.books.online.transport import QboClient, quote
+from booksync.books.online.undo_bodies import deactivate_body, restore_body
 from booksync.books.port import Outcome, RemoteTxn, Resolver
 from booksync.domain import (Action, DepositData, Kind, Operation, QBCompany, QBCustomer, QBDeposit, QBListEntry,
                              QBSnapshot)
@@ -84,6 +85,13 @@ class OnlineBooks:
 
     limits = ONLINE_LIMITS
     request_suffix = ".json"
+    deletes_lists = False
+    """QuickBooks Online cannot delete customers, items or payment methods (reference §3.6): ``booksync runs undo``
+    makes those a run added inactive (:meth:`deactivate`)."""
+    version_name = "SyncToken"
+    copies_company = False
+    """booksync cannot copy a QuickBooks Online company (the Accounting API has no backup); an undo's backup is the
+    run's pre-images."""
 
     def __init__(self, client: QboClient, realm_id: str, batch_size: int = MAX_BATCH, ledger: Path | None = None,
                  environment: str = "") -> None:
@@ -94,6 +102,7 @@ class OnlineBooks:
         self.environment = environment
         self.custom_txn_numbers = True
         self._raw: dict[str, Any] = {}
+        self._removed_counts: dict[tuple[str, int], int] | None = None
         self._snapshot: QBSnapshot | None = None
 
     @property
@@ -263,7 +272,7 @@ class OnlineBooks:
             for op in chunk:
                 item = batch_item(op, resolve, op.edit_sequence or "(current)", None, self.custom_txn_numbers)
                 items.append(item if item is not None else {"bId": str(op.seq), "not sent": unsupported(op)})
-            batches.append({"requestid": request_id(chunk), "BatchItemRequest": items})
+            batches.append({"requestid": request_id(chunk, self._removed()), "BatchItemRequest": items})
         doc = {"request": f"POST /v3/company/{self.realm_id}/batch?minorversion={self.client.minorversion}"
                           "&requestid=REQUESTID", "batches": batches}
         return (qbo_json.dumps(doc, indent=2) + "\n").encode("utf-8")
@@ -303,7 +312,8 @@ class OnlineBooks:
             if not sendable:
                 continue
             try:
-                resp = self.client.post("batch", {"BatchItemRequest": items}, {"requestid": request_id(sendable)},
+                resp = self.client.post("batch", {"BatchItemRequest": items},
+                                        {"requestid": request_id(sendable, self._removed())},
                                         weight=len(items), batch=True)
             except QboThrottled as exc:
                 outcomes.update({op.seq: Outcome(op.seq, "failed", error=exc) for op in sendable})
@@ -388,12 +398,45 @@ class OnlineBooks:
                                                                                                   sorted(payments))}
         return out
 
+    def restore(self, kind: str, remote_id: str, version: str, record: str) -> Outcome:
+        """Set a customer, invoice, credit memo or payment back to its pre-image (``record``: the entity as JSON,
+        :meth:`pre_images`) by one sparse update carrying ``version`` (its current SyncToken; another one is refused
+        with 5010). Raises ValueError for a kind it cannot restore (deposits, items, payment methods). A refusal is
+        a "failed" :class:`Outcome` with its typed error."""
+        return self._write_one(kind, restore_body(kind, remote_id, version, record))
+
+    def deactivate(self, kind: str, remote_id: str, version: str, local_id: int | None = None) -> Outcome:
+        """Make a customer, item or payment method inactive (``Active: false``, sparse, carrying ``version``):
+        QuickBooks Online cannot delete them (reference §3.6). A refusal is a "failed" :class:`Outcome`. ``local_id``: the
+        billing record's id, remembered so that adding it again uses a new requestid (:func:`request_id`)."""
+        outcome = self._write_one(kind, deactivate_body(remote_id, version))
+        if outcome.status == "done" and local_id is not None:
+            self._note_removed([(Kind(kind), local_id)])
+        return outcome
+
+    def _write_one(self, kind: str, body: dict[str, Any]) -> Outcome:
+        k = Kind(kind)
+        entity = ENTITIES[k]
+        label = f"{k.label} {body['Id']}"
+        try:
+            resp = self.client.post(entity.lower(), body)
+        except QboFault as exc:  # throttled past the retries
+            return Outcome(1, "failed", error=exc)
+        fault_type, entries = parse_fault(resp.data)
+        if resp.status != 200 or entries or not isinstance(resp.data, dict):
+            entries = entries or [FaultEntry(str(resp.status), f"HTTP {resp.status}", str(resp.data)[:300])]
+            return Outcome(1, "failed", error=fault_error(entries, fault_type, kind, label, resp.intuit_tid))
+        row = resp.data.get(entity) or {}
+        return Outcome(1, "done", remote_id=str(body["Id"]), edit_sequence=str(row.get("SyncToken", "")))
+
     def _chunks(self, ops: list[Operation]) -> list[list[Operation]]:
         return [ops[i:i + self.batch_size] for i in range(0, len(ops), self.batch_size)]
 
     # ------------------------------------------------------------------ the record of what was written, backup
 
     def _remember(self, done: list[tuple[Operation, Outcome]]) -> None:
+        self._note_removed([(op.kind, op.local_id) for op, out in done
+                            if out.status == "done" and op.action is Action.DELETE and op.local_id is not None])
         if self.ledger is None:
             return
         rows = [{"kind": op.kind.value, "id": out.remote_id, "action": op.action.value, "at": time.time()}
@@ -403,6 +446,35 @@ class OnlineBooks:
             self.ledger.parent.mkdir(parents=True, exist_ok=True)
             with self.ledger.open("a", encoding="utf-8") as f:
                 f.writelines(json.dumps(r) + "\n" for r in rows)
+
+    def _removed(self) -> dict[tuple[str, int], int]:
+        """How many times each billing record (kind, local id) was deleted or made inactive in this company, from
+        the ledger's "removed" rows: an add after that must not reuse the requestid of the first add, which QuickBooks
+        Online would answer from its record (reference §9) with the record that is gone."""
+        if self._removed_counts is None:
+            self._removed_counts = {}
+            if self.ledger is not None and self.ledger.exists():
+                for line in self.ledger.read_text(encoding="utf-8").splitlines():
+                    try:
+                        row = json.loads(line)
+                        if row.get("action") == "removed":
+                            key = (str(row["kind"]), int(row["local_id"]))
+                            self._removed_counts[key] = self._removed_counts.get(key, 0) + 1
+                    except (ValueError, KeyError, TypeError):
+                        continue
+        return self._removed_counts
+
+    def _note_removed(self, records: list[tuple[Kind, int]]) -> None:
+        if not records:
+            return
+        counts = self._removed()
+        for kind, local_id in records:
+            counts[(kind.value, local_id)] = counts.get((kind.value, local_id), 0) + 1
+        if self.ledger is not None:
+            self.ledger.parent.mkdir(parents=True, exist_ok=True)
+            with self.ledger.open("a", encoding="utf-8") as f:
+                f.writelines(json.dumps({"kind": kind.value, "local_id": local_id, "action": "removed",
+                                         "at": time.time()}) + "\n" for kind, local_id in records)
 
     def backup(self, target: str) -> str | None:
         """Write a JSON export into folder ``target``; return its path.
@@ -420,6 +492,8 @@ class OnlineBooks:
             for line in self.ledger.read_text(encoding="utf-8").splitlines():
                 try:
                     row = json.loads(line)
+                    if row.get("action") == "removed":
+                        continue
                     written.setdefault(Kind(row["kind"]), set()).add(str(row["id"]))
                 except (ValueError, KeyError):
                     continue
@@ -436,17 +510,25 @@ class OnlineBooks:
 # ---------------------------------------------------------------------- helpers
 
 
-def request_id(ops: list[Operation]) -> str:
+def request_id(ops: list[Operation], removed: dict[tuple[str, int], int] | None = None) -> str:
     """The ``requestid`` of a batch carrying ``ops`` (≤ 36 characters for batches; reference §4).
 
     One operation: its ExternalGUID without braces (stable across runs for a create). Several: a uuid5
     of every operation's GUID, action and SyncToken, so the same operations retried give the same id.
+    ``removed``: how many times each (kind, local id) was deleted or made inactive (``booksync runs undo``);
+    the add of such a record gets a GUID of its own, ``uuid5(GUID/again/N)``, since the first add's requestid
+    would be answered with the record that is gone (reference §9).
     """
-    guids = [_guid(op) for op in ops]
+    guids = [_again(op, _guid(op), removed or {}) for op in ops]
     if len(ops) == 1 and ops[0].action is Action.ADD:
         return guids[0]
     text = "|".join(f"{op.action.value}:{g}:{op.edit_sequence or ''}" for op, g in zip(ops, guids))
     return str(uuid.uuid5(_REQUEST_NS, text))
+
+
+def _again(op: Operation, guid: str, removed: dict[tuple[str, int], int]) -> str:
+    times = removed.get((op.kind.value, op.local_id), 0) if op.action is Action.ADD and op.local_id is not None else 0
+    return str(uuid.uuid5(_REQUEST_NS, f"{guid}/again/{times}")) if times else guid
 
 
 def _guid(op: Operation) -> str:
