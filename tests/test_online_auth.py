@@ -5,6 +5,7 @@ double's discovery document, so the real client code runs.
 """
 from __future__ import annotations
 
+import json
 import os
 import stat
 import threading
@@ -18,7 +19,8 @@ from booksync.books.online.auth import (TokenProvider, TokenStore, begin_authori
 from booksync.books.online.errors import ConnectError, ReconnectNeeded
 from booksync.config import Home
 from booksync.qbo_double import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from test_online_support import home, point_home_at, port_of, server  # noqa: F401 - fixtures
+from booksync.cli.common import command_name
+from test_online_support import connect, home, point_home_at, port_of, server  # noqa: F401 - fixtures
 
 
 def realm(home: Home) -> str:  # noqa: F811
@@ -137,7 +139,8 @@ def test_a_revoked_connection_says_to_reconnect_with_the_exact_command(home: Hom
         with pytest.raises(ReconnectNeeded) as exc:
             port.snapshot()
     assert "invalid_grant" in exc.value.message
-    assert exc.value.advice == f"Reconnect: booksync company connect online --home {home.path} --sandbox"
+    # A structured command below the command line: the face adds the program as installed and --home, quoted.
+    assert exc.value.advice == "Reconnect: booksync company connect online --sandbox"
     assert server.double.oauth.grants["invalid_grant"] == 1
 
 
@@ -151,7 +154,12 @@ def test_an_expired_refresh_token_says_to_reconnect_without_calling_intuit(home:
     assert "refresh_token" not in server.double.oauth.grants
 
 
-def test_cli_sync_with_revoked_tokens_exits_6_and_names_the_command(home: Home, server, cli) -> None:  # noqa: F811
+def test_cli_sync_with_revoked_tokens_exits_6_and_names_the_command(tmp_path, server, cli) -> None:  # noqa: F811
+    """The advice can be pasted as it is: the program as installed, the home quoted (a folder with a space in its
+    name, as on many Windows and macOS machines), the environment (issue 20 item 4)."""
+    home = Home.load(tmp_path / "club books" / "home", create=True)
+    point_home_at(home, server)
+    home = connect(home, server)
     server.double.oauth.revoke_realm(realm(home))
     server.double.oauth.expire_access_tokens()
     tokens = TokenStore(home.path).load(realm(home))
@@ -159,7 +167,10 @@ def test_cli_sync_with_revoked_tokens_exits_6_and_names_the_command(home: Home, 
     TokenStore(home.path).save(tokens)
     result = cli("sync", "--yes", "--home", str(home.path))
     assert result.code == 6, str(result)
-    assert f"booksync company connect online --home {home.path} --sandbox" in result.output.replace("\n", "")
+    said = result.output.replace("\n", "")
+    assert f"Reconnect: {command_name()} company connect online --home '{home.path}' --sandbox" in said, said
+    status = cli("company", "status", "--check", "--json", "--home", str(home.path))
+    assert f"company connect online --home '{home.path}' --sandbox" in json.loads(status.stdout)["problem"]
     assert tokens.refresh_token not in result.output
 
 

@@ -135,11 +135,12 @@ def test_status_check_and_sync_say_reconnect_after_the_admin_revoked(cli, home, 
     assert data["authorization"] == "accepted" and data["company_name"] == "Riverside Regional Chamber of Commerce"
 
     revoke_at_the_double(server)
-    reconnect = f"Reconnect: booksync company connect online --home {home.path} --sandbox"
+    reconnect = f"Reconnect: booksync company connect online --home {home.path} --sandbox"  # no space: unquoted
     checked = cli("company", "status", "--home", str(home.path), "--check", "--json")
     assert checked.code == 6, str(checked)
     data = json.loads(checked.stdout)
-    assert data["connected"] is True and data["authorization"] == "refused" and reconnect in data["problem"]
+    assert data["connected"] is True and data["authorization"] == "refused"
+    assert reconnect.replace("booksync", command_name(), 1) in data["problem"]  # pasteable (issue 20 item 4)
     synced = cli("sync", "--yes", "--home", str(home.path))
     assert synced.code == 6, str(synced)
     assert "no longer accepts booksync's authorization" in synced.stderr

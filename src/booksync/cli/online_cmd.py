@@ -95,7 +95,7 @@ def connect_online(home_dir: Path | None, sandbox: bool | None, client_id: str |
     try:
         url = begin_authorization(home.path, home.settings, environment, client_id, secret)
     except OnlineConnectionFailure as exc:
-        _fail(exc.message, exc.advice)
+        _fail(exc.message, copyable(exc.advice, home))
     _ask_for_redirect(home, store, environment, url)
 
 
@@ -160,9 +160,9 @@ def _complete(home, url: str) -> None:  # noqa: ANN001 - Home
         tokens = complete_authorization(home.path, url)
     except ConnectError as exc:
         _already_connected(home, url)
-        _fail(str(exc))
+        _fail(copyable(str(exc), home))
     except OnlineConnectionFailure as exc:
-        _fail(exc.message, exc.advice)
+        _fail(exc.message, copyable(exc.advice, home))
     _connected(home, tokens)
 
 
@@ -238,7 +238,7 @@ def disconnect_online(home_dir: Path | None, as_json: bool) -> None:
     try:
         revoked = revoke(home.path, home.settings, realm)
     except OnlineConnectionFailure as exc:
-        _fail(exc.message, exc.advice)
+        _fail(exc.message, copyable(exc.advice, home))
     if as_json:
         console.print_json(json.dumps({"realm_id": realm, "environment": cfg["environment"], "revoked": revoked}))
         return
@@ -246,7 +246,7 @@ def disconnect_online(home_dir: Path | None, as_json: bool) -> None:
                   "its tokens are deleted." if revoked
                   else f"No tokens were stored for QuickBooks Online company {realm}: nothing to revoke.")
     console.print(f"{copyable('booksync sync', home)} now stops until you reconnect: "
-                  f"{copyable(reconnect_command(home.path, cfg['environment']), home)}", markup=False)
+                  f"{copyable(reconnect_command(cfg['environment']), home)}", markup=False)
 
 
 @company.command("status")
@@ -285,7 +285,7 @@ def status(home_dir: Path | None, as_json: bool, check: bool) -> None:
                 data["authorization"] = "accepted"
             except OnlineConnectionFailure as exc:
                 data["authorization"] = "refused" if isinstance(exc, ReconnectNeeded) else "unreachable"
-                data["problem"] = str(exc)
+                data["problem"] = copyable(str(exc), home)
             except QboFault as exc:
                 data["authorization"] = "accepted"
                 data["problem"] = str(exc)

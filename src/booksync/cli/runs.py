@@ -11,7 +11,7 @@ from rich.table import Table
 from booksync.domain import ACTION_WORDS, operation_words, record_words
 from booksync.exits import EXIT_CHECKS, EXIT_OK, EXIT_REFUSED
 from booksync.services import runs as run_history
-from booksync.cli.common import (books, console, err, fail_json, home_option, json_option, load_home,
+from booksync.cli.common import (books, console, copyable, err, fail_json, home_option, json_option, load_home,
                                  sessions_for, setup_logging, sync_lock)
 
 
@@ -65,7 +65,7 @@ def show(run_id: str, home_dir: Path | None, as_json: bool) -> None:
     for problem in summary.get("problems") or []:
         console.print(f"  - {escape(problem.get('record', ''))}: {escape(problem.get('message', ''))}")
         if problem.get("fix"):
-            console.print(f"      to fix: {escape(problem['fix'])}")
+            console.print(f"      to fix: {escape(copyable(problem['fix'], home))}")
     for title in ("planned", "applied"):
         if summary.get(title):
             console.print(f"{title.capitalize()}: " + ", ".join(f"{n} {operation_words(k)}"

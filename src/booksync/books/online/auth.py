@@ -80,9 +80,12 @@ def online_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
-def reconnect_command(home_path: Path | str, environment: str) -> str:
-    """The exact command that reconnects booksync to QuickBooks Online for this home."""
-    return f"booksync company connect online --home {home_path} --{environment}"
+def reconnect_command(environment: str) -> str:
+    """The command that reconnects booksync to QuickBooks Online, as a structured value for the face to render
+    (this layer cannot know how booksync was installed): ``booksync`` and the command's words, then the options
+    after them, e.g. "booksync company connect online --sandbox". The command line renders it pasteable with
+    ``cli.common.copyable`` (the program as installed, ``--home`` with the home quoted, right after the words)."""
+    return f"booksync company connect online --{environment}"
 
 
 # ---------------------------------------------------------------------- the tokens
@@ -231,7 +234,7 @@ def complete_authorization(home_path: Path | str, redirect_url: str,
 
     store = TokenStore(home_path)
     pending = store.load_pending()
-    start = f"booksync company connect online --home {home_path}"
+    start = "booksync company connect online"  # the face renders it pasteable (see reconnect_command)
     if pending is None:
         raise ConnectError(f"No connection to QuickBooks Online is in progress. Start one with: {start}")
     if now() - float(pending.get("created_at", 0)) > PENDING_MAX_AGE:
@@ -362,7 +365,7 @@ class TokenProvider:
         env = environment or self.cfg.get("environment", "sandbox")
         return ReconnectNeeded(f"QuickBooks Online no longer accepts booksync's authorization for company "
                                f"{self.realm_id}: {what}.",
-                               f"Reconnect: {reconnect_command(self.home_path, env)}")
+                               f"Reconnect: {reconnect_command(env)}")
 
     def refused(self, what: str) -> ReconnectNeeded:
         """The error for an authorization QuickBooks Online refused: ``what`` happened; reconnect."""

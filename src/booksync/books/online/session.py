@@ -66,7 +66,7 @@ def open_online(home: Any) -> Iterator[OnlineBooks]:
     env = cfg.get("environment") or "sandbox"
     if not realm:
         raise ReconnectNeeded("booksync is not connected to a QuickBooks Online company yet.",
-                              f"Connect: {reconnect_command(home.path, env)}")
+                              f"Connect: {reconnect_command(env)}")
     api_base = str(cfg.get(f"{env}_api_base", ""))
     pace = checked_settings(cfg, env, api_base)
     limiter = RealmLimiter.for_realm((api_base, realm), per_window=pace["requests_per_minute"],
