@@ -249,3 +249,22 @@ def suggest_item(gl: Any, items: Iterable[Any], account: Any | None) -> Any | No
     if not scored or scored[0][0] == 0 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
         return None
     return candidates[scored[0][1]]
+
+
+# ---------------------------------------------------------------------- payment methods (issue 21 item 6)
+
+
+def method_refusal(billing: str, wanted: str, found: Any | None, create: bool) -> str | None:
+    """Why payments of billing payment method ``billing`` must not be written with QuickBooks payment method
+    ``wanted`` (``found``: the company's method of that name, ``name`` and ``is_active``, or None); ``create``:
+    booksync may create it when missing. None when they may.
+
+    QuickBooks refuses a payment whose PaymentMethodRef names a missing or inactive method (status 3140,
+    /work/shared/reference/quickbooks-desktop.md §7; Online 2500 / 610, reference §3.1, §6)."""
+    if found is None:
+        return None if create else (f"QuickBooks has no payment method named \"{wanted}\" (for billing payment "
+                                    f"method \"{billing}\")")
+    if not found.is_active:
+        return (f"QuickBooks payment method \"{found.name}\" (for billing payment method \"{billing}\") is inactive; "
+                "QuickBooks refuses inactive payment methods on payments")
+    return None

@@ -41,7 +41,9 @@ PRIVATE_NAMES = ("booksync.toml", "billing.db", "billing.db-wal", "billing.db-sh
 DEFAULTS: dict[str, Any] = {
     "database": {"url": ""},
     "company": {"kind": "simulator", "path": "company.qbsim", "app_name": "booksync"},
-    "sync": {"message_size": 50, "keep_backups": 10},
+    # create_payment_methods: a billing payment method without a mapping ('booksync payments methods') whose name
+    # QuickBooks does not have is created (true) or stops the run before anything is written (false).
+    "sync": {"message_size": 50, "keep_backups": 10, "create_payment_methods": True},
     # How 'booksync import' reads files (docs/import.md): dates "iso" (YYYY-MM-DD) or "us" (MM/DD/YYYY);
     # amounts "strict" (1250.00) or "lenient" (also $1,250.00); encoding "" = detect a CSV file's encoding.
     "import": {"date_format": "iso", "amounts": "strict", "encoding": ""},

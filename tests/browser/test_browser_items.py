@@ -86,3 +86,33 @@ def test_the_items_page_offers_fitting_items_saves_one_and_refuses_a_forged_one(
     assert billing.value("SELECT qb_item FROM gl_accounts WHERE number='4010'") == "Individual Dues"
     assert billing.value("SELECT qb_item FROM gl_accounts WHERE number='4020'") == ""
     assert items_web.company.fingerprint() == untouched, "mapping items writes nothing to QuickBooks"
+
+
+def test_the_payment_methods_page_maps_one_creates_one_and_refuses_a_forged_one(items_web, items_page) -> None:
+    """Issue 21 item 6: the Payment Methods page beside Items."""
+    page, billing = items_page, items_web.billing
+    untouched = items_web.company.fingerprint()
+    page.goto("/")
+    sign_in(page)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Payment Methods").click()
+    expect(page.locator("#methods")).to_contain_text("None of that name: created at the next synchronization")
+    ach = page.get_by_label("QuickBooks payment method for ACH")
+    offered = ach.locator("option").all_inner_texts()
+    assert offered[0] == "(the same name: ACH)" and "E-Check" in offered and offered[-1] == "create “ACH” in QuickBooks"
+    shot(page, "22-payment-methods")
+    ach.select_option(value="E-Check")
+    page.get_by_label("QuickBooks payment method for Credit Card").select_option(value="create:Credit Card")
+    page.get_by_role("button", name="Save payment methods").click()
+    expect(page.locator(".flash-success")).to_contain_text(
+        'Saved 2 payment method mapping(s): ACH → QuickBooks payment method "E-Check"; Credit Card → QuickBooks '
+        'payment method "Credit Card" (booksync creates it).')
+    assert billing.value("SELECT qb_method FROM payment_method_map WHERE name='ACH'") == "E-Check"
+    assert billing.value("SELECT create_missing FROM payment_method_map WHERE name='Credit Card'") == 1
+
+    page.evaluate("""() => { const s = document.querySelector('select[name="method:Cash"]');
+                             s.add(new Option('Diners', 'Diners')); s.value = 'Diners'; }""")
+    page.get_by_role("button", name="Save payment methods").click()
+    expect(page.locator(".flash-error")).to_contain_text(
+        'Nothing was saved. QuickBooks has no payment method named "Diners" (for billing payment method "Cash")')
+    assert billing.value("SELECT COUNT(*) FROM payment_method_map WHERE name='Cash'") == 0
+    assert items_web.company.fingerprint() == untouched, "mapping writes nothing to QuickBooks"

@@ -14,6 +14,7 @@ from booksync.sources.edits import edit_payment
 from booksync.store.changes import ChangeRefused, set_status
 from booksync.exits import EXIT_CHECKS
 from booksync.cli.common import console, err, home_option, load_home, sessions_for
+from booksync.cli.methods_cmd import methods
 
 
 def _run(home_dir: Path | None, action) -> None:  # noqa: ANN001
@@ -57,6 +58,7 @@ def payments() -> None:
 _status_commands(invoices, "invoice", ("void", "delete"))
 _status_commands(credit_memos, "credit-memo", ("void", "delete"))
 _status_commands(payments, "payment", ("delete",))
+payments.add_command(methods)
 
 
 @payments.command()

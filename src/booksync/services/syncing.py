@@ -28,14 +28,16 @@ __all__ = ["Interaction", "MalformedResponse", "SyncBusy", "SyncOptions", "SyncR
 def sync_options(settings: dict[str, Any], *, dry_run: bool = False, full_scan: bool = False,
                  on_conflict: str | None = None, closed_period: str | None = None,
                  allow_deposit_changes: bool = False) -> SyncOptions:
-    """The options of a run from the home's ``settings`` (``[sync]`` message_size, keep_backups; ``[corrections]``)
+    """The options of a run from the home's ``settings`` (``[sync]`` message_size, keep_backups,
+    create_payment_methods; ``[corrections]``)
     and the caller's choices (command line flags, the web's form; None: the home's setting).
 
     Raises ValueError when BOOKSYNC_TODAY is not a date (YYYY-MM-DD)."""
     policy = correction_policy(settings, on_conflict, closed_period, allow_deposit_changes)
     sync = settings["sync"]
     return SyncOptions(dry_run=dry_run, message_size=int(sync.get("message_size", 50)),
-                       keep_backups=int(sync.get("keep_backups", 10)), policy=policy, full_scan=full_scan)
+                       keep_backups=int(sync.get("keep_backups", 10)), policy=policy, full_scan=full_scan,
+                       create_payment_methods=bool(sync.get("create_payment_methods", True)))
 
 
 def run_sync(sessions: sessionmaker[Session], port: BooksPort, home: Home, interaction: Interaction,

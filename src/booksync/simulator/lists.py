@@ -166,11 +166,14 @@ class Lists:
         return self._list_query(rq, ("PaymentMethod",), self.payment_method_ret)
 
     def payment_method_add(self, rq: etree._Element) -> etree._Element:
+        """PaymentMethodAdd: Name, IsActive, PaymentMethodType (qbxmlops130.xsd); a method added inactive is
+        refused on payments like any inactive list entry (3140)."""
         add = rq.find("PaymentMethodAdd")
         name = text(add, "Name")
         self._check_name_free("paymentmethod", name)
         row = self._insert_list("PaymentMethod", "paymentmethod", name, name,
-                                method_type=text(add, "PaymentMethodType") or "Other")
+                                method_type=text(add, "PaymentMethodType") or "Other",
+                                is_active=0 if text(add, "IsActive") == "false" else 1)
         return self._ok([self.payment_method_ret(row)])
 
     # ------------------------------------------------------------------ customers and vendors

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import (BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text,
+from sqlalchemy import (BigInteger, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text,
                         TypeDecorator, UniqueConstraint, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -99,6 +99,21 @@ class GLAccount(Timestamps, Base):
     type: Mapped[str] = mapped_column(String(40))
     qb_account: Mapped[str] = mapped_column(String(159), default="")
     qb_item: Mapped[str] = mapped_column(String(159), default="", server_default="")
+
+
+class PaymentMethodMap(Base):
+    """How a payment method of the billing system (``name``, as the payments carry it: "Credit Card", "ACH")
+    reaches QuickBooks (issue 21 item 6): ``qb_method``, the name of the company's payment method to use; with
+    ``create_missing``, booksync creates it when QuickBooks does not have it. A billing method without a row keeps what
+    booksync did before (the QuickBooks method of the same name, created when missing unless the home's
+    ``[sync] create_payment_methods`` is false). Set by ``booksync payments methods`` and the web's Payment
+    Methods page."""
+
+    __tablename__ = "payment_method_map"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    qb_method: Mapped[str] = mapped_column(String(100), default="")
+    create_missing: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Invoice(Timestamps, Base):
@@ -309,7 +324,7 @@ class JournalEntry(Base):
 
 
 __all__ = ["Base", "Member", "GLAccount", "Invoice", "InvoiceLine", "CreditMemo", "CreditMemoLine", "Payment",
-           "Application", "Link", "SyncMark", "Outstanding", "SyncRun", "JournalEntry", "BILLING_MODELS", "func"]
+           "Application", "PaymentMethodMap", "Link", "SyncMark", "Outstanding", "SyncRun", "JournalEntry", "BILLING_MODELS", "func"]
 
 
 BILLING_MODELS: dict[Kind, type[Timestamps]] = {

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from booksync.domain import Problem, QBSnapshot
 from booksync.exits import EXIT_CHECKS, EXIT_DECLINED
-from booksync.sync.checks import UNMAPPED_HEADLINE, check_accounts, check_deposit_accounts, check_items
+from booksync.sync.checks import (UNMAPPED_HEADLINE, check_accounts, check_deposit_accounts, check_items,
+                                  check_payment_methods)
 from booksync.sync.customers import (CustomerResolution, customer_gone_problem, customers_gone, hold_back,
                                      resolve_customers)
 from booksync.sync.labels import member_label
@@ -37,9 +38,9 @@ def hold_back_gone(work: Work, snapshot: QBSnapshot) -> list[Problem]:
     return held
 
 
-def check(work: Work, snapshot: QBSnapshot, ui: Interaction) -> Checked | Stop:
+def check(work: Work, snapshot: QBSnapshot, ui: Interaction, create_methods: bool = True) -> Checked | Stop:
     """Run the checks in order; the first that fails stops the run (exit 3; 4 when the person declines to
-    create customers)."""
+    create customers). ``create_methods``: the home's ``[sync] create_payment_methods``."""
     problems = check_accounts(work, snapshot)
     if problems:
         headline = UNMAPPED_HEADLINE.format(n=len(problems))
@@ -48,6 +49,10 @@ def check(work: Work, snapshot: QBSnapshot, ui: Interaction) -> Checked | Stop:
     if problems:
         return Stop("stopped", EXIT_CHECKS, f"{len(problems)} G/L account(s) name a QuickBooks item their lines "
                     "cannot use; nothing was written.", problems)
+    problems = check_payment_methods(work, snapshot, create_methods)
+    if problems:
+        return Stop("stopped", EXIT_CHECKS, f"{len(problems)} payment method(s) cannot reach a QuickBooks payment "
+                    "method; nothing was written.", problems)
     customers = resolve_customers(work, snapshot)
     if customers.problems:
         return Stop("stopped", EXIT_CHECKS, "Some members cannot reach their QuickBooks customer.",

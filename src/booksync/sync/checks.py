@@ -9,7 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Iterable, Protocol
 
-from booksync.account_rules import DEPOSIT_GL_TYPES, allowed_types, incompatibility, item_refusal, suggest
+from booksync.account_rules import (DEPOSIT_GL_TYPES, allowed_types, incompatibility, item_refusal, method_refusal,
+                                    suggest)
 from booksync.domain import Kind, Problem, QBSnapshot
 from booksync.records import GLAccountRecord, PaymentRecord
 from booksync.sync.labels import gl_label
@@ -89,6 +90,26 @@ def check_items(work: Work, snapshot: QBSnapshot) -> list[Problem]:
                                 f"{gl.number}=\"Item\"; or use booksync's own item: booksync accounts items "
                                 f"--clear {gl.number}",
                                 "choose another item for it on the Items page, or leave it to booksync's own item"))
+    return problems
+
+
+def check_payment_methods(work: Work, snapshot: QBSnapshot, create_missing: bool) -> list[Problem]:
+    """Every payment method the payments carry must reach a payment method QuickBooks has and holds active, or one
+    booksync may create: the method mapped by ``booksync payments methods`` (created when the mapping asks), else
+    the method of the same name (created when missing if ``create_missing``, the home's ``[sync]
+    create_payment_methods``). :func:`booksync.account_rules.method_refusal`; before anything is written."""
+    methods = {m.name.casefold(): m for m in snapshot.payment_methods}
+    problems = []
+    for billing in sorted(work.methods_used(), key=str.casefold):
+        wanted, create = work.method_map.get(billing.casefold(), (billing, create_missing))
+        refused = method_refusal(billing, wanted, methods.get(wanted.casefold()), create)
+        if refused is None:
+            continue
+        problems.append(Problem(
+            "refused-payment-method", f"payment method \"{billing}\"", refused,
+            f"map it to one QuickBooks has: booksync payments methods --set \"{billing}=QuickBooks method\" (see "
+            f"--quickbooks), or have booksync create it: booksync payments methods --create \"{billing}\"",
+            "choose its QuickBooks payment method on the Payment Methods page, or have booksync create it there"))
     return problems
 
 

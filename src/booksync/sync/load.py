@@ -18,7 +18,8 @@ from booksync.books.port import BooksPort
 from booksync.domain import Kind, Problem, placeholder_payment
 from booksync.store import rows
 from booksync.store.links import GoneRecord
-from booksync.store.models import Application, CreditMemo, GLAccount, Invoice, Link, Member, Payment, _now
+from booksync.store.models import (Application, CreditMemo, GLAccount, Invoice, Link, Member, Payment,
+                                   PaymentMethodMap, _now)
 from booksync.sync.collector import collector_paused
 from booksync.sync.journal import open_take_outs
 from booksync.sync.marks import change_candidates, remember_outstanding
@@ -66,6 +67,8 @@ def load_work(session: Session, company_key: str, *, everything: bool = False) -
     no mark yet."""
     work = Work()
     work.gl_accounts = {g.id: g for g in session.scalars(select(GLAccount))}
+    work.method_map = {m.name.casefold(): (m.qb_method, m.create_missing)
+                       for m in session.scalars(select(PaymentMethodMap)) if m.qb_method}
     candidates = None if everything else change_candidates(session, company_key)
 
     def among(stmt: Any, model: Any, kind: Kind) -> list[Any]:

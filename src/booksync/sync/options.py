@@ -32,3 +32,7 @@ class SyncOptions:
     policy: CorrectionPolicy = field(default_factory=CorrectionPolicy)
     full_scan: bool = False
     """Examine every billing record, not only those changed since the change mark (load_work everything)."""
+    create_payment_methods: bool = True
+    """Create the QuickBooks payment method of a billing method without a mapping when QuickBooks has none of its
+    name (the home's ``[sync] create_payment_methods``); False: such payments stop the run before anything is
+    written (issue 21 item 6)."""

@@ -175,14 +175,22 @@ class Planner:
             self._items[gl.id] = Ref(Kind.ITEM.value, gl.id, None, name)
 
     def _plan_methods(self) -> None:
+        """The QuickBooks payment method of each billing payment method: the one it is mapped to (``booksync
+        payments methods``; checked by :func:`booksync.sync.checks.check_payment_methods`), else the one of its
+        name; added when QuickBooks does not have it (and the check allowed it)."""
         existing = {m.name.casefold(): m for m in self.snapshot.payment_methods}
         for method in sorted(self.work.methods_used()):
-            name = self.fit.name("payment method", "name", method, self.limits.payment_method_name,
+            wanted = self.work.method_map.get(method.casefold(), (method, True))[0]
+            name = self.fit.name("payment method", "name", wanted, self.limits.payment_method_name,
                                  fallback="Other")
             key = name.casefold()
             local_id = int(hashlib.sha256(key.encode()).hexdigest()[:7], 16)
             if key in existing:
                 self._methods[method] = Ref(Kind.PAYMENT_METHOD.value, local_id, existing[key].list_id, name)
+                continue
+            added = next((r for r in self._methods.values() if r.remote_id is None and r.name.casefold() == key), None)
+            if added is not None:  # two billing methods mapped to one method this run creates: one add
+                self._methods[method] = added
                 continue
             data = PaymentMethodData(name, METHOD_TYPES.get(key, "Other"))
             self.plan.add(action=Action.ADD, kind=Kind.PAYMENT_METHOD, local_id=local_id, number=name,

@@ -143,7 +143,7 @@ class Run:
             self.held = hold_back_gone(work, snapshot)
             if self.held and work.is_empty():
                 return self.result("nothing", EXIT_OK, "Nothing else to synchronize.")
-            checked = check(work, snapshot, self.ui)
+            checked = check(work, snapshot, self.ui, self.options.create_payment_methods)
             if isinstance(checked, Stop):
                 return self.stopped(checked)
             plan = self.plan(work, snapshot, checked, stamps)

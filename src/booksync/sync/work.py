@@ -36,6 +36,9 @@ class Work:
     credit_memos: list[SaleRecord] = field(default_factory=list)
     payments: list[PaymentRecord] = field(default_factory=list)
     gl_accounts: dict[int, GLAccountRecord] = field(default_factory=dict)
+    method_map: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    """Billing payment method (casefolded) → (the QuickBooks payment method to use, create it when missing): the
+    explicit mappings of ``booksync payments methods`` (issue 21 item 6)."""
     members: dict[int, MemberRecord] = field(default_factory=dict)
     links: dict[tuple[str, int], LinkRecord] = field(default_factory=dict)
     changed_invoices: list[SaleRecord] = field(default_factory=list)
