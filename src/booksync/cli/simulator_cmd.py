@@ -99,6 +99,21 @@ def closing_date(date: str | None, home_dir: Path | None) -> None:
         console.print(f"Closing date: {company.meta('closing_date') or 'none'}")
 
 
+@simulator.command("class-tracking")
+@click.argument("state", required=False, type=click.Choice(["on", "off"]))
+@home_option
+def class_tracking(state: str | None, home_dir: Path | None) -> None:
+    """Show or set (on, off) the company's "Use class tracking" preference, off in a new company, as a
+    QuickBooks administrator sets it in Preferences > Accounting."""
+    from booksync.simulator import open_company
+
+    home = load_home(home_dir)
+    with open_company(home.company_path) as company:
+        if state:
+            company.set_meta("class_tracking", "true" if state == "on" else "false")
+        console.print(f"Class tracking: {'on' if company.meta('class_tracking') == 'true' else 'off'}")
+
+
 @simulator.command()
 @click.argument("writes", type=int)
 @home_option

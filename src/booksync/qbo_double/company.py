@@ -24,6 +24,8 @@ reference gives no code or wording, the double's choice is marked "double's word
 * An invoice or credit memo with payments or credits applied cannot be voided or deleted (integrator
   report, §3.2) or reduced below what is applied → 6000 (double's wording).
 * Line Amount must equal Qty × UnitPrice when both are given → 6070 (double's wording).
+* A Class's Name is unique among classes (6240, §3.1); a ClassRef, on a sales line or a transaction, must exist
+  and be active (2500, 610).
 * A SalesItemLine's ItemRef names a Service, NonInventory or Inventory item: a Group (bundle) goes on a sale as a
   GroupLine and a Category holds no sales (§3.2, line types) → 6000 (double's wording).
 * Customer ``Balance`` = invoices − credit memos − payments of the customer (open balance).
@@ -56,6 +58,9 @@ class Company(EntityRules):
         self._ids = itertools.count(1)
         self.book_close_date: str | None = None
         self.custom_txn_numbers = True
+        self.class_tracking = ""
+        """Preferences AccountingInfoPrefs: "" (Track classes off), "line" (ClassTrackingPerTxnLine: one class per
+        transaction line) or "txn" (ClassTrackingPerTxn: one per transaction)."""
         self.deposited: dict[str, str] = {}
         """payment Id → deposit Id."""
         self.writes = 0
@@ -176,7 +181,7 @@ class Company(EntityRules):
 
     def _name_free(self, entity: str, name: str, own_id: str | None, element: str) -> None:
         lists = PEOPLE if entity in PEOPLE else (entity,)
-        key = "DisplayName" if entity in PEOPLE else ("FullyQualifiedName" if entity in ("Item", "Account")
+        key = "DisplayName" if entity in PEOPLE else ("FullyQualifiedName" if entity in ("Item", "Account", "Class")
                                                       else "Name")
         folded = name.casefold()
         for other in lists:

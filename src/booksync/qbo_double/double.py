@@ -236,7 +236,12 @@ class QboDouble:
                                          "Country": "US", "FiscalYearStartMonth": "January", "SyncToken": "0",
                                          "domain": "QBO"}, "time": time_now}
         if parts == ["preferences"] and method == "GET":
-            prefs: dict[str, Any] = {"AccountingInfoPrefs": {"CustomerTerminology": "Customers"},
+            # Class tracking: Intuit's Preferences entity, AccountingInfoPrefs.ClassTrackingPerTxnLine / PerTxn ("These
+            # settings correspond to how classes are assigned when Track classes ... is set to On").
+            prefs: dict[str, Any] = {"AccountingInfoPrefs": {
+                                         "CustomerTerminology": "Customers",
+                                         "ClassTrackingPerTxnLine": company.class_tracking == "line",
+                                         "ClassTrackingPerTxn": company.class_tracking == "txn"},
                                      "SalesFormsPrefs": {"CustomTxnNumbers": company.custom_txn_numbers}}
             if company.book_close_date:
                 prefs["AccountingInfoPrefs"]["BookCloseDate"] = company.book_close_date

@@ -81,6 +81,22 @@ class EntityRules:
             body["IncomeAccountRef"] = {"value": account["Id"], "name": account["FullyQualifiedName"]}
         return {**body, "Type": item_type, "FullyQualifiedName": name, "Active": bool(body.get("Active", True))}
 
+    def _build_class(self, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+        """A Class: Name (≤100), ParentRef (a sub-class: FullyQualifiedName "Parent:Name"), Active (Intuit's Class
+        page); the full name unique among classes (6240)."""
+        name = str(body.get("Name") or "")
+        if not name:
+            raise Fault(2020, "Required param missing, need to supply the required value for the API",
+                        "Required parameter Name is missing in the request", "Name")
+        length_errors([("Name", name, 100)])
+        full = name
+        if body.get("ParentRef"):
+            parent = self._reference("Class", body["ParentRef"], "ParentRef")
+            full = f"{parent['FullyQualifiedName']}:{name}"
+        self._name_free("Class", full, current["Id"] if current else None, "Name")
+        return {**body, "FullyQualifiedName": full, "SubClass": bool(body.get("ParentRef")),
+                "Active": bool(body.get("Active", True))}
+
     def _build_paymentmethod(self, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         name = str(body.get("Name") or "")
         if not name:
@@ -132,6 +148,9 @@ class EntityRules:
                             "Line.DetailType")
             detail = dict(line.get("SalesItemLineDetail") or {})
             item = self._line_item(detail, n)
+            if detail.get("ClassRef"):
+                klass = self._reference("Class", detail["ClassRef"], "Line.SalesItemLineDetail.ClassRef")
+                detail["ClassRef"] = {"value": klass["Id"], "name": klass["FullyQualifiedName"]}
             amount = exact_amount(line.get("Amount"), "Line.Amount")
             if detail.get("Qty") is not None and detail.get("UnitPrice") is not None:
                 expected = (Decimal(str(detail["Qty"])) * Decimal(str(detail["UnitPrice"]))).quantize(

@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 CENT = Decimal("0.01")
-NAME_LISTS = ("Customer", "Vendor", "Employee", "Item", "Account", "PaymentMethod")
+NAME_LISTS = ("Customer", "Vendor", "Employee", "Item", "Account", "PaymentMethod", "Class")
 TRANSACTIONS = ("Invoice", "CreditMemo", "Payment", "Deposit")
 ENTITIES = NAME_LISTS + TRANSACTIONS
 PEOPLE = ("Customer", "Vendor", "Employee")

@@ -24,7 +24,8 @@ _UNSET: Any = object()
 # The name space each kind of list entry is created in (``lists.name_space``): a FullName lookup
 # names it so that SQLite can use the lists_name index instead of reading the whole list table.
 NAME_SPACE = {"Account": "account", "ItemService": "item", "ItemNonInventory": "item", "ItemOtherCharge": "item",
-              "ItemGroup": "item", "Customer": "entity", "Vendor": "entity", "PaymentMethod": "paymentmethod"}
+              "ItemGroup": "item", "Customer": "entity", "Vendor": "entity", "PaymentMethod": "paymentmethod",
+              "Class": "class"}
 
 
 def _name_spaces(kinds: tuple[str, ...]) -> tuple[str, ...] | None:

@@ -157,6 +157,35 @@ class Lists:
                                 is_active=0 if text(add, "IsActive") == "false" else 1)
         return self._ok([self.item_ret(row)])
 
+    # ------------------------------------------------------------------ classes (issue 21 item 4)
+
+    def class_ret(self, row: sqlite3.Row) -> etree._Element:
+        """ClassRet: ListCore, Name, FullName, IsActive, ParentRef, Sublevel (qbxmlops130.xsd)."""
+        fields = self._list_base(row)
+        if row["parent_id"]:
+            fields["ParentRef"] = self._ref(row["parent_id"])
+        fields["Sublevel"] = row["full_name"].count(":")
+        return _aggregate("ClassRet", fields)
+
+    def class_query(self, rq: etree._Element) -> etree._Element:
+        return self._list_query(rq, ("Class",), self.class_ret)
+
+    def class_add(self, rq: etree._Element) -> etree._Element:
+        """ClassAdd: Name (31), IsActive, ParentRef (qbxmlops130.xsd); a class's FullName is its parents' names and
+        its own joined by ":", unique among classes (3100 otherwise, reference §7); a ParentRef that names no
+        class is 3140. QuickBooks keeps the class list whether or not class tracking is on (the preference only
+        shows the Class fields on forms: Intuit's PreferencesQuery page, IsUsingClassTracking)."""
+        add = rq.find("ClassAdd")
+        name = text(add, "Name")
+        parent = None
+        if add.find("ParentRef") is not None:
+            parent = self._list_row(add.find("ParentRef"), ("Class",), "Class", "ClassAdd")
+        full_name = f"{parent['full_name']}:{name}" if parent is not None else name
+        self._check_name_free("class", full_name)
+        row = self._insert_list("Class", "class", name, full_name, parent_id=parent["list_id"] if parent else None,
+                                is_active=0 if text(add, "IsActive") == "false" else 1)
+        return self._ok([self.class_ret(row)])
+
     def payment_method_ret(self, row: sqlite3.Row) -> etree._Element:
         fields = {k: v for k, v in self._list_base(row).items() if k != "FullName"}
         fields["PaymentMethodType"] = row["method_type"] or "Other"

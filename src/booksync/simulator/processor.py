@@ -119,6 +119,7 @@ class Processor(Queries, Lists, Transactions):
             "ItemQuery": self.item_query, "ItemServiceQuery": self.item_service_query,
             "ItemServiceAdd": self.item_service_add, "ItemNonInventoryAdd": self.item_service_add,
             "ItemOtherChargeAdd": self.item_service_add, "ItemGroupAdd": self.item_group_add,
+            "ClassQuery": self.class_query, "ClassAdd": self.class_add,
             "PaymentMethodQuery": self.payment_method_query,
             "PaymentMethodAdd": self.payment_method_add,
             "CustomerQuery": self.customer_query, "CustomerAdd": self.customer_add,
@@ -433,8 +434,11 @@ class Processor(Queries, Lists, Transactions):
         return {r[0]: r[1] for r in self.db.execute("SELECT key, value FROM meta")}
 
     def preferences_query(self, rq: etree._Element) -> etree._Element:
+        # IsUsingClassTracking: the company's "Use class tracking" preference (Intuit's PreferencesQuery page; off in
+        # a new company), set here by 'booksync simulator class-tracking on'.
         accounting: dict[str, Any] = {
-            "IsUsingAccountNumbers": True, "IsRequiringAccounts": True, "IsUsingClassTracking": False,
+            "IsUsingAccountNumbers": True, "IsRequiringAccounts": True,
+            "IsUsingClassTracking": self.meta("class_tracking") == "true",
             "IsUsingAuditTrail": True, "IsAssigningJournalEntryNumbers": True}
         if self.meta("closing_date"):
             accounting["ClosingDate"] = self.meta("closing_date")

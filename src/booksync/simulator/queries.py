@@ -292,6 +292,8 @@ class Queries:
             out["Quantity"] = line["quantity"]
         if line["rate"]:
             out["Rate"] = line["rate"]
+        if line["class_id"]:
+            out["ClassRef"] = self._ref(line["class_id"])
         out["Amount"] = str(amount(line["amount"]))
         return out
 

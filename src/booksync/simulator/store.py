@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS lines (
     item_id TEXT, descr TEXT, quantity TEXT, rate TEXT,
     amount INTEGER NOT NULL DEFAULT 0,
     account_id TEXT,
-    payment_id TEXT                -- deposit line: the payment it deposits
+    payment_id TEXT,               -- deposit line: the payment it deposits
+    class_id TEXT                  -- sales line: its ClassRef
 );
 CREATE INDEX IF NOT EXISTS lines_txn ON lines (txn_id);
 CREATE INDEX IF NOT EXISTS lines_payment ON lines (payment_id);
@@ -99,4 +100,6 @@ def connect(path: str) -> sqlite3.Connection:
     columns = {r[1] for r in db.execute("PRAGMA table_info(lists)")}
     if "job_status" not in columns:   # a company file made before jobs were kept
         db.execute("ALTER TABLE lists ADD COLUMN job_status TEXT")
+    if "class_id" not in {r[1] for r in db.execute("PRAGMA table_info(lines)")}:  # made before classes were kept
+        db.execute("ALTER TABLE lines ADD COLUMN class_id TEXT")
     return db

@@ -28,6 +28,9 @@ class Transactions:
         lines = []
         for line in el.findall(line_tag):
             item = self._list_row(line.find("ItemRef"), LINE_ITEM_KINDS, "Item", txn_type)
+            # A line's ClassRef must name an active class (3140 otherwise: reference §7).
+            klass = self._list_row(line.find("ClassRef"), ("Class",), "Class", txn_type) \
+                if line.find("ClassRef") is not None else None
             qty, rate = text(line, "Quantity"), text(line, "Rate")
             if line.find("Amount") is not None:
                 value = _d(text(line, "Amount"), f"{line_tag} Amount")
@@ -37,7 +40,8 @@ class Transactions:
                 except InvalidOperation:
                     raise Refusal(3040, f"{line_tag} has an invalid quantity or rate.") from None
             lines.append({"item_id": item["list_id"], "descr": text(line, "Desc"), "quantity": qty,
-                          "rate": rate, "amount": cents(value), "line_id": text(line, "TxnLineID")})
+                          "rate": rate, "amount": cents(value), "line_id": text(line, "TxnLineID"),
+                          "class_id": klass["list_id"] if klass is not None else None})
         return lines
 
     def _insert_lines(self, txn_id: str, lines: list[dict[str, Any]]) -> None:
@@ -46,9 +50,10 @@ class Transactions:
             if not line_id or line_id == "-1":
                 line_id = f"{self._counter('next_line'):X}-{int(time.time())}"
             self.db.execute("INSERT INTO lines (txn_id, line_id, seq, item_id, descr, quantity, rate, amount, "
-                            "account_id, payment_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                            "account_id, payment_id, class_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                             (txn_id, line_id, seq, line.get("item_id"), line.get("descr"), line.get("quantity"),
-                             line.get("rate"), line["amount"], line.get("account_id"), line.get("payment_id")))
+                             line.get("rate"), line["amount"], line.get("account_id"), line.get("payment_id"),
+                             line.get("class_id")))
 
     def _new_txn(self, txn_type: str, **cols: Any) -> str:
         txn_id, number = self.new_txn_id()
