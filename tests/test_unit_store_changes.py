@@ -77,6 +77,8 @@ def test_deleting_a_credit_memo_and_a_payment(session):
     ("payment", "R2", "deleted", "The payment R2 is already deleted."),
     ("invoice", "INV1", "void", "Payment(s) R1 apply to the invoice INV1. Remove those applications first "
                                 "(booksync payments edit RECEIPT --apply ...), then void it."),
+    ("invoice", "INV1", "deleted", "Payment(s) R1 apply to the invoice INV1. Remove those applications first "
+                                   "(booksync payments edit RECEIPT --apply ...), then delete it."),
 ])
 def test_refused_status_changes_say_why_and_change_nothing(session, kind, number, status, message):
     with pytest.raises(changes.ChangeRefused) as refused:

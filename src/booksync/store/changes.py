@@ -57,7 +57,8 @@ def set_status(session: Session, kind: str, number: str, status: str) -> str:
         if apps:
             receipts = ", ".join(sorted({session.get(Payment, a.payment_id).number for a in apps}))
             raise ChangeRefused(f"Payment(s) {receipts} apply to the {label}. Remove those applications first "
-                                f"(booksync payments edit RECEIPT --apply ...), then {status} it.")
+                                f"(booksync payments edit RECEIPT --apply ...), then "
+                                f"{'void' if status == 'void' else 'delete'} it.")
     with writing(session):
         record.status = status
     return f"The {label} is {'voided' if status == 'void' else 'deleted'}; the next sync carries it to QuickBooks."
