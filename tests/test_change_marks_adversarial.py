@@ -552,7 +552,7 @@ def test_a_member_cleared_on_the_web_then_created(demo_copy, cli, company_db, tm
 def newest_backup(cli, home: str) -> str:  # noqa: ANN001
     listed = cli("backups", "list", "--json", "--home", home)
     assert listed.code == 0, str(listed)
-    return json.loads(listed.stdout)[0]["run"]
+    return json.loads(listed.stdout)["backups"][0]["run_id"]
 
 
 def test_restoring_the_backup_of_a_sync_then_syncing(demo_copy, cli, company_db, tmp_path):

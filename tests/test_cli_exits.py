@@ -116,3 +116,16 @@ def test_the_table_is_the_readme_s_and_every_code_has_a_meaning():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for code in ExitCode:
         assert f"| {int(code)} | {MEANING[code]} |" in readme, code
+
+
+def test_listings_print_one_json_object_and_name_a_run_run_id_everywhere(demo_home, cli):
+    """Before: `runs list`, `backups list` and `users list` printed a JSON array, and a run's id was "id" in
+    `runs list`/`runs show`, "run" in `backups list` and "run_id" in `sync`/`runs confirm`."""
+    home = str(demo_home.path)
+    runs = one_json_object(cli("runs", "list", "--json", "--home", home))["runs"]
+    backups = one_json_object(cli("backups", "list", "--json", "--home", home))["backups"]
+    assert runs and backups
+    assert {r["run_id"] for r in runs} >= {b["run_id"] for b in backups}
+    shown = one_json_object(cli("runs", "show", runs[0]["run_id"], "--json", "--home", home))
+    assert shown["run_id"] == runs[0]["run_id"]
+    assert one_json_object(cli("users", "list", "--json", "--home", home)) == {"users": []}

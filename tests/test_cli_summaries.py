@@ -75,8 +75,8 @@ def test_the_plan_and_runs_show_name_operations_in_words(demo_copy, cli, tmp_pat
     result = cli("sync", "--home", home, "--yes", "--corrections-log", str(tmp_path / "log.pdf"))
     assert result.code == 0, result
     assert "change invoice" in result.stdout and "mod invoice" not in result.stdout, result.stdout
-    run = json.loads(cli("runs", "list", "--json", "--home", home).stdout)[0]
-    shown = cli("runs", "show", run["id"], "--home", home)
+    run = json.loads(cli("runs", "list", "--json", "--home", home).stdout)["runs"][0]
+    shown = cli("runs", "show", run["run_id"], "--home", home)
     assert "Applied: 1 change invoice" in shown.stdout and "mod " not in shown.stdout, shown.stdout
 
 

@@ -56,10 +56,10 @@ def test_unmapped_account_stops_the_sync_before_anything_is_written(nosync_copy,
     assert run_folders(nosync_copy.path) == [] and backups(nosync_copy.path) == []
     # The stopped run is listed, and `runs show` says why.
     listed = cli("runs", "list", "--json", "--home", home)
-    (run,) = json.loads(listed.stdout)
+    (run,) = json.loads(listed.stdout)["runs"]
     assert run["status"] == "stopped"
-    shown = cli("runs", "show", run["id"], "--home", home)
-    assert shown.code == 0 and "Run " + run["id"] + ": stopped" in shown.stdout
+    shown = cli("runs", "show", run["run_id"], "--home", home)
+    assert shown.code == 0 and "Run " + run["run_id"] + ": stopped" in shown.stdout
     assert "G/L account 4300 Advertising" in shown.stdout and "booksync accounts xref --set 4300=" in shown.stdout
 
 

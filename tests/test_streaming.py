@@ -261,7 +261,7 @@ def test_a_run_aborted_at_the_confirmation_leaves_no_spill(nosync_copy, cli):
     assert aborted.writes == []
     assert scratch_files(nosync_copy.path) == []
     listed = cli("runs", "list", "--json", "--home", str(nosync_copy.path))
-    assert [r["status"] for r in json.loads(listed.output)][:1] == ["cancelled"], listed
+    assert [r["status"] for r in json.loads(listed.output)["runs"]][:1] == ["cancelled"], listed
 
 
 def killed_sync(home: Path, point: str) -> subprocess.CompletedProcess:

@@ -212,14 +212,14 @@ def test_a_copied_home_reads_and_writes_its_own_run_folders(demo_copy, cli):
     """Run rows record their folder's absolute path; a copied home (demo_copy is one) must not read the
     original's pre-images nor write its undo log into the original home."""
     home = str(demo_copy.path)
-    (first,) = [r for r in json.loads(cli("runs", "list", "--json", "--home", home).stdout)]
-    assert first["folder"] == str(demo_copy.path / "runs" / first["id"])
-    shown = json.loads(cli("runs", "show", first["id"], "--json", "--home", home).stdout)
+    (first,) = [r for r in json.loads(cli("runs", "list", "--json", "--home", home).stdout)["runs"]]
+    assert first["folder"] == str(demo_copy.path / "runs" / first["run_id"])
+    shown = json.loads(cli("runs", "show", first["run_id"], "--json", "--home", home).stdout)
     assert shown["folder"] == first["folder"]
-    dry = cli("runs", "undo", first["id"], "--dry-run", "--json", "--home", home)
+    dry = cli("runs", "undo", first["run_id"], "--dry-run", "--json", "--home", home)
     assert dry.code == 0, dry.output
     log = Path(json.loads(dry.stdout)["log"])
-    assert log.parent == demo_copy.path / "runs" / first["id"] and log.is_file()
+    assert log.parent == demo_copy.path / "runs" / first["run_id"] and log.is_file()
 
 
 # ---------------------------------------------------------------------- review of the undo (issue 20, item 12)

@@ -268,7 +268,7 @@ def test_users_add_stores_an_argon2_hash_in_a_private_file(cli, home: Path) -> N
     weak = cli("users", "add", "clerk", "--password-stdin", "--home", str(home), input="short\n")
     assert weak.code == 2 and "at least 8 characters" in weak.output
     listed = cli("users", "list", "--json", "--home", str(home))
-    assert [u["name"] for u in json.loads(listed.stdout)] == [USER, "treasurer"]
+    assert [u["name"] for u in json.loads(listed.stdout)["users"]] == [USER, "treasurer"]
     assert cli("users", "remove", "treasurer", "--home", str(home)).code == 0
     assert "treasurer" not in load_users(home)
 

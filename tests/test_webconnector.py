@@ -224,7 +224,7 @@ def test_the_demo_synchronizes_through_the_web_connector(nosync_copy, demo_home,
         assert staged.percents[-1] == 100 and all(0 < p < 100 for p in staged.percents[:-1])
         assert "staged as run" in staged.closed and "booksync runs confirm" in staged.closed
         listed = cli("runs", "list", "--json", "--home", str(home))
-        assert [r["status"] for r in json.loads(listed.stdout)] == ["awaiting confirm"]
+        assert [r["status"] for r in json.loads(listed.stdout)["runs"]] == ["awaiting confirm"]
 
         waiting = wc.update()
         assert waiting.status == "none" and "awaits your confirmation" in waiting.closed

@@ -32,11 +32,11 @@ def list_cmd(home_dir: Path | None, as_json: bool) -> None:
     home = load_home(home_dir)
     rows = []
     for folder in sorted((p for p in home.backups_dir.iterdir() if p.is_dir()), reverse=True):
-        rows.append({"run": folder.name, "taken": dt.datetime.fromtimestamp(folder.stat().st_mtime)
+        rows.append({"run_id": folder.name, "taken": dt.datetime.fromtimestamp(folder.stat().st_mtime)
                      .isoformat(timespec="seconds"),
                      "files": sorted(p.name for p in folder.iterdir()), "bytes": _size(folder)})
     if as_json:
-        console.print_json(json.dumps(rows))
+        console.print_json(json.dumps({"backups": rows}))
         return
     if not rows:
         console.print("No backups yet: one is taken before each sync writes to QuickBooks.")

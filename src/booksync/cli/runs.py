@@ -29,8 +29,9 @@ def list_cmd(home_dir: Path | None, as_json: bool) -> None:
     with sessions_for(home)() as session:
         rows = run_history.all_runs(session)
     if as_json:
-        console.print_json(json.dumps([{"id": r.id, "status": r.status, "started_at": r.started_at.isoformat(),
-                                        "folder": run_history.kept_folder(home, r)} for r in rows]))
+        console.print_json(json.dumps({"runs": [{"run_id": r.id, "status": r.status,
+                                                  "started_at": r.started_at.isoformat(),
+                                                  "folder": run_history.kept_folder(home, r)} for r in rows]}))
         return
     table = Table(title="Sync runs", show_edge=False)
     for col in ("Run", "Started (UTC)", "Status", "Working files"):
@@ -54,7 +55,7 @@ def show(run_id: str, home_dir: Path | None, as_json: bool) -> None:
     journal = [{"seq": e.seq, "action": e.action, "kind": e.kind, "number": e.number, "status": e.status,
                 "remote_id": e.remote_id, "error": e.error} for e in entries]
     if as_json:
-        console.print_json(json.dumps({"id": run.id, "status": run.status, "folder": run_history.kept_folder(home, run),
+        console.print_json(json.dumps({"run_id": run.id, "status": run.status, "folder": run_history.kept_folder(home, run),
                                        "summary": json.loads(run.summary or "{}"), "journal": journal}))
         return
     summary = json.loads(run.summary or "{}")

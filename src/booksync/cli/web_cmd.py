@@ -87,7 +87,7 @@ def list_cmd(home_dir: Path | None, as_json: bool) -> None:
     rows = [{"name": n, "created": u.get("created", ""), "changed": u.get("changed", "")}
             for n, u in sorted(found.items())]
     if as_json:
-        console.print_json(json.dumps(rows))
+        console.print_json(json.dumps({"users": rows}))
         return
     if not rows:
         console.print("No users yet: add one with 'booksync users add NAME'.")
