@@ -18,6 +18,15 @@ OPTIONS = {"member": "--member", "date": "--date", "amount": "--amount", "deposi
 """The option of ``payments edit`` that sets each column of the payments import (for messages)."""
 
 
+def _check_date(date: str | None) -> None:
+    """Refuse a --date that is not YYYY-MM-DD (the import's --date-format is not an option here)."""
+    if date is not None:
+        try:
+            parse_date(date, us_hint="")
+        except ValueError as exc:
+            raise ChangeRefused(f"--date: {exc} (value {date!r}).") from None
+
+
 def edit_payment(session: Session, number: str, member: str | None = None, date: str | None = None,
                  amount: str | None = None, applications: list[str] | None = None,
                  deposit_account: str | None = None, memo: str | None = None) -> str:
@@ -31,11 +40,7 @@ def edit_payment(session: Session, number: str, member: str | None = None, date:
 
     Raises :class:`ChangeRefused` naming the option and the reason, as the import would.
     """
-    if date is not None:
-        try:
-            parse_date(date, us_hint="")  # the option takes YYYY-MM-DD only; the import's --date-format is not here
-        except ValueError as exc:
-            raise ChangeRefused(f"--date: {exc} (value {date!r}).") from None
+    _check_date(date)
     payment = find(session, "payment", number)
     if payment.status != "open":
         raise ChangeRefused(f"Payment {number} was deleted.")
