@@ -103,3 +103,39 @@ def test_the_online_double_keeps_classes_and_checks_a_lines_class():
     with pytest.raises(Fault) as inactive:
         invoice(programs["Id"])
     assert inactive.value.errors[0]["code"] == "610"
+
+
+# ---------------------------------------------------------------------- one line builder, with a class
+
+
+def test_one_line_builder_sends_a_lines_class_to_each_target_and_keeps_old_fingerprints(company_path):
+    """The sale's line is built in one place per target (books/desktop/requests.py sales_line, books/online/
+    bodies.py sales_line), which every kind with lines uses; a line with a class carries ClassRef there. A line
+    without a class is written (canonical JSON, fingerprint) exactly as before classes."""
+    import datetime as dt
+
+    from booksync.books.desktop import requests
+    from booksync.books.online import bodies
+    from booksync.domain import Action, Kind, LineData, Operation, Ref, SalesData
+    from booksync.sync.written import written_json
+
+    setup = qbxml(company_path, ("ClassAdd", {"Name": "Events"}), ("CustomerAdd", {"Name": "Acme"}),
+                  ("ItemServiceAdd", {"Name": "Gala", "SalesOrPurchase": {"AccountRef": {"FullName": "Events"}}}))
+    events, acme, gala = (rs.raise_for_status().rets[0].findtext("ListID") for rs in setup)
+    line = LineData(Ref("item", 1, gala, "Gala"), "Gala", Decimal("2"), Decimal("85.00"), Decimal("170.00"),
+                    class_ref=Ref("class", None, events, "Events"))
+    sale = SalesData(customer=Ref("customer", 1, acme, "Acme"), date=dt.date(2025, 3, 1), ref_number="INV9",
+                     lines=(line,))
+    op = Operation(seq=1, action=Action.ADD, kind=Kind.INVOICE, local_id=9, number="INV9", description="",
+                   payload=sale)
+    with open_company(company_path) as qb:
+        (rs,) = parse_response(qb.process(build.message([requests.request(op, lambda ref: None)])))
+    assert rs.raise_for_status().rets[0].findtext("InvoiceLineRet/ClassRef/FullName") == "Events"
+
+    body = bodies.sales_body(Kind.INVOICE, sale, lambda ref: None, create=True)
+    assert body["Line"][0]["SalesItemLineDetail"]["ClassRef"] == {"value": events}
+
+    plain = SalesData(customer=sale.customer, date=sale.date, ref_number="INV9",
+                      lines=(LineData(line.item, "Gala", Decimal("2"), Decimal("85.00"), Decimal("170.00")),))
+    assert "class_ref" not in written_json(plain), "unchanged for lines without a class"
+    assert '"class_ref": {"id": "' + events + '", "name": "Events", "ref": "class"}' in written_json(sale)

@@ -271,7 +271,9 @@ def _canonical(value):  # noqa: ANN001, ANN202
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if hasattr(value, "__dataclass_fields__"):
-        return {k: _canonical(getattr(value, k)) for k in value.__dataclass_fields__ if k != "external_guid"}
+        # A line's class (issue 21 item 4) is written only when it has one: lines keep their fingerprints.
+        return {k: _canonical(getattr(value, k)) for k in value.__dataclass_fields__
+                if k != "external_guid" and not (k == "class_ref" and getattr(value, k) is None)}
     if isinstance(value, (list, tuple)):
         return [_canonical(v) for v in value]
     return value

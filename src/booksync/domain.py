@@ -202,13 +202,15 @@ class PaymentMethodData:
 
 @dataclass(frozen=True, slots=True)
 class LineData:
-    """One invoice or credit memo line: ``amount`` = ``quantity`` × ``rate``."""
+    """One invoice or credit memo line: ``amount`` = ``quantity`` × ``rate``. ``class_ref``: the QuickBooks class
+    the line is tracked under (ClassRef; issue 21 item 4), None for none."""
 
     item: Ref
     description: str
     quantity: Decimal
     rate: Decimal
     amount: Decimal
+    class_ref: Ref | None = None
 
 
 @dataclass(frozen=True, slots=True)

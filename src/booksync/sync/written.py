@@ -48,7 +48,10 @@ def _encode_default(value: Any) -> Any:
         if not hasattr(value, "__dataclass_fields__"):
             raise TypeError(f"cannot write {t.__name__} as JSON")
         names = _FIELDS[t] = tuple(k for k in value.__dataclass_fields__ if k != "external_guid")
-    return {k: getattr(value, k) for k in names}
+    out = {k: getattr(value, k) for k in names}
+    if t is LineData and value.class_ref is None:
+        del out["class_ref"]  # a line without a class writes what it wrote before classes: fingerprints keep
+    return out
 
 
 _ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, default=_encode_default)
@@ -117,6 +120,8 @@ def _of(kind: type, values: Any) -> Any:
 
 
 def _sales_json(d: SalesData) -> str:
+    if any(x.class_ref is not None for x in d.lines):
+        raise _NotPlain  # lines with a class: the encoder writes them
     lines = ", ".join(f'{{"amount": {_dec(x.amount)}, "description": {_s(x.description)}, "item": {_ref(x.item)}, '
                       f'"quantity": {_dec(x.quantity)}, "rate": {_dec(x.rate)}}}' for x in _of(LineData, d.lines))
     if type(d.date) is not dt.date:

@@ -9,8 +9,8 @@ from typing import Any
 from lxml import etree
 
 from booksync.books.port import Resolver
-from booksync.domain import (Action, ApplicationData, CustomerData, DepositData, ItemData, Kind, Operation,
-                             PaymentData, PaymentMethodData, Ref, SalesData)
+from booksync.domain import (Action, ApplicationData, CustomerData, DepositData, ItemData, Kind, LineData,
+                             Operation, PaymentData, PaymentMethodData, Ref, SalesData)
 from booksync.kinds import KINDS, spec
 from booksync.money import fmt
 from booksync.qbxml import build
@@ -133,10 +133,17 @@ def _customer(c: CustomerData) -> dict[str, Any]:
     return body
 
 
+def sales_line(line: LineData, resolve: Resolver) -> dict[str, Any]:
+    """One sale's line, for every kind that has them (InvoiceLineAdd, CreditMemoLineAdd, and their Mods with
+    TxnLineID -1): ItemRef, Desc, Quantity, Rate, ClassRef when the line has a class, Amount (qbxmlops130.xsd
+    InvoiceLineAdd; the builder puts them in the schema's order)."""
+    return {"ItemRef": _ref(line.item, resolve), "Desc": line.description or None, "Quantity": str(line.quantity),
+            "Rate": str(line.rate), "ClassRef": _ref(line.class_ref, resolve) if line.class_ref else None,
+            "Amount": fmt(line.amount)}
+
+
 def _sales(s: SalesData, resolve: Resolver) -> dict[str, Any]:
-    lines = [{"ItemRef": _ref(line.item, resolve), "Desc": line.description or None,
-              "Quantity": str(line.quantity), "Rate": str(line.rate), "Amount": fmt(line.amount)}
-             for line in s.lines]
+    lines = [sales_line(line, resolve) for line in s.lines]
     return {"CustomerRef": _ref(s.customer, resolve), "TxnDate": s.date, "RefNumber": s.ref_number or None,
             "DueDate": s.due_date, "Memo": s.memo or None, "ExternalGUID": s.external_guid or None,
             "_lines": lines}

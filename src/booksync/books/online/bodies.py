@@ -10,7 +10,7 @@ from typing import Any
 from booksync.books.online.errors import FaultEntry, QboFault
 from booksync.books.online.records import deposit_line_key
 from booksync.books.port import Resolver
-from booksync.domain import (Action, CustomerData, DepositData, ItemData, Kind, Operation, PaymentData,
+from booksync.domain import (Action, CustomerData, DepositData, ItemData, Kind, LineData, Operation, PaymentData,
                              PaymentMethodData, Ref, SalesData, operation_words)
 from booksync.kinds import TRANSACTIONS, spec
 from booksync.money import CENT
@@ -235,9 +235,16 @@ def sales_body(kind: Kind, s: SalesData, resolve: Resolver, create: bool, custom
     note = private_note(memo, s.external_guid)
     if note or not create:
         body["PrivateNote"] = note
-    body["Line"] = [{"DetailType": "SalesItemLineDetail", "Amount": line.amount.quantize(CENT),
-                     **({"Description": line.description} if line.description else {}),
-                     "SalesItemLineDetail": {"ItemRef": {"value": ref_id(line.item, resolve)},
-                                             "Qty": line.quantity, "UnitPrice": line.rate}}
-                    for line in s.lines]
+    body["Line"] = [sales_line(line, resolve) for line in s.lines]
     return body
+
+
+def sales_line(line: LineData, resolve: Resolver) -> dict[str, Any]:
+    """One sale's line, for every kind that has them: a SalesItemLine with ItemRef, Qty, UnitPrice and, when the
+    line has a class, ClassRef (Intuit's Invoice page, SalesItemLineDetail.ClassRef)."""
+    detail: dict[str, Any] = {"ItemRef": {"value": ref_id(line.item, resolve)}, "Qty": line.quantity,
+                              "UnitPrice": line.rate}
+    if line.class_ref is not None:
+        detail["ClassRef"] = {"value": ref_id(line.class_ref, resolve)}
+    return {"DetailType": "SalesItemLineDetail", "Amount": line.amount.quantize(CENT),
+            **({"Description": line.description} if line.description else {}), "SalesItemLineDetail": detail}
