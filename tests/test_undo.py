@@ -343,22 +343,3 @@ def test_undo_of_a_corrected_deposited_payment_is_refused_up_front_naming_the_de
     assert undone.code == 5 and undone.writes == [] and "3170" not in undone.output, undone
     assert "Nothing was undone" in undone.stdout
     assert db.fingerprint() == before
-
-
-def test_undo_through_the_web_connector_is_refused_saying_what_to_do_instead(demo_copy, cli):
-    import tomllib
-
-    import tomli_w
-
-    config = demo_copy.path / "booksync.toml"
-    settings = tomllib.loads(config.read_text())
-    settings["company"]["kind"] = "webconnector"
-    config.write_text(tomli_w.dumps(settings))
-    run = last_run(demo_copy.path)
-    for args in (("--dry-run",), ("--yes", "--json")):
-        undo = cli("runs", "undo", run, *args, "--home", str(demo_copy.path))
-        assert undo.code == 3, undo
-        said = " ".join(undo.output.split())
-        assert ("Undo is available for QuickBooks Desktop through the simulator or the request processor" in said
-                and "not yet through the Web Connector" in said and "File > Back Up Company" in said), said
-    assert json.loads(undo.stdout)["exit_code"] == 3

@@ -54,13 +54,18 @@ def show(run_id: str, home_dir: Path | None, as_json: bool) -> None:
             raise click.BadParameter(f"no run {run_id!r}; see 'booksync runs list'", param_hint="RUN_ID")
     journal = [{"seq": e.seq, "action": e.action, "kind": e.kind, "number": e.number, "status": e.status,
                 "remote_id": e.remote_id, "error": e.error} for e in entries]
+    undo_words, undo_record = run_history.undo_state(home, run.id)
     if as_json:
-        console.print_json(json.dumps({"run_id": run.id, "status": run.status, "folder": run_history.kept_folder(home, run),
-                                       "summary": json.loads(run.summary or "{}"), "journal": journal}))
+        console.print_json(json.dumps({"run_id": run.id, "status": run.status,
+                                       "folder": run_history.kept_folder(home, run),
+                                       "summary": json.loads(run.summary or "{}"), "journal": journal,
+                                       "undo": undo_record}))
         return
     summary = json.loads(run.summary or "{}")
     where = f"; working files in {escape(run_history.kept_folder(home, run))}" if run.folder else ""
     console.print(f"Run {run.id}: {run.status}{where}")
+    if undo_words:
+        console.print(escape(undo_words))
     if summary.get("message"):
         console.print(escape(summary["message"]))
     for problem in summary.get("problems") or []:
@@ -129,20 +134,23 @@ def confirm(run_id: str | None, latest: bool, home_dir: Path | None, as_json: bo
 def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: bool) -> None:
     """Take run RUN_ID's changes back out of QuickBooks.
 
-    Deletes what the run added (payments before the invoices they pay, customers last; QuickBooks Online
-    cannot delete list entries: customers are made inactive, items and payment methods left active and
-    listed) and sets what it changed back to what QuickBooks held before (the run's pre-images). A voided
-    transaction cannot be un-voided in QuickBooks, nor a deleted one brought back: they are listed. A record changed in QuickBooks
+    Deletes what the run added (payments before the invoices they pay, customers last; QuickBooks Online cannot
+    delete list entries: customers are made inactive, items and payment methods left active and listed) and sets
+    what it changed back to what QuickBooks held before (the run's pre-images). A voided transaction cannot be
+    un-voided in QuickBooks, nor a deleted one brought back: they are listed. A record changed in QuickBooks
     since the run (or by a later run) is left alone and named. Shows the plan and writes its Corrections Log
-    (CSV in the run's folder) first, then asks. The billing store keeps its records: the next sync writes
-    them again unless they are corrected first.
+    (CSV in the run's folder) first, then asks. The billing store keeps its records: the next sync writes them
+    again unless they are corrected first.
 
     Before the first write it backs up like a sync (the company file where booksync can copy it, its database
     and logs, in the backups folder; 'booksync backups restore' brings them back) and prints where. On
     QuickBooks Online, which booksync cannot copy, no backup is taken: the pre-images are the backup.
 
-    Exit codes: 0 undone (or --dry-run), 2 --json without --yes, 3 nothing can be undone (or undo is not
-    available for this company: the Web Connector), 4 you declined, 5 QuickBooks refused
+    Through the Web Connector the plan comes from the run's journal and pre-images; once confirmed the undo
+    is staged ("undo waiting" in 'booksync runs show') and the next Web Connector update sends it.
+
+    Exit codes: 0 undone, staged (Web Connector) or --dry-run, 2 --json without --yes, 3 nothing can be
+    undone (or it is staged already), 4 you declined, 5 QuickBooks refused
     (or will refuse, as the plan foresees) part or all of it (all: nothing was undone, the run keeps its
     status), 6 QuickBooks could not be reached.
     """
@@ -156,6 +164,8 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
             fail_json("refused", EXIT_CHECKS, unavailable)
         err.print(escape(unavailable))
         raise SystemExit(EXIT_CHECKS)
+    if home.settings["company"].get("kind") == "webconnector":
+        _stage_for_the_web_connector(home, run_id, yes, dry_run, as_json, out)
     with sync_lock(home, as_json), books(home, as_json) as port, sessions() as session:
         try:
             plan, log = run_history.plan_run_undo(session, port, home, run_id)
@@ -252,3 +262,47 @@ def _show_undo(out: Any, plan: Any, log: Path) -> None:
         for step in plan.cannot:
             out.print(f"  - {escape(step.label)}: {escape(step.reason)}")
     out.print(f"Corrections Log of the undo: {escape(str(log))}")
+
+
+def _stage_for_the_web_connector(home: Any, run_id: str, yes: bool, dry_run: bool, as_json: bool, out: Any) -> None:
+    """``runs undo`` through the Web Connector: the plan from the journal and pre-images, its Corrections Log, then
+    (after --yes or the question) the undo staged for the next update, which reads QuickBooks and sends it."""
+    import getpass
+
+    with sessions_for(home)() as session:
+        try:
+            plan, log = run_history.plan_run_undo(session, None, home, run_id)
+        except run_history.UndoRefused as exc:
+            if as_json:
+                fail_json("refused", EXIT_CHECKS, str(exc))
+            err.print(f"[bold red]{escape(str(exc))}[/]")
+            raise SystemExit(EXIT_CHECKS) from None
+        _show_undo(out, plan, log)
+        out.print(escape(run_history.WEB_CONNECTOR_NOTE))
+        if dry_run or not plan.steps:
+            if as_json:
+                console.print_json(json.dumps({"status": "dry-run" if dry_run else "nothing", "exit_code": 0,
+                                               "log": str(log), **plan.as_dict()}))
+            raise SystemExit(0)
+        if not yes:
+            if as_json:
+                fail_json("usage", 2, "An undo with --json needs --yes; nothing was changed.")
+                raise SystemExit(2)
+            if not click.confirm(f"Stage the undo of run {run_id} for the next Web Connector update?", default=False):
+                out.print("Nothing was changed.")
+                raise SystemExit(4)
+        try:
+            staged = run_history.stage_undo(session, home, run_id, getpass.getuser())
+        except run_history.UndoRefused as exc:
+            if as_json:
+                fail_json("refused", EXIT_CHECKS, str(exc))
+            err.print(f"[bold red]{escape(str(exc))}[/]")
+            raise SystemExit(EXIT_CHECKS) from None
+    message = copyable(f"The undo of run {run_id} is staged: the next Web Connector update sends it (nothing was "
+                       f"written yet). 'booksync runs show {run_id}' shows it waiting, then done.", home)
+    if as_json:
+        console.print_json(json.dumps({"status": "staged", "exit_code": 0, "message": message, "log": str(log),
+                                       "staged": str(staged), **plan.as_dict()}))
+    else:
+        console.print(escape(message))
+    raise SystemExit(0)

@@ -20,7 +20,7 @@ from booksync.store.models import JournalEntry, SyncRun
 from booksync.sync.backups import back_up
 from booksync.sync.pre_images import PRE_IMAGES
 from booksync.sync.run import new_run_id
-from booksync.sync.undo import UndoRefused  # noqa: F401 - raised by plan_run_undo, caught by the faces
+from booksync.sync.undo import UndoRefused  # raised by plan_run_undo and stage_undo, caught by the faces
 from booksync.sync.undo import UndoPlan, UndoStep, apply_undo, plan_undo, write_undo_log
 
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}(-[0-9]+)?$")
@@ -181,33 +181,26 @@ def kept_folder(home: Home, run: SyncRun) -> str:
 
 
 def plan_run_undo(session: Session, port: BooksPort | None, home: Home, run_id: str) -> tuple[UndoPlan, Path]:
-    """What undoing run ``run_id`` does, and its Corrections Log written in the run's folder (CSV; QuickBooks is
-    read, nothing is changed; ``port`` None through the Web Connector: from the journal and pre-images alone). Raises :class:`UndoRefused` when the run is unknown, was not applied, or belongs to
-    another company."""
+    """What undoing run ``run_id`` does, and its Corrections Log written in the run's folder (CSV; QuickBooks is read,
+    nothing is changed; ``port`` None through the Web Connector: from the journal and pre-images alone). Raises
+    :class:`UndoRefused` when the run is unknown, was not applied, or belongs to another company."""
     plan = plan_undo(session, port, run_id, home.run_folder(run_id))
     return plan, write_undo_log(home.run_folder(run_id), plan)
 
 
-UNDO_KINDS = ("simulator", "rp2", "online")
-"""Company kinds (``[company] kind``) booksync can send an undo to: QuickBooks Desktop it opens itself, and
-QuickBooks Online."""
+UNDO_KINDS = ("simulator", "rp2", "online", "webconnector")
+"""Company kinds (``[company] kind``) booksync can undo a run in: QuickBooks Desktop it opens itself, QuickBooks
+Online, and the Web Connector (staged for its next update: :func:`stage_undo`)."""
 
 
 def undo_unavailable(home: Home, run_id: str, dry_run: bool) -> str:
-    """"" when ``booksync runs undo`` can go ahead for this home's company kind; else why not and what to do
-    instead. The Web Connector: refused outright (booksync reaches QuickBooks only inside a Web Connector update)."""
+    """"" when ``booksync runs undo`` can go ahead for this home's company kind; else why not. Through the Web
+    Connector it is staged for the next update (:func:`stage_undo`)."""
     kind = str(home.settings["company"].get("kind", "simulator"))
     if kind in UNDO_KINDS:
         return ""
-    images = home.run_folder(run_id) / "pre-images.jsonl"
-    head = ("Undo is available for QuickBooks Desktop through the simulator or the request processor (company kind "
-            "\"simulator\" or \"rp2\") and for QuickBooks Online, not yet ")
-    if kind == "webconnector":
-        return (head + "through the Web Connector (booksync reaches QuickBooks only during a Web Connector update). "
-                "Do this instead: take the run's records out by hand in QuickBooks ('booksync runs show " + run_id +
-                f"' lists them; each changed record as it was before the run is in {images}), or restore the company "
-                "file from the backup made in QuickBooks (File > Back Up Company) before the run. Nothing was changed.")
-    return head + f"for company kind {kind!r}. Nothing was changed."
+    return (f"Undo is not available for company kind {kind!r} (only \"simulator\", \"rp2\", \"online\" and "
+            "\"webconnector\"). Nothing was changed.")
 
 
 def can_send_undo(port: BooksPort) -> bool:
@@ -243,3 +236,115 @@ def back_up_before_undo(home: Home, port: BooksPort, sessions: sessionmaker[Sess
     keep = int(home.settings.get("sync", {}).get("keep_backups", 10))
     return back_up(home, port, sessions, backup_id, keep, _Quiet())  # type: ignore[arg-type]
 
+
+# ---------------------------------------------------------------------- undo through the Web Connector
+
+UNDO_WAITING = "undo waiting"
+"""The status of a run whose undo is staged for the next Web Connector update (at most 20 characters)."""
+UNDO_STAGED_FILE = "undo-staged.json"
+"""In the run's folder while its undo waits: who staged it, when, and the run's status before."""
+UNDO_SENT_FILE = "undo-sent.json"
+"""In the run's folder once a Web Connector update sent the undo: the staged record and what became of it."""
+WEB_CONNECTOR_NOTE = ("Through the Web Connector booksync reaches QuickBooks only during an update: the plan above "
+                      "comes from the run's journal and pre-images. The next update reads QuickBooks first: a "
+                      "record changed there since the run is left alone and named then, and what QuickBooks would "
+                      "refuse is not sent. The company file cannot be copied first (make a backup in QuickBooks: "
+                      "File > Back Up Company).")
+
+
+def stage_undo(session: Session, home: Home, run_id: str, user: str) -> Path:
+    """Stage run ``run_id``'s undo for the next Web Connector update, like a confirmed staged sync
+    (:mod:`booksync.services.confirmation`): writes :data:`UNDO_STAGED_FILE` in the run's folder (who, when, the
+    run's status before) and marks the run :data:`UNDO_WAITING`. Returns the file. Raises :class:`UndoRefused`
+    when the undo is staged already (the caller planned it first: :func:`plan_run_undo` with no port)."""
+    run = session.get(SyncRun, run_id)
+    if run is None:
+        raise UndoRefused(f"There is no run {run_id!r}; see 'booksync runs list'.")
+    if run.status == UNDO_WAITING:
+        raise UndoRefused(f"Run {run_id}'s undo is staged already: the next Web Connector update sends it.")
+    folder = home.run_folder(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / UNDO_STAGED_FILE
+    path.write_text(json.dumps({"run_id": run_id, "status_before": run.status, "staged_by": user,
+                                "staged_at": dt.datetime.now().replace(microsecond=0).isoformat()}, indent=1),
+                    encoding="utf-8")
+    run.status = UNDO_WAITING
+    session.commit()
+    return path
+
+
+def staged_undo(session: Session) -> str | None:
+    """The run whose undo waits for a Web Connector update (the oldest staged), or None."""
+    return session.scalar(select(SyncRun.id).where(SyncRun.status == UNDO_WAITING)
+                          .order_by(SyncRun.started_at, SyncRun.id).limit(1))
+
+
+@dataclass
+class StagedUndoResult:
+    """What a Web Connector update did with a staged undo, shaped as the session reports a sync's result:
+    ``status`` "completed" (all undone), "partly undone", "nothing undone" or "undo refused"; ``message`` in
+    words; ``problems`` empty (the records refused are in the undo's Corrections Log)."""
+
+    run_id: str
+    status: str
+    message: str
+    folder: str = ""
+    problems: list[Any] | None = None
+
+
+def send_staged_undo(sessions: sessionmaker[Session], port: BooksPort, home: Home, run_id: str) -> StagedUndoResult:
+    """Send run ``run_id``'s staged undo during a Web Connector update (``port`` talks to QuickBooks through it):
+    plans it again with QuickBooks' answers (versions, deposits), backs up booksync's database and logs, sends it
+    and writes its Corrections Log. The run becomes "undone" or "partly undone"; when nothing was undone (or the
+    undo is refused) it gets its status back. :data:`UNDO_STAGED_FILE` becomes :data:`UNDO_SENT_FILE`."""
+    folder = home.run_folder(run_id)
+    staged = _read_json(folder / UNDO_STAGED_FILE) or {}
+    with sessions() as session:
+        before = str(staged.get("status_before") or "completed")
+        try:
+            plan = plan_undo(session, port, run_id, folder)
+        except UndoRefused as exc:
+            result = StagedUndoResult(run_id, "undo refused", f"The undo of run {run_id} was not sent: {exc}")
+        else:
+            if plan.steps:
+                back_up_before_undo(home, port, sessions, run_id)
+            done, failed = apply_undo(session, port, plan) if plan.steps or plan.refused else (0, [])
+            log = write_undo_log(folder, plan)
+            result = (_undo_result(run_id, done, failed, log) if plan.steps or plan.refused else StagedUndoResult(
+                run_id, "nothing undone", f"Nothing was undone: every record of run {run_id} was left alone or cannot "
+                f"be undone; the reasons are in {log}."))
+        run = session.get(SyncRun, run_id)
+        if run is not None and run.status == UNDO_WAITING:  # nothing was undone: the run is as it was
+            run.status = before
+        session.commit()
+    (folder / UNDO_SENT_FILE).write_text(json.dumps({**staged, "status": result.status, "message": result.message,
+                                                     "sent_at": dt.datetime.now().replace(microsecond=0).isoformat()},
+                                                    indent=1), encoding="utf-8")
+    (folder / UNDO_STAGED_FILE).unlink(missing_ok=True)
+    result.folder = str(folder)
+    return result
+
+
+def undo_state(home: Home, run_id: str) -> tuple[str, dict[str, Any] | None]:
+    """What became of the run's undo through the Web Connector, in words ("" when none was staged), and its
+    record (:data:`UNDO_STAGED_FILE` while it waits, :data:`UNDO_SENT_FILE` once sent)."""
+    folder = home.run_folder(run_id)
+    staged = _read_json(folder / UNDO_STAGED_FILE)
+    if staged is not None:
+        return (f"Its undo waits for the next Web Connector update (staged by {staged.get('staged_by', '')} at "
+                f"{staged.get('staged_at', '')}).", staged)
+    sent = _read_json(folder / UNDO_SENT_FILE)
+    if sent is not None:
+        return (f"Its undo was sent by a Web Connector update at {sent.get('sent_at', '')}: "
+                f"{sent.get('message', '')}", sent)
+    return "", None
+
+
+def _undo_result(run_id: str, done: int, failed: list[UndoStep], log: Path) -> StagedUndoResult:
+    if not failed:
+        return StagedUndoResult(run_id, "completed", f"The undo was sent: {done} record(s) deleted or set back")
+    if done:
+        return StagedUndoResult(run_id, "partly undone", f"Run {run_id} was partly undone: {done} record(s) deleted "
+                                f"or set back, {len(failed)} refused by QuickBooks; the reasons are in {log}.")
+    return StagedUndoResult(run_id, "nothing undone", f"Nothing was undone: QuickBooks refused all {len(failed)} "
+                            f"record(s) of run {run_id}; the reasons are in {log}. The run is as it was.")

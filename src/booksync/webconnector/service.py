@@ -54,6 +54,7 @@ from booksync.services.connector_auth import check_credentials
 from booksync.services.confirmation import (AWAITING, CONFIRMED, billing_state, pending_run, record_staged,
                                             staged_unchanged)
 from booksync.services.connector_state import ConnectorState
+from booksync.services.runs import send_staged_undo, staged_undo
 from booksync.services.syncing import SyncBusy, nothing_to_sync, run_sync, sync_lock, sync_options
 from booksync.webconnector.company import CompanyRefused, check_company, negotiate_version, read_hcp
 from booksync.webconnector.session import (FAILED, FINISHED, NEW, NO_WORK, RUNNING, WCSession, WebConnectorInteraction,
@@ -219,6 +220,8 @@ class WebConnectorService:
         """Whether a session has something to do, and when not, why (for closeConnection)."""
         state = ConnectorState.load(home.path)
         with self.db() as session:
+            if staged_undo(session) is not None:  # 'booksync runs undo' staged one: this update sends it
+                return True, ""
             run = pending_run(session)
             if run is not None and run.status == CONFIRMED:
                 return True, ""
@@ -314,7 +317,10 @@ class WebConnectorService:
         try:
             # One sync at a time per home: a command-line sync and a Web Connector session never overlap.
             with sync_lock(home):
-                result = run_sync(self.db, port, home, interaction, options, engine=self._engine)
+                with self.db() as db_session:
+                    undo = staged_undo(db_session)
+                result = (send_staged_undo(self.db, port, home, undo) if undo is not None
+                          else run_sync(self.db, port, home, interaction, options, engine=self._engine))
         except SyncBusy as exc:
             raise ConnectionFailure(0x8004041B, str(exc), "The Web Connector will try again at its next update.") \
                 from None
