@@ -312,14 +312,15 @@ def test_the_examples_of_docs_import_md_import(tmp_path):
             result = import_file(session, kind, path)
         assert not result.warnings, result.warnings
         imported.append(kind)
-    assert imported == ["gl-accounts", "members", "invoices", "credit-memos", "payments"]
+    assert imported == ["gl-accounts", "members", "invoices", "credit-memos", "sales-receipts", "payments"]
 
 
 def test_docs_import_md_lists_every_column_of_every_kind():
     """The column tables of docs/import.md name each column the importer knows, with its required flag."""
     text = (REPO / "docs" / "import.md").read_text(encoding="utf-8")
     for kind, spec in SPECS.items():
-        heading = kind if kind in ("gl-accounts", "members", "payments") else "invoices and credit-memos"
+        heading = kind if kind in ("gl-accounts", "members", "sales-receipts", "payments") else \
+            "invoices and credit-memos"
         section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
         documented: dict[str, str] = {}
         for line in section.splitlines():

@@ -239,3 +239,51 @@ def test_a_payments_external_guid_is_the_same_whenever_it_is_planned():
     again = planner.Planner(work(payments=[pay(1, "R1", "1.00")]), snapshot(items=ITEMS), linked(ACME),
                             DESKTOP_LIMITS, KEY).build(create_customers=False).operations[0]
     assert first.payload.external_guid == again.payload.external_guid == external_guid(KEY, Kind.PAYMENT, 1)
+
+
+# ---------------------------------------------------------------------- sales receipts (issue 21 item 1)
+
+
+def receipt(id: int, number: str, *amounts: str, deposit: int = 5, gl: int = 1, member: Member = ACME,
+            **kw) -> "Receipt":
+    from booksync.records import Receipt, SaleLine
+    lines = tuple(SaleLine(gl, Decimal(a), description=f"line {i}", seq=i) for i, a in enumerate(amounts, 1))
+    return Receipt(id, number, member.id, kw.pop("date", DAY), deposit, lines=lines, **kw)
+
+
+def test_a_sales_receipt_is_planned_after_credit_memos_before_payments_with_its_deposit_account_and_method():
+    """A sales receipt's lines reach income through the G/L accounts' items (added in the same run), its money
+    the deposit account's QuickBooks account, its method a payment method of the run; planned after the invoices
+    and credit memos and before the payments (plan order of kinds.py)."""
+    w = work(invoices=[invoice(1, "INV1", "100.00")], receipts=[receipt(4, "SR2", "40.00", deposit=7, gl=2,
+                                                                          method="Visa", reference="x4242"),
+                                                                  receipt(3, "SR1", "25.00", "5.00")],
+             payments=[pay(1, "R1", "100.00", (1, "INV1", "100.00"), method="Check")])
+    builder = build(w, snapshot())
+    ops = builder.plan.operations
+    assert [(op.kind, op.number) for op in ops if op.kind not in (Kind.ITEM, Kind.PAYMENT_METHOD)] == [
+        (Kind.INVOICE, "INV1"), (Kind.SALES_RECEIPT, "SR1"), (Kind.SALES_RECEIPT, "SR2"), (Kind.PAYMENT, "R1")]
+    assert {op.number for op in ops if op.kind is Kind.ITEM} == {"4020", "4300"}
+    assert {op.number for op in ops if op.kind is Kind.PAYMENT_METHOD} == {"Check", "Visa"}
+    sr1, sr2 = (op for op in ops if op.kind is Kind.SALES_RECEIPT)
+    assert (sr1.payload.total, sr1.amount, sr1.payload.deposit_to, sr1.payload.method) == (
+        money("30.00"), money("30.00"), Ref("account", None, "A-UF", "Undeposited Funds"), None)
+    assert sr2.payload.deposit_to == Ref("account", None, "A-CHK", "Checking")
+    assert sr2.payload.method.name == "Visa" and sr2.payload.check_number == "x4242"
+    assert [ln.item.name for ln in sr2.payload.lines] == ["4300 Advertising"]
+    assert sr2.payload.external_guid == external_guid(KEY, Kind.SALES_RECEIPT, 4)
+    assert builder.problems == []
+
+
+def test_a_sales_receipt_deposited_to_an_income_account_stops_the_run_with_what_to_do():
+    """The deposit check covers sales receipts: an income G/L account is where the lines post, never where the
+    money goes (account_rules' deposit rule; QuickBooks 3140)."""
+    from unit_books import check_deposit_accounts
+    w = work(receipts=[receipt(3, "SR1", "25.00", deposit=1)])
+    (problem,) = check_deposit_accounts(w, snapshot())
+    assert problem.code == "deposit-account"
+    assert problem.record == "sales receipt SR1 from Acme Widgets, 2025-03-03, 25.00"
+    assert "deposits to G/L account 4020 Dues of type Income" in problem.message
+    assert "QuickBooks accepts sales receipts only into a Bank or Other Current Asset account" in problem.message
+    assert "booksync import sales-receipts FILE" in problem.fix and "1050" in problem.fix
+    assert "booksync" not in problem.fix_web

@@ -15,11 +15,13 @@ from booksync.store import models, rows
 SATISFIERS = [
     (records.MemberRecord, [models.Member, rows.MemberRow, records.Member]),
     (records.GLAccountRecord, [models.GLAccount, records.GLAccount]),
-    (records.SaleLineRecord, [models.InvoiceLine, models.CreditMemoLine, rows.LineRow, records.SaleLine]),
+    (records.SaleLineRecord, [models.InvoiceLine, models.CreditMemoLine, models.SalesReceiptLine, rows.LineRow,
+                              records.SaleLine]),
     (records.SaleRecord, [models.Invoice, models.CreditMemo, rows.SaleRow, records.Sale]),
     (records.TargetRecord, [models.Invoice, models.CreditMemo, rows.TargetRow, records.Target]),
     (records.ApplicationRecord, [models.Application, rows.ApplicationRow, records.Application]),
     (records.PaymentRecord, [models.Payment, rows.PaymentRow, records.Payment]),
+    (records.ReceiptRecord, [models.SalesReceipt, rows.ReceiptRow, records.Receipt]),
     (records.LinkRef, [models.Link, rows.LinkRow, records.Link]),
     (records.LinkRecord, [models.Link, records.Link]),
 ]

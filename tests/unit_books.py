@@ -14,7 +14,7 @@ from booksync.records import GLAccount, Link, Member, Sale, SaleLine
 from booksync.sync import balances, corrections, planner  # noqa: F401  (re-exported for the tests)
 # Re-exported for the tests: the checks, customers' rules, Work and ExternalGUIDs left sync/planner.py (issue 18).
 from booksync.sync.checks import (application_problems, check_accounts, check_applications,  # noqa: F401
-                                  check_overapplied, deposit_gl_accounts)
+                                  check_deposit_accounts, check_overapplied, deposit_gl_accounts)
 from booksync.sync.customers import (CustomerResolution, customer_gone_problem, customers_gone,  # noqa: F401
                                      customers_needed, hold_back, resolve_customers)
 from booksync.sync.work import Work  # noqa: F401
@@ -91,6 +91,8 @@ def written(kind: Kind, record: Any, links: dict[tuple[str, int], Any] | None = 
         w.invoices = [record]
     elif kind is Kind.CREDIT_MEMO:
         w.credit_memos = [record]
+    elif kind is Kind.SALES_RECEIPT:
+        w.receipts = [record]
     else:
         w.payments = [record]
     builder = build(w, create_customers=False)

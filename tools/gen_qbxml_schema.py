@@ -42,6 +42,8 @@ ROOTS = [
     "PaymentMethodQueryRq", "PaymentMethodQueryRs", "PaymentMethodAddRq", "PaymentMethodAddRs",
     "ReceivePaymentToDepositQueryRq", "ReceivePaymentToDepositQueryRs", "ListDelRq", "ListDelRs",
     "ListMergeRq", "ListMergeRs",
+    "SalesReceiptQueryRq", "SalesReceiptQueryRs", "SalesReceiptAddRq", "SalesReceiptAddRs",
+    "SalesReceiptModRq", "SalesReceiptModRs",
 ]
 
 

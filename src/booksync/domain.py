@@ -231,6 +231,29 @@ class SalesData:
 
 
 @dataclass(frozen=True, slots=True)
+class SalesReceiptData:
+    """A sales receipt: a sale paid on the spot (SalesReceiptAdd; Online SalesReceipt). Its lines post to income
+    through items as an invoice's do; its total goes to ``deposit_to`` (Undeposited Funds or a bank account,
+    the G/L account cross reference decides) instead of Accounts Receivable, so the customer's balance does not
+    move. ``method`` is its payment method, ``check_number`` the check number or card confirmation (qbXML
+    CheckNumber, at most 25 characters)."""
+
+    customer: Ref
+    date: dt.date
+    ref_number: str
+    lines: tuple[LineData, ...]
+    deposit_to: Ref
+    method: Ref | None = None
+    check_number: str = ""
+    memo: str = ""
+    external_guid: str = ""
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+@dataclass(frozen=True, slots=True)
 class CreditData:
     """Credit from a credit memo applied to an invoice inside a payment (SetCredit)."""
 
@@ -367,6 +390,7 @@ class Kind(str, Enum):
     PAYMENT_METHOD = "payment_method"
     INVOICE = "invoice"
     CREDIT_MEMO = "credit_memo"
+    SALES_RECEIPT = "sales_receipt"
     PAYMENT = "payment"
     DEPOSIT = "deposit"
     """A deposit made in QuickBooks by its users; booksync changes one only to correct a payment in it."""

@@ -78,6 +78,9 @@ class Limits:
     memo: int
     line_description: int
     latin1_only: bool
+    check_number: int = 21
+    """A sales receipt's check number or confirmation: Desktop CheckNumber (25, SalesReceiptAdd), Online
+    PaymentRefNum (21, the SalesReceipt entity page)."""
 
 
 def cut(value: str, limit: int) -> str:
@@ -279,4 +282,16 @@ def payment_total_problem(total: Decimal, applies_credit: bool) -> str | None:
         return "a payment must not be negative (record a refund in QuickBooks instead)"
     if total == 0 and not applies_credit:
         return "a payment of 0.00 records nothing unless it applies a credit memo (apply_credit_memo)"
+    return amount_problem(total)
+
+
+def receipt_total_problem(total: Decimal) -> str | None:
+    """Why booksync refuses a sales receipt of ``total``, or None. Lines may be negative (a discount); the total
+    must not be: money paid back is a refund (issue 21 item 2: ARRefundCreditCard, a Check, Online's
+    RefundReceipt), which keeps the deposit account's history right, where a negative sales receipt would book
+    it as negative income. (Whether QuickBooks itself refuses a negative SalesReceipt is not verified; the
+    amount's own limits are QuickBooks', :func:`amount_problem`.)"""
+    if total < 0:
+        return (f"the lines total {total}; a sales receipt records money received, never paid back: record a "
+                "refund instead (in QuickBooks, or as a refund in the billing system)")
     return amount_problem(total)

@@ -17,6 +17,9 @@ Names per kind:
   ``ReceivePaymentMod``; qbXML 13.0 schema, qbxmlops130.xsd).
 * ``online_entity``: QuickBooks Online's entity (Accounting API reference: ``/v3/company/ID/creditmemo``).
 * ``transaction``: True for transactions (TxnID, voidable), False for list records (ListID).
+* ``voidable``: the billing system voids records of this kind, and booksync voids them in QuickBooks too
+  (TxnVoid; TxnVoidType lists Invoice, CreditMemo, SalesReceipt: reference/quickbooks-desktop.md §8; Online:
+  reference/quickbooks-online.md "Void"). A payment cannot be voided through the SDK (same §8): it is deleted.
 * ``plan_order``: operations are sent in this order of kinds within a plan; a kind comes after every kind
   it ``depends_on`` (a transaction names its customer, items and payment method; a payment applies to
   invoices and credit memos).
@@ -42,6 +45,7 @@ class KindSpec:
     transaction: bool
     plan_order: int
     depends_on: tuple[Kind, ...] = ()
+    voidable: bool = False
 
 
 KINDS: tuple[KindSpec, ...] = (
@@ -50,13 +54,18 @@ KINDS: tuple[KindSpec, ...] = (
     KindSpec(Kind.PAYMENT_METHOD, "payment method", "payment methods", "", "", "PaymentMethod", "PaymentMethod",
              False, 30),
     KindSpec(Kind.INVOICE, "invoice", "invoices", "invoices", "Invoice", "Invoice", "Invoice", True, 40,
-             (Kind.CUSTOMER, Kind.ITEM)),
+             (Kind.CUSTOMER, Kind.ITEM), voidable=True),
     KindSpec(Kind.CREDIT_MEMO, "credit memo", "credit memos", "credit-memos", "CreditMemo", "CreditMemo",
-             "CreditMemo", True, 50, (Kind.CUSTOMER, Kind.ITEM)),
+             "CreditMemo", True, 50, (Kind.CUSTOMER, Kind.ITEM), voidable=True),
+    # Paid on the spot (event tickets, donations): no invoice, no payment; deposited like a payment.
+    KindSpec(Kind.SALES_RECEIPT, "sales receipt", "sales receipts", "sales-receipts", "SalesReceipt",
+             "SalesReceipt", "SalesReceipt", True, 55, (Kind.CUSTOMER, Kind.ITEM, Kind.PAYMENT_METHOD),
+             voidable=True),
     KindSpec(Kind.PAYMENT, "payment", "payments", "payments", "Payment", "ReceivePayment", "Payment", True, 60,
              (Kind.CUSTOMER, Kind.PAYMENT_METHOD, Kind.INVOICE, Kind.CREDIT_MEMO)),
     # A deposit made in QuickBooks by its users; booksync changes one only to correct a payment in it.
-    KindSpec(Kind.DEPOSIT, "deposit", "deposits", "", "", "Deposit", "Deposit", True, 70, (Kind.PAYMENT,)),
+    KindSpec(Kind.DEPOSIT, "deposit", "deposits", "", "", "Deposit", "Deposit", True, 70,
+             (Kind.PAYMENT, Kind.SALES_RECEIPT)),
 )
 """Every kind, in plan order."""
 
@@ -72,6 +81,9 @@ BILLING_KINDS: tuple[Kind, ...] = tuple(s.kind for s in KINDS if s.billing_model
 
 BILLED_TRANSACTIONS: tuple[Kind, ...] = tuple(s.kind for s in KINDS if s.billing_model and s.transaction)
 """Transactions booksync carries from the billing store to QuickBooks, in plan order."""
+
+VOIDABLE: tuple[Kind, ...] = tuple(s.kind for s in KINDS if s.voidable)
+"""Billed kinds a void in the billing system voids in QuickBooks too (the others are deleted)."""
 
 TRANSACTIONS: tuple[Kind, ...] = tuple(s.kind for s in KINDS if s.transaction)
 """Every transaction kind (those booksync writes and the deposits it keeps intact)."""

@@ -184,6 +184,37 @@ class PaymentRecord(Protocol):
     def applications(self) -> Sequence[ApplicationRecord]: ...
 
 
+class ReceiptRecord(Protocol):
+    """A sales receipt: a sale paid on the spot, lines like an invoice's (:class:`SaleLineRecord`), deposited to
+    G/L account ``deposit_account_id``; ``method`` its payment method, ``reference`` the check number or
+    confirmation; ``status``: "open", "void" or "deleted"."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def member_id(self) -> int: ...
+    @property
+    def date(self) -> dt.date: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def reference(self) -> str: ...
+    @property
+    def deposit_account_id(self) -> int: ...
+    @property
+    def memo(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def updated_at(self) -> dt.datetime: ...
+    @property
+    def lines(self) -> Sequence[SaleLineRecord]: ...
+    @property
+    def total(self) -> Decimal: ...
+
+
 class LinkRef(Protocol):
     """The least of a link: the ListID/TxnID of the record in QuickBooks (:class:`booksync.store.rows.LinkRow`)."""
 
@@ -279,6 +310,27 @@ class Sale:
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """A :class:`ReceiptRecord` (sales receipt) built literally; lines are numbered as given."""
+
+    id: int
+    number: str
+    member_id: int
+    date: dt.date
+    deposit_account_id: int
+    lines: tuple[SaleLine, ...] = ()
+    method: str = ""
+    reference: str = ""
+    memo: str = ""
+    status: str = "open"
+    updated_at: dt.datetime = EPOCH
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
 class Target:
     """A :class:`TargetRecord` built literally."""
 
@@ -329,5 +381,6 @@ class Link:
 
 
 __all__ = ["MemberRecord", "GLAccountRecord", "SaleLineRecord", "SaleRecord", "TargetRecord", "ApplicationRecord",
-           "PaymentRecord", "LinkRef", "LinkRecord", "Member", "GLAccount", "SaleLine", "Sale", "Target",
+           "PaymentRecord", "ReceiptRecord", "LinkRef", "LinkRecord", "Member", "GLAccount", "SaleLine", "Sale",
+           "Receipt", "Target",
            "Application", "Payment", "Link", "EPOCH"]

@@ -6,8 +6,9 @@ Two comparisons:
   payments, voided and deleted records excluded) against the linked QuickBooks
   customer's Balance;
 * per QuickBooks account, the totals of the synchronized records as the billing
-  store has them (income lines by G/L account, payments by deposit account)
-  against the same transactions as QuickBooks holds them;
+  store has them (income lines by G/L account, payments and sales receipts by deposit
+  account) against the same transactions as QuickBooks holds them (a sales receipt is
+  paid at once: it never touches a member's balance);
 * deposits (issue 17): every payment booksync wrote that QuickBooks shows in a deposit is
   still open in the billing store with the deposit line's amount; no deposit holds a line of
   booksync's placeholder memo (a payment taken out and not put back); and the Undeposited
@@ -30,7 +31,7 @@ from booksync.books.port import BooksPort
 from booksync.domain import Kind, placeholder_payment
 from booksync.kinds import spec
 from booksync.store.links import GoneRecord, anchor_links
-from booksync.store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment
+from booksync.store.models import CreditMemo, GLAccount, Invoice, Link, Member, Payment, SalesReceipt
 
 ZERO = Decimal("0.00")
 
@@ -102,6 +103,8 @@ def reconcile(session: Session, port: BooksPort,
     memos = list(session.scalars(select(CreditMemo).where(CreditMemo.status == "open")
                                  .options(selectinload(CreditMemo.lines))))
     payments = list(session.scalars(select(Payment).where(Payment.status == "open")))
+    receipts = list(session.scalars(select(SalesReceipt).where(SalesReceipt.status == "open")
+                                    .options(selectinload(SalesReceipt.lines))))
     for inv in invoices:
         balances[inv.member_id] += inv.total
     for cm in memos:
@@ -120,9 +123,9 @@ def reconcile(session: Session, port: BooksPort,
             result.member_differences.append(Difference(f"member {member.number} {member.name}",
                                                         balances[member_id], qb))
     result.not_synchronized = sum(1 for kind, recs in ((Kind.INVOICE, invoices), (Kind.CREDIT_MEMO, memos),
-                                                       (Kind.PAYMENT, payments))
+                                                       (Kind.SALES_RECEIPT, receipts), (Kind.PAYMENT, payments))
                                   for r in recs if (kind.value, r.id) not in links)
-    _accounts(session, port, snapshot, links, invoices, memos, payments, result, progress)
+    _accounts(session, port, snapshot, links, (invoices, memos, receipts), payments, result, progress)
     progress("Reading QuickBooks: deposits", 0, 1)
     _deposits(session, port, snapshot, links, result)
     return result
@@ -179,8 +182,11 @@ def _deposits(session: Session, port: BooksPort, snapshot, links, result: Reconc
             "Undeposited Funds: booksync's payments in no deposit", billing_uf, books_uf))
 
 
-def _accounts(session, port, snapshot, links, invoices, memos, payments, result: Reconciliation,
+def _accounts(session, port, snapshot, links, sales, payments, result: Reconciliation,
               progress: Callable[[str, int, int], None]) -> None:
+    """Per QuickBooks account: income lines of invoices (+), credit memos (-) and sales receipts (+); what
+    payments and sales receipts deposit (+), as the billing store and as QuickBooks hold them."""
+    invoices, memos, receipts = sales
     gl = {g.id: g for g in session.scalars(select(GLAccount))}
     qb_by_name = snapshot.account_by_name()
     qb_names = {a.list_id: a.full_name for a in snapshot.accounts}
@@ -192,7 +198,8 @@ def _accounts(session, port, snapshot, links, invoices, memos, payments, result:
         account = qb_by_name.get((gl[gl_id].qb_account or "").casefold())
         return account.full_name if account else f"(unmapped G/L {gl[gl_id].number})"
 
-    for kind, records, sign in ((Kind.INVOICE, invoices, 1), (Kind.CREDIT_MEMO, memos, -1)):
+    for kind, records, sign in ((Kind.INVOICE, invoices, 1), (Kind.CREDIT_MEMO, memos, -1),
+                                (Kind.SALES_RECEIPT, receipts, 1)):
         synced = [r for r in records if (kind.value, r.id) in links]
         progress(f"Reading QuickBooks' {spec(kind).plural} ({len(synced)})", 0, 1)
         for r in synced:
@@ -202,6 +209,11 @@ def _accounts(session, port, snapshot, links, invoices, memos, payments, result:
         for txn in remote.values():
             for item_id, amount in txn.lines:
                 books[qb_names.get(item_account.get(item_id, ""), "(unknown item)")] += sign * amount
+        if kind is Kind.SALES_RECEIPT:  # the money received, where it was deposited
+            for r in synced:
+                billing[qb_account_of(r.deposit_account_id)] += r.total
+            for txn in remote.values():
+                books[qb_names.get(txn.deposit_account_id, "(unknown account)")] += txn.total
     # Adjustments stand in QuickBooks for corrections of closed-period transactions.
     for kind, sign in ((Kind.INVOICE, 1), (Kind.CREDIT_MEMO, -1)):
         ids = [remote for (k, _), remote in links.items() if k == f"adjustment_{kind.value}"]

@@ -11,8 +11,10 @@ HRESULT_PARSE = 0x80040400
 PARSE_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
 AMOUNT_RE = re.compile(r"^[+-]?[0-9]{1,13}(\.[0-9]{2})?$")
 BANK_LIKE = ("Bank", "OtherCurrentAsset")
-TXN_RET = {"Invoice": "InvoiceRet", "CreditMemo": "CreditMemoRet",
+TXN_RET = {"Invoice": "InvoiceRet", "CreditMemo": "CreditMemoRet", "SalesReceipt": "SalesReceiptRet",
            "ReceivePayment": "ReceivePaymentRet", "Deposit": "DepositRet"}
+DEPOSITED_TYPES = ("ReceivePayment", "SalesReceipt")
+"""Transactions a deposit line takes out of Undeposited Funds (DepositLineAdd PaymentTxnID)."""
 ITEM_KINDS = ("ItemService", "ItemNonInventory", "ItemOtherCharge", "ItemGroup")
 """The item types the simulator holds (ItemQuery answers each with its own Ret: qbxmlops130.xsd ItemQueryRs)."""
 LINE_ITEM_KINDS = ("ItemService", "ItemNonInventory", "ItemOtherCharge")

@@ -50,16 +50,17 @@ class Lists:
         acct, kind = row["list_id"], row["account_type"]
         q = self.db.execute
         if kind in ("Income", "OtherIncome", "OtherCurrentLiability", "Expense"):
-            sales = q("SELECT COALESCE(SUM(CASE t.txn_type WHEN 'Invoice' THEN l.amount ELSE -l.amount END), 0) "
+            sales = q("SELECT COALESCE(SUM(CASE t.txn_type WHEN 'CreditMemo' THEN -l.amount ELSE l.amount END), 0) "
                       "FROM lines l JOIN txns t ON t.txn_id=l.txn_id JOIN lists i ON i.list_id=l.item_id "
-                      "WHERE i.account_id=? AND t.txn_type IN ('Invoice','CreditMemo')", (acct,)).fetchone()[0]
+                      "WHERE i.account_id=? AND t.txn_type IN ('Invoice','CreditMemo','SalesReceipt')",
+                      (acct,)).fetchone()[0]
             return amount(sales)
         if kind == "AccountsReceivable":
             return amount(q("SELECT COALESCE(SUM(CASE txn_type WHEN 'Invoice' THEN total ELSE -total END), 0) "
                             "FROM txns WHERE txn_type IN ('Invoice','CreditMemo','ReceivePayment')").fetchone()[0])
         if kind in BANK_LIKE:
-            paid = q("SELECT COALESCE(SUM(total), 0) FROM txns WHERE txn_type='ReceivePayment' AND account_id=?",
-                     (acct,)).fetchone()[0]
+            paid = q("SELECT COALESCE(SUM(total), 0) FROM txns WHERE txn_type IN ('ReceivePayment','SalesReceipt') "
+                     "AND account_id=?", (acct,)).fetchone()[0]
             moved_out = q("SELECT COALESCE(SUM(l.amount), 0) FROM lines l JOIN txns p ON p.txn_id=l.payment_id "
                           "WHERE p.account_id=?", (acct,)).fetchone()[0]
             deposited = q("SELECT COALESCE(SUM(total), 0) FROM txns WHERE txn_type='Deposit' AND account_id=?",

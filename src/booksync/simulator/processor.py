@@ -129,6 +129,8 @@ class Processor(Queries, Lists, Transactions):
             "InvoiceMod": self.sales_mod("Invoice"),
             "CreditMemoQuery": self.txn_query("CreditMemo"),
             "CreditMemoAdd": self.sales_add("CreditMemo"), "CreditMemoMod": self.sales_mod("CreditMemo"),
+            "SalesReceiptQuery": self.txn_query("SalesReceipt"), "SalesReceiptAdd": self.receipt_add,
+            "SalesReceiptMod": self.receipt_mod,
             "ReceivePaymentQuery": self.txn_query("ReceivePayment"),
             "ReceivePaymentAdd": self.payment_add, "ReceivePaymentMod": self.payment_mod,
             "DepositQuery": self.txn_query("Deposit"), "DepositAdd": self.deposit_add,

@@ -207,6 +207,7 @@ class Queries:
                                   "TxnNumber": row["txn_number"]}
         if kind != "Deposit":
             fields["CustomerRef"] = self._ref(row["customer_id"])
+        if kind not in ("Deposit", "SalesReceipt"):  # a sales receipt does not post to Accounts Receivable
             fields["ARAccountRef"] = self._ref(self._ar_account())
         fields["TxnDate"] = row["txn_date"]
         if row["ref_number"]:
@@ -218,7 +219,7 @@ class Queries:
             fields["LinkedTxn"] = self._linked_txns(row)
         if kind == "ReceivePayment":
             fields["AppliedToTxnRet"] = self._applied_rets(row["txn_id"])
-        elif include_lines and kind in ("Invoice", "CreditMemo"):
+        elif include_lines and kind in ("Invoice", "CreditMemo", "SalesReceipt"):
             lines = self.db.execute("SELECT * FROM lines WHERE txn_id=? ORDER BY seq", (row["txn_id"],)).fetchall()
             fields[f"{kind}LineRet"] = [self._line_ret(line) for line in lines]
         elif include_lines and kind == "Deposit":
@@ -256,6 +257,11 @@ class Queries:
             out["DepositToAccountRef"] = self._ref(row["account_id"])
             out["UnusedPayment"] = str(total - amount(self._cash_applied(row["txn_id"])))
             out["UnusedCredits"] = "0.00"
+        elif kind == "SalesReceipt":
+            # SalesReceiptRet: CheckNumber, PaymentMethodRef, Subtotal ... TotalAmount, Memo, DepositToAccountRef.
+            out.update(CheckNumber=row["check_number"] or None, PaymentMethodRef=self._ref(row["method_id"]),
+                       Subtotal=str(total), SalesTaxPercentage="0.00", SalesTaxTotal="0.00", TotalAmount=str(total),
+                       Memo=row["memo"] or None, DepositToAccountRef=self._ref(row["account_id"]))
         elif kind == "Deposit":
             out["DepositToAccountRef"] = self._ref(row["account_id"])
             out["Memo"] = row["memo"] or None
@@ -301,7 +307,7 @@ class Queries:
         out: dict[str, Any] = {}
         if line["payment_id"]:
             payment = self.db.execute("SELECT * FROM txns WHERE txn_id=?", (line["payment_id"],)).fetchone()
-            out.update(TxnType="ReceivePayment", TxnID=line["payment_id"], TxnLineID=line["line_id"],
+            out.update(TxnType=payment["txn_type"], TxnID=line["payment_id"], TxnLineID=line["line_id"],
                        PaymentTxnLineID=line["line_id"], EntityRef=self._ref(payment["customer_id"]),
                        AccountRef=self._ref(payment["account_id"]))
         else:
@@ -392,7 +398,7 @@ class Queries:
     # ------------------------------------------------------------------ payments waiting to be deposited
 
     def payments_to_deposit_query(self, rq: etree._Element) -> etree._Element:
-        """ReceivePaymentToDepositQuery: the payments waiting in Undeposited Funds, those a deposit can take
+        """ReceivePaymentToDepositQuery: the payments and sales receipts waiting in Undeposited Funds, those a deposit can take
         (qbxmlops130-annotated.xml ReceivePaymentToDepositQueryRq; OSR: "the payments that have been received
         into the Undeposited Funds account but not yet deposited"). Each answers as a ReceivePaymentToDepositRet:
         TxnID, TxnType, CustomerRef, TxnDate, RefNumber, Amount. None waiting: status 1, as any query that
@@ -400,12 +406,13 @@ class Queries:
         refuse_unsupported(rq, frozenset({"IncludeRetElement"}))
         only = frozenset(e.text or "" for e in rq.findall("IncludeRetElement")) or None
         rows = self.db.execute(
-            "SELECT t.* FROM txns t JOIN lists a ON a.list_id=t.account_id WHERE t.txn_type='ReceivePayment' "
+            "SELECT t.* FROM txns t JOIN lists a ON a.list_id=t.account_id "
+            "WHERE t.txn_type IN ('ReceivePayment','SalesReceipt') "
             "AND a.special='UndepositedFunds' AND NOT EXISTS (SELECT 1 FROM lines l WHERE l.payment_id=t.txn_id) "
             "ORDER BY t.txn_date, t.txn_number").fetchall()
         rets = []
         for row in rows:
-            fields: dict[str, Any] = {"TxnID": row["txn_id"], "TxnType": "ReceivePayment",
+            fields: dict[str, Any] = {"TxnID": row["txn_id"], "TxnType": row["txn_type"],
                                       "CustomerRef": self._ref(row["customer_id"]), "TxnDate": row["txn_date"],
                                       "RefNumber": row["ref_number"] or None, "Amount": str(amount(row["total"]))}
             if only is not None:

@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS lists (
 CREATE UNIQUE INDEX IF NOT EXISTS lists_name ON lists (name_space, full_name COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS txns (
     txn_id TEXT PRIMARY KEY,
-    txn_type TEXT NOT NULL,        -- Invoice, CreditMemo, ReceivePayment, Deposit
+    txn_type TEXT NOT NULL,        -- Invoice, CreditMemo, SalesReceipt, ReceivePayment, Deposit
     txn_number INTEGER NOT NULL,
     customer_id TEXT,
     txn_date TEXT NOT NULL,
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS txns (
     account_id TEXT,               -- A/R account, or DepositToAccountRef
     method_id TEXT,
     external_guid TEXT,
+    check_number TEXT,             -- sales receipt: CheckNumber
     is_voided INTEGER NOT NULL DEFAULT 0,
     edit_seq TEXT NOT NULL,
     created TEXT NOT NULL,
@@ -102,4 +103,6 @@ def connect(path: str) -> sqlite3.Connection:
         db.execute("ALTER TABLE lists ADD COLUMN job_status TEXT")
     if "class_id" not in {r[1] for r in db.execute("PRAGMA table_info(lines)")}:  # made before classes were kept
         db.execute("ALTER TABLE lines ADD COLUMN class_id TEXT")
+    if "check_number" not in {r[1] for r in db.execute("PRAGMA table_info(txns)")}:  # made before sales receipts
+        db.execute("ALTER TABLE txns ADD COLUMN check_number TEXT")
     return db

@@ -1,4 +1,4 @@
-"""Transactions of the simulated company: invoices, credit memos, payments, deposits, delete and void.
+"""Transactions of the simulated company: invoices, credit memos, sales receipts, payments, deposits, delete and void.
 See :mod:`.processor` for the rules common to every request.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from lxml import etree
 
 from booksync.errors import ConnectionFailure
 from booksync.qbxml.parse import text
-from booksync.simulator.common import BANK_LIKE, HRESULT_PARSE, LINE_ITEM_KINDS, PARSE_MESSAGE, Refusal, _d
+from booksync.simulator.common import (BANK_LIKE, DEPOSITED_TYPES, HRESULT_PARSE, LINE_ITEM_KINDS, PARSE_MESSAGE,
+                                       Refusal, _d)
 from booksync.simulator.store import amount, cents, now_text
 
 
@@ -132,9 +133,85 @@ class Transactions:
             return self._ok([self.txn_ret(self._txn_row(row["txn_id"]))])
         return handler
 
+    # ------------------------------------------------------------------ sales receipts
+
+    def receipt_add(self, rq: etree._Element) -> etree._Element:
+        """SalesReceiptAdd: a sale paid at once. Lines as an invoice's (items, amounts); the total is deposited
+        to DepositToAccountRef (Bank or Other Current Asset, Undeposited Funds when left out), not to Accounts
+        Receivable, so the customer's balance does not move (SalesReceiptRet has no ARAccountRef, qbxmlops130.xsd).
+        CheckNumber holds at most 25 characters (3070 beyond, :mod:`.validation`)."""
+        add = rq.find("SalesReceiptAdd")
+        customer = self._list_row(add.find("CustomerRef"), ("Customer",), "Customer", "SalesReceipt")
+        txn_date = self._txn_date(add)
+        self._check_open_period("SalesReceipt", txn_date)
+        lines = self._sales_lines(add, "SalesReceipt", "SalesReceiptLineAdd")
+        method = None
+        if add.find("PaymentMethodRef") is not None:
+            method = self._list_row(add.find("PaymentMethodRef"), ("PaymentMethod",), "PaymentMethod",
+                                    "SalesReceipt")["list_id"]
+        account = self._deposit_account(add, "SalesReceipt")
+        txn_id = self._new_txn("SalesReceipt", customer_id=customer["list_id"], txn_date=txn_date,
+                               ref_number=text(add, "RefNumber"), memo=text(add, "Memo"),
+                               total=sum(line["amount"] for line in lines), account_id=account, method_id=method,
+                               check_number=text(add, "CheckNumber") or None, external_guid=text(add, "ExternalGUID"))
+        self._insert_lines(txn_id, lines)
+        return self._ok([self.txn_ret(self._txn_row(txn_id))])
+
+    def receipt_mod(self, rq: etree._Element) -> etree._Element:
+        """SalesReceiptMod. A sales receipt in a deposit cannot be changed until it is taken out of the deposit
+        (3170), as a payment (the linked-transaction rule, reference/quickbooks-desktop.md §7 rules 5-6)."""
+        mod = rq.find("SalesReceiptMod")
+        row = self._txn_row(text(mod, "TxnID"), "SalesReceipt")
+        self._check_edit_seq(row["edit_seq"], mod)
+        self._refuse_deposited(row, 3170, "changed")
+        cols: dict[str, Any] = {}
+        if mod.find("CustomerRef") is not None:
+            cols["customer_id"] = self._list_row(mod.find("CustomerRef"), ("Customer",), "Customer",
+                                                 "SalesReceipt")["list_id"]
+        if mod.find("TxnDate") is not None:
+            cols["txn_date"] = self._txn_date(mod)
+        self._check_open_period("SalesReceipt", row["txn_date"], cols.get("txn_date"))
+        if mod.find("DepositToAccountRef") is not None:
+            cols["account_id"] = self._deposit_account(mod, "SalesReceipt")
+        if mod.find("PaymentMethodRef") is not None:
+            cols["method_id"] = self._list_row(mod.find("PaymentMethodRef"), ("PaymentMethod",), "PaymentMethod",
+                                               "SalesReceipt")["list_id"]
+        for tag, col in (("RefNumber", "ref_number"), ("Memo", "memo"), ("CheckNumber", "check_number")):
+            if mod.find(tag) is not None:
+                cols[col] = text(mod, tag)
+        if mod.find("SalesReceiptLineMod") is not None:
+            existing = {r["line_id"] for r in self.db.execute("SELECT line_id FROM lines WHERE txn_id=?",
+                                                              (row["txn_id"],))}
+            for line in mod.findall("SalesReceiptLineMod"):
+                if text(line, "TxnLineID") != "-1" and text(line, "TxnLineID") not in existing:
+                    raise Refusal(3120, f'Object "{text(line, "TxnLineID")}" specified in the request cannot be '
+                                        "found.")
+            lines = self._sales_lines(mod, "SalesReceipt", "SalesReceiptLineMod")
+            self.db.execute("DELETE FROM lines WHERE txn_id=?", (row["txn_id"],))
+            self._insert_lines(row["txn_id"], lines)
+            cols["total"] = sum(line["amount"] for line in lines)
+        cols.update(edit_seq=self.new_edit_seq(), modified=now_text())
+        self.db.execute(f"UPDATE txns SET {','.join(f'{k}=?' for k in cols)} WHERE txn_id=?",
+                        [*cols.values(), row["txn_id"]])
+        return self._ok([self.txn_ret(self._txn_row(row["txn_id"]))])
+
+    def _refuse_deposited(self, row: sqlite3.Row, code: int, verb: str) -> None:
+        """A payment or sales receipt held by a deposit cannot be changed, voided or deleted until it is taken
+        out of the deposit (reference/quickbooks-desktop.md §7 rules 5-6; TxnVoid: "might fail when linked (e.g.
+        the deposit)", §7 rule 5)."""
+        deposit = self._deposit_of(row["txn_id"])
+        if deposit is not None:
+            what = "payment" if row["txn_type"] == "ReceivePayment" else "sales receipt"
+            raise Refusal(code, f"The {what} {row['ref_number'] or row['txn_id']} has been deposited (deposit of "
+                                f"{deposit['txn_date']}, {amount(deposit['total'])}). It cannot be {verb} until it "
+                                "is removed from the deposit.")
+
     # ------------------------------------------------------------------ payments
 
-    def _deposit_account(self, el: etree._Element) -> str:
+    def _deposit_account(self, el: etree._Element, txn_type: str = "ReceivePayment") -> str:
+        """The DepositToAccountRef of a payment or sales receipt (Undeposited Funds when left out, as QuickBooks
+        does: qbxmlops130-annotated.xml ReceivePaymentAdd/SalesReceiptAdd). Only a Bank or Other Current Asset
+        account holds deposits; another is an invalid reference, 3140 (reference/quickbooks-desktop.md §7)."""
         ref = el.find("DepositToAccountRef")
         if ref is None:
             row = self.db.execute("SELECT list_id FROM lists WHERE kind='Account' AND special='UndepositedFunds'"
@@ -142,10 +219,10 @@ class Transactions:
             if row is None:
                 raise Refusal(3140, "There is no Undeposited Funds account in this company.")
             return row["list_id"]
-        account = self._list_row(ref, ("Account",), "Account", "ReceivePayment")
+        account = self._list_row(ref, ("Account",), "Account", txn_type)
         if account["account_type"] not in BANK_LIKE:
             raise Refusal(3140, f'There is an invalid reference to QuickBooks Account "{account["full_name"]}" in '
-                                "the ReceivePayment. QuickBooks error message: Payments can only be deposited "
+                                f"the {txn_type}. QuickBooks error message: Payments can only be deposited "
                                 "to a bank account or an Other Current Asset account such as Undeposited Funds.")
         return account["list_id"]
 
@@ -261,11 +338,17 @@ class Transactions:
                              | {"descr": kept["descr"]})
                 continue
             if payment_id:
-                payment = self._txn_row(payment_id, "ReceivePayment")
+                payment = self._txn_row(payment_id)
+                if payment["txn_type"] not in DEPOSITED_TYPES:
+                    raise Refusal(3120, f'Object "{payment_id}" specified in the request cannot be found.')
                 uf = self.db.execute("SELECT special FROM lists WHERE list_id=?", (payment["account_id"],)).fetchone()
                 if uf is None or uf["special"] != "UndepositedFunds":
                     raise Refusal(3140, f'The payment "{payment_id}" was not received into Undeposited Funds '
                                         "and cannot be deposited.")
+                # A sales receipt received into Undeposited Funds waits to be deposited as a payment does: QuickBooks
+                # lists both as ReceivePaymentToDepositRet (TxnType ReceivePayment or SalesReceipt,
+                # qbxmlops130-annotated.xml l.26378) and Online links both in a deposit (reference/
+                # quickbooks-online.md §3.4).
                 other = self._deposit_of(payment_id)
                 if other is not None and other["txn_id"] != deposit_id:
                     raise Refusal(3140, f'The payment "{payment_id}" is already in another deposit.')
@@ -333,9 +416,10 @@ class Transactions:
         txn_type = text(rq, "TxnDelType")
         row = self._txn_row(text(rq, "TxnID"), txn_type)
         self._check_open_period(txn_type, row["txn_date"])
-        if txn_type == "ReceivePayment" and self._deposit_of(row["txn_id"]) is not None:
+        if txn_type in DEPOSITED_TYPES and self._deposit_of(row["txn_id"]) is not None:
             deposit = self._deposit_of(row["txn_id"])
-            raise Refusal(3160, f"The payment {row['ref_number'] or row['txn_id']} cannot be deleted because it "
+            what = "payment" if txn_type == "ReceivePayment" else "sales receipt"
+            raise Refusal(3160, f"The {what} {row['ref_number'] or row['txn_id']} cannot be deleted because it "
                                 f"is part of the deposit of {deposit['txn_date']}. Remove it from the deposit first.")
         if txn_type == "Invoice" and self._applied_to_invoice(row["txn_id"]):
             raise Refusal(3160, f"The invoice {row['ref_number']} cannot be deleted because payments or credits "
@@ -350,7 +434,7 @@ class Transactions:
 
     def txn_void(self, rq: etree._Element) -> etree._Element:
         txn_type = text(rq, "TxnVoidType")
-        if txn_type not in ("Invoice", "CreditMemo", "Deposit"):
+        if txn_type not in ("Invoice", "CreditMemo", "SalesReceipt", "Deposit"):
             raise Refusal(3020, f'TxnVoid does not support "{txn_type}" in booksync\'s simulator.')
         row = self._txn_row(text(rq, "TxnID"), txn_type)
         self._check_open_period(txn_type, row["txn_date"])
@@ -360,6 +444,8 @@ class Transactions:
         if txn_type == "CreditMemo" and self._credit_used(row["txn_id"]):
             raise Refusal(3170, f"The credit memo {row['ref_number']} is applied to invoices. Remove the "
                                 "application before voiding it.")
+        if txn_type == "SalesReceipt":
+            self._refuse_deposited(row, 3170, "voided")
         self.db.execute("UPDATE lines SET amount=0 WHERE txn_id=?", (row["txn_id"],))
         memo = row["memo"] or ""
         self.db.execute("UPDATE txns SET total=0, is_voided=1, memo=?, edit_seq=?, modified=? WHERE txn_id=?",

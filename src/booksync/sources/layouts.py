@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 
 from booksync.kinds import IMPORT_KINDS
 from booksync.sources.report import Problems
-from booksync.store.models import CreditMemo, GLAccount, Invoice, Member, Payment
+from booksync.store.models import CreditMemo, GLAccount, Invoice, Member, Payment, SalesReceipt
 
 @dataclass(frozen=True)
 class Column:
@@ -63,6 +63,15 @@ SPECS: dict[str, tuple[Column, ...]] = {
                     Column("qb_account", length=_len(GLAccount, "qb_account"))),
     "invoices": _sales_columns(Invoice),
     "credit-memos": _sales_columns(CreditMemo),
+    "sales-receipts": (Column("number", "id", True, length=_len(SalesReceipt, "number")),
+                       Column("member", "id", True, length=_len(Member, "number")),
+                       Column("date", "date", True), Column("memo"), Column("total", "money"),
+                       Column("method", length=_len(SalesReceipt, "method")),
+                       Column("reference", length=_len(SalesReceipt, "reference")),
+                       Column("deposit_account", "id", True, length=_len(GLAccount, "number")),
+                       Column("gl_account", "id", True, record=False, length=_len(GLAccount, "number")),
+                       Column("description", record=False), Column("quantity", "quantity", record=False),
+                       Column("rate", "quantity", record=False), Column("amount", "money", record=False)),
     "payments": (Column("number", "id", True, length=_len(Payment, "number")),
                  Column("member", "id", True, length=_len(Member, "number")),
                  Column("date", "date", True), Column("amount", "money", True),

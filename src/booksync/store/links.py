@@ -16,12 +16,15 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, aliased
 
-from booksync.store.models import CreditMemo, Invoice, Link, Member, Payment
+from booksync.domain import Kind
+from booksync.kinds import BILLED_TRANSACTIONS, VOIDABLE, spec
+from booksync.store.models import BILLING_MODELS, Link, Member
 
-RECORDS: dict[str, Any] = {"customer": Member, "invoice": Invoice, "credit_memo": CreditMemo, "payment": Payment}
-"""Link kinds whose records are billing rows, and their models (adjustment links are booksync's own)."""
+RECORDS: dict[str, Any] = {kind.value: model for kind, model in BILLING_MODELS.items()}
+"""Link kinds whose records are billing rows, and their models (adjustment links are booksync's own), from
+:data:`booksync.store.models.BILLING_MODELS`."""
 
-LABELS = {"customer": "member", "invoice": "invoice", "credit_memo": "credit memo", "payment": "payment"}
+LABELS = {"customer": "member", **{kind.value: spec(kind).label for kind in BILLED_TRANSACTIONS}}
 
 
 def link_key(kind: str, local_id: int, number: str) -> str:
@@ -69,10 +72,10 @@ class GoneRecord:
         if self.state in ("void", "deleted"):
             return ("is no longer in the billing store (booksync had already "
                     f"{'voided' if self.state == 'void' else 'deleted'} it in QuickBooks)", "nothing to do")
-        command = {"invoice": "invoices", "credit_memo": "credit-memos", "payment": "payments"}[self.kind]
+        command = spec(self.kind).import_name
         # One whole command per choice, so that each can be pasted (cli/common.copyable adds --home).
-        take_out = (f"booksync {command} delete {self.number}" if self.kind == "payment" else
-                    f"booksync {command} void {self.number} (or booksync {command} delete {self.number})")
+        take_out = (f"booksync {command} void {self.number} (or booksync {command} delete {self.number})"
+                    if Kind(self.kind) in VOIDABLE else f"booksync {command} delete {self.number}")
         return ("is no longer in the billing store; booksync leaves it in QuickBooks as it was written",
                 f"import it again with the same number, then {take_out} to take it out of QuickBooks too")
 
@@ -150,7 +153,7 @@ def transactions_written_for(session: Session, key: str, member_id: int, custome
     out = []
     pattern = f'%"customer": {{"id": {member_id}, %'
     for link in session.scalars(select(Link).where(Link.company_key == key, Link.kind.in_(
-            ("invoice", "credit_memo", "payment", "adjustment_invoice", "adjustment_credit_memo")),
+            (*(k.value for k in BILLED_TRANSACTIONS), "adjustment_invoice", "adjustment_credit_memo")),
             Link.fingerprint != "deleted", Link.written.like(pattern)).order_by(Link.kind, Link.local_key)):
         written_id, name = written_customer(link)
         if written_id == member_id and name.casefold() == customer_name.casefold():
@@ -197,7 +200,7 @@ def member_deletion(session: Session, key: str, number: str) -> MemberDeletion:
     removable: list[Any] = []
     seen: set[tuple[str, str]] = set()
     if member is not None:
-        for kind, model in (("invoice", Invoice), ("credit_memo", CreditMemo), ("payment", Payment)):
+        for kind, model in ((k.value, BILLING_MODELS[k]) for k in BILLED_TRANSACTIONS):
             for row in session.scalars(select(model).where(model.member_id == member.id).order_by(model.number)):
                 written = session.scalar(select(Link).where(Link.company_key == key, Link.kind == kind,
                                                             Link.local_key == row.number))
@@ -220,7 +223,7 @@ def delete_member(session: Session, found: MemberDeletion) -> None:
     """Delete the member's row, the rows in ``found.removable`` and its customer link (and their links).
     The caller has checked ``found.blockers`` is empty; commits."""
     for row in found.removable:
-        kind = {Invoice: "invoice", CreditMemo: "credit_memo", Payment: "payment"}[type(row)]
+        kind = next(k.value for k, model in BILLING_MODELS.items() if type(row) is model)
         session.execute(delete(Link).where(Link.kind == kind, Link.local_key == row.number))
         session.delete(row)
     if found.link is not None:

@@ -182,6 +182,44 @@ class CreditMemoLine(Base):
     gl_account: Mapped[GLAccount] = relationship()
 
 
+class SalesReceipt(Timestamps, Base):
+    """A sale paid on the spot (an event ticket, a donation): lines like an invoice's, paid at once and deposited
+    to ``deposit_account`` (a G/L account of a deposit type: Undeposited Funds or a bank account). ``method`` is
+    the payment method, ``reference`` the check number or confirmation; ``status`` "open", "void" or "deleted"."""
+
+    __tablename__ = "sales_receipts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    date: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(40), default="")
+    reference: Mapped[str] = mapped_column(String(40), default="")
+    deposit_account_id: Mapped[int] = mapped_column(ForeignKey("gl_accounts.id"))
+    memo: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    member: Mapped[Member] = relationship()
+    deposit_account: Mapped[GLAccount] = relationship()
+    lines: Mapped[list["SalesReceiptLine"]] = relationship(order_by="SalesReceiptLine.seq",
+                                                           cascade="all, delete-orphan")
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+class SalesReceiptLine(Base):
+    __tablename__ = "sales_receipt_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sales_receipt_id: Mapped[int] = mapped_column(ForeignKey("sales_receipts.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    gl_account_id: Mapped[int] = mapped_column(ForeignKey("gl_accounts.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    quantity: Mapped[Decimal] = mapped_column(DecimalText, default=Decimal(1))
+    rate: Mapped[Decimal] = mapped_column(DecimalText)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    gl_account: Mapped[GLAccount] = relationship()
+
+
 class Payment(Timestamps, Base):
     """A payment received from a member. ``number`` is the receipt number;
     ``reference`` the check number or confirmation; ``status`` "open" or "deleted"."""
@@ -323,12 +361,14 @@ class JournalEntry(Base):
     it, so a change made after planning is still seen as a change (migration 0004)."""
 
 
-__all__ = ["Base", "Member", "GLAccount", "Invoice", "InvoiceLine", "CreditMemo", "CreditMemoLine", "Payment",
-           "Application", "PaymentMethodMap", "Link", "SyncMark", "Outstanding", "SyncRun", "JournalEntry", "BILLING_MODELS", "func"]
+__all__ = ["Base", "Member", "GLAccount", "Invoice", "InvoiceLine", "CreditMemo", "CreditMemoLine", "SalesReceipt",
+           "SalesReceiptLine", "Payment", "Application", "PaymentMethodMap", "Link", "SyncMark", "Outstanding", "SyncRun",
+           "JournalEntry", "BILLING_MODELS", "func"]
 
 
 BILLING_MODELS: dict[Kind, type[Timestamps]] = {
-    spec.kind: {"Member": Member, "Invoice": Invoice, "CreditMemo": CreditMemo, "Payment": Payment}[spec.billing_model]
+    spec.kind: {"Member": Member, "Invoice": Invoice, "CreditMemo": CreditMemo, "SalesReceipt": SalesReceipt,
+                "Payment": Payment}[spec.billing_model]
     for spec in KINDS if spec.billing_model}
 """The model class of each kind's billing rows, by :class:`~booksync.domain.Kind` (the ``billing_model`` column of
-:data:`booksync.kinds.KINDS`): customers → Member, invoices → Invoice, credit memos → CreditMemo, payments → Payment."""
+:data:`booksync.kinds.KINDS`): customers → Member, invoices → Invoice, credit memos → CreditMemo, sales receipts → SalesReceipt, payments → Payment."""

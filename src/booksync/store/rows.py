@@ -17,7 +17,8 @@ from typing import Any, Iterable, Iterator
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
-from booksync.store.models import Application, CreditMemo, CreditMemoLine, Invoice, InvoiceLine, Link, Member, Payment
+from booksync.store.models import (Application, CreditMemo, CreditMemoLine, Invoice, InvoiceLine, Link, Member, Payment,
+                                   SalesReceipt, SalesReceiptLine)
 
 CHUNK = 500
 """Ids per IN list (well below SQLite's and PostgreSQL's parameter limits)."""
@@ -43,6 +44,27 @@ class SaleRow:
     member_id: int
     date: dt.date
     due_date: dt.date | None
+    memo: str
+    status: str
+    updated_at: dt.datetime
+    lines: list[LineRow] = field(default_factory=list)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+@dataclass(slots=True)
+class ReceiptRow:
+    """A sales receipt with its lines (ordered by ``seq``)."""
+
+    id: int
+    number: str
+    member_id: int
+    date: dt.date
+    method: str
+    reference: str
+    deposit_account_id: int
     memo: str
     status: str
     updated_at: dt.datetime
@@ -127,6 +149,24 @@ def unlinked_sales(session: Session, kind: str, company_key: str, candidates: li
     return sorted(out.values(), key=lambda r: r.id)
 
 
+def unlinked_receipts(session: Session, company_key: str, candidates: list[int]) -> list[ReceiptRow]:
+    """Open sales receipts with no link to the company among ``candidates`` (ids); ordered by id, lines by seq."""
+    table, lines = SalesReceipt.__table__, SalesReceiptLine.__table__
+    parent = lines.c.sales_receipt_id
+    heads_sql = select(*(table.c[name] for name in ReceiptRow.__slots__ if name != "lines"))
+    lines_sql = select(parent, lines.c.id, lines.c.seq, lines.c.gl_account_id, lines.c.description,
+                       lines.c.quantity, lines.c.rate, lines.c.amount)
+    wanted = _unlinked(SalesReceipt, company_key, "sales_receipt")
+    out: dict[int, ReceiptRow] = {}
+    for chunk in _chunks(candidates):
+        ids = wanted.where(SalesReceipt.id.in_(chunk))
+        for row in session.execute(heads_sql.where(table.c.id.in_(ids)).order_by(table.c.id)):
+            out[row[0]] = ReceiptRow(*row)
+        for row in session.execute(lines_sql.where(parent.in_(ids)).order_by(parent, lines.c.seq)):
+            out[row[0]].lines.append(LineRow(*row[1:]))
+    return sorted(out.values(), key=lambda r: r.id)
+
+
 def unlinked_payments(session: Session, company_key: str, candidates: list[int] | None) -> list[PaymentRow]:
     """Open payments with no link to the company, among ``candidates`` or all; with their applications
     and the number and status of each invoice and credit memo they apply to."""
@@ -205,12 +245,16 @@ the tests set a small value so that every run crosses parts)."""
 FEW = 20_000
 """Up to this many change candidates of a kind, the records to add are found among them by id and sorted in
 Python; beyond, by one ordered query over every record not in QuickBooks (filtered by the candidates)."""
-_SALES_AND_PAYMENTS = (("invoice", Invoice), ("credit_memo", CreditMemo), ("payment", Payment))
+_SALES_AND_PAYMENTS = (("invoice", Invoice), ("credit_memo", CreditMemo), ("sales_receipt", SalesReceipt),
+                       ("payment", Payment))
+_LINES = (("invoice", InvoiceLine, InvoiceLine.invoice_id), ("credit_memo", CreditMemoLine, CreditMemoLine.credit_memo_id),
+          ("sales_receipt", SalesReceiptLine, SalesReceiptLine.sales_receipt_id))
+_DEPOSITED = (("sales_receipt", SalesReceipt), ("payment", Payment))
 
 
 class AddsSource:
-    """The records a run adds to QuickBooks — open invoices, credit memos and payments with no link to the
-    company — read from the billing store part by part, in the plan's order, instead of held whole.
+    """The records a run adds to QuickBooks — open invoices, credit memos, sales receipts and payments with no
+    link to the company — read from the billing store part by part, in the plan's order, instead of held whole.
 
     Only their ids are held (8 bytes each, in the plan's order: sales by date, number and id, payments by
     date, number and id); rows are loaded a part at a time, and what the checks need of all of them (members
@@ -290,10 +334,9 @@ class AddsSource:
         return out
 
     def line_accounts(self) -> dict[int, int]:
-        """G/L account id → number of lines of the invoices and credit memos to add that use it."""
+        """G/L account id → number of lines of the invoices, credit memos and sales receipts to add that use it."""
         out: dict[int, int] = {}
-        for kind, lines, parent in (("invoice", InvoiceLine, InvoiceLine.invoice_id),
-                                    ("credit_memo", CreditMemoLine, CreditMemoLine.credit_memo_id)):
+        for kind, lines, parent in _LINES:
             for where in self._filters(kind, parent):
                 stmt = select(lines.gl_account_id, func.count()).where(where).group_by(lines.gl_account_id)
                 for gl_id, n in self.session.execute(stmt):
@@ -301,20 +344,38 @@ class AddsSource:
         return out
 
     def deposit_accounts(self) -> dict[int, int]:
-        """G/L account id → number of payments to add that deposit to it."""
+        """G/L account id → number of payments and sales receipts to add that deposit to it."""
         out: dict[int, int] = {}
-        for where in self._filters("payment", Payment.id):
-            stmt = select(Payment.deposit_account_id, func.count()).where(where).group_by(Payment.deposit_account_id)
-            for gl_id, n in self.session.execute(stmt):
-                out[gl_id] = out.get(gl_id, 0) + n
+        for kind, model in _DEPOSITED:
+            for where in self._filters(kind, model.id):
+                stmt = select(model.deposit_account_id, func.count()).where(where).group_by(model.deposit_account_id)
+                for gl_id, n in self.session.execute(stmt):
+                    out[gl_id] = out.get(gl_id, 0) + n
         return out
 
     def methods(self) -> set[str]:
-        """The payment methods of the payments to add."""
+        """The payment methods of the payments and sales receipts to add."""
         out: set[str] = set()
-        for where in self._filters("payment", Payment.id):
-            out.update(self.session.scalars(select(Payment.method).where(where).distinct()))
+        for kind, model in _DEPOSITED:
+            for where in self._filters(kind, model.id):
+                out.update(self.session.scalars(select(model.method).where(where).distinct()))
         return out
+
+    def receipts_depositing_to(self, gl_ids: set[int]) -> list[ReceiptRow]:
+        """The sales receipts to add that deposit to one of ``gl_ids``, with their lines."""
+        ids: list[int] = []
+        for where in self._filters("sales_receipt", SalesReceipt.id):
+            ids.extend(self.session.scalars(select(SalesReceipt.id).where(
+                where, SalesReceipt.deposit_account_id.in_(sorted(gl_ids)))))
+        return unlinked_receipts(self.session, self.company_key, sorted(ids)) if ids else []
+
+    def receipt_parts(self) -> Iterator[list[ReceiptRow]]:
+        """The sales receipts to add, a part at a time, in the plan's order (date, number, id)."""
+        ids = self.ids["sales_receipt"]
+        for start in range(0, len(ids), self.part):
+            part = ids[start:start + self.part].tolist()
+            found = {r.id: r for r in unlinked_receipts(self.session, self.company_key, part)}
+            yield [found[i] for i in part if i in found]
 
     def _payments_where(self, condition: Any) -> list[PaymentRow]:
         ids: list[int] = []
@@ -368,5 +429,5 @@ class AddsSource:
             yield payments, links
 
 
-__all__ = ["AddsSource", "LinkRow", "MemberRow", "members", "SaleRow", "LineRow", "PaymentRow", "ApplicationRow", "TargetRow", "unlinked_sales",
-           "unlinked_payments"]
+__all__ = ["AddsSource", "LinkRow", "MemberRow", "members", "SaleRow", "LineRow", "PaymentRow", "ApplicationRow",
+           "ReceiptRow", "TargetRow", "unlinked_sales", "unlinked_payments", "unlinked_receipts"]

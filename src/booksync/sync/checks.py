@@ -1,11 +1,12 @@
 """The checks that stop a run before anything is written (DESIGN.md step 3): account cross references
-(:func:`check_accounts`), deposit accounts (:func:`check_deposit_accounts`), and what payments apply to
+(:func:`check_accounts`), deposit accounts of payments and sales receipts (:func:`check_deposit_accounts`), and what payments apply to
 (:func:`application_problems`, :func:`check_applications`, :func:`check_overapplied`). Customers are checked in
 :mod:`booksync.sync.customers`. Pure functions over :class:`~booksync.sync.work.Work` and a
 :class:`~booksync.domain.QBSnapshot`; nothing here reads a database or talks to QuickBooks.
 """
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Iterable, Protocol
 
@@ -126,9 +127,11 @@ def deposit_gl_accounts(gl_accounts: Iterable[GLAccountRecord], snapshot: QBSnap
 
 
 def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
-    """Every payment must deposit to a G/L account of a deposit type that maps to a Bank or Other Current Asset
-    account (QuickBooks status 3140). The advice never proposes a mapping the account rules refuse: a payment
-    recorded to an income G/L account is moved to a deposit account (``payments edit --deposit-account``)."""
+    """Every payment and sales receipt must deposit to a G/L account of a deposit type that maps to a Bank or
+    Other Current Asset account (QuickBooks status 3140; a sales receipt's DepositToAccountRef follows the same
+    rule, qbxmlops130-annotated.xml SalesReceiptAdd: "the account where the funds are deposited"). The advice
+    never proposes a mapping the account rules refuse: a record deposited to an income G/L account is moved to a
+    deposit account (``payments edit --deposit-account``; a sales receipt in the billing system)."""
     by_name = snapshot.account_by_name()
 
     def refused(gl: GLAccountRecord) -> bool:
@@ -137,27 +140,52 @@ def check_deposit_accounts(work: Work, snapshot: QBSnapshot) -> list[Problem]:
 
     wrong = {gl_id for gl_id in work.deposit_accounts() if refused(work.gl_accounts[gl_id])}
     choices = deposit_gl_accounts(work.gl_accounts.values(), snapshot)
+    records: list[tuple[str, Deposited, Decimal]] = [
+        ("payment", p, p.amount) for p in sorted(work.payments_depositing_to(wrong), key=lambda p: p.number)]
+    records += [("sales receipt", r, r.total)
+                for r in sorted(work.receipts_depositing_to(wrong), key=lambda r: r.number)]
     problems = []
-    for payment in sorted(work.payments_depositing_to(wrong), key=lambda p: p.number):
-        gl = work.gl_accounts[payment.deposit_account_id]
+    for word, record, amount in records:
+        gl = work.gl_accounts[record.deposit_account_id]
         target = by_name.get((gl.qb_account or "").casefold())
-        member = work.members[payment.member_id]
+        member = work.members[record.member_id]
         mapped = (f", which maps to QuickBooks account \"{target.full_name}\" of type {target.account_type}"
                   if target is not None else "")
-        if gl.type in DEPOSIT_GL_TYPES:
-            fix = ("correct the account's cross reference: " + xref_advice(gl, snapshot))
-            fix_web = "choose a Bank or Other Current Asset account for it on the Cross Reference Accounts page"
-        else:
-            fix_web = ("deposit the payment to a Bank or Other Current Asset G/L account (normally Undeposited Funds) "
-                       "in the billing system")
-            into = choices[0].number if choices else "NUMBER"
-            fix = (f"deposit the payment to a Bank or Other Current Asset G/L account (normally Undeposited Funds): "
-                   f"booksync payments edit {payment.number} --deposit-account {into}")
+        fix, fix_web = _deposit_fix(word, record.number, gl, snapshot, choices)
         problems.append(Problem(
-            "deposit-account", f"payment {payment.number} from {member.name}, {payment.date}, {payment.amount}",
-            f"deposits to {gl_label(gl)} of type {gl.type}{mapped}; QuickBooks accepts payments only into a Bank "
+            "deposit-account", f"{word} {record.number} from {member.name}, {record.date}, {amount}",
+            f"deposits to {gl_label(gl)} of type {gl.type}{mapped}; QuickBooks accepts {word}s only into a Bank "
             "or Other Current Asset account", fix, fix_web))
     return problems
+
+
+class Deposited(Protocol):
+    """What the deposit check reads of a payment or a sales receipt."""
+
+    @property
+    def number(self) -> str: ...
+    @property
+    def member_id(self) -> int: ...
+    @property
+    def date(self) -> dt.date: ...
+    @property
+    def deposit_account_id(self) -> int: ...
+
+
+def _deposit_fix(word: str, number: str, gl: GLAccountRecord, snapshot: QBSnapshot,
+                 choices: list[GLAccountRecord]) -> tuple[str, str]:
+    """(the command line's remedy, the web's) for a payment or sales receipt deposited to ``gl``."""
+    if gl.type in DEPOSIT_GL_TYPES:
+        return ("correct the account's cross reference: " + xref_advice(gl, snapshot),
+                "choose a Bank or Other Current Asset account for it on the Cross Reference Accounts page")
+    fix_web = (f"deposit the {word} to a Bank or Other Current Asset G/L account (normally Undeposited Funds) "
+               "in the billing system")
+    into = choices[0].number if choices else "NUMBER"
+    if word == "payment":
+        return (f"deposit the payment to a Bank or Other Current Asset G/L account (normally Undeposited Funds): "
+                f"booksync payments edit {number} --deposit-account {into}", fix_web)
+    return (f"deposit the sales receipt to a Bank or Other Current Asset G/L account (normally Undeposited Funds, "
+            f"{into}) in the billing system, then import it again: booksync import sales-receipts FILE", fix_web)
 
 
 def application_problems(work: Work, payments: Iterable[PaymentRecord], planned: Planned) -> list[Problem]:

@@ -32,7 +32,7 @@ from typing import Any
 
 from booksync.domain import Action, Correction, Kind, PaymentData, Plan, Problem, QBDeposit
 from booksync.fields import cut
-from booksync.records import PaymentRecord, SaleRecord
+from booksync.records import PaymentRecord, ReceiptRecord, SaleRecord
 from booksync.sync.correct_deposits import DepositCorrections
 from booksync.sync.correct_payments import PaymentCorrections
 from booksync.sync.correct_sales import SalesCorrections
@@ -152,6 +152,7 @@ class CorrectionPlanner(SalesCorrections, PaymentCorrections, DepositCorrections
         self.plan_sales_adds()
         for item in self._corrections_of_sales:
             self._emit_sales_correction(*item)
+        self.plan_receipt_adds()
         self.plan_payment_adds()
         final = {p.id: p for p in self.work.changed_payments}
         final.update({p.id: p for p in releases})
@@ -173,7 +174,12 @@ class CorrectionPlanner(SalesCorrections, PaymentCorrections, DepositCorrections
             return
         super()._plan_payment(payment)
 
-    def _closed_add(self, kind: Kind, record: SaleRecord | PaymentRecord) -> bool:
+    def _plan_receipt(self, receipt: ReceiptRecord) -> None:
+        if self._closed_add(Kind.SALES_RECEIPT, receipt):
+            return
+        super()._plan_receipt(receipt)
+
+    def _closed_add(self, kind: Kind, record: SaleRecord | PaymentRecord | ReceiptRecord) -> bool:
         """QuickBooks refuses a new transaction dated on or before the closing date (3171): say so before
         anything is written. Returns True when the record must not be added in this run."""
         closing = self.snapshot.company.closing_date

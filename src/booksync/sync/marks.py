@@ -57,6 +57,7 @@ def remember_outstanding(session: Session, company_key: str, work: Work, started
     from :func:`booksync.sync.load.load_work` run after ``started``. Does not commit."""
     needed = {(Kind.INVOICE.value, r.id) for r in work.invoices + work.changed_invoices}
     needed |= {(Kind.CREDIT_MEMO.value, r.id) for r in work.credit_memos + work.changed_credit_memos}
+    needed |= {(Kind.SALES_RECEIPT.value, r.id) for r in work.receipts + work.changed_receipts}
     needed |= {(Kind.PAYMENT.value, p.id) for p in work.payments + work.changed_payments + work.deleted_payments}
     needed |= {(Kind.CUSTOMER.value, m.id) for m in work.changed_members}
     session.execute(delete(Outstanding.__table__).where(Outstanding.company_key == company_key))

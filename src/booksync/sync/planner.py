@@ -1,6 +1,6 @@
 """Planning the adds of a run: from the billing records to synchronize (:class:`~booksync.sync.work.Work`), what
 QuickBooks holds and the customers resolved, to the ordered operations (:class:`Planner`): customers, items,
-payment methods, invoices and credit memos, payments. Corrections extend it (:mod:`booksync.sync.corrections`).
+payment methods, invoices and credit memos, sales receipts, payments. Corrections extend it (:mod:`booksync.sync.corrections`).
 
 Pure over plain inputs; nothing here reads a database or talks to QuickBooks. The checks that stop a run are in
 :mod:`booksync.sync.checks` and :mod:`booksync.sync.customers`; payloads as written in :mod:`booksync.sync.written`.
@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from booksync.domain import (Action, Address, ApplicationData, CreditData, CustomerData, ItemData, Kind, LineData,
-                             PaymentData, PaymentMethodData, Plan, Problem, QBAccount, QBSnapshot, Ref, SalesData)
+                             PaymentData, PaymentMethodData, Plan, Problem, QBAccount, QBSnapshot, Ref, SalesData,
+                             SalesReceiptData)
 from booksync.fields import FieldFitter, Limits
-from booksync.records import GLAccountRecord, MemberRecord, PaymentRecord, SaleRecord
+from booksync.records import GLAccountRecord, MemberRecord, PaymentRecord, ReceiptRecord, SaleRecord
 from booksync.sync.checks import application_problems
 from booksync.sync.customers import CustomerResolution
 from booksync.sync.labels import customer_name, gl_label, member_label
@@ -61,8 +62,16 @@ class Planner:
         self._plan_items()
         self._plan_methods()
         self.plan_sales_adds()
+        self.plan_receipt_adds()
         self.plan_payment_adds()
         return self.plan
+
+    def plan_receipt_adds(self) -> None:
+        """The sales receipts to add, part by part."""
+        for part in self.work.receipts_to_add():
+            for receipt in part:
+                self._plan_receipt(receipt)
+                self._checkpoint()
 
     def plan_sales_adds(self) -> None:
         """The invoices and credit memos to add, part by part."""
@@ -228,6 +237,36 @@ class Planner:
                                   f"{data.total}",
                       payload=data, **stamp(data), amount=data.total, stamp=record.updated_at)
         self.planned.add(kind.value, record.id)
+
+    def _deposit_ref(self, gl_id: int) -> Ref:
+        account = self._accounts[self.work.gl_accounts[gl_id].qb_account.casefold()]
+        return Ref("account", None, account.list_id, account.full_name)
+
+    def receipt_data(self, receipt: ReceiptRecord) -> SalesReceiptData:
+        """The sales receipt QuickBooks holds for ``receipt``: lines as an invoice's (:meth:`sales_data`), the
+        deposit account from the G/L cross reference, the payment method, the reference as CheckNumber."""
+        label = f"sales receipt {receipt.number}"
+        lines = tuple(LineData(item=self._items[line.gl_account_id],
+                               description=self.fit.text(label, f"line {line.seq} description", line.description,
+                                                         self.limits.line_description),
+                               quantity=line.quantity, rate=line.rate, amount=line.amount)
+                      for line in receipt.lines)
+        return SalesReceiptData(
+            customer=self.customer_ref(receipt.member_id), date=receipt.date,
+            ref_number=self.fit.ref_number(label, "number", receipt.number, self.limits.invoice_ref_number),
+            lines=lines, deposit_to=self._deposit_ref(receipt.deposit_account_id),
+            method=self._methods.get(receipt.method) if receipt.method else None,
+            check_number=self.fit.text(label, "reference", receipt.reference, self.limits.check_number),
+            memo=self.fit.text(label, "memo", receipt.memo, self.limits.memo),
+            external_guid=external_guid(self.company_key, Kind.SALES_RECEIPT, receipt.id))
+
+    def _plan_receipt(self, receipt: ReceiptRecord) -> None:
+        self._tick()
+        data = self.receipt_data(receipt)
+        member = self.work.members[receipt.member_id]
+        self.plan.add(action=Action.ADD, kind=Kind.SALES_RECEIPT, local_id=receipt.id, number=receipt.number,
+                      description=f"Sales receipt {receipt.number} from {member.name}, {receipt.date}, {data.total}",
+                      payload=data, **stamp(data), amount=data.total, stamp=receipt.updated_at)
 
     def _txn_ref(self, kind: Kind, local_id: int, number: str) -> Ref:
         link = self.work.link(kind.value, local_id)

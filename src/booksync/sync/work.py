@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from booksync.domain import Kind, QBDeposit
-from booksync.records import GLAccountRecord, LinkRecord, LinkRef, MemberRecord, PaymentRecord, SaleRecord
+from booksync.records import (GLAccountRecord, LinkRecord, LinkRef, MemberRecord, PaymentRecord, ReceiptRecord,
+                              SaleRecord)
 
 if TYPE_CHECKING:
     from booksync.store.rows import AddsSource
@@ -21,7 +22,7 @@ class Work:
     """The billing records one run looks at.
 
     Attributes:
-        invoices, credit_memos, payments: records not yet in QuickBooks (store rows), when held in
+        invoices, credit_memos, receipts, payments: records not yet in QuickBooks (store rows), when held in
             memory; empty when ``source`` reads them part by part.
         source: the records not yet in QuickBooks, read from the store part by part
             (:class:`booksync.store.rows.AddsSource`), or None when the lists above hold them.
@@ -35,6 +36,8 @@ class Work:
     invoices: list[SaleRecord] = field(default_factory=list)
     credit_memos: list[SaleRecord] = field(default_factory=list)
     payments: list[PaymentRecord] = field(default_factory=list)
+    receipts: list[ReceiptRecord] = field(default_factory=list)
+    """Sales receipts not yet in QuickBooks, when held in memory."""
     gl_accounts: dict[int, GLAccountRecord] = field(default_factory=dict)
     method_map: dict[str, tuple[str, bool]] = field(default_factory=dict)
     """Billing payment method (casefolded) → (the QuickBooks payment method to use, create it when missing): the
@@ -46,6 +49,8 @@ class Work:
     changed_credit_memos: list[SaleRecord] = field(default_factory=list)
     changed_payments: list[PaymentRecord] = field(default_factory=list)
     """Payments in QuickBooks that changed (still open)."""
+    changed_receipts: list[ReceiptRecord] = field(default_factory=list)
+    """Sales receipts in QuickBooks that changed, were voided or deleted in the billing store."""
     deleted_payments: list[PaymentRecord] = field(default_factory=list)
     changed_members: list[MemberRecord] = field(default_factory=list)
     """Members with a customer in QuickBooks whose details changed."""
@@ -66,6 +71,7 @@ class Work:
         out = {(Kind.INVOICE.value, r.id): r.updated_at for r in self.invoices + self.changed_invoices}
         out.update({(Kind.CREDIT_MEMO.value, r.id): r.updated_at for r in self.credit_memos
                     + self.changed_credit_memos})
+        out.update({(Kind.SALES_RECEIPT.value, r.id): r.updated_at for r in self.receipts + self.changed_receipts})
         out.update({(Kind.PAYMENT.value, p.id): p.updated_at for p in self.payments + self.changed_payments
                     + self.deleted_payments + self.linked_payments_touching})
         out.update({(Kind.CUSTOMER.value, m.id): m.updated_at for m in list(self.members.values())
@@ -73,17 +79,17 @@ class Work:
         return out
 
     def count(self, kind: Kind) -> int:
-        """How many records of ``kind`` (invoice, credit memo, payment) are to be added."""
+        """How many records of ``kind`` (invoice, credit memo, sales receipt, payment) are to be added."""
         if self.source is not None:
             return self.source.count(kind.value)
         return len({Kind.INVOICE: self.invoices, Kind.CREDIT_MEMO: self.credit_memos,
-                    Kind.PAYMENT: self.payments}[kind])
+                    Kind.SALES_RECEIPT: self.receipts, Kind.PAYMENT: self.payments}[kind])
 
     def add_count(self) -> int:
-        return sum(self.count(k) for k in (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.PAYMENT))
+        return sum(self.count(k) for k in (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.SALES_RECEIPT, Kind.PAYMENT))
 
     def is_empty(self) -> bool:
-        return not (self.add_count() or self.changed_invoices or self.changed_credit_memos
+        return not (self.add_count() or self.changed_invoices or self.changed_credit_memos or self.changed_receipts
                     or self.changed_payments or self.deleted_payments or self.changed_members
                     or self.held_payments)
 
@@ -95,6 +101,13 @@ class Work:
             return
         yield sorted([(Kind.INVOICE, i) for i in self.invoices] + [(Kind.CREDIT_MEMO, c) for c in self.credit_memos],
                      key=lambda kr: (kr[0] is Kind.CREDIT_MEMO, kr[1].date, kr[1].number))
+
+    def receipts_to_add(self) -> Iterable[Sequence[ReceiptRecord]]:
+        """Sales receipts to add, by date and number, in parts."""
+        if self.source is not None:
+            yield from self.source.receipt_parts()
+            return
+        yield sorted(self.receipts, key=lambda r: (r.date, r.number))
 
     def payments_to_add(self) -> Iterable[Sequence[PaymentRecord]]:
         """Payments to add, by date and number, in parts; :attr:`part_links` follows each part."""
@@ -123,20 +136,33 @@ class Work:
         """Payments held in memory that QuickBooks will receive: adds in the lists and changed ones."""
         return self.payments + self.changed_payments
 
+    def open_receipts(self) -> list[ReceiptRecord]:
+        """Sales receipts held in memory that QuickBooks will receive: adds in the list and open changed ones."""
+        return self.receipts + [r for r in self.changed_receipts if r.status == "open"]
+
     def line_accounts(self) -> dict[int, int]:
-        """G/L account id → lines using it, of every invoice and credit memo QuickBooks will receive."""
+        """G/L account id → lines using it, of every invoice, credit memo and sales receipt QuickBooks will
+        receive."""
         used = dict(self.source.line_accounts()) if self.source is not None else {}
-        for _, record in self.open_sales():
+        records = [r for _, r in self.open_sales()] + list(self.open_receipts())
+        for record in records:
             for line in record.lines:
                 used[line.gl_account_id] = used.get(line.gl_account_id, 0) + 1
         return used
 
     def deposit_accounts(self) -> dict[int, int]:
-        """G/L account id → payments QuickBooks will receive that deposit to it."""
+        """G/L account id → payments and sales receipts QuickBooks will receive that deposit to it."""
         used = dict(self.source.deposit_accounts()) if self.source is not None else {}
-        for payment in self.open_payments():
-            used[payment.deposit_account_id] = used.get(payment.deposit_account_id, 0) + 1
+        for record in [*self.open_payments(), *self.open_receipts()]:
+            used[record.deposit_account_id] = used.get(record.deposit_account_id, 0) + 1
         return used
+
+    def receipts_depositing_to(self, gl_ids: set[int]) -> list[ReceiptRecord]:
+        """Sales receipts QuickBooks will receive that deposit to one of ``gl_ids``."""
+        out = [r for r in self.open_receipts() if r.deposit_account_id in gl_ids]
+        if self.source is not None and gl_ids:
+            out += self.source.receipts_depositing_to(gl_ids)
+        return out
 
     def payments_depositing_to(self, gl_ids: set[int]) -> list[PaymentRecord]:
         """Payments QuickBooks will receive that deposit to one of ``gl_ids``."""
@@ -153,14 +179,15 @@ class Work:
         return out
 
     def methods_used(self) -> set[str]:
-        """Payment methods of the payments QuickBooks will receive."""
-        used = {p.method for p in self.open_payments() if p.method}
+        """Payment methods of the payments and sales receipts QuickBooks will receive."""
+        used = {p.method for p in [*self.open_payments(), *self.open_receipts()] if p.method}
         if self.source is not None:
             used |= {m for m in self.source.methods() if m}
         return used
 
     def billed_member_ids(self) -> set[int]:
         ids = {r.member_id for _, r in self.open_sales()} | {p.member_id for p in self.open_payments()}
+        ids |= {r.member_id for r in self.open_receipts()}
         if self.source is not None:
             ids |= self.source.member_ids()
         return ids

@@ -39,6 +39,8 @@ lookups down to one name each (400 names: 162 messages instead of 2)."""
 _ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 """Names compared as QuickBooks keeps them unique (status 3100): without the case of ASCII letters only, so
 "Weiß GmbH" and "Weiss GmbH" stay two names (the simulator compares with SQLite's NOCASE)."""
+WITH_LINES = ("Invoice", "CreditMemo", "SalesReceipt", "Deposit")
+"""Transaction queries that answer lines only when asked (IncludeLineItems, qbxmlops130-annotated.xml)."""
 LIST_QUERIES = {Kind.CUSTOMER: "CustomerQuery", Kind.ITEM: "ItemQuery", Kind.PAYMENT_METHOD: "PaymentMethodQuery"}
 """The query that finds a list record booksync adds, by ListID or FullName (ItemQuery covers every item type)."""
 _NOT_HOLDABLE = re.compile(r"[^\t\n\r\x20-\x7e\xa0-\xff]")
@@ -229,7 +231,7 @@ class DesktopBooks:
     def transactions(self, kind: str, remote_ids: list[str]) -> dict[str, RemoteTxn]:
         txn_type = TXN_TYPES[Kind(kind)]
         out: dict[str, RemoteTxn] = {}
-        body: dict[str, Any] = {"IncludeLineItems": True} if txn_type in ("Invoice", "CreditMemo", "Deposit") else {}
+        body: dict[str, Any] = {"IncludeLineItems": True} if txn_type in WITH_LINES else {}
         if txn_type == "Invoice":
             # The payments and credits applied to it (LinkedTxn), to name a payment entered in QuickBooks.
             body["IncludeLinkedTxns"] = True
@@ -266,7 +268,7 @@ class DesktopBooks:
             else:
                 txn_type = TXN_TYPES[k]
                 body: dict[str, Any] = {"TxnID": chunk}
-                if txn_type in ("Invoice", "CreditMemo", "Deposit"):
+                if txn_type in WITH_LINES:
                     body["IncludeLineItems"] = True
                 rets = self.query(f"{txn_type}Query", body, iterate=False)
             for ret in rets:

@@ -56,10 +56,11 @@ def vendor_of(ret: etree._Element) -> QBListEntry:
 
 
 def remote_txn(kind: str, txn_type: str, ret: etree._Element) -> RemoteTxn:
-    """An InvoiceRet, CreditMemoRet, ReceivePaymentRet or DepositRet as a :class:`RemoteTxn` (``txn_type``: its
-    qbXML type): lines, a payment's applications with the credits applied, an invoice's balance and links."""
-    total_path = {"Invoice": "Subtotal", "CreditMemo": "TotalAmount", "ReceivePayment": "TotalAmount",
-                  "Deposit": "DepositTotal"}[txn_type]
+    """An InvoiceRet, CreditMemoRet, SalesReceiptRet, ReceivePaymentRet or DepositRet as a :class:`RemoteTxn`
+    (``txn_type``: its qbXML type): lines, the deposit account of a payment or sales receipt, a payment's
+    applications with the credits applied, an invoice's balance and links."""
+    total_path = {"Invoice": "Subtotal", "CreditMemo": "TotalAmount", "SalesReceipt": "TotalAmount",
+                  "ReceivePayment": "TotalAmount", "Deposit": "DepositTotal"}[txn_type]
     txn = RemoteTxn(remote_id=text(ret, "TxnID"), kind=kind, edit_sequence=text(ret, "EditSequence"),
                     customer_id=text(ret, "CustomerRef/ListID"), date=text(ret, "TxnDate"),
                     total=decimal(ret, total_path), ref_number=text(ret, "RefNumber"),
@@ -79,9 +80,11 @@ def remote_txn(kind: str, txn_type: str, ret: etree._Element) -> RemoteTxn:
 
 
 def deposit_of(ret: etree._Element) -> QBDeposit:
-    """A DepositRet as the engine's :class:`QBDeposit` (a line from a payment names its TxnID)."""
+    """A DepositRet as the engine's :class:`QBDeposit` (a line from a payment or a sales receipt names its TxnID
+    in ``payment_id``)."""
     lines = tuple(QBDepositLine(line_id=text(ln, "TxnLineID"),
-                                payment_id=text(ln, "TxnID") if text(ln, "TxnType") == "ReceivePayment" else "",
+                                payment_id=(text(ln, "TxnID") if text(ln, "TxnType") in ("ReceivePayment", "SalesReceipt")
+                                            else ""),
                                 entity_id=text(ln, "EntityRef/ListID"), account_id=text(ln, "AccountRef/ListID"),
                                 amount=decimal(ln, "Amount"), memo=text(ln, "Memo"))
                   for ln in ret.findall("DepositLineRet"))

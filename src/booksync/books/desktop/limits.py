@@ -17,5 +17,6 @@ DESKTOP_LIMITS = Limits(
     payment_method_name=MAX_LENGTH["PaymentMethodAdd"]["Name"],
     invoice_ref_number=MAX_LENGTH["InvoiceAdd"]["RefNumber"],
     payment_ref_number=MAX_LENGTH["ReceivePaymentAdd"]["RefNumber"], memo=MAX_LENGTH["InvoiceAdd"]["Memo"],
-    line_description=MAX_LENGTH["InvoiceLineAdd"]["Desc"], latin1_only=True)
+    line_description=MAX_LENGTH["InvoiceLineAdd"]["Desc"], latin1_only=True,
+    check_number=MAX_LENGTH["SalesReceiptAdd"]["CheckNumber"])
 """The limits :class:`~booksync.books.desktop.adapter.DesktopBooks` gives the planner."""

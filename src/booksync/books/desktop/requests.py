@@ -10,7 +10,7 @@ from lxml import etree
 
 from booksync.books.port import Resolver
 from booksync.domain import (Action, ApplicationData, CustomerData, DepositData, ItemData, Kind, LineData,
-                             Operation, PaymentData, PaymentMethodData, Ref, SalesData)
+                             Operation, PaymentData, PaymentMethodData, Ref, SalesData, SalesReceiptData)
 from booksync.kinds import KINDS, spec
 from booksync.money import fmt
 from booksync.qbxml import build
@@ -58,6 +58,8 @@ def _body(payload: Any, resolve: Resolver) -> dict[str, Any]:
         return {"Name": payload.name, "PaymentMethodType": payload.method_type}
     if isinstance(payload, SalesData):
         return _sales(payload, resolve)
+    if isinstance(payload, SalesReceiptData):
+        return _receipt(payload, resolve)
     if isinstance(payload, PaymentData):
         return _payment(payload, resolve)
     if isinstance(payload, DepositData):
@@ -66,7 +68,7 @@ def _body(payload: Any, resolve: Resolver) -> dict[str, Any]:
 
 
 def restore_request(kind: str, remote_id: str, version: str, record: str) -> etree._Element:
-    """The Mod that sets a customer, invoice, credit memo or payment back to its pre-image (``record``: the Ret
+    """The Mod that sets a customer, invoice, credit memo, sales receipt or payment back to its pre-image (``record``: the Ret
     read before booksync changed it), carrying ``version`` (its current EditSequence): the fields booksync writes,
     the lines (as new lines: QuickBooks gives them new TxnLineIDs) and a payment's applications (cash amounts;
     credits applied are not restored). Raises ValueError for a kind it cannot restore (deposits)."""
@@ -81,7 +83,7 @@ def restore_request(kind: str, remote_id: str, version: str, record: str) -> etr
             else:
                 body[tag] = text(ret, tag) or ("true" if tag == "IsActive" else "")
         name = "CustomerMod"
-    elif k in (Kind.INVOICE, Kind.CREDIT_MEMO):
+    elif k in (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.SALES_RECEIPT):
         txn_type = TXN_TYPES[k]
         body = {"TxnID": remote_id, "EditSequence": version,
                 "CustomerRef": {"ListID": text(ret, "CustomerRef/ListID")}, "TxnDate": text(ret, "TxnDate"),
@@ -93,6 +95,10 @@ def restore_request(kind: str, remote_id: str, version: str, record: str) -> etr
                                        for line in ret.findall(f"{txn_type}LineRet")]}
         if k is Kind.INVOICE:
             body["DueDate"] = text(ret, "DueDate") or None
+        if k is Kind.SALES_RECEIPT:
+            method = text(ret, "PaymentMethodRef/ListID")
+            body.update(CheckNumber=text(ret, "CheckNumber"), PaymentMethodRef={"ListID": method} if method else None,
+                        DepositToAccountRef={"ListID": text(ret, "DepositToAccountRef/ListID")})
         name = f"{txn_type}Mod"
     elif k is Kind.PAYMENT:
         method = text(ret, "PaymentMethodRef/ListID")
@@ -134,7 +140,8 @@ def _customer(c: CustomerData) -> dict[str, Any]:
 
 
 def sales_line(line: LineData, resolve: Resolver) -> dict[str, Any]:
-    """One sale's line, for every kind that has them (InvoiceLineAdd, CreditMemoLineAdd, and their Mods with
+    """One sale's line, for every kind that has them (InvoiceLineAdd, CreditMemoLineAdd, SalesReceiptLineAdd, and
+    their Mods with
     TxnLineID -1): ItemRef, Desc, Quantity, Rate, ClassRef when the line has a class, Amount (qbxmlops130.xsd
     InvoiceLineAdd; the builder puts them in the schema's order)."""
     return {"ItemRef": _ref(line.item, resolve), "Desc": line.description or None, "Quantity": str(line.quantity),
@@ -146,6 +153,18 @@ def _sales(s: SalesData, resolve: Resolver) -> dict[str, Any]:
     lines = [sales_line(line, resolve) for line in s.lines]
     return {"CustomerRef": _ref(s.customer, resolve), "TxnDate": s.date, "RefNumber": s.ref_number or None,
             "DueDate": s.due_date, "Memo": s.memo or None, "ExternalGUID": s.external_guid or None,
+            "_lines": lines}
+
+
+def _receipt(r: SalesReceiptData, resolve: Resolver) -> dict[str, Any]:
+    """SalesReceiptAdd (qbxmlops130.xsd; the builder puts the children in the schema's order): the sale's lines
+    as an invoice's, CheckNumber (at most 25), PaymentMethodRef and DepositToAccountRef (Undeposited Funds or a
+    bank account: where the money received goes instead of Accounts Receivable)."""
+    lines = [sales_line(line, resolve) for line in r.lines]  # SalesReceiptLineAdd has the same elements
+    return {"CustomerRef": _ref(r.customer, resolve), "TxnDate": r.date, "RefNumber": r.ref_number or None,
+            "CheckNumber": r.check_number or None,
+            "PaymentMethodRef": _ref(r.method, resolve) if r.method else None, "Memo": r.memo or None,
+            "DepositToAccountRef": _ref(r.deposit_to, resolve), "ExternalGUID": r.external_guid or None,
             "_lines": lines}
 
 
@@ -179,7 +198,7 @@ def _deposit_line(line: Any, resolve: Resolver) -> dict[str, Any]:
 def _mod_fields(kind: Kind, body: dict[str, Any]) -> dict[str, Any]:
     """Turn an Add body into the Mod body: no ExternalGUID; lines as *LineMod with TxnLineID -1."""
     out = {k: v for k, v in body.items() if k not in ("ExternalGUID",)}
-    if kind in (Kind.INVOICE, Kind.CREDIT_MEMO):
+    if kind in (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.SALES_RECEIPT):
         out[f"{TXN_TYPES[kind]}LineMod"] = [{"TxnLineID": "-1", **line} for line in out.pop("_lines")]
     if kind is Kind.PAYMENT:
         out.pop("IsAutoApply", None)

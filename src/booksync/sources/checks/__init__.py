@@ -7,11 +7,12 @@ Every push source goes through them (:mod:`booksync.sources.port`); :data:`CHECK
 from __future__ import annotations
 
 from booksync.kinds import IMPORT_KINDS
-from booksync.sources.checks import accounts, members, payments, sales
+from booksync.sources.checks import accounts, members, payments, receipts, sales
 
 CHECKS: dict[str, sales.Check] = {
     "members": members.members, "gl-accounts": accounts.gl_accounts, "invoices": sales.sales("invoices"),
-    "credit-memos": sales.sales("credit-memos"), "payments": payments.payments}
+    "credit-memos": sales.sales("credit-memos"), "sales-receipts": receipts.sales_receipts,
+    "payments": payments.payments}
 """The check of each import name (:data:`booksync.kinds.IMPORT_KINDS`): ``check(session, reader, result)``
 reports problems through ``reader`` and writes (does not commit) only while there is none."""
 

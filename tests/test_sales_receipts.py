@@ -1,0 +1,72 @@
+"""Sales receipts (issue 21 item 1), end to end through the command line: imported, planned, sent to the simulated
+QuickBooks Desktop company as SalesReceiptAdd, reconciled; a second sync sends nothing.
+
+A sales receipt is paid on the spot: its lines post to income through the G/L accounts' items, its total is
+deposited to the G/L account's QuickBooks account (Undeposited Funds or a bank account), and the member's balance
+does not move.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+HEADER = "number,member,date,memo,total,method,reference,deposit_account,gl_account,description,quantity,rate,amount"
+
+
+def write_receipts(folder: Path, *rows: str) -> Path:
+    path = folder / "sales_receipts.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_sales_receipts_are_synchronized_to_desktop_and_reconcile_agrees(demo_copy, cli, company_db, tmp_path):
+    """Two sales receipts (an event ticket into Undeposited Funds by card, a two-line donation into the checking
+    account by check) are imported, planned as "add sales receipt", sent as SalesReceiptAdd (every request
+    validated against the schema by the test harness), and QuickBooks holds them with their lines, payment
+    method, check number and deposit account; the member's balance does not move; reconcile agrees; a second
+    sync sends nothing."""
+    home = str(demo_copy.path)
+    db = company_db(demo_copy.company)
+    assert db.count_txns("SalesReceipt") == 0
+    csv_path = write_receipts(
+        tmp_path,
+        "SR30001,1150,2026-03-02,Gala ticket,95.00,Visa,x4242,1050,4100,Annual Gala ticket,1,95.00,95.00",
+        "SR30002,1252,2026-03-03,,150.00,Check,1207,1000,4100,Luncheon seats,2,50.00,100.00",
+        "SR30002,1252,2026-03-03,,150.00,Check,1207,1000,4200,Table sponsor,1,50.00,50.00")
+    imported = cli("import", "sales-receipts", str(csv_path), "--home", home)
+    assert imported.code == 0, imported
+    before = cli("reconcile", "--json", "--home", home)
+    assert json.loads(before.stdout)["not_synchronized"] == 2
+
+    synced = cli("sync", "--yes", "--json", "--home", home)
+    assert synced.code == 0, synced
+    result = json.loads(synced.stdout)
+    assert result["planned"].get("add sales_receipt") == result["applied"].get("add sales_receipt") == 2, result
+    assert [w for w in synced.writes if w.startswith("SalesReceipt")] == ["SalesReceiptAddRq", "SalesReceiptAddRq"]
+
+    receipts = {r["ref_number"]: r for r in db.rows(
+        "SELECT t.*, a.full_name AS account, m.full_name AS method, c.account_number AS member FROM txns t "
+        "JOIN lists a ON a.list_id=t.account_id LEFT JOIN lists m ON m.list_id=t.method_id "
+        "JOIN lists c ON c.list_id=t.customer_id WHERE t.txn_type='SalesReceipt'")}
+    assert set(receipts) == {"SR30001", "SR30002"}
+    gala, lunch = receipts["SR30001"], receipts["SR30002"]
+    assert (gala["account"], gala["method"], gala["check_number"], gala["total"], gala["member"]) == \
+        ("Undeposited Funds", "Visa", "x4242", 9500, "1150")
+    assert (lunch["account"], lunch["method"], lunch["check_number"], lunch["total"], lunch["member"]) == \
+        ("Checking", "Check", "1207", 15000, "1252")
+    lines = db.rows("SELECT l.amount, i.name AS item, a.full_name AS account FROM lines l "
+                    "JOIN lists i ON i.list_id=l.item_id JOIN lists a ON a.list_id=i.account_id "
+                    "WHERE l.txn_id=? ORDER BY l.seq", lunch["txn_id"])
+    assert [(r["amount"], r["account"]) for r in lines] == [(10000, "Events"), (5000, "Sponsorships")]
+    # Paid on the spot: reconcile compares each member's balance (invoices - credit memos - payments) with the
+    # customer's Balance in QuickBooks, so it agrees only if the sales receipts left the balances alone.
+    agreed = cli("reconcile", "--json", "--home", home)
+    assert agreed.code == 0, agreed
+    report = json.loads(agreed.stdout)
+    assert report["agrees"] and report["not_synchronized"] == 0, report
+
+    again = cli("sync", "--yes", "--json", "--home", home)
+    assert again.code == 0, again
+    assert again.writes == []
+    assert json.loads(again.stdout)["status"] == "nothing"
