@@ -8,7 +8,10 @@ does not move.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
+
+from test_online_support import server  # noqa: F401 - fixture
 
 
 HEADER = "number,member,date,memo,total,method,reference,deposit_account,gl_account,description,quantity,rate,amount"
@@ -70,3 +73,40 @@ def test_sales_receipts_are_synchronized_to_desktop_and_reconcile_agrees(demo_co
     assert again.code == 0, again
     assert again.writes == []
     assert json.loads(again.stdout)["status"] == "nothing"
+
+
+def test_sales_receipts_are_synchronized_to_quickbooks_online_and_reconcile_agrees(nosync_copy, cli, server,
+                                                                                 tmp_path):  # noqa: F811
+    """The same through QuickBooks Online (the double): each sales receipt is a SalesReceipt with its
+    SalesItemLineDetail lines, DepositToAccountRef, PaymentMethodRef and PaymentRefNum; TotalAmt is computed
+    from the lines; the customers' balances do not move; reconcile agrees; a second sync sends nothing."""
+    from test_online_sync import connect_with_the_cli
+    home = nosync_copy.path
+    imported = cli("import", "sales-receipts", str(write_receipts(
+        tmp_path,
+        "SR30001,1150,2026-03-02,Gala ticket,95.00,Visa,x4242,1050,4100,Annual Gala ticket,1,95.00,95.00",
+        "SR30002,1252,2026-03-03,,150.00,Check,1207,1000,4100,Luncheon seats,2,50.00,100.00",
+        "SR30002,1252,2026-03-03,,150.00,Check,1207,1000,4200,Table sponsor,1,50.00,50.00")), "--home", str(home))
+    assert imported.code == 0, imported
+    connect_with_the_cli(cli, home, server)
+    synced = cli("sync", "--yes", "--json", "--home", str(home))
+    assert synced.code == 0, str(synced)
+    assert json.loads(synced.stdout)["applied"]["add sales_receipt"] == 2
+    company = server.double.company
+    receipts = {r["DocNumber"]: r for r in company.entities["SalesReceipt"].values()}
+    assert set(receipts) == {"SR30001", "SR30002"}
+    lunch = receipts["SR30002"]
+    assert (lunch["TotalAmt"], lunch["DepositToAccountRef"]["name"], lunch["PaymentRefNum"]) == \
+        (Decimal("150.00"), "Checking", "1207")
+    assert company.entities["PaymentMethod"][lunch["PaymentMethodRef"]["value"]]["Name"] == "Check"
+    assert [ln["Amount"] for ln in lunch["Line"] if ln["DetailType"] == "SalesItemLineDetail"] == \
+        [Decimal("100.00"), Decimal("50.00")]
+    assert receipts["SR30001"]["DepositToAccountRef"]["name"] == "Undeposited Funds"
+
+    reconcile = cli("reconcile", "--json", "--home", str(home))
+    assert reconcile.code == 0, str(reconcile)
+    assert json.loads(reconcile.stdout)["agrees"]
+    writes = server.double.writes()
+    again = cli("sync", "--yes", "--json", "--home", str(home))
+    assert again.code == 0 and json.loads(again.stdout)["status"] == "nothing", str(again)
+    assert server.double.writes() == writes

@@ -43,7 +43,7 @@ from typing import Any, Callable
 
 from booksync.demo.company import STANDARD_CHART, STANDARD_PAYMENT_METHODS, STANDARD_VENDORS
 from booksync.qbo_double.entities import EntityRules
-from booksync.qbo_double.rules import (ENTITIES, INACTIVE_DETAIL, NAME_LISTS, PEOPLE,  # noqa: F401 - NAME_LISTS
+from booksync.qbo_double.rules import (DEPOSITED, ENTITIES, INACTIVE_DETAIL, NAME_LISTS, PEOPLE,  # noqa: F401 - NAME_LISTS
                                        QBO_ACCOUNT_TYPES, STALE_DETAIL, TRANSACTIONS, Fault, ref_id)
 
 
@@ -234,7 +234,7 @@ class Company(EntityRules):
     def update(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
         current = self._existing(entity, body)
         handler = getattr(self, f"_build_{entity.lower()}")
-        if entity == "Payment":
+        if entity in DEPOSITED:
             self._not_deposited(current)
         if entity in TRANSACTIONS:
             self._closed(current.get("TxnDate"), body.get("TxnDate"))
@@ -252,12 +252,18 @@ class Company(EntityRules):
         return obj
 
     def void(self, entity: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Invoice: ``operation=void``; Payment: ``operation=update&include=void`` (reference §1)."""
+        """Invoice: ``operation=void``; Payment and SalesReceipt: ``operation=update&include=void`` (reference §1,
+        §3.6). A deposited payment or sales receipt is refused (6540): the deposit must change first."""
         current = self._existing(entity, body)
-        if entity not in ("Invoice", "Payment"):
+        if entity not in ("Invoice", "Payment", "SalesReceipt"):
             raise Fault(500, "Unsupported Operation", f"Operation void is not supported for {entity}")
         self._closed(current.get("TxnDate"))
-        if entity == "Payment":
+        if entity == "SalesReceipt":
+            self._not_deposited(current)
+            lines = [{**ln, "Amount": Decimal("0.00")} for ln in current.get("Line", [])]
+            obj = {**current, "Line": lines, "TotalAmt": Decimal("0.00"),
+                   "PrivateNote": ("Voided - " + current.get("PrivateNote", "")).strip(" -")}
+        elif entity == "Payment":
             self._not_deposited(current)
             self._unapply(current)
             obj = {**current, "TotalAmt": Decimal("0.00"), "UnappliedAmt": Decimal("0.00"), "Line": [],
@@ -281,8 +287,9 @@ class Company(EntityRules):
                                                       "set Active to false instead")
         current = self._existing(entity, body)
         self._closed(current.get("TxnDate"))
-        if entity == "Payment":
+        if entity in DEPOSITED:
             self._not_deposited(current)
+        if entity == "Payment":
             self._unapply(current)
         elif entity == "Invoice" and current["Balance"] != current["TotalAmt"]:
             raise Fault(6000, "A business validation error has occurred while processing your request",

@@ -10,7 +10,7 @@ import itertools
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from booksync.qbo_double.rules import (CENT, CLASSIFICATION, DEPOSIT_TYPES, Fault, exact_amount,
+from booksync.qbo_double.rules import (CENT, CLASSIFICATION, DEPOSIT_TYPES, DEPOSITED, Fault, exact_amount,
                                        length_errors, ref_id)
 
 
@@ -169,6 +169,8 @@ class EntityRules:
         lines.append({"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
         obj = {**body, "CustomerRef": {"value": customer["Id"], "name": customer["DisplayName"]}, "TxnDate": date,
                "Line": lines, "TotalAmt": total}
+        if entity == "SalesReceipt":
+            return obj
         applied = Decimal("0.00")
         if current is not None:
             balance_key = "Balance" if entity == "Invoice" else "RemainingCredit"
@@ -192,6 +194,25 @@ class EntityRules:
 
     def _build_creditmemo(self, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         return self._sales("CreditMemo", body, current)
+
+    def _build_salesreceipt(self, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+        """A sale paid at once (Intuit SalesReceipt page): lines as an invoice's (DocNumber unique among sales
+        receipts, 6140), PaymentRefNum at most 21, PaymentMethodRef an existing method, the money deposited to
+        DepositToAccountRef, Undeposited Funds when left out, and only to a Bank or Other Current Asset account
+        (as a payment's, reference §3.3); the customer's Balance does not move (:meth:`Company.balances`)."""
+        length_errors([("PaymentRefNum", body.get("PaymentRefNum"), 21)])
+        if body.get("PaymentMethodRef"):
+            self._reference("PaymentMethod", body["PaymentMethodRef"], "PaymentMethodRef")
+        account = (self._reference("Account", body["DepositToAccountRef"], "DepositToAccountRef")
+                   if ref_id(body.get("DepositToAccountRef")) else self.undeposited_funds())
+        if account["AccountType"] not in DEPOSIT_TYPES:
+            raise Fault(6000, "A business validation error has occurred while processing your request",
+                        f"Business Validation Error: Invalid account type for deposits: \"{account['FullyQualifiedName']}"
+                        f"\" is {account['AccountType']}; a sales receipt can be deposited only to a Bank or Other "
+                        "Current Asset account such as Undeposited Funds.", "DepositToAccountRef")
+        obj = self._sales("SalesReceipt", body, current)
+        obj["DepositToAccountRef"] = {"value": account["Id"], "name": account["FullyQualifiedName"]}
+        return obj
 
     def _build_payment(self, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         customer = self._reference("Customer", body.get("CustomerRef"), "CustomerRef")
@@ -282,8 +303,9 @@ class EntityRules:
                     raise Fault(2020, "Required param missing, need to supply the required value for the API",
                                 "Required parameter Line.LinkedTxn.TxnLineId is missing in the request",
                                 "Line.LinkedTxn.TxnLineId")
-                payment = self.find("Payment", str(linked.get("TxnId", "")))
-                if payment is None or linked.get("TxnType") != "Payment":
+                kind = linked.get("TxnType")
+                payment = self.find(kind, str(linked.get("TxnId", ""))) if kind in DEPOSITED else None
+                if payment is None:
                     raise Fault(610, "Object Not Found", "Object Not Found : the linked payment does not exist.",
                                 "Line.LinkedTxn.TxnId")
                 holder = self.deposited.get(payment["Id"])

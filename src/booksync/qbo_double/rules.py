@@ -9,7 +9,9 @@ from typing import Any
 
 CENT = Decimal("0.01")
 NAME_LISTS = ("Customer", "Vendor", "Employee", "Item", "Account", "PaymentMethod", "Class")
-TRANSACTIONS = ("Invoice", "CreditMemo", "Payment", "Deposit")
+TRANSACTIONS = ("Invoice", "CreditMemo", "SalesReceipt", "Payment", "Deposit")
+DEPOSITED = ("Payment", "SalesReceipt")
+"""Transactions that fund Undeposited Funds and a deposit links (reference/quickbooks-online.md §3.4)."""
 ENTITIES = NAME_LISTS + TRANSACTIONS
 PEOPLE = ("Customer", "Vendor", "Employee")
 QBO_ACCOUNT_TYPES = {

@@ -60,7 +60,7 @@ ONLINE_LIMITS = Limits(
     customer_name=100, company_name=100, first_name=100, last_name=100, address_line=500, city=255, state=255,
     postal_code=30, phone=30, email=100, account_number=99, item_name=100, payment_method_name=31,
     # PrivateNote holds 4000; 3950 leaves room for booksync's marker line ("[booksync GUID]", see marker()).
-    invoice_ref_number=21, payment_ref_number=21, memo=3950, line_description=4000,
+    invoice_ref_number=21, payment_ref_number=21, memo=3950, line_description=4000, check_number=21,
     # Item Description and Customer Notes: 4000 and 2000 (Intuit Item and Customer pages; not in the reference,
     # which lists no limit for them; the test double enforces the same, 2050 beyond).
     item_description=4000, customer_notes=2000,
@@ -221,7 +221,7 @@ class OnlineBooks:
         """Find a record booksync added whose answer was lost: (Id, SyncToken, name), or None.
 
         Customers by DisplayName, items and payment methods by Name (unique in QuickBooks Online);
-        invoices and credit memos by DocNumber; payments by PaymentRefNum. A transaction must also carry
+        invoices, credit memos and sales receipts by DocNumber; payments by PaymentRefNum. A transaction must also carry
         booksync's marker for ``external_guid`` in its PrivateNote. When the filter is refused or finds
         nothing for a payment (or a document sent without DocNumber), the transactions created in the last
         ``RECENT_DAYS`` days are searched for the marker.
@@ -229,7 +229,8 @@ class OnlineBooks:
         k = Kind(kind)
         mark = marker(external_guid) if external_guid else ""
         field = {Kind.CUSTOMER: "DisplayName", Kind.ITEM: "Name", Kind.PAYMENT_METHOD: "Name",
-                 Kind.INVOICE: "DocNumber", Kind.CREDIT_MEMO: "DocNumber", Kind.PAYMENT: "PaymentRefNum"}.get(k)
+                 Kind.INVOICE: "DocNumber", Kind.CREDIT_MEMO: "DocNumber", Kind.SALES_RECEIPT: "DocNumber",
+                 Kind.PAYMENT: "PaymentRefNum"}.get(k)
         if field is None:
             return None
         entity = ENTITIES[k]
@@ -241,7 +242,8 @@ class OnlineBooks:
         except QboFault:
             rows = []
         found = self._match(k, rows, mark)
-        scan = k is Kind.PAYMENT or (k in (Kind.INVOICE, Kind.CREDIT_MEMO) and not self.custom_txn_numbers)
+        scan = k is Kind.PAYMENT or (k in (Kind.INVOICE, Kind.CREDIT_MEMO, Kind.SALES_RECEIPT)
+                                     and not self.custom_txn_numbers)
         if found is None and mark and scan:
             since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%dT%H:%M:%SZ")
             found = self._match(k, self.client.query_all(entity, f"MetaData.CreateTime >= {quote(since)}"), mark)

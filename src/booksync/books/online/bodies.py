@@ -1,5 +1,5 @@
 """The engine's operations as QuickBooks Online Accounting API JSON: each payload's create or sparse update body
-(Intuit Customer, Item, PaymentMethod, Invoice, CreditMemo, Payment and Deposit pages), the batch item that carries
+(Intuit Customer, Item, PaymentMethod, Invoice, CreditMemo, SalesReceipt, Payment and Deposit pages), the batch item that carries
 it, voids and deletes, and booksync's marker in PrivateNote. Facts and sources: reference/quickbooks-online.md.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from booksync.books.online.errors import FaultEntry, QboFault
 from booksync.books.online.records import deposit_line_key
 from booksync.books.port import Resolver
 from booksync.domain import (Action, CustomerData, DepositData, ItemData, Kind, LineData, Operation, PaymentData,
-                             PaymentMethodData, Ref, SalesData, operation_words)
+                             PaymentMethodData, Ref, SalesData, SalesReceiptData, operation_words)
 from booksync.kinds import TRANSACTIONS, spec
 from booksync.money import CENT
 
@@ -195,7 +195,7 @@ def batch_item(op: Operation, resolve: Resolver, sync_token: str, current: dict[
     if op.action is Action.VOID:
         if op.kind is Kind.INVOICE:
             return {"bId": bid, "operation": "update", "optionsData": "void", entity: ident}
-        if op.kind is Kind.PAYMENT:
+        if op.kind in (Kind.PAYMENT, Kind.SALES_RECEIPT):  # update&include=void, sparse (reference §3.6)
             return {"bId": bid, "operation": "update", "optionsData": "void", entity: {**ident, "sparse": True}}
         if op.kind is Kind.CREDIT_MEMO:
             return {"bId": bid, "operation": "update",
@@ -216,6 +216,8 @@ def _body(op: Operation, resolve: Resolver, create: bool, custom_txn_numbers: bo
         return {"Name": p.name, "Type": "CREDIT_CARD" if p.method_type in CARD_METHODS else "NON_CREDIT_CARD"}
     if isinstance(p, SalesData):
         return sales_body(op.kind, p, resolve, create, custom_txn_numbers)
+    if isinstance(p, SalesReceiptData):
+        return receipt_body(p, resolve, create, custom_txn_numbers)
     if isinstance(p, PaymentData):
         return payment_body(p, resolve, create)
     raise TypeError(f"no QuickBooks Online JSON for {type(p).__name__}")
@@ -236,6 +238,30 @@ def sales_body(kind: Kind, s: SalesData, resolve: Resolver, create: bool, custom
     if note or not create:
         body["PrivateNote"] = note
     body["Line"] = [sales_line(line, resolve) for line in s.lines]
+    return body
+
+
+def receipt_body(r: SalesReceiptData, resolve: Resolver, create: bool, custom_txn_numbers: bool = True
+                 ) -> dict[str, Any]:
+    """SalesReceipt JSON (Intuit SalesReceipt page): SalesItemLineDetail lines as an invoice's, the money to
+    ``DepositToAccountRef`` (Undeposited Funds or a bank account; QuickBooks Online takes Undeposited Funds when it
+    is left out), ``PaymentMethodRef``, ``PaymentRefNum`` (the check number or confirmation, at most 21).
+    ``TotalAmt`` is computed by QuickBooks Online from the lines. DocNumber and PrivateNote as :func:`sales_body`."""
+    body: dict[str, Any] = {"CustomerRef": {"value": ref_id(r.customer, resolve)}, "TxnDate": r.date.isoformat(),
+                            "DepositToAccountRef": {"value": ref_id(r.deposit_to, resolve)}}
+    memo = r.memo
+    if r.ref_number and custom_txn_numbers:
+        body["DocNumber"] = r.ref_number
+    elif r.ref_number:
+        memo = f"{r.ref_number}: {memo}" if memo else r.ref_number
+    if r.method is not None:
+        body["PaymentMethodRef"] = {"value": ref_id(r.method, resolve)}
+    if r.check_number or not create:
+        body["PaymentRefNum"] = r.check_number
+    note = private_note(memo, r.external_guid)
+    if note or not create:
+        body["PrivateNote"] = note
+    body["Line"] = [sales_line(line, resolve) for line in r.lines]
     return body
 
 

@@ -54,7 +54,8 @@ def ref_value(obj: Any) -> str:
 
 
 def remote_txn(kind: str, row: dict[str, Any]) -> RemoteTxn:
-    """An Invoice, CreditMemo, Payment or Deposit entity as a :class:`RemoteTxn` (``kind``: the engine's kind)."""
+    """An Invoice, CreditMemo, SalesReceipt, Payment or Deposit entity as a :class:`RemoteTxn` (``kind``: the
+    engine's kind; a sales receipt's DocNumber is its reference, PaymentRefNum its check number)."""
     txn = RemoteTxn(remote_id=str(row["Id"]), kind=kind, edit_sequence=str(row.get("SyncToken", "")),
                     customer_id=ref_value(row.get("CustomerRef")), date=row.get("TxnDate", ""),
                     total=qbo_json.money(row.get("TotalAmt")),
@@ -97,13 +98,14 @@ def deposit_line_key(line: dict[str, Any], n: int) -> str:
 
 
 def deposit_of(row: dict[str, Any]) -> QBDeposit:
-    """A QuickBooks Online Deposit as the engine's :class:`QBDeposit`: linked lines name their payment,
+    """A QuickBooks Online Deposit as the engine's :class:`QBDeposit`: linked lines name their payment or sales
+    receipt (both fund Undeposited Funds, reference §3.4),
     direct lines (DepositLineDetail) their entity, account and Description (the memo); each line's
     ``line_id`` is :func:`deposit_line_key`."""
     lines = []
     for n, line in enumerate(row.get("Line") or [], 1):
         payment = next((str(t.get("TxnId", "")) for t in line.get("LinkedTxn") or []
-                        if t.get("TxnType") == "Payment"), "")
+                        if t.get("TxnType") in ("Payment", "SalesReceipt")), "")
         detail = line.get("DepositLineDetail") or {}
         lines.append(QBDepositLine(line_id=deposit_line_key(line, n), payment_id=payment,
                                    entity_id=ref_value(detail.get("Entity")),
