@@ -7,6 +7,7 @@ does not move.
 """
 from __future__ import annotations
 
+import csv
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -110,3 +111,50 @@ def test_sales_receipts_are_synchronized_to_quickbooks_online_and_reconcile_agre
     again = cli("sync", "--yes", "--json", "--home", str(home))
     assert again.code == 0 and json.loads(again.stdout)["status"] == "nothing", str(again)
     assert server.double.writes() == writes
+
+
+def sync_with_log(cli, home: str):  # noqa: ANN001
+    log = Path(home) / "log.csv"
+    result = cli("sync", "--yes", "--corrections-log", str(log), "--home", home)
+    rows = list(csv.DictReader(log.open())) if log.exists() else []
+    return result, rows
+
+
+def test_a_changed_a_voided_and_a_deleted_sales_receipt_are_corrected_in_quickbooks(demo_copy, cli, company_db,
+                                                                                     tmp_path):
+    """Sales receipts already in QuickBooks: one re-imported with another amount and deposit account becomes a
+    SalesReceiptMod, one voided in the billing store a TxnVoid (QuickBooks keeps it at 0.00), one deleted a TxnDel;
+    the Corrections Log says each in words from the table of kinds ("Sales receipt", "changed", "voided",
+    "deleted") with before and after; reconcile agrees; the next sync sends nothing."""
+    home = str(demo_copy.path)
+    rows = ("SR40001,1150,2026-03-02,,95.00,Visa,x4242,1050,4100,Gala ticket,1,95.00,95.00",
+            "SR40002,1252,2026-03-03,,50.00,Cash,,1050,4100,Luncheon seat,1,50.00,50.00",
+            "SR40003,1252,2026-03-04,,20.00,Cash,,1050,4100,Raffle,1,20.00,20.00")
+    assert cli("import", "sales-receipts", str(write_receipts(tmp_path, *rows)), "--home", home).code == 0
+    assert cli("sync", "--yes", "--home", home).code == 0
+    changed = "SR40001,1150,2026-03-02,,190.00,Visa,x4242,1000,4100,Gala tickets,2,95.00,190.00"
+    assert cli("import", "sales-receipts", str(write_receipts(tmp_path, changed)), "--home", home).code == 0
+    voided = cli("sales-receipts", "void", "SR40002", "--home", home)
+    assert voided.code == 0 and "voided" in voided.stdout, voided
+    assert cli("sales-receipts", "delete", "SR40003", "--home", home).code == 0
+
+    result, log = sync_with_log(cli, home)
+    assert result.code == 0, str(result)
+    assert sorted((r["Type"], r["Number"], r["Action in QuickBooks"]) for r in log) == [
+        ("Sales receipt", "SR40001", "changed"), ("Sales receipt", "SR40002", "voided"),
+        ("Sales receipt", "SR40003", "deleted")]
+    first = next(r for r in log if r["Number"] == "SR40001")
+    assert "deposit account: Undeposited Funds -> Checking" in first["What changed"]
+    assert (first["Amount before"], first["Amount after"]) == ("95.00", "190.00")
+    assert [w for w in result.writes if w.startswith(("SalesReceipt", "Txn"))] == \
+        ["SalesReceiptModRq", "TxnVoidRq", "TxnDelRq"]
+    db = company_db(demo_copy.company)
+    gala = db.rows("SELECT t.total, a.full_name FROM txns t JOIN lists a ON a.list_id=t.account_id "
+                   "WHERE t.ref_number='SR40001' AND t.txn_type='SalesReceipt'")
+    assert [(r["total"], r["full_name"]) for r in gala] == [(19000, "Checking")]
+    assert db.rows("SELECT total, is_voided FROM txns WHERE ref_number='SR40002'")[0][:] == (0, 1)
+    assert db.rows("SELECT * FROM txns WHERE ref_number='SR40003'") == []
+    agreed = cli("reconcile", "--home", home)
+    assert agreed.code == 0 and "zero differences" in agreed.stdout, str(agreed)
+    again = cli("sync", "--yes", "--home", home)
+    assert again.code == 0 and again.writes == [], str(again)

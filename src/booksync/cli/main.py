@@ -35,7 +35,7 @@ COMMANDS = {
     "demo": "booksync.cli.demo_cmd:demo",
     "accounts": "booksync.cli.mapping:accounts", "members": "booksync.cli.mapping:members",
     "invoices": "booksync.cli.txn_cmd:invoices", "credit-memos": "booksync.cli.txn_cmd:credit_memos",
-    "payments": "booksync.cli.txn_cmd:payments",
+    "sales-receipts": "booksync.cli.txn_cmd:sales_receipts", "payments": "booksync.cli.txn_cmd:payments",
     "runs": "booksync.cli.runs:runs", "backups": "booksync.cli.backups:backups",
     "simulator": "booksync.cli.simulator_cmd:simulator", "company": "booksync.cli.online_cmd:company",
     "serve": "booksync.cli.webconnector_cmd:serve", "qwc": "booksync.cli.webconnector_cmd:qwc",

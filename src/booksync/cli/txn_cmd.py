@@ -1,4 +1,4 @@
-"""``booksync invoices|credit-memos|payments``: change billing records as a membership system's user does.
+"""``booksync invoices|credit-memos|sales-receipts|payments``: change billing records as a membership system's user does.
 
 The change is recorded in the billing store; the next ``booksync sync`` carries it
 to QuickBooks as a correction, listed in the Corrections Log."""
@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from booksync.domain import Kind
+from booksync.kinds import VOIDABLE
 from booksync.sources.edits import edit_payment
 from booksync.store.changes import ChangeRefused, set_status
 from booksync.exits import EXIT_CHECKS
@@ -50,14 +52,20 @@ def credit_memos() -> None:
     """Credit memos in the billing store."""
 
 
+@click.group("sales-receipts")
+def sales_receipts() -> None:
+    """Sales receipts in the billing store (sales paid on the spot)."""
+
+
 @click.group()
 def payments() -> None:
     """Payments in the billing store (by receipt number)."""
 
 
-_status_commands(invoices, "invoice", ("void", "delete"))
-_status_commands(credit_memos, "credit-memo", ("void", "delete"))
-_status_commands(payments, "payment", ("delete",))
+for _group, _kind in ((invoices, Kind.INVOICE), (credit_memos, Kind.CREDIT_MEMO), (sales_receipts, Kind.SALES_RECEIPT),
+                     (payments, Kind.PAYMENT)):
+    # The verbs of each kind from the table of kinds: void only where QuickBooks voids it (kinds.VOIDABLE).
+    _status_commands(_group, _kind.value.replace("_", "-"), ("void", "delete") if _kind in VOIDABLE else ("delete",))
 payments.add_command(methods)
 
 

@@ -1,5 +1,5 @@
 """Changes to billing records made the way a membership system's user makes them: void or delete an
-invoice or credit memo, delete a payment. (Editing a payment goes through the payments import's checks:
+invoice, credit memo or sales receipt, delete a payment. (Editing a payment goes through the payments import's checks:
 :mod:`booksync.sources.edits`.)
 
 Each change is recorded in the billing store only, through its write path (:mod:`booksync.store.write`,
@@ -10,10 +10,10 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from booksync.store.models import Application, CreditMemo, Invoice, Payment
+from booksync.store.models import Application, CreditMemo, Invoice, Payment, SalesReceipt
 from booksync.store.write import writing
 
-MODELS = {"invoice": Invoice, "credit-memo": CreditMemo, "payment": Payment}
+MODELS = {"invoice": Invoice, "credit-memo": CreditMemo, "sales-receipt": SalesReceipt, "payment": Payment}
 
 
 class ChangeRefused(Exception):
@@ -37,7 +37,7 @@ def _applications_to(session: Session, kind: str, record) -> list[Application]:
 
 
 def set_status(session: Session, kind: str, number: str, status: str) -> str:
-    """Void or delete an invoice or credit memo, or delete a payment. Returns what was done.
+    """Void or delete an invoice, credit memo or sales receipt, or delete a payment. Returns what was done.
 
     Raises :class:`ChangeRefused` for an unknown number, a record already in that state,
     voiding a payment (QuickBooks cannot void payments: delete it), and an invoice or
@@ -52,7 +52,7 @@ def set_status(session: Session, kind: str, number: str, status: str) -> str:
         raise ChangeRefused(f"The {label} is already {'voided' if status == 'void' else 'deleted'}.")
     if record.status == "deleted":
         raise ChangeRefused(f"The {label} was deleted.")
-    if kind != "payment":
+    if kind in ("invoice", "credit-memo"):
         apps = _applications_to(session, kind, record)
         if apps:
             receipts = ", ".join(sorted({session.get(Payment, a.payment_id).number for a in apps}))

@@ -1,6 +1,7 @@
-"""Corrections of invoices and credit memos (a part of :class:`booksync.sync.corrections.CorrectionPlanner`): a
-changed one becomes InvoiceMod / CreditMemoMod with all its lines, a voided one TxnVoid, a deleted one TxnDel; one
-dated on or before the closing date stops the run, or with the "adjust" policy is left alone and the difference is
+"""Corrections of invoices, credit memos and sales receipts (a part of
+:class:`booksync.sync.corrections.CorrectionPlanner`): a changed one becomes InvoiceMod / CreditMemoMod /
+SalesReceiptMod with all its lines, a voided one TxnVoid, a deleted one TxnDel; one dated on or before the closing
+date stops the run, or with the "adjust" policy (invoices and credit memos only) is left alone and the difference is
 posted today as an invoice or credit memo (:meth:`SalesCorrections._emit_adjustment`).
 """
 from __future__ import annotations
@@ -11,27 +12,30 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from booksync.domain import Action, Correction, Kind, LineData, Problem, Ref, SalesData
-from booksync.records import LinkRecord, MemberRecord, SaleRecord
+from booksync.domain import Action, Correction, Kind, LineData, Problem, Ref, SalesData, SalesReceiptData
+from booksync.kinds import spec
+from booksync.records import LinkRecord, MemberRecord, ReceiptRecord, SaleRecord
 from booksync.sync.correction_words import WEB_ADJUST, accounts_of, describe_changes, total_of
 from booksync.sync.written import external_guid, fingerprint, written_json
 
 
 class SalesCorrections:
-    """The corrections of invoices and credit memos; mixed into the corrections planner, whose state it uses."""
+    """The corrections of invoices, credit memos and sales receipts; mixed into the corrections planner, whose
+    state it uses."""
 
     def _sales_corrections(self) -> list[tuple]:
-        """Decide each changed invoice/credit memo; returns what to emit after the adds."""
+        """Decide each changed invoice/credit memo/sales receipt; returns what to emit after the adds."""
         out = []
         for kind, records in ((Kind.INVOICE, self.work.changed_invoices),
-                              (Kind.CREDIT_MEMO, self.work.changed_credit_memos)):
+                              (Kind.CREDIT_MEMO, self.work.changed_credit_memos),
+                              (Kind.SALES_RECEIPT, self.work.changed_receipts)):
             for record in sorted(records, key=lambda r: (r.date, r.number)):
                 link = self.work.links[(kind.value, record.id)]
                 label = f"{kind.label} {record.number}"
                 before = json.loads(link.written) if link.written else {}
                 member = self.work.members[record.member_id]
                 if record.status == "open":
-                    data = self.sales_data(kind, record)
+                    data = self._document_data(kind, record)
                     if fingerprint(data) == link.fingerprint:
                         continue
                     action, after = Action.MOD, json.loads(written_json(data))
@@ -40,13 +44,8 @@ class SalesCorrections:
                     action = Action.VOID if record.status == "void" else Action.DELETE
                 past, closed = self._flags(before.get("date"), record.date if record.status == "open" else None)
                 if closed:
-                    if self.policy.closed_period != "adjust":
-                        self.problems.append(Problem(
-                            "closed-period", f"{label} for {member.name}, dated {before.get('date')}",
-                            f"is dated on or before QuickBooks' closing date ({self.snapshot.company.closing_date}); "
-                            "QuickBooks refuses to change it",
-                            "use --closed-period-policy=adjust to post the difference in the current period, or ask "
-                            "the accountant to move the closing date", WEB_ADJUST))
+                    if self.policy.closed_period != "adjust" or kind is Kind.SALES_RECEIPT:
+                        self.problems.append(self._closed_problem(kind, label, member, before))
                         continue
                     out.append(("adjust", kind, record, link, before, data, after, member))
                     continue
@@ -57,13 +56,31 @@ class SalesCorrections:
                             past))
         return out
 
+    def _closed_problem(self, kind: Kind, label: str, member: MemberRecord, before: dict) -> Problem:
+        """A correction dated on or before the closing date. Money received is not adjusted by an invoice or a
+        credit memo (they would move the member's balance): a sales receipt's correction there is the
+        accountant's."""
+        fix = ("use --closed-period-policy=adjust to post the difference in the current period, or ask the accountant "
+               "to move the closing date")
+        fix_web = WEB_ADJUST
+        if kind is Kind.SALES_RECEIPT:
+            fix = fix_web = ("ask the accountant to move the closing date, or to record the correction in the open "
+                             "period in QuickBooks; then synchronize again")
+        return Problem("closed-period", f"{label} for {member.name}, dated {before.get('date')}",
+                       f"is dated on or before QuickBooks' closing date ({self.snapshot.company.closing_date}); "
+                       "QuickBooks refuses to change it", fix, fix_web)
+
+    def _document_data(self, kind: Kind, record: Any) -> SalesData | SalesReceiptData:
+        return self.receipt_data(record) if kind is Kind.SALES_RECEIPT else self.sales_data(kind, record)
+
     def touched_sales(self) -> set[tuple[str, int]]:
         """Invoices and credit memos whose correction must not find payments applied to them."""
         return {(item[1].value, item[2].id) for item in self._corrections_of_sales if item[0] == "correct"}
 
-    def _emit_sales_correction(self, mode: str, kind: Kind, record: SaleRecord, link: LinkRecord, before: dict,
-                               data: SalesData | None, after: dict, member: MemberRecord, *rest: Any) -> None:
-        label = "Invoice" if kind is Kind.INVOICE else "Credit memo"
+    def _emit_sales_correction(self, mode: str, kind: Kind, record: SaleRecord | ReceiptRecord, link: LinkRecord,
+                               before: dict, data: SalesData | SalesReceiptData | None, after: dict,
+                               member: MemberRecord, *rest: Any) -> None:
+        label = spec(kind).label.capitalize()
         if mode == "adjust":
             self._emit_adjustment(kind, record, link, before, data, after, member)
             return

@@ -22,6 +22,7 @@ def describe_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]
     out = []
     labels = {"customer": "member", "date": "date", "ref_number": "number", "memo": "memo", "total": "amount",
               "due_date": "due date", "deposit_to": "deposit account", "method": "payment method",
+              "check_number": "check number",
               "name": "name", "company_name": "company", "first_name": "contact first name",
               "last_name": "contact last name", "address": "address", "phone": "phone", "email": "email"}
     for key in sorted(set(before) | set(after)):

@@ -19,7 +19,7 @@ from booksync.domain import Kind, Problem, placeholder_payment
 from booksync.store import rows
 from booksync.store.links import GoneRecord
 from booksync.store.models import (Application, CreditMemo, GLAccount, Invoice, Link, Member, Payment,
-                                   PaymentMethodMap, _now)
+                                   PaymentMethodMap, SalesReceipt, _now)
 from booksync.sync.collector import collector_paused
 from booksync.sync.journal import open_take_outs
 from booksync.sync.marks import change_candidates, remember_outstanding
@@ -93,6 +93,7 @@ def load_work(session: Session, company_key: str, *, everything: bool = False) -
     _load_changes(session, company_key, work, changed)
     member_ids = (work.source.member_ids()
                   | {r.member_id for r in work.changed_invoices + work.changed_credit_memos}
+                  | {r.member_id for r in work.changed_receipts}
                   | {p.member_id for p in work.changed_payments + work.deleted_payments
                      + work.linked_payments_touching}
                   | {m.id for m in work.changed_members})
@@ -107,6 +108,7 @@ def _load_links(session: Session, company_key: str, work: Work, member_ids: set[
                                    Kind.CREDIT_MEMO.value: set()}
     wanted[Kind.INVOICE.value] |= {r.id for r in work.changed_invoices}
     wanted[Kind.CREDIT_MEMO.value] |= {r.id for r in work.changed_credit_memos}
+    wanted[Kind.SALES_RECEIPT.value] = {r.id for r in work.changed_receipts}
     wanted[Kind.PAYMENT.value] = {p.id for p in work.changed_payments + work.deleted_payments
                                   + work.linked_payments_touching}
     for payment in work.open_payments() + work.linked_payments_touching:
@@ -125,6 +127,7 @@ def _load_changes(session: Session, key: str, work: Work, changed: Any) -> None:
     """Records already in QuickBooks whose billing row changed since booksync wrote it."""
     work.changed_invoices = changed(Invoice, Kind.INVOICE, selectinload(Invoice.lines))
     work.changed_credit_memos = changed(CreditMemo, Kind.CREDIT_MEMO, selectinload(CreditMemo.lines))
+    work.changed_receipts = changed(SalesReceipt, Kind.SALES_RECEIPT, selectinload(SalesReceipt.lines))
     payments = changed(Payment, Kind.PAYMENT, selectinload(Payment.applications))
     work.changed_payments = [p for p in payments if p.status == "open"]
     work.deleted_payments = [p for p in payments if p.status != "open"]

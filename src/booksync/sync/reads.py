@@ -54,7 +54,7 @@ def read_versions(port: BooksPort, work: Work, snapshot: Any) -> dict[tuple[str,
             c = customers.get(link.remote_id)
             out[(Kind.CUSTOMER.value, member.id)] = Remote(c.edit_sequence if c else "", exists=c is not None)
     groups = ((Kind.INVOICE, work.changed_invoices), (Kind.CREDIT_MEMO, work.changed_credit_memos),
-              (Kind.PAYMENT, work.changed_payments + work.deleted_payments + work.linked_payments_touching))
+              (Kind.SALES_RECEIPT, work.changed_receipts), (Kind.PAYMENT, work.changed_payments + work.deleted_payments + work.linked_payments_touching))
     for kind, records in groups:
         ids = {work.links[(kind.value, r.id)].remote_id: r.id for r in records
                if (kind.value, r.id) in work.links}
