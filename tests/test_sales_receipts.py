@@ -158,3 +158,52 @@ def test_a_changed_a_voided_and_a_deleted_sales_receipt_are_corrected_in_quickbo
     assert agreed.code == 0 and "zero differences" in agreed.stdout, str(agreed)
     again = cli("sync", "--yes", "--home", home)
     assert again.code == 0 and again.writes == [], str(again)
+
+
+def test_a_deposited_sales_receipt_is_taken_out_corrected_and_put_back_with_the_deposit_intact(demo_copy, cli,
+                                                                                               company_db, tmp_path):
+    """A sales receipt received into Undeposited Funds and deposited in QuickBooks with a payment (as a user
+    does), then changed in the billing store (its date and memo, not its amount): booksync takes it out of the
+    deposit behind a line of the same amount, sends the SalesReceiptMod and puts it back, as it does for payments
+    (sync/correct_deposits.py); the deposit's total and account never move, no placeholder is left, the
+    Corrections Log says so, reconcile agrees. Voiding it would change the deposit's total: the run stops with
+    what to do, writing nothing."""
+    home = str(demo_copy.path)
+    row = "SR50001,1150,2026-01-10,,95.00,Visa,x4242,1050,4100,Gala ticket,1,95.00,95.00"
+    assert cli("import", "sales-receipts", str(write_receipts(tmp_path, row)), "--home", home).code == 0
+    assert cli("sync", "--yes", "--home", home).code == 0
+    db = company_db(demo_copy.company)
+    payment = db.value("SELECT ref_number FROM txns t JOIN lists a ON a.list_id=t.account_id WHERE "
+                       "t.txn_type='ReceivePayment' AND a.special='UndepositedFunds' AND NOT EXISTS "
+                       "(SELECT 1 FROM lines l WHERE l.payment_id=t.txn_id) AND t.ref_number NOT LIKE 'x%' "
+                       "ORDER BY t.txn_number LIMIT 1")
+    deposited = cli("simulator", "deposit", "--to", "Checking", "--date", "2026-01-15", "--payment", "SR50001",
+                    "--payment", payment, "--home", home)
+    assert deposited.code == 0 and "Deposited 2 payment(s)" in deposited.stdout, str(deposited)
+    total, account = db.rows("SELECT total, account_id FROM txns WHERE txn_type='Deposit'")[0][:]
+    changed = "SR50001,1150,2026-01-11,Gala ticket (table 4),95.00,Visa,x4242,1050,4100,Gala ticket,1,95.00,95.00"
+    assert cli("import", "sales-receipts", str(write_receipts(tmp_path, changed)), "--home", home).code == 0
+
+    result, log = sync_with_log(cli, home)
+    assert result.code == 0, str(result)
+    (entry,) = log
+    assert entry["Type"] == "Sales receipt"
+    assert entry["Action in QuickBooks"] == "taken out of the deposit, changed, put back into the deposit"
+    assert "total and account are unchanged" in entry["Note"]
+    assert [w for w in result.writes if w in ("DepositModRq", "SalesReceiptModRq")] == \
+        ["DepositModRq", "SalesReceiptModRq", "DepositModRq"]
+    assert db.rows("SELECT total, account_id FROM txns WHERE txn_type='Deposit'")[0][:] == (total, account)
+    receipt = db.rows("SELECT txn_id, txn_date FROM txns WHERE ref_number='SR50001' AND txn_type='SalesReceipt'")[0]
+    assert receipt["txn_date"] == "2026-01-11"
+    assert db.value("SELECT COUNT(*) FROM lines WHERE payment_id=?", receipt["txn_id"]) == 1  # back in the deposit
+    assert db.value("SELECT COUNT(*) FROM lines WHERE descr LIKE 'booksync: holds the place%'") == 0
+    agreed = cli("reconcile", "--home", home)
+    assert agreed.code == 0 and "zero differences" in agreed.stdout, str(agreed)
+
+    before = db.fingerprint()
+    assert cli("sales-receipts", "void", "SR50001", "--home", home).code == 0
+    stopped, _ = sync_with_log(cli, home)
+    assert stopped.code == 3, str(stopped)
+    assert "sales receipt SR50001" in stopped.stdout and "voiding it would change the deposit's total" in stopped.stdout
+    assert "remove the sales receipt from the deposit" in stopped.stdout
+    assert stopped.writes == [] and db.fingerprint() == before

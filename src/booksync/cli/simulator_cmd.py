@@ -146,12 +146,14 @@ def deauthorize(app_name: str, home_dir: Path | None) -> None:
 @click.option("--date", "date", help="Deposit date, YYYY-MM-DD (default: today).")
 @click.option("--payment", "refs", multiple=True, metavar="REF",
               help="Deposit the undeposited payment whose receipt number (booksync writes 'Receipt R...' in the "
-                   "memo) or reference (QuickBooks' RefNumber, e.g. a check number) is REF. Repeatable.")
+                   "memo) or reference (QuickBooks' RefNumber, e.g. a check number) is REF, or the sales receipt "
+                   "numbered REF. Repeatable.")
 @click.option("--all", "all_payments", is_flag=True, help="Deposit every payment still in Undeposited Funds.")
 @click.option("--memo", default="", help="Deposit memo.")
 def deposit(home_dir: Path | None, account: str, date: str | None, refs: tuple[str, ...], all_payments: bool,
             memo: str) -> None:
-    """Record a bank deposit of payments from Undeposited Funds, as a QuickBooks user does (DepositAdd)."""
+    """Record a bank deposit of payments and sales receipts from Undeposited Funds, as a QuickBooks user does
+    (DepositAdd)."""
     import datetime as dt
 
     from booksync.qbxml import build
@@ -164,7 +166,7 @@ def deposit(home_dir: Path | None, account: str, date: str | None, refs: tuple[s
     with open_company(home.company_path) as company:
         rows = company.db.execute(
             "SELECT t.txn_id, t.ref_number, t.total, t.memo FROM txns t JOIN lists a ON a.list_id=t.account_id "
-            "WHERE t.txn_type='ReceivePayment' AND a.special='UndepositedFunds' "
+            "WHERE t.txn_type IN ('ReceivePayment','SalesReceipt') AND a.special='UndepositedFunds' "
             "AND NOT EXISTS (SELECT 1 FROM lines l WHERE l.payment_id=t.txn_id) ORDER BY t.txn_number").fetchall()
         def receipt(row) -> str:  # noqa: ANN001
             memo = row["memo"] or ""

@@ -1,7 +1,9 @@
-"""Deposited payments (issue 17; a part of :class:`booksync.sync.corrections.CorrectionPlanner`): a payment this
-plan corrects is taken out of its QuickBooks deposit behind a line of the same amount (so the deposit's total never
-moves), corrected, and put back. A deposit whose total would change stops the run unless deposit changes are
-allowed. docs/architecture.md "Deposits" gives the rules.
+"""Deposited payments and sales receipts (issue 17; issue 21 item 1; a part of
+:class:`booksync.sync.corrections.CorrectionPlanner`): a payment or sales receipt this plan corrects is taken out of
+its QuickBooks deposit behind a line of the same amount (so the deposit's total never moves), corrected, and put
+back. A deposit whose total would change stops the run unless deposit changes are allowed. docs/architecture.md
+"Deposits" gives the rules. Records are keyed by (kind, id) (:data:`Key`): a payment and a sales receipt may share
+a row id.
 """
 from __future__ import annotations
 
@@ -13,18 +15,27 @@ from typing import Callable
 
 from booksync.domain import (PLACEHOLDER_MEMO, Action, DepositData, DepositLineData, Kind, Problem, QBAccount,
                              QBDeposit, QBDepositLine, Ref, placeholder_payment)
-from booksync.records import PaymentRecord
+from booksync.records import PaymentRecord, ReceiptRecord
 from booksync.sync.correction_words import WEB_DEPOSITS
 
 NO_DEPOSIT = ("", "", False)
 """The deposit note of a payment in no deposit: (action prefix, note for the Corrections Log, put back)."""
+
+Key = tuple[str, int]
+"""A deposited record: (kind, id), kind "payment" or "sales_receipt"."""
+Deposited = PaymentRecord | ReceiptRecord
+
+
+def amount_of(record: Deposited) -> Decimal:
+    """What a payment or sales receipt puts into Undeposited Funds."""
+    return record.total if hasattr(record, "lines") else record.amount
 
 
 class DepositCorrections:
     """Taking corrected payments out of their deposits and putting them back; mixed into the corrections planner."""
 
     def _deposits_before(self, releases: list[PaymentRecord]) -> list[Callable[[], None]]:
-        """Take corrected payments out of their deposits, each replaced by a line of the same amount
+        """Take corrected payments and sales receipts out of their deposits, each replaced by a line of the same amount
         so that the deposit's total does not move; return the steps that put them back afterwards.
 
         A payment booksync left out of its deposit behind such a line (an interrupted or refused run; the
@@ -32,20 +43,23 @@ class DepositCorrections:
         changed, a payment deleted or no longer deposited through Undeposited Funds) stops the run unless
         deposit changes are allowed.
         """
-        affected: dict[str, dict[int, PaymentRecord]] = {}
+        affected: dict[str, dict[Key, Deposited]] = {}
         deposits = {d.txn_id: d for d in self.deposits.values()}
         linked = self._linked_payments()
-        for payment in self._corrected_payments(releases).values():
-            link = self.work.links.get((Kind.PAYMENT.value, payment.id))
+        corrected: dict[Key, Deposited] = {(Kind.PAYMENT.value, p.id): p
+                                           for p in self._corrected_payments(releases).values()}
+        corrected.update({(Kind.SALES_RECEIPT.value, r.id): r for r in self.corrected_receipts()})
+        for key, record in corrected.items():
+            link = self.work.links.get(key)
             deposit = self.deposits.get(link.remote_id) if link is not None else None
             if deposit is not None:
-                affected.setdefault(deposit.txn_id, {})[payment.id] = payment
+                affected.setdefault(deposit.txn_id, {})[key] = record
         for deposit in deposits.values():
             for line in deposit.lines:
-                payment = linked.get(placeholder_payment(line.memo))
-                if payment is not None:
-                    # A line left by an interrupted run: the payment it stands for goes back in now.
-                    affected.setdefault(deposit.txn_id, {})[payment.id] = payment
+                found = linked.get(placeholder_payment(line.memo))
+                if found is not None:
+                    # A line left by an interrupted run: the record it stands for goes back in now.
+                    affected.setdefault(deposit.txn_id, {})[found[0]] = found[1]
         steps = []
         for txn_id, members in affected.items():
             step = self._deposit_plan(deposits[txn_id], members)
@@ -53,17 +67,20 @@ class DepositCorrections:
                 steps.append(step)
         return steps
 
-    def _linked_payments(self) -> dict[str, PaymentRecord]:
-        """Every payment the run loaded that booksync wrote, by its TxnID."""
-        out = {}
-        for p in (self.work.linked_payments_touching + self.work.changed_payments + self.work.deleted_payments
-                  + self.work.held_payments):
-            link = self.work.links.get((Kind.PAYMENT.value, p.id))
+    def _linked_payments(self) -> dict[str, tuple[Key, Deposited]]:
+        """Every payment and sales receipt the run loaded that booksync wrote, by its TxnID."""
+        out: dict[str, tuple[Key, Deposited]] = {}
+        records: list[tuple[str, Deposited]] = [(Kind.PAYMENT.value, p) for p in (
+            self.work.linked_payments_touching + self.work.changed_payments + self.work.deleted_payments
+            + self.work.held_payments)]
+        records += [(Kind.SALES_RECEIPT.value, r) for r in self.work.changed_receipts + self.work.held_receipts]
+        for kind, record in records:
+            link = self.work.links.get((kind, record.id))
             if link is not None and link.remote_id:
-                out[link.remote_id] = p
+                out[link.remote_id] = ((kind, record.id), record)
         return out
 
-    def _deposit_plan(self, deposit: QBDeposit, payments: dict[int, PaymentRecord]) -> Callable[[], None] | None:
+    def _deposit_plan(self, deposit: QBDeposit, payments: dict[Key, Deposited]) -> Callable[[], None] | None:
         """Take ``payments`` (by id) out of ``deposit`` now; return the step that puts them back after their
         corrections, or None when the run must stop (the total would change) or cannot use Undeposited Funds."""
         change = self._deposit_change(deposit, payments)
@@ -76,44 +93,45 @@ class DepositCorrections:
         self._note_deposit(change)
         return partial(self._put_back, change)
 
-    def _deposit_change(self, deposit: QBDeposit, payments: dict[int, PaymentRecord]) -> DepositChange:
+    def _deposit_change(self, deposit: QBDeposit, payments: dict[Key, Deposited]) -> DepositChange:
         uf = next((a for a in self.snapshot.accounts if a.special == "UndepositedFunds"), None)
-        remote_of = {pid: self.work.links[(Kind.PAYMENT.value, pid)].remote_id for pid in payments}
+        remote_of = {key: self.work.links[key].remote_id for key in payments}
         affected_ids = set(remote_of.values())
         # Every other line stays as it is, by its line id (a placeholder of a payment booksync does not know too).
         keep = [ln for ln in deposit.lines
                 if ln.payment_id not in affected_ids and placeholder_payment(ln.memo) not in affected_ids]
         held = {ln.payment_id or placeholder_payment(ln.memo): ln.amount for ln in deposit.lines
                 if (ln.payment_id or placeholder_payment(ln.memo)) in affected_ids}
-        back: list[tuple[PaymentRecord, Decimal]] = []
-        for pid, payment in payments.items():
+        back: list[tuple[Key, Deposited, Decimal]] = []
+        for key, payment in payments.items():
             gl = self.work.gl_accounts[payment.deposit_account_id]
             target = self._accounts.get((gl.qb_account or "").casefold())
             if payment.status == "open" and uf is not None and target is not None and target.list_id == uf.list_id:
-                back.append((payment, payment.amount))
-        new_total = sum((ln.amount for ln in keep), Decimal("0.00")) + sum((a for _, a in back), Decimal("0.00"))
+                back.append((key, payment, amount_of(payment)))
+        new_total = sum((ln.amount for ln in keep), Decimal("0.00")) + sum((a for *_, a in back), Decimal("0.00"))
         return DepositChange(deposit, payments, uf, remote_of, affected_ids, keep, held, back, new_total)
 
     def _report_deposit_change(self, change: DepositChange) -> None:
         """The problems that stop the run: the deposit's total would change (a deposit may be reconciled)."""
         deposit, where, new_total = change.deposit, change.where, change.new_total
         reported = len(self.problems)
-        for pid, payment in change.payments.items():
+        for key, payment in change.payments.items():
             member = self.work.members[payment.member_id]
+            word = Kind(key[0]).label
             only = len(deposit.lines) == 1
-            steps = "in QuickBooks, " + ("delete the deposit (the payment is its only line)" if only else
-                                         "remove the payment from the deposit")
-            after = (", then deposit the payment again; a re-created deposit is no longer reconciled"
+            steps = "in QuickBooks, " + (f"delete the deposit (the {word} is its only line)" if only else
+                                         f"remove the {word} from the deposit")
+            after = (f", then deposit the {word} again; a re-created deposit is no longer reconciled"
                      if payment.status == "open" else "; re-reconcile the deposit afterwards")
-            went = next((a for p, a in change.back if p.id == pid), None)
+            went = next((a for k, _, a in change.back if k == key), None)
             if payment.status != "open":
-                why = "deleting it"
-            elif went is not None and went == change.held.get(change.remote_of[pid]):
-                continue  # this payment's own correction keeps the deposit's total
+                why = "voiding it" if payment.status == "void" else "deleting it"
+            elif went is not None and went == change.held.get(change.remote_of[key]):
+                continue  # this record's own correction keeps the deposit's total
             else:
                 why = "correcting it"
             self.problems.append(Problem(
-                "deposit-change", f"payment {payment.number} from {member.name}, {payment.date}",
+                "deposit-change", f"{word} {payment.number} from {member.name}, {payment.date}",
                 f"is in {where} (total {deposit.total}); {why} would change the deposit's total to {new_total}, "
                 "and the deposit may already be reconciled",
                 steps + ", run 'booksync sync' again" + after + ". Or let booksync do it: --allow-deposit-changes",
@@ -130,12 +148,12 @@ class DepositCorrections:
         Funds), when it holds any of them."""
         deposit, affected_ids, uf = change.deposit, change.affected_ids, change.undeposited
         lines = [DepositLineData(ln.line_id) for ln in deposit.lines if ln.payment_id not in affected_ids]
-        for pid, payment in change.payments.items():
-            old = next((ln for ln in deposit.lines if ln.payment_id == change.remote_of[pid]), None)
+        for key, payment in change.payments.items():
+            old = next((ln for ln in deposit.lines if ln.payment_id == change.remote_of[key]), None)
             if old is not None:
                 lines.append(DepositLineData("-1", entity=self.customer_ref(payment.member_id),
                                              account=Ref("account", None, uf.list_id), amount=old.amount,
-                                             memo=PLACEHOLDER_MEMO.format(txn_id=change.remote_of[pid])))
+                                             memo=PLACEHOLDER_MEMO.format(txn_id=change.remote_of[key])))
         names = ", ".join(p.number for p in change.payments.values())
         if any(ln.payment_id in affected_ids for ln in deposit.lines):
             self.plan.add(action=Action.MOD, kind=Kind.DEPOSIT, local_id=_deposit_local_id(deposit.txn_id),
@@ -156,9 +174,9 @@ class DepositCorrections:
         else:
             note = (f"The deposit of {deposit.date} to {deposit.account_name} changed from {deposit.total} to "
                     f"{new_total}; re-reconcile this deposit.")
-        put_back = {p.id for p, _ in change.back}
-        for pid in change.payments:
-            self._deposit_notes[pid] = ("taken out of the deposit, ", note, pid in put_back)
+        put_back = {key for key, *_ in change.back}
+        for key in change.payments:
+            self._deposit_notes[key] = ("taken out of the deposit, ", note, key in put_back)
 
     def _put_back(self, change: DepositChange) -> None:
         """The payments back into the deposit (or the deposit deleted when nothing is left in it)."""
@@ -166,12 +184,12 @@ class DepositCorrections:
         # EditSequence that take-out returned instead (a later message: booksync.sync.references.Versions).
         deposit, where = change.deposit, change.where
         final = [DepositLineData(ln.line_id) for ln in change.keep]
-        final += [DepositLineData("-1", payment=Ref(Kind.PAYMENT.value, p.id, change.remote_of[p.id], p.number))
-                  for p, _ in change.back]
+        final += [DepositLineData("-1", payment=Ref(key[0], p.id, change.remote_of[key], p.number))
+                  for key, p, _ in change.back]
         if final:
             self.plan.add(action=Action.MOD, kind=Kind.DEPOSIT, local_id=_deposit_local_id(deposit.txn_id),
                           number=f"deposit {deposit.date}",
-                          description=f"Put payment(s) {', '.join(p.number for p, _ in change.back)} back into "
+                          description=f"Put payment(s) {', '.join(p.number for _, p, _ in change.back)} back into "
                                       f"{where}; its total is then {change.new_total}",
                           payload=DepositData(tuple(final)), remote_id=deposit.txn_id,
                           edit_sequence=deposit.edit_sequence, link_mode="deposit")
@@ -184,21 +202,21 @@ class DepositCorrections:
 
 @dataclass
 class DepositChange:
-    """What correcting ``payments`` (by id) does to one QuickBooks ``deposit``."""
+    """What correcting ``payments`` (payments and sales receipts, by (kind, id)) does to one QuickBooks ``deposit``."""
 
     deposit: QBDeposit
-    payments: dict[int, PaymentRecord]
+    payments: dict[Key, Deposited]
     undeposited: QBAccount | None
     """QuickBooks' Undeposited Funds account, or None when the company has none."""
-    remote_of: dict[int, str]
-    """payment id → its TxnID."""
+    remote_of: dict[Key, str]
+    """(kind, id) → its TxnID."""
     affected_ids: set[str]
     keep: list[QBDepositLine]
     """The deposit's other lines, kept by their line ids."""
     held: dict[str, Decimal]
     """TxnID → the amount of its line (or placeholder line) in the deposit."""
-    back: list[tuple[PaymentRecord, Decimal]]
-    """The payments that go back in (still open and deposited through Undeposited Funds), with their amounts."""
+    back: list[tuple[Key, Deposited, Decimal]]
+    """The payments and sales receipts that go back in (still open and deposited through Undeposited Funds), with their amounts."""
     new_total: Decimal
 
     @property

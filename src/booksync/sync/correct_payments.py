@@ -57,9 +57,9 @@ class PaymentCorrections:
         self.plan.corrections.append(Correction(
             "Payment", payment.number, f"{member.number} {member.name}", payment.date,
             ["status: received -> deleted", f"amount: {before.get('total')} -> 0.00"],
-            self._deposit_notes.get(payment.id, NO_DEPOSIT)[0] + "deleted",
-            past_period=past, closed=closed, note=" ".join(x for x in (note, self._deposit_notes.get(
-                payment.id, NO_DEPOSIT)[1]) if x), amount_before=Decimal(before.get("total") or "0"),
+            self._deposit_note(payment)[0] + "deleted",
+            past_period=past, closed=closed, note=" ".join(x for x in (note, self._deposit_note(
+                payment)[1]) if x), amount_before=Decimal(before.get("total") or "0"),
             amount_after=Decimal("0.00"), accounts=accounts_of(before)))
 
     def _plan_release(self, payment: PaymentRecord) -> None:
@@ -144,13 +144,17 @@ class PaymentCorrections:
         if changed:
             self.plan.corrections.append(Correction(
                 "Payment", payment.number, f"{member.number} {member.name}", payment.date, changes,
-                self._deposit_notes.get(payment.id, NO_DEPOSIT)[0] + "changed"
+                self._deposit_note(payment)[0] + "changed"
                 + (" (applications released first, then applied again)" if released else "")
-                + (", put back into the deposit" if self._deposit_notes.get(payment.id, NO_DEPOSIT)[2]
+                + (", put back into the deposit" if self._deposit_note(payment)[2]
                    else ""),
-                past_period=past, closed=closed, note=" ".join(x for x in (note, self._deposit_notes.get(
-                    payment.id, NO_DEPOSIT)[1]) if x), amount_before=Decimal(before.get("total") or "0"),
+                past_period=past, closed=closed, note=" ".join(x for x in (note, self._deposit_note(
+                    payment)[1]) if x), amount_before=Decimal(before.get("total") or "0"),
                 amount_after=payment.amount, accounts=accounts_of(before, after)))
+
+    def _deposit_note(self, payment: PaymentRecord) -> tuple[str, str, bool]:
+        """What the Corrections Log says of the payment's deposit (:data:`NO_DEPOSIT` when it is in none)."""
+        return self._deposit_notes.get((Kind.PAYMENT.value, payment.id), NO_DEPOSIT)
 
     def _corrected_payments(self, releases: list[PaymentRecord]) -> dict[int, PaymentRecord]:
         """The payments this plan changes or deletes in QuickBooks, by id: only they leave their deposit.

@@ -15,6 +15,7 @@ from typing import Any
 from booksync.domain import Action, Correction, Kind, LineData, Problem, Ref, SalesData, SalesReceiptData
 from booksync.kinds import spec
 from booksync.records import LinkRecord, MemberRecord, ReceiptRecord, SaleRecord
+from booksync.sync.correct_deposits import NO_DEPOSIT
 from booksync.sync.correction_words import WEB_ADJUST, accounts_of, describe_changes, total_of
 from booksync.sync.written import external_guid, fingerprint, written_json
 
@@ -73,6 +74,10 @@ class SalesCorrections:
     def _document_data(self, kind: Kind, record: Any) -> SalesData | SalesReceiptData:
         return self.receipt_data(record) if kind is Kind.SALES_RECEIPT else self.sales_data(kind, record)
 
+    def corrected_receipts(self) -> list[ReceiptRecord]:
+        """The sales receipts this plan changes, voids or deletes in QuickBooks: only they leave their deposit."""
+        return [item[2] for item in self._corrections_of_sales if item[0] == "correct" and item[1] is Kind.SALES_RECEIPT]
+
     def touched_sales(self) -> set[tuple[str, int]]:
         """Invoices and credit memos whose correction must not find payments applied to them."""
         return {(item[1].value, item[2].id) for item in self._corrections_of_sales if item[0] == "correct"}
@@ -96,6 +101,9 @@ class SalesCorrections:
             qb_action = "voided" if action is Action.VOID else "deleted"
             description = f"{'Void' if action is Action.VOID else 'Delete'} {kind.label} {record.number} for " \
                           f"{member.name}"
+        prefix, deposit_note, put_back = self._deposit_notes.get((kind.value, record.id), NO_DEPOSIT)
+        qb_action = prefix + qb_action + (", put back into the deposit" if put_back else "")
+        note = " ".join(x for x in (note, deposit_note) if x)
         self.plan.add(action=action, kind=kind, local_id=record.id, number=record.number, description=description,
                       payload=data, remote_id=link.remote_id, edit_sequence=version,
                       fingerprint=fingerprint(data) if data is not None else action.value,

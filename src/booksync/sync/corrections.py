@@ -128,8 +128,9 @@ class CorrectionPlanner(SalesCorrections, PaymentCorrections, DepositCorrections
         self.policy = policy
         self.deposits = deposits or {}
         """QuickBooks deposits by the TxnID of each payment they hold (or hold the place of)."""
-        self._deposit_notes: dict[int, tuple[str, str, bool]] = {}
-        """payment id → (action prefix, note for the Corrections Log, put back into its deposit)."""
+        self._deposit_notes: dict[tuple[str, int], tuple[str, str, bool]] = {}
+        """(kind, id) of a payment or sales receipt → (action prefix, note for the Corrections Log, put back into
+        its deposit)."""
         self.skipped: list[str] = []
         self._corrections_of_sales: list[tuple] = []
         self._payloads: dict[int, PaymentData] = {}

@@ -168,12 +168,21 @@ def find_held_payments(session: Session, key: str, work: Work, port: BooksPort) 
                 held[placeholder_payment(line.memo)] = deposit
     if not held:
         return
-    links = list(session.scalars(select(Link).where(Link.company_key == key, Link.kind == Kind.PAYMENT.value,
-                                                    Link.remote_id.in_(sorted(held)))))
+    links = list(session.scalars(select(Link).where(
+        Link.company_key == key, Link.kind.in_((Kind.PAYMENT.value, Kind.SALES_RECEIPT.value)),
+        Link.remote_id.in_(sorted(held)))))
     loaded = {p.id for p in work.changed_payments + work.deleted_payments}
-    ids = [link.local_id for link in links if link.local_id not in loaded]
+    ids = [link.local_id for link in links if link.kind == Kind.PAYMENT.value and link.local_id not in loaded]
+    receipt_ids = [link.local_id for link in links if link.kind == Kind.SALES_RECEIPT.value
+                   and link.local_id not in {r.id for r in work.changed_receipts}]
     work.held_deposits = held
     work.links.update({(link.kind, link.local_id): link for link in links})
+    if receipt_ids:
+        work.held_receipts = list(session.scalars(select(SalesReceipt).where(SalesReceipt.id.in_(receipt_ids))
+                                                  .options(selectinload(SalesReceipt.lines))))
+        missing = {r.member_id for r in work.held_receipts} - set(work.members)
+        if missing:
+            work.members.update(rows.members(session, missing))
     if ids:
         work.held_payments = list(session.scalars(select(Payment).where(Payment.id.in_(ids))
                                                   .options(selectinload(Payment.applications))))

@@ -30,10 +30,12 @@ def read_customers(port: BooksPort, ui: Interaction, work: Work, snapshot: QBSna
 
 
 def read_deposits(port: BooksPort, work: Work) -> dict[str, Any]:
-    """The QuickBooks deposits holding payments that may be corrected (read only when there are some), and
+    """The QuickBooks deposits holding payments and sales receipts that may be corrected (read only when there are some), and
     those holding booksync's placeholder lines (:func:`booksync.sync.load.find_held_payments`), by payment TxnID."""
-    payments = work.changed_payments + work.deleted_payments + work.linked_payments_touching
-    links = [work.links[(Kind.PAYMENT.value, p.id)] for p in payments if (Kind.PAYMENT.value, p.id) in work.links]
+    payments = work.changed_payments + work.deleted_payments + work.linked_payments_touching + work.changed_receipts
+    keys = [(Kind.PAYMENT.value, p.id) for p in work.changed_payments + work.deleted_payments
+            + work.linked_payments_touching] + [(Kind.SALES_RECEIPT.value, r.id) for r in work.changed_receipts]
+    links = [work.links[key] for key in keys if key in work.links]
     ids = [link.remote_id for link in links]
     if not ids:
         return dict(work.held_deposits)

@@ -61,6 +61,8 @@ class Work:
     held_payments: list[PaymentRecord] = field(default_factory=list)
     """Payments booksync took out of a deposit behind a placeholder line and has not put back yet (an
     interrupted or refused run): the next run puts them back even when nothing else changed."""
+    held_receipts: list[ReceiptRecord] = field(default_factory=list)
+    """Sales receipts left out of their deposit the same way (issue 21 item 1)."""
     held_deposits: dict[str, QBDeposit] = field(default_factory=dict)
     """The deposits holding those placeholder lines (:class:`booksync.domain.QBDeposit`), by the TxnID of
     the payment each line stands for."""
@@ -91,7 +93,7 @@ class Work:
     def is_empty(self) -> bool:
         return not (self.add_count() or self.changed_invoices or self.changed_credit_memos or self.changed_receipts
                     or self.changed_payments or self.deleted_payments or self.changed_members
-                    or self.held_payments)
+                    or self.held_payments or self.held_receipts)
 
     def sales_to_add(self) -> Iterable[list[tuple[Kind, SaleRecord]]]:
         """Invoices, then credit memos, to add, by date and number, in parts."""

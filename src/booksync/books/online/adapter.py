@@ -372,13 +372,15 @@ class OnlineBooks:
         the payments put back into a deposit."""
         out: dict[str, Any] = {"tokens": {}, "deposits": {}, "payments": {}, "credit_memos": {}}
         by_kind: dict[Kind, set[str]] = {}
-        payments: set[str] = set()
+        payments: dict[Kind, set[str]] = {}
         for op in ops:
             if not op.remote_id:
                 continue
             if op.kind is Kind.DEPOSIT and isinstance(op.payload, DepositData):
                 by_kind.setdefault(Kind.DEPOSIT, set()).add(op.remote_id)
-                payments |= {ref_id(ln.payment, resolve) for ln in op.payload.lines if ln.payment is not None}
+                for ln in op.payload.lines:
+                    if ln.payment is not None:
+                        payments.setdefault(Kind(ln.payment.kind), set()).add(ref_id(ln.payment, resolve))
             elif op.kind is Kind.CREDIT_MEMO and op.action is Action.VOID:
                 by_kind.setdefault(Kind.CREDIT_MEMO, set()).add(op.remote_id)  # its lines are zeroed
             elif op.action is not Action.ADD and not op.edit_sequence:
@@ -395,9 +397,9 @@ class OnlineBooks:
                     out["deposits"][str(row.get("Id"))] = row
                 elif kind is Kind.CREDIT_MEMO:
                     out["credit_memos"][str(row.get("Id"))] = row
-        if payments:
-            out["payments"] = {str(r["Id"]): qbo_json.money(r.get("TotalAmt")) for r in self._read(Kind.PAYMENT,
-                                                                                                  sorted(payments))}
+        for kind, ids in payments.items():  # the payments and sales receipts put back into a deposit
+            out["payments"].update({str(r["Id"]): qbo_json.money(r.get("TotalAmt"))
+                                    for r in self._read(kind, sorted(ids))})
         return out
 
     def restore(self, kind: str, remote_id: str, version: str, record: str) -> Outcome:

@@ -155,8 +155,9 @@ def deposit_body(op: Operation, resolve: Resolver, current: dict[str, Any] | Non
     for ln in data.lines:
         if ln.payment is not None:
             pid = ref_id(ln.payment, resolve)
+            txn_type = spec(ln.payment.kind).online_entity  # Payment or SalesReceipt (reference §3.4)
             lines.append({"Amount": amounts.get(pid, "(current)"),
-                          "LinkedTxn": [{"TxnId": pid, "TxnType": "Payment", "TxnLineId": "0"}]})
+                          "LinkedTxn": [{"TxnId": pid, "TxnType": txn_type, "TxnLineId": "0"}]})
         elif ln.account is not None:
             detail: dict[str, Any] = {"AccountRef": {"value": ref_id(ln.account, resolve)}}
             if ln.entity is not None:
