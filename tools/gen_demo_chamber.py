@@ -54,6 +54,7 @@ GL_ACCOUNTS = [
     ("4200", "Sponsorships", "Income", "Sponsorships"),
     ("4300", "Advertising", "Income", "Advertising Income"),
     ("4400", "Certificates of Origin", "Income", "Certificates of Origin"),
+    ("4500", "Contributions", "Income", "Contributions"),
 ]
 
 TIERS = {  # dues G/L -> (tier name, annual rate)
@@ -1085,6 +1086,70 @@ def summary(members, invoices, memos, payments) -> None:
     print(f"open           {money(billed - cash_applied - credit_applied)}")
 
 
+# --------------------------------------------------------------------------- sales receipts (issue 21 item 1)
+
+RECEIPT_SEED = SEED + 21
+"""Sales receipts draw from their own generator, so the other files stay byte-identical."""
+WALK_IN_EVENTS = [(name, unit, rate, dates) for name, unit, rate, _, _, dates in EVENTS if unit in ("seat", "ticket")]
+DONATIONS = ["Donation to the Chamber Foundation scholarship fund", "Donation to the Small Business Week program",
+             "Donation to the Holiday Toy Drive", "Sustaining gift to the Chamber Foundation"]
+
+
+@dataclass
+class Receipt:
+    number: str
+    member: Member
+    day: date
+    memo: str
+    method: str
+    reference: str
+    deposit: str
+    lines: list[Line]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), ZERO)
+
+
+def make_receipts(members: list[Member]) -> list[Receipt]:
+    """Event tickets bought at the door and donations, paid on the spot: card receipts go to Undeposited Funds
+    (1050) with the day's card payments, checks for donations straight to the checking account (1000)."""
+    rng = random.Random(RECEIPT_SEED)
+    active = [m for m in members if m.active]
+    out: list[Receipt] = []
+    for name, unit, rate, dates in WALK_IN_EVENTS:
+        for day in dates:
+            if day > LAST_DAY:
+                continue
+            for _ in range(rng.randint(1, 2)):
+                qty = rng.randint(1, 3)
+                price = Decimal(rate)
+                line = Line("4100", f"{name}, {day:%B %-d, %Y}: {unit}s at the door", qty, price)
+                method = rng.choice(["Credit Card", "Credit Card", "Check"])
+                out.append(Receipt("", rng.choice(active), day, "Walk-in registration", method,
+                                    f"x{rng.randint(1000, 9999)}" if method == "Credit Card" else
+                                    str(rng.randint(1001, 9999)), "1050", [line]))
+    for _ in range(14):
+        amount = Decimal(rng.choice(["50.00", "100.00", "100.00", "250.00", "500.00"]))
+        day = rand_date(rng, FIRST_DAY, LAST_DAY)
+        by_check = rng.random() < 0.5
+        out.append(Receipt("", rng.choice(active), day, "Thank you for your gift", "Check" if by_check else
+                           "Credit Card", str(rng.randint(1001, 9999)) if by_check else f"x{rng.randint(1000, 9999)}",
+                           "1000" if by_check else "1050",
+                           [Line("4500", rng.choice(DONATIONS), 1, amount)]))
+    out.sort(key=lambda r: (r.day, r.member.number))
+    for n, receipt in enumerate(out, 1):
+        receipt.number = f"SR{30000 + n}"
+    return out
+
+
+def receipt_rows(receipts: list[Receipt]):
+    for r in receipts:
+        for line in r.lines:
+            yield [r.number, r.member.number, r.day.isoformat(), r.memo, money(r.total), r.method, r.reference,
+                   r.deposit, line.gl, line.description, str(line.quantity), money(line.rate), money(line.amount)]
+
+
 def main(argv: list[str]) -> None:
     out = Path(argv[1]) if len(argv) > 1 else OUT_DIR
     rng = random.Random(SEED)
@@ -1094,7 +1159,12 @@ def main(argv: list[str]) -> None:
     payments = make_payments(rng, members, invoices, memos)
     check(members, invoices, memos, payments)
     write_all(out, members, invoices, memos, payments)
+    receipts = make_receipts(members)
+    write_csv(out / "sales_receipts.csv", ["number", "member", "date", "memo", "total", "method", "reference",
+                                           "deposit_account", "gl_account", "description", "quantity", "rate",
+                                           "amount"], receipt_rows(receipts))
     summary(members, invoices, memos, payments)
+    print(f"sales receipts {len(receipts)} ({money(sum((r.total for r in receipts), ZERO))})")
     print(f"written to     {out}")
 
 
