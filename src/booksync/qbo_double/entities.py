@@ -169,13 +169,19 @@ class EntityRules:
         lines.append({"Amount": total, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}})
         obj = {**body, "CustomerRef": {"value": customer["Id"], "name": customer["DisplayName"]}, "TxnDate": date,
                "Line": lines, "TotalAmt": total}
-        if entity == "SalesReceipt":
-            return obj
-        applied = Decimal("0.00")
+        if entity != "SalesReceipt":  # paid at once: nothing open to apply to
+            self._open_amount(entity, obj, customer["Id"], current)
+        return obj
+
+    @staticmethod
+    def _open_amount(entity: str, obj: dict[str, Any], customer_id: str, current: dict[str, Any] | None) -> None:
+        """An invoice's Balance or a credit memo's RemainingCredit: its total less what payments and credits apply
+        to it, which an update may neither exceed nor move to another customer (6000)."""
+        total, applied = obj["TotalAmt"], Decimal("0.00")
         if current is not None:
             balance_key = "Balance" if entity == "Invoice" else "RemainingCredit"
             applied = current["TotalAmt"] - current[balance_key]
-            if applied and customer["Id"] != ref_id(current.get("CustomerRef")):
+            if applied and customer_id != ref_id(current.get("CustomerRef")):
                 raise Fault(6000, "A business validation error has occurred while processing your request",
                             f"Business Validation Error: This {entity} has payments or credits applied; remove them "
                             "before changing its customer.")
@@ -183,11 +189,7 @@ class EntityRules:
                 raise Fault(6000, "A business validation error has occurred while processing your request",
                             f"Business Validation Error: The {entity} total {total} would be less than the "
                             f"{applied} already applied to it.")
-        if entity == "Invoice":
-            obj["Balance"] = total - applied
-        else:
-            obj["RemainingCredit"] = total - applied
-        return obj
+        obj["Balance" if entity == "Invoice" else "RemainingCredit"] = total - applied
 
     def _build_invoice(self, body: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
         return self._sales("Invoice", body, current)
