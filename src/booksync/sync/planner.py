@@ -11,13 +11,13 @@ import hashlib
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 from booksync.domain import (Action, Address, ApplicationData, CreditData, CustomerData, ItemData, Kind, LineData,
                              PaymentData, PaymentMethodData, Plan, Problem, QBAccount, QBSnapshot, Ref, SalesData,
                              SalesReceiptData)
 from booksync.fields import FieldFitter, Limits
-from booksync.records import GLAccountRecord, MemberRecord, PaymentRecord, ReceiptRecord, SaleRecord
+from booksync.records import GLAccountRecord, MemberRecord, PaymentRecord, ReceiptRecord, SaleLineRecord, SaleRecord
 from booksync.sync.checks import application_problems
 from booksync.sync.customers import CustomerResolution
 from booksync.sync.labels import customer_name, gl_label, member_label
@@ -208,13 +208,18 @@ class Planner:
 
     # -- transactions
 
+    def lines_data(self, label: str, lines: Sequence[SaleLineRecord]) -> tuple[LineData, ...]:
+        """The lines of an invoice, credit memo or sales receipt (``label``: "invoice INV1"): each G/L account's
+        item, the description fitted to the limits. The one place a line is planned, for every kind with lines."""
+        return tuple(LineData(item=self._items[line.gl_account_id],
+                              description=self.fit.text(label, f"line {line.seq} description", line.description,
+                                                        self.limits.line_description),
+                              quantity=line.quantity, rate=line.rate, amount=line.amount)
+                     for line in lines)
+
     def sales_data(self, kind: Kind, record: SaleRecord) -> SalesData:
         label = f"{kind.label} {record.number}"
-        lines = tuple(LineData(item=self._items[line.gl_account_id],
-                               description=self.fit.text(label, f"line {line.seq} description", line.description,
-                                                         self.limits.line_description),
-                               quantity=line.quantity, rate=line.rate, amount=line.amount)
-                      for line in record.lines)
+        lines = self.lines_data(label, record.lines)
         return SalesData(customer=self.customer_ref(record.member_id), date=record.date,
                          ref_number=self.fit.ref_number(label, "number", record.number,
                                                         self.limits.invoice_ref_number),
@@ -246,11 +251,7 @@ class Planner:
         """The sales receipt QuickBooks holds for ``receipt``: lines as an invoice's (:meth:`sales_data`), the
         deposit account from the G/L cross reference, the payment method, the reference as CheckNumber."""
         label = f"sales receipt {receipt.number}"
-        lines = tuple(LineData(item=self._items[line.gl_account_id],
-                               description=self.fit.text(label, f"line {line.seq} description", line.description,
-                                                         self.limits.line_description),
-                               quantity=line.quantity, rate=line.rate, amount=line.amount)
-                      for line in receipt.lines)
+        lines = self.lines_data(label, receipt.lines)
         return SalesReceiptData(
             customer=self.customer_ref(receipt.member_id), date=receipt.date,
             ref_number=self.fit.ref_number(label, "number", receipt.number, self.limits.invoice_ref_number),
