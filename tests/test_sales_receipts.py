@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
+
+import pytest
 
 from test_online_support import server  # noqa: F401 - fixture
 
@@ -207,3 +213,69 @@ def test_a_deposited_sales_receipt_is_taken_out_corrected_and_put_back_with_the_
     assert "sales receipt SR50001" in stopped.stdout and "voiding it would change the deposit's total" in stopped.stdout
     assert "remove the sales receipt from the deposit" in stopped.stdout
     assert stopped.writes == [] and db.fingerprint() == before
+
+
+@pytest.mark.parametrize("point", ["before-sent:1", "after-send:1", "before-send:2", "after-send:2", "after-send:3",
+                                   "after-record:3"])
+def test_a_deposited_sales_receipt_correction_killed_at_any_point_is_finished_by_the_next(point, demo_copy, cli,
+                                                                                          company_db, tmp_path):
+    """The correction of a deposited sales receipt is three messages (take it out of the deposit, SalesReceiptMod,
+    put it back). Killed at each fault point (BOOKSYNC_FAULT, booksync.faults) of that run, the next sync settles
+    what QuickBooks did, puts the receipt back into its deposit when the kill left it out (the placeholder line
+    names it: sync/load.py find_held_payments), and ends with the company as an uninterrupted run leaves it: one
+    sales receipt, changed, in its deposit, whose total and account never moved; reconcile agrees."""
+    home = str(demo_copy.path)
+    row = "SR50001,1150,2026-01-10,,95.00,Visa,x4242,1050,4100,Gala ticket,1,95.00,95.00"
+    assert cli("import", "sales-receipts", str(write_receipts(tmp_path, row)), "--home", home).code == 0
+    assert cli("sync", "--yes", "--home", home).code == 0
+    deposited = cli("simulator", "deposit", "--to", "Checking", "--date", "2026-01-15", "--payment", "SR50001",
+                    "--home", home)
+    assert deposited.code == 0, str(deposited)
+    db = company_db(demo_copy.company)
+    total, account = db.rows("SELECT total, account_id FROM txns WHERE txn_type='Deposit'")[0][:]
+    changed = "SR50001,1150,2026-01-11,Gala ticket (table 4),95.00,Visa,x4242,1050,4100,Gala ticket,1,95.00,95.00"
+    assert cli("import", "sales-receipts", str(write_receipts(tmp_path, changed)), "--home", home).code == 0
+
+    env = {k: v for k, v in os.environ.items() if k != "BOOKSYNC_HOME"}
+    env["BOOKSYNC_FAULT"] = point
+    killed = subprocess.run([sys.executable, "-m", "booksync.cli.main", "sync", "--yes", "--corrections-log",
+                             str(tmp_path / "killed.csv"), "--home", home], capture_output=True, text=True, env=env,
+                            timeout=300, cwd=tempfile.gettempdir())
+    assert killed.returncode == -9, f"the fault point {point} was not reached:\n{killed.stdout}\n{killed.stderr}"
+    resumed, _ = sync_with_log(cli, home)
+    assert resumed.code == 0, str(resumed)
+    receipts = db.rows("SELECT txn_id, txn_date, memo FROM txns WHERE ref_number='SR50001' AND txn_type='SalesReceipt'")
+    assert [(r["txn_date"], r["memo"]) for r in receipts] == [("2026-01-11", "Gala ticket (table 4)")]
+    assert db.rows("SELECT total, account_id FROM txns WHERE txn_type='Deposit'")[0][:] == (total, account)
+    assert db.value("SELECT COUNT(*) FROM lines WHERE payment_id=?", receipts[0]["txn_id"]) == 1
+    assert db.value("SELECT COUNT(*) FROM lines WHERE descr LIKE 'booksync: holds the place%'") == 0
+    agreed = cli("reconcile", "--home", home)
+    assert agreed.code == 0 and "zero differences" in agreed.stdout, str(agreed)
+    again = cli("sync", "--yes", "--home", home)
+    assert again.code == 0 and again.writes == [], str(again)
+
+
+@pytest.mark.parametrize("point", ["before-sent:1", "before-send:1", "after-send:1", "after-record:1"])
+def test_a_sales_receipt_add_killed_at_any_point_is_finished_by_the_next_without_a_duplicate(point, demo_copy, cli,
+                                                                                              company_db, tmp_path):
+    """The sync that adds two sales receipts (one message) killed at each fault point: the next sync settles the
+    journal by asking QuickBooks (a SalesReceiptQuery by RefNumber, matched by booksync's ExternalGUID) and adds
+    only what is missing: each receipt is in QuickBooks once; reconcile agrees; a third sync sends nothing."""
+    home = str(demo_copy.path)
+    rows = ("SR60001,1150,2026-03-02,,95.00,Visa,x4242,1050,4100,Gala ticket,1,95.00,95.00",
+            "SR60002,1252,2026-03-03,,50.00,Check,2210,1000,4100,Luncheon seat,1,50.00,50.00")
+    assert cli("import", "sales-receipts", str(write_receipts(tmp_path, *rows)), "--home", home).code == 0
+    env = {k: v for k, v in os.environ.items() if k != "BOOKSYNC_HOME"}
+    env["BOOKSYNC_FAULT"] = point
+    killed = subprocess.run([sys.executable, "-m", "booksync.cli.main", "sync", "--yes", "--home", home],
+                            capture_output=True, text=True, env=env, timeout=300, cwd=tempfile.gettempdir())
+    assert killed.returncode == -9, f"the fault point {point} was not reached:\n{killed.stdout}\n{killed.stderr}"
+    resumed = cli("sync", "--yes", "--home", home)
+    assert resumed.code == 0, str(resumed)
+    db = company_db(demo_copy.company)
+    assert sorted(r[0] for r in db.rows("SELECT ref_number FROM txns WHERE txn_type='SalesReceipt'")) == \
+        ["SR60001", "SR60002"]
+    agreed = cli("reconcile", "--home", home)
+    assert agreed.code == 0 and "zero differences" in agreed.stdout, str(agreed)
+    again = cli("sync", "--yes", "--home", home)
+    assert again.code == 0 and again.writes == [], str(again)
