@@ -34,7 +34,8 @@ MEANING: dict[ExitCode, str] = {
     ExitCode.DECLINED: "you declined at a question; nothing was written",
     ExitCode.REFUSED: "QuickBooks refused an operation during the update",
     ExitCode.CONNECTION: "QuickBooks could not be reached (file in use, not authorized, missing)",
-    ExitCode.DISAGREE: "reconcile: the books disagree",
+    ExitCode.DISAGREE: "reconcile: the books disagree; deposits suggest: no set of waiting payments adds up to "
+                       "the bank line",
     ExitCode.BUSY: "another sync is running for this home",
     ExitCode.BAD_ANSWER: "QuickBooks' answer could not be read (the next sync settles what it can)",
 }

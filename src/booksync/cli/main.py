@@ -36,6 +36,7 @@ COMMANDS = {
     "accounts": "booksync.cli.mapping:accounts", "members": "booksync.cli.mapping:members",
     "invoices": "booksync.cli.txn_cmd:invoices", "credit-memos": "booksync.cli.txn_cmd:credit_memos",
     "sales-receipts": "booksync.cli.txn_cmd:sales_receipts", "payments": "booksync.cli.txn_cmd:payments",
+    "deposits": "booksync.cli.deposits_cmd:deposits",
     "runs": "booksync.cli.runs:runs", "backups": "booksync.cli.backups:backups",
     "simulator": "booksync.cli.simulator_cmd:simulator", "company": "booksync.cli.online_cmd:company",
     "serve": "booksync.cli.webconnector_cmd:serve", "qwc": "booksync.cli.webconnector_cmd:qwc",
