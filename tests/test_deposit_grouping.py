@@ -73,12 +73,16 @@ def test_no_set_adds_up_says_the_nearest_totals_below_and_above():
 
 
 def test_the_step_bound_stops_the_search_and_says_so():
-    payments = [pay(f"p{i}", i, "325.00") for i in range(30)]
-    found = group_payments(payments, Decimal("1000.01"), BANK_DAY, max_steps=500)
+    # thirty payments of different amounts in even cents: no set reaches an odd cent, and few branches repeat
+    payments = [Pay(f"p{i}", BANK_DAY - dt.timedelta(days=i), Decimal(1000 + 2 * i * i) / 100) for i in range(30)]
+    found = group_payments(payments, Decimal("100.01"), BANK_DAY, max_steps=500)
     assert found.best is None and not found.complete and found.steps == 500
     # the same payments give the same answer: the bound is counted in steps, not seconds
-    again = group_payments(payments, Decimal("1000.01"), BANK_DAY, max_steps=500)
+    again = group_payments(payments, Decimal("100.01"), BANK_DAY, max_steps=500)
     assert (again.nearest_below, again.nearest_above, again.steps) == (found.nearest_below, found.nearest_above, 500)
+    # given the steps it needs, the search completes and the nearest totals are exact
+    whole = group_payments(payments, Decimal("100.01"), BANK_DAY, max_steps=1_000_000)
+    assert whole.complete and (whole.nearest_below, whole.nearest_above) == (Decimal("100.00"), Decimal("100.02"))
 
 
 def test_a_set_found_before_the_bound_is_kept_and_the_count_is_a_lower_bound():

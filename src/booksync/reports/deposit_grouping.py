@@ -16,7 +16,9 @@ way.
   date (a check cannot reach the bank before it is received), the most recent first, at most ``max_candidates`` of
   them (older ones are left out and counted). A depth-first branch-and-bound over them (take the payment, then
   leave it) prunes a branch when the total passes the amount (amounts are positive) or when even every remaining
-  payment cannot reach it. Each branch visited is one **step**; the search stops after ``max_steps`` steps, a bound
+  payment cannot reach it, and remembers the branches (next payment, total so far) that held no exact set, so that
+  the same branch reached through other payments of the same total (dues of 325.00 paid by many members) is not
+  searched again: a dynamic programme over cents, visited only where needed. Each branch visited is one **step**; the search stops after ``max_steps`` steps, a bound
   measured in steps rather than seconds so the same payments always give the same answer. Stopped early, the answer
   says so (``complete`` False) and keeps what it found. While it searches it keeps the nearest totals below and
   above the amount, exact for what it visited, to show when no set matches.
@@ -35,8 +37,8 @@ from booksync.money import CENT, to_money
 
 MAX_CANDIDATES = 40
 """How many payments (the most recent) the search considers at most."""
-MAX_STEPS = 200_000
-"""How many branches the search visits at most (about a second in CPython; docs/performance.md)."""
+MAX_STEPS = 1_000_000
+"""How many branches the search visits at most (about a second on a loaded 2-core machine; docs/performance.md)."""
 
 
 class Payment(Protocol):
@@ -50,6 +52,9 @@ class Payment(Protocol):
 
 
 P = TypeVar("P", bound=Payment)
+VISIT, UNCHOOSE, LEAVE = 0, 1, 2
+"""What an entry of the search's stack does: visit a branch, take back its payment, or leave a branch (remembering
+it when it held no exact set)."""
 
 
 @dataclass
@@ -134,12 +139,17 @@ class _Search(Generic[P]):
 
     def run(self) -> None:
         chosen: list[int] = []
-        stack: list[tuple[int, int, bool]] = [(0, 0, False)]  # (next index, total so far, undo the last choice)
+        dead: set[tuple[int, int]] = set()  # (next index, total so far) of branches that hold no exact set
+        stack: list[tuple[int, int, int, int]] = [(VISIT, 0, 0, 0)]  # (action, next index, total, sets found)
         result = self.result
         while stack:
-            index, total, pop = stack.pop()
-            if pop:
+            action, index, total, found_before = stack.pop()
+            if action == UNCHOOSE:
                 chosen.pop()
+                continue
+            if action == LEAVE:
+                if self.found == found_before:
+                    dead.add((index, total))
                 continue
             if result.steps >= self.max_steps:
                 result.complete = False
@@ -151,14 +161,17 @@ class _Search(Generic[P]):
             if total + self.suffix[index] < self.target:  # even every remaining payment falls short
                 self._near(total + self.suffix[index])
                 continue
+            if (index, total) in dead:  # the same branch, reached by other payments of the same total
+                continue
             amount = self.amounts[index]
-            stack.append((index + 1, total, False))  # then without this payment
+            stack.append((LEAVE, index, total, self.found))
+            stack.append((VISIT, index + 1, total, 0))  # then without this payment
             if total + amount > self.target:
                 self._near(total + amount)
             else:
                 chosen.append(index)
-                stack.append((0, 0, True))
-                stack.append((index + 1, total + amount, False))  # first with it
+                stack.append((UNCHOOSE, 0, 0, 0))
+                stack.append((VISIT, index + 1, total + amount, 0))  # first with it
         result.others = max(self.found - 1, 0)
         result.nearest_below = None if self.below is None else Decimal(self.below) * CENT
         result.nearest_above = None if self.above is None else Decimal(self.above) * CENT
