@@ -139,3 +139,41 @@ def test_when_nothing_adds_up_the_nearest_totals_are_exact(amounts, target):
     below, above = [s for s in sums if s < target], [s for s in sums if s > target]
     assert found.nearest_below == (Decimal(max(below)) / 100 if below else None)
     assert found.nearest_above == (Decimal(min(above)) / 100 if above else None)
+
+
+# ---------------------------------------------------------------------- reading what waits in Undeposited Funds
+
+
+def answer(*rets: tuple[str, str, str, str]) -> bytes:
+    """A ReceivePaymentToDepositQuery answer holding ``rets`` of (TxnID, TxnType, TxnDate, Amount)."""
+    body = "".join(f"<ReceivePaymentToDepositRet><TxnID>{i}</TxnID><TxnType>{t}</TxnType><CustomerRef>"
+                   f"<ListID>80-1</ListID><FullName>Gem City University</FullName></CustomerRef><TxnDate>{d}</TxnDate>"
+                   f"<RefNumber>1042</RefNumber><Amount>{a}</Amount></ReceivePaymentToDepositRet>" for i, t, d, a in rets)
+    return ('<?xml version="1.0"?><QBXML><QBXMLMsgsRs><ReceivePaymentToDepositQueryRs requestID="1" statusCode="0" '
+            f'statusSeverity="Info" statusMessage="Status OK">{body}</ReceivePaymentToDepositQueryRs></QBXMLMsgsRs>'
+            "</QBXML>").encode()
+
+
+class Canned:
+    def __init__(self, reply: bytes) -> None:
+        self.reply = reply
+
+    def process(self, message: bytes) -> bytes:
+        return self.reply
+
+
+def test_payments_and_sales_receipts_waiting_are_read_and_an_unknown_type_is_refused():
+    from booksync.books.desktop.adapter import DesktopBooks
+    from booksync.books.desktop.to_deposit import payments_to_deposit
+    from booksync.domain import Kind
+    from booksync.qbxml.parse import MalformedResponse
+
+    read = payments_to_deposit(DesktopBooks(Canned(answer(("1-1", "ReceivePayment", "2025-03-03", "400.00"),
+                                                          ("2-1", "SalesReceipt", "2025-03-04", "25.00")))))
+    assert [(p.payment_id, p.kind, p.customer, p.ref_number, p.date, p.amount) for p in read] == [
+        ("1-1", Kind.PAYMENT, "Gem City University", "1042", dt.date(2025, 3, 3), Decimal("400.00")),
+        ("2-1", Kind.SALES_RECEIPT, "Gem City University", "1042", dt.date(2025, 3, 4), Decimal("25.00"))]
+    with pytest.raises(MalformedResponse, match="has the type 'Check'"):
+        payments_to_deposit(DesktopBooks(Canned(answer(("3-1", "Check", "2025-03-04", "25.00")))))
+    with pytest.raises(MalformedResponse, match="has the date '03/04/2025'"):
+        payments_to_deposit(DesktopBooks(Canned(answer(("3-1", "ReceivePayment", "03/04/2025", "25.00")))))

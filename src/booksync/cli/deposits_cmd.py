@@ -14,6 +14,8 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
+from booksync.domain import Kind
+from booksync.kinds import spec
 from booksync.exits import EXIT_DISAGREE, EXIT_OK, EXIT_USAGE
 from booksync.money import MoneyError, to_money
 from booksync.reports.deposit_grouping import MAX_CANDIDATES, MAX_STEPS, Grouping
@@ -50,8 +52,8 @@ def suggest(amount: Decimal, bank_date: dt.datetime, max_candidates: int, max_st
             as_json: bool) -> None:
     """Propose the payments waiting in Undeposited Funds that add up to a bank line.
 
-    Reads the payments QuickBooks holds in Undeposited Funds (a payment
-    already in a deposit is not among them) and proposes the set whose total
+    Reads the payments (and sales receipts) QuickBooks holds in Undeposited
+    Funds (one already in a deposit is not among them) and proposes the set whose total
     is the amount to the cent, preferring payments dated just before the bank
     date, then fewer payments. Nothing is written: make the deposit in
     QuickBooks with the payments proposed. Exits 7 when no set adds up to
@@ -103,7 +105,7 @@ def _as_dict(found: Any, code: int) -> dict[str, Any]:
 
     return {"status": _status(grouping), "exit_code": code, "amount": str(grouping.amount),
             "date": grouping.bank_date.isoformat(),
-            "payments": [{"member": p.customer, "receipt": found.receipts.get(p.payment_id, ""),
+            "payments": [{"kind": p.kind.value, "member": p.customer, "receipt": found.receipts.get(p.payment_id, ""),
                           "ref_number": p.ref_number, "date": p.date.isoformat(), "amount": str(p.amount),
                           "payment_id": p.payment_id} for p in grouping.best or ()],
             "total": str(grouping.total), "other_sets": grouping.others, "complete": grouping.complete,
@@ -122,7 +124,7 @@ def _show(found: Any) -> None:
         for column in ("Member", "Receipt", "No. in QuickBooks", "Date", "Amount"):
             table.add_column(column, justify="right" if column == "Amount" else "left")
         for p in grouping.best:
-            table.add_row(escape(p.customer), escape(found.receipts.get(p.payment_id, "")), escape(p.ref_number),
+            table.add_row(escape(p.customer) + ("" if p.kind == Kind.PAYMENT else f" ({spec(p.kind).label})"), escape(found.receipts.get(p.payment_id, "")), escape(p.ref_number),
                           p.date.isoformat(), str(p.amount))
         table.add_row("Total", "", "", "", str(grouping.total))
         console.print(table)

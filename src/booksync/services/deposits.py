@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from booksync.books.desktop.adapter import DesktopBooks
 from booksync.books.desktop.to_deposit import WaitingPayment, payments_to_deposit
-from booksync.domain import Kind
 from booksync.reports.deposit_grouping import MAX_CANDIDATES, MAX_STEPS, Grouping, group_payments
 from booksync.store.models import Link
 
@@ -26,7 +25,7 @@ class SuggestUnavailable(Exception):
 @dataclass
 class DepositSuggestion:
     """The answer: the search's ``grouping``, how many payments are ``waiting`` in Undeposited Funds in all, and
-    the billing receipt number of each payment booksync wrote, by TxnID (``receipts``; a payment entered in
+    the billing receipt number of each payment or sales receipt booksync wrote, by TxnID (``receipts``; a payment entered in
     QuickBooks by hand has none)."""
 
     grouping: Grouping[WaitingPayment]
@@ -48,9 +47,10 @@ def suggest_deposit(port: Any, session: Session, amount: Decimal, bank_date: dt.
     port.snapshot(balances=False, customers=False)  # the company key, for the links
     waiting = payments_to_deposit(port)
     grouping = group_payments(waiting, amount, bank_date, max_candidates, max_steps)
-    ids = [p.payment_id for p in grouping.best or ()]
-    receipts = dict(session.execute(
-        select(Link.remote_id, Link.local_key).where(Link.company_key == port.company_key,
-                                                     Link.kind == Kind.PAYMENT.value, Link.remote_id.in_(ids))
-    ).tuples().all()) if ids else {}
+    receipts: dict[str, str] = {}
+    for p in grouping.best or ():
+        link = session.execute(select(Link.local_key).where(
+            Link.company_key == port.company_key, Link.kind == p.kind.value, Link.remote_id == p.payment_id)).first()
+        if link is not None:
+            receipts[p.payment_id] = link[0]
     return DepositSuggestion(grouping, len(waiting), receipts)
