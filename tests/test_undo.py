@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -321,7 +322,9 @@ def test_the_dry_run_foresees_a_customer_still_used_by_a_kept_invoice(nosync_cop
             1)]))
     dry = cli("runs", "undo", run, "--dry-run", "--home", home)
     assert dry.code == 0, dry
-    assert "1 record(s) will be refused by QuickBooks" in dry.stdout
+    refused = int(re.search(r"(\d+) record\(s\) will be refused by QuickBooks", dry.stdout).group(1))
+    items = dry.stdout.count("will be refused: invoice INV10004 uses this item and stays in QuickBooks")
+    assert items >= 1 and refused == 1 + items, dry.stdout  # its customer, and the items its lines use (3160)
     assert "will be refused: invoice INV10004 of this customer stays in QuickBooks" in dry.stdout
     assert "399 delete customer" in dry.stdout
 

@@ -116,5 +116,8 @@ def test_a_record_edited_in_quickbooks_before_the_update_is_left_alone_and_named
     assert status(cli, home, run) == "partly undone"
     log = (small.path / "runs" / run / f"undo-{run}.csv").read_text()
     assert 'INV2,left alone,"changed in QuickBooks since the run' in log, log
+    # Foreseen, not sent: the item INV2 uses (QuickBooks would answer 3160) and its customer (3170).
+    assert 'item,4020,will be refused by QuickBooks,"invoice INV2 uses this item and stays in QuickBooks' in log, log
+    assert "customer,2002,will be refused by QuickBooks" in log and "3160" not in log, log
     (kept,) = ask(small.company, "InvoiceQuery", {"RefNumber": ["INV2"]})
     assert text(kept, "Memo") == "edited in QuickBooks"

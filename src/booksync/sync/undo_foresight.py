@@ -5,6 +5,8 @@ QuickBooks refuses (sources: /work/shared/reference/quickbooks-desktop.md §7 ru
 
 * to change or delete a payment that is in a deposit (3170/3160) until it is taken out of the deposit;
 * to delete an invoice that has payments or credits applied (3160) while those stay;
+* to delete an item that kept invoices or credit memos use (3160: "cannot be deleted because it is used in N
+  transaction(s)", the simulator's ``list_del``; booksync's items are its G/L accounts, ``local_id`` = the account);
 * to delete a customer that transactions still use (3170); QuickBooks Online, which makes customers inactive
   instead, refuses that while the customer has an open balance (:data:`IN_USE_INACTIVE`).
 
@@ -22,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from booksync.books.port import BooksPort
 from booksync.domain import Kind, record_words
-from booksync.store.models import Application, CreditMemo, Invoice, Link, Payment, SyncRun
+from booksync.store.models import (Application, CreditMemo, CreditMemoLine, Invoice, InvoiceLine, Link, Payment,
+                                   SyncRun)
 
 IN_USE = ("of this customer stays in QuickBooks, and QuickBooks refuses to delete a customer that is used; leave "
           "the customer, or delete its transactions in QuickBooks and run the undo again")
@@ -44,6 +47,7 @@ def foresee_refusals(session: Session, port: BooksPort, run: SyncRun, plan: Any)
     links = _RunLinks(session, run.company_key)
     _invoices_paid_by_kept_payments(links, plan)
     _customers_in_use(links, plan)
+    _items_in_use(links, plan)
     plan.refused = [s for s in plan.steps if s.action == "refused"]
     plan.steps = [s for s in plan.steps if s.action != "refused"]
 
@@ -119,4 +123,24 @@ def _customers_in_use(links: _RunLinks, plan: Any) -> None:
             if used is not None:
                 step.action, step.reason = "refused", f"{record_words(kind, used.local_key)} " + (
                     IN_USE_INACTIVE if step.action == "deactivate" else IN_USE)
+                break
+
+
+ITEM_IN_USE = ("uses this item and stays in QuickBooks, and QuickBooks refuses to delete an item that is used; leave the "
+               "item, or delete its transactions in QuickBooks and run the undo again")
+
+
+def _items_in_use(links: _RunLinks, plan: Any) -> None:
+    """An item the run added (its ``local_id`` is the G/L account) that a kept invoice or credit memo uses."""
+    deleted = _kept(plan)
+    for step in plan.steps:
+        if step.kind != Kind.ITEM.value or step.action != "delete":
+            continue
+        for kind, line, parent in ((Kind.INVOICE.value, InvoiceLine, InvoiceLine.invoice_id),
+                                   (Kind.CREDIT_MEMO.value, CreditMemoLine, CreditMemoLine.credit_memo_id)):
+            ids = links.session.scalars(select(parent).where(line.gl_account_id == step.local_id).distinct())
+            used = next((link for link in (links.in_quickbooks(kind, i) for i in ids)
+                         if link is not None and link.remote_id not in deleted), None)
+            if used is not None:
+                step.action, step.reason = "refused", f"{record_words(kind, used.local_key)} {ITEM_IN_USE}"
                 break
