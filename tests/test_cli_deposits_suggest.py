@@ -20,8 +20,8 @@ WAITING = ("SELECT t.txn_id, t.txn_date, t.total, t.memo, c.full_name FROM txns 
 def two_most_recent(rows, bank_date: str):
     """The two payments the search takes first for ``bank_date`` (most recent first, then larger), when no single
     payment as recent as the second adds up to their total alone (it would be preferred: fewer payments)."""
-    on_time = sorted((r for r in rows if r["txn_date"] <= bank_date and r["total"] > 0), key=lambda r: (r["txn_date"], r["total"]),
-                     reverse=True)
+    on_time = sorted((r for r in rows if r["txn_date"] <= bank_date and r["total"] > 0),
+                     key=lambda r: (r["txn_date"], r["total"]), reverse=True)
     first, second = on_time[:2]
     total = first["total"] + second["total"]
     if any(r["total"] == total for r in on_time if r["txn_date"] >= second["txn_date"]):

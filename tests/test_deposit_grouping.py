@@ -148,7 +148,8 @@ def answer(*rets: tuple[str, str, str, str]) -> bytes:
     """A ReceivePaymentToDepositQuery answer holding ``rets`` of (TxnID, TxnType, TxnDate, Amount)."""
     body = "".join(f"<ReceivePaymentToDepositRet><TxnID>{i}</TxnID><TxnType>{t}</TxnType><CustomerRef>"
                    f"<ListID>80-1</ListID><FullName>Gem City University</FullName></CustomerRef><TxnDate>{d}</TxnDate>"
-                   f"<RefNumber>1042</RefNumber><Amount>{a}</Amount></ReceivePaymentToDepositRet>" for i, t, d, a in rets)
+                   f"<RefNumber>1042</RefNumber><Amount>{a}</Amount></ReceivePaymentToDepositRet>"
+                   for i, t, d, a in rets)
     return ('<?xml version="1.0"?><QBXML><QBXMLMsgsRs><ReceivePaymentToDepositQueryRs requestID="1" statusCode="0" '
             f'statusSeverity="Info" statusMessage="Status OK">{body}</ReceivePaymentToDepositQueryRs></QBXMLMsgsRs>'
             "</QBXML>").encode()
@@ -162,7 +163,7 @@ class Canned:
         return self.reply
 
 
-def test_payments_and_sales_receipts_waiting_are_read_and_an_unknown_type_is_refused():
+def test_payments_sales_receipts_and_other_transactions_waiting_are_read():
     from booksync.books.desktop.adapter import DesktopBooks
     from booksync.books.desktop.to_deposit import payments_to_deposit
     from booksync.domain import Kind
@@ -173,7 +174,9 @@ def test_payments_and_sales_receipts_waiting_are_read_and_an_unknown_type_is_ref
     assert [(p.payment_id, p.kind, p.customer, p.ref_number, p.date, p.amount) for p in read] == [
         ("1-1", Kind.PAYMENT, "Gem City University", "1042", dt.date(2025, 3, 3), Decimal("400.00")),
         ("2-1", Kind.SALES_RECEIPT, "Gem City University", "1042", dt.date(2025, 3, 4), Decimal("25.00"))]
-    with pytest.raises(MalformedResponse, match="has the type 'Check'"):
-        payments_to_deposit(DesktopBooks(Canned(answer(("3-1", "Check", "2025-03-04", "25.00")))))
+    # a real company answers any transaction that put money in Undeposited Funds (27 types in the schema)
+    (entry,) = payments_to_deposit(DesktopBooks(Canned(answer(("3-1", "JournalEntry", "2025-03-04", "25.00")))))
+    assert (entry.kind, entry.label, entry.amount) == (None, "journal entry", Decimal("25.00"))
+    assert [p.label for p in read] == ["payment", "sales receipt"]
     with pytest.raises(MalformedResponse, match="has the date '03/04/2025'"):
         payments_to_deposit(DesktopBooks(Canned(answer(("3-1", "ReceivePayment", "03/04/2025", "25.00")))))

@@ -15,7 +15,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from booksync.domain import Kind
-from booksync.kinds import spec
 from booksync.exits import EXIT_DISAGREE, EXIT_OK, EXIT_USAGE
 from booksync.money import MoneyError, to_money
 from booksync.reports.deposit_grouping import MAX_CANDIDATES, MAX_STEPS, Grouping
@@ -105,7 +104,7 @@ def _as_dict(found: Any, code: int) -> dict[str, Any]:
 
     return {"status": _status(grouping), "exit_code": code, "amount": str(grouping.amount),
             "date": grouping.bank_date.isoformat(),
-            "payments": [{"kind": p.kind.value, "member": p.customer, "receipt": found.receipts.get(p.payment_id, ""),
+            "payments": [{"kind": p.label, "member": p.customer, "receipt": found.receipts.get(p.payment_id, ""),
                           "ref_number": p.ref_number, "date": p.date.isoformat(), "amount": str(p.amount),
                           "payment_id": p.payment_id} for p in grouping.best or ()],
             "total": str(grouping.total), "other_sets": grouping.others, "complete": grouping.complete,
@@ -124,7 +123,8 @@ def _show(found: Any) -> None:
         for column in ("Member", "Receipt", "No. in QuickBooks", "Date", "Amount"):
             table.add_column(column, justify="right" if column == "Amount" else "left")
         for p in grouping.best:
-            table.add_row(escape(p.customer) + ("" if p.kind == Kind.PAYMENT else f" ({spec(p.kind).label})"), escape(found.receipts.get(p.payment_id, "")), escape(p.ref_number),
+            who = escape(p.customer) + ("" if p.kind == Kind.PAYMENT else f" ({escape(p.label)})")
+            table.add_row(who, escape(found.receipts.get(p.payment_id, "")), escape(p.ref_number),
                           p.date.isoformat(), str(p.amount))
         table.add_row("Total", "", "", "", str(grouping.total))
         console.print(table)

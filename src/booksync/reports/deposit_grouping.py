@@ -18,8 +18,9 @@ way.
   leave it) prunes a branch when the total passes the amount (amounts are positive) or when even every remaining
   payment cannot reach it, and remembers the branches (next payment, total so far) that held no exact set, so that
   the same branch reached through other payments of the same total (dues of 325.00 paid by many members) is not
-  searched again: a dynamic programme over cents, visited only where needed. Each branch visited is one **step**; the search stops after ``max_steps`` steps, a bound
-  measured in steps rather than seconds so the same payments always give the same answer. Stopped early, the answer
+  searched again: a dynamic programme over cents, visited only where needed. Each branch visited is one **step**;
+  the search stops after ``max_steps`` steps, a bound measured in steps rather than seconds so the same payments
+  always give the same answer. Stopped early, the answer
   says so (``complete`` False) and keeps what it found. While it searches it keeps the nearest totals below and
   above the amount, exact for what it visited, to show when no set matches.
 - **The preference** among exact sets (:func:`preference`): the set whose oldest payment is the most recent (the

@@ -25,8 +25,8 @@ class SuggestUnavailable(Exception):
 @dataclass
 class DepositSuggestion:
     """The answer: the search's ``grouping``, how many payments are ``waiting`` in Undeposited Funds in all, and
-    the billing receipt number of each payment or sales receipt booksync wrote, by TxnID (``receipts``; a payment entered in
-    QuickBooks by hand has none)."""
+    the billing receipt number of each payment or sales receipt booksync wrote, by TxnID (``receipts``; one
+    entered in QuickBooks by hand has none)."""
 
     grouping: Grouping[WaitingPayment]
     waiting: int
@@ -49,6 +49,8 @@ def suggest_deposit(port: Any, session: Session, amount: Decimal, bank_date: dt.
     grouping = group_payments(waiting, amount, bank_date, max_candidates, max_steps)
     receipts: dict[str, str] = {}
     for p in grouping.best or ():
+        if p.kind is None:  # a journal entry and the like: nothing booksync wrote
+            continue
         link = session.execute(select(Link.local_key).where(
             Link.company_key == port.company_key, Link.kind == p.kind.value, Link.remote_id == p.payment_id)).first()
         if link is not None:
