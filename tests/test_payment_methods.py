@@ -76,8 +76,35 @@ def test_a_missing_or_inactive_method_is_refused_with_what_to_do_and_nothing_cha
         assert result.code == 3, result
         text = " ".join(result.stderr.split())
         assert "Not changed:" in text and words in text, text
-        assert 'booksync payments methods --create "ACH=' in text
+        if wanted == "Wire":
+            assert f'booksync payments methods --home {home} --create "ACH=Wire"' in text, text
+        else:  # creating an inactive method would be refused the same way: only activating it or another helps
+            assert "Make it active in QuickBooks, or choose another" in text and "--create" not in text, text
         assert stored(home) == {}
+
+
+def test_a_method_no_payment_carries_is_refused_and_so_is_clearing_one_not_mapped(cli, nosync_copy):
+    """Before: `--set "NoSuch=Visa"` stored a mapping no payment uses and `--clear Bogus` said nothing, exit 0."""
+    home = nosync_copy.path
+    result = cli("payments", "methods", "--set", "NoSuch=Visa", "--home", str(home))
+    assert result.code == 3, result
+    assert ('No payment in the billing store carries the payment method "NoSuch" (they carry "ACH", "Cash", "Check", '
+            '"Credit Card")') in " ".join(result.stderr.split())
+    cleared = cli("payments", "methods", "--clear", "Bogus", "--home", str(home))
+    assert cleared.code == 3 and 'Payment method "Bogus" has no mapping to clear' in cleared.stderr, cleared
+    assert stored(home) == {}
+
+
+def test_the_list_says_a_missing_method_is_refused_when_the_home_does_not_create_them(cli, nosync_copy):
+    """Before: with create_payment_methods = false the list still said "booksync creates it", then the sync
+    stopped on the same methods."""
+    home = Home.load(nosync_copy.path)
+    home.settings["sync"]["create_payment_methods"] = False
+    home.save()
+    rows = methods_json(cli, home.path)
+    assert rows["ACH"]["state"] == "refused" and rows["Credit Card"]["state"] == "refused"
+    assert "create_payment_methods is false" in rows["ACH"]["refused"]
+    assert rows["Check"]["state"] == "same-name"
 
 
 def test_create_on_request_adds_the_method_once_for_two_billing_methods(cli, nosync_copy):

@@ -114,5 +114,8 @@ def test_the_payment_methods_page_maps_one_creates_one_and_refuses_a_forged_one(
     page.get_by_role("button", name="Save payment methods").click()
     expect(page.locator(".flash-error")).to_contain_text(
         'Nothing was saved. QuickBooks has no payment method named "Diners" (for billing payment method "Cash")')
+    # advice in the browser's words (a command-line remedy was shown before)
+    expect(page.locator(".flash-error")).to_contain_text("Choose one the company has in the list")
+    expect(page.locator(".flash-error")).not_to_contain_text("booksync payments methods")
     assert billing.value("SELECT COUNT(*) FROM payment_method_map WHERE name='Cash'") == 0
     assert items_web.company.fingerprint() == untouched, "mapping writes nothing to QuickBooks"

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from booksync.exits import EXIT_CHECKS
 from booksync.services.mapping import MappingRefused
-from booksync.services.payment_methods import MethodMap
+from booksync.services.payment_methods import MethodMap, creates_missing
 from booksync.cli.common import books, console, copyable, err, home_option, json_option, load_home, sessions_for, \
     setup_logging
 
@@ -41,15 +41,16 @@ def methods(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], 
     one mapped) with the QuickBooks payment method it is written with. A
     method without a mapping uses the QuickBooks method of the same name, and
     booksync creates it when missing unless the home's [sync]
-    create_payment_methods is false. Exit 3 when a change is refused (nothing
-    is changed).
+    create_payment_methods is false. A mapping applies to payments written
+    from then on; payments already in QuickBooks keep their method. Exit 3
+    when a change is refused (nothing is changed).
     """
     home = load_home(home_dir)
     setup_logging(home)
     with books(home) as port:
         snapshot = port.snapshot(customers=False)
     with sessions_for(home)() as session:
-        mapping = MethodMap(session, snapshot)
+        mapping = MethodMap(session, snapshot, creates_missing(home.settings))
         try:
             for assignment in assignments:
                 billing, sep, wanted = assignment.partition("=")
@@ -63,8 +64,7 @@ def methods(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], 
                 mapping.clear(billing)
         except MappingRefused as exc:
             session.rollback()
-            err.print(f"[bold red]Not changed:[/] {escape(str(exc))} "
-                      + escape("See them all: " + copyable("booksync payments methods --quickbooks", home)))
+            err.print(f"[bold red]Not changed:[/] {escape(copyable(str(exc), home))}")
             sys.exit(EXIT_CHECKS)
         session.commit()
         rows = mapping.rows()

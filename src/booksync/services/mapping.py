@@ -21,7 +21,12 @@ from booksync.store.models import BILLING_MODELS, GLAccount, Invoice, Link, Memb
 
 
 class MappingRefused(Exception):
-    """A cross reference or Bill Info change was refused; the message says why and what to do."""
+    """A cross reference or Bill Info change was refused; the message says why and what to do on the command line,
+    ``web`` (when given) in the web interface's words."""
+
+    def __init__(self, message: str, web: str | None = None) -> None:
+        super().__init__(message)
+        self.web = web or message
 
 
 @dataclass

@@ -20,6 +20,12 @@ from booksync.services.mapping import MappingRefused
 from booksync.store.models import Payment, PaymentMethodMap
 
 
+def creates_missing(settings: dict) -> bool:
+    """The home's ``[sync] create_payment_methods`` (default true): whether the sync creates a payment method
+    QuickBooks lacks for a billing method without a mapping."""
+    return bool(settings.get("sync", {}).get("create_payment_methods", True))
+
+
 @dataclass
 class MethodRow:
     """One billing payment method and how it reaches QuickBooks.
@@ -34,13 +40,18 @@ class MethodRow:
     state: str
     refused: str = ""
     choices: list[QBListEntry] = field(default_factory=list)
+    mapped: bool = False
+    """A mapping is stored for it (``booksync payments methods --set/--create``)."""
 
 
 class MethodMap:
     """The billing store's payment methods (those its payments carry, and those mapped) beside QuickBooks'."""
 
-    def __init__(self, session: Session, snapshot: QBSnapshot) -> None:
+    def __init__(self, session: Session, snapshot: QBSnapshot, create_missing: bool = True) -> None:
+        """``create_missing``: the home's ``[sync] create_payment_methods`` (a method without a mapping that
+        QuickBooks lacks is created by the sync when True, refused when False)."""
         self.session = session
+        self.create_missing = create_missing
         self.methods = sorted(snapshot.payment_methods, key=lambda m: m.name.casefold())
         self.by_name = {m.name.casefold(): m for m in self.methods}
         self.rows_by_name = {r.name.casefold(): r for r in session.scalars(select(PaymentMethodMap))}
@@ -64,6 +75,10 @@ class MethodMap:
         count = self.used.get(name, 0)
         if stored is None or not stored.qb_method:
             found = self.by_name.get(name.casefold())
+            if found is None and not self.create_missing:
+                refused = account_rules.method_refusal(name, name, None, False) or ""
+                return MethodRow(name, count, "", "refused", refused + " and the home's [sync] create_payment_methods "
+                                 "is false", active)
             if found is None:
                 return MethodRow(name, count, "", "missing", "", active)
             refused = account_rules.method_refusal(name, name, found, False)
@@ -72,7 +87,7 @@ class MethodMap:
         refused = account_rules.method_refusal(name, stored.qb_method, found, stored.create_missing)
         state = "refused" if refused else "create" if found is None else "mapped"
         return MethodRow(name, count, found.name if found is not None else stored.qb_method, state, refused or "",
-                         active)
+                         active, mapped=True)
 
     def rows(self) -> list[MethodRow]:
         rows = [self.row(n) for n in self.names()]
@@ -85,6 +100,10 @@ class MethodMap:
         if len(name) > 40:
             raise MappingRefused(f"\"{name}\" is longer than a billing payment method can be (40 characters).")
         stored = self.rows_by_name.get(name.casefold())
+        if stored is None and name.casefold() not in {n.casefold() for n in self.used}:
+            carried = ", ".join(f"\"{n}\"" for n in sorted(self.used, key=str.casefold)) or "none yet"
+            raise MappingRefused(f"No payment in the billing store carries the payment method \"{name}\" (they carry "
+                                 f"{carried}); give it as the payments carry it.")
         if stored is None:
             stored = PaymentMethodMap(name=name, qb_method="", create_missing=False)
             self.session.add(stored)
@@ -96,10 +115,15 @@ class MethodMap:
         :class:`MappingRefused` when QuickBooks has no such method or holds it inactive (nothing changed)."""
         found = self.by_name.get(wanted.strip().casefold())
         refused = account_rules.method_refusal(billing.strip(), wanted.strip(), found, False)
+        if refused is not None and found is not None:  # inactive: creating it would be refused the same way
+            raise MappingRefused(f"{refused}. Make it active in QuickBooks, or choose another (booksync payments "
+                                 "methods --quickbooks).",
+                                 web=f"{refused}. Make it active in QuickBooks, or choose another in the list.")
         if refused is not None:
             raise MappingRefused(f"{refused}. Choose one QuickBooks has (booksync payments methods --quickbooks), or "
                                  f"have booksync create it: booksync payments methods --create "
-                                 f"\"{billing.strip()}={wanted.strip()}\".")
+                                 f"\"{billing.strip()}={wanted.strip()}\".",
+                                 web=f"{refused}. Choose one the company has in the list, or “create” it there.")
         stored = self._stored(billing)
         if (stored.qb_method, stored.create_missing) != (found.name, False):
             stored.qb_method, stored.create_missing = found.name, False
@@ -115,7 +139,9 @@ class MethodMap:
         found = self.by_name.get(name.casefold())
         refused = account_rules.method_refusal(billing.strip(), name, found, True)
         if refused is not None:
-            raise MappingRefused(f"{refused}. Make it active in QuickBooks, or choose another.")
+            raise MappingRefused(f"{refused}. Make it active in QuickBooks, or choose another (booksync payments "
+                                 "methods --quickbooks).",
+                                 web=f"{refused}. Make it active in QuickBooks, or choose another in the list.")
         stored = self._stored(billing)
         now = (found.name if found is not None else name, found is None)
         if (stored.qb_method, stored.create_missing) != now:
@@ -126,18 +152,23 @@ class MethodMap:
     def clear(self, billing: str) -> None:
         """Remove ``billing``'s mapping: the QuickBooks method of the same name again."""
         stored = self.rows_by_name.get(billing.strip().casefold())
-        if stored is not None:
-            self.session.delete(stored)
-            del self.rows_by_name[billing.strip().casefold()]
-            self.changed.append((stored.name, "the QuickBooks method of the same name"))
+        if stored is None:
+            raise MappingRefused(f"Payment method \"{billing.strip()}\" has no mapping to clear (see booksync payments "
+                                 "methods).")
+        self.session.delete(stored)
+        del self.rows_by_name[billing.strip().casefold()]
+        self.changed.append((stored.name, "the QuickBooks method of the same name"))
 
     def save(self, wanted: dict[str, str]) -> list[tuple[str, str]]:
-        """The web page's form: billing method → "" (clear), "create:NAME" or a QuickBooks method's name; all or
-        nothing."""
+        """The web page's form: billing method → "" (clear), "keep" (leave as it is), "create:NAME" or a QuickBooks
+        method's name; all or nothing."""
         try:
             for billing, choice in wanted.items():
+                if choice == "keep":  # a mapping the list cannot offer (its method was made inactive): as it is
+                    continue
                 if not choice:
-                    self.clear(billing)
+                    if billing.strip().casefold() in self.rows_by_name:
+                        self.clear(billing)
                 elif choice.startswith("create:"):
                     self.create(billing, choice[len("create:"):])
                 else:

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from booksync.services.items import ItemReference
 from booksync.services.mapping import MappingRefused
-from booksync.services.payment_methods import MethodMap
+from booksync.services.payment_methods import MethodMap, creates_missing
 from booksync.web.security import checked_form
 from booksync.web.views import _blocking, ctx, flash, redirect, render
 
@@ -65,7 +65,7 @@ async def methods_page(request: Request) -> Response:
         if books.snapshot is None:
             return books, []
         with c.sessions() as session:
-            return books, MethodMap(session, books.snapshot).rows()
+            return books, MethodMap(session, books.snapshot, creates_missing(c.home.settings)).rows()
 
     books, rows = await _blocking(load)
     return render(request, "payment_methods.html", books=books, rows=rows,
@@ -82,12 +82,12 @@ async def methods_save(request: Request) -> Response:
         if books.snapshot is None:
             raise MappingRefused(f"QuickBooks cannot be read, so nothing was saved: {books.error}")
         with c.sessions() as session:
-            return MethodMap(session, books.snapshot).save(wanted)
+            return MethodMap(session, books.snapshot, creates_missing(c.home.settings)).save(wanted)
 
     try:
         changes = await _blocking(save)
     except MappingRefused as exc:
-        flash(request, f"Nothing was saved. {exc}", "error")
+        flash(request, f"Nothing was saved. {exc.web}", "error")
         return redirect(request, "/payment-methods")
     if changes:
         lines = "; ".join(f"{billing} → {now}" for billing, now in changes)
