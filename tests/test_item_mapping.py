@@ -71,7 +71,8 @@ def test_the_rule_names_the_item_and_what_to_do_for_each_refusal():
     assert "is inactive" in account_rules.item_refusal(gl, entry("Dues", active=False), dues)
     group = account_rules.item_refusal(gl, entry("Bundle", "ItemGroup", ""), dues)
     assert group.startswith('QuickBooks item "Bundle" is a Group item and cannot carry a billing line: a group '
-                            "goes on an invoice as a group line")
+                            "goes on an invoice as a group of lines")
+    assert "qbXML" not in group and "InvoiceLineGroupAdd" not in group, "words, not qbXML names"
     assert group.endswith("choose a Service, Non-inventory Part or Other Charge item")
     assert "stock" in account_rules.item_refusal(gl, entry("Mugs", "Inventory"), dues)
     assert "cross reference first" in account_rules.item_refusal(gl, entry("Dues"), None)

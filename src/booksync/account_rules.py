@@ -173,8 +173,8 @@ ITEM_TYPE_WHY = {
     "Inventory": "it would take stock out of inventory and post its cost, which the billing system does not track",
     "InventoryAssembly": "it would take stock out of inventory and post its cost, which the billing system does "
                          "not track",
-    "Group": "a group goes on an invoice as a group line (InvoiceLineGroupAdd's ItemGroupRef in the qbXML schema, "
-             "GroupLine in QuickBooks Online), never as one line with an amount",
+    # Desktop: InvoiceLineGroupAdd's ItemGroupRef (qbXML schema); Online: GroupLine.
+    "Group": "a group goes on an invoice as a group of lines, never as one line with an amount",
     "Bundle": "a bundle goes on an invoice as a group line, never as one line with an amount",
     "Category": "a category only organizes items; QuickBooks Online puts none on a transaction",
     "Subtotal": "a subtotal line adds up the lines above it and carries no amount of its own",
@@ -212,7 +212,7 @@ def item_refusal(gl: Any, item: Any, account: Any | None) -> str | None:
     account ``gl`` cross-references (``list_id``, ``full_name``; None when it has none); None when they may.
 
     Three rules: the item is active (QuickBooks refuses an inactive item on a transaction with status 3140,
-    /work/shared/reference/quickbooks-desktop.md §7; Online with 6000 "inactive"), its type is one a billing line
+    /work/shared/reference/quickbooks-desktop.md §7; Online with 610, reference §6), its type is one a billing line
     may use (:data:`LINE_ITEM_TYPES`), and it posts to the cross-referenced account, so that the item mapping
     cannot move income away from where the account cross reference sends it."""
     label = f"QuickBooks item \"{item.name}\""
