@@ -78,3 +78,18 @@ def test_an_enum_value_outside_the_schema_fails_the_whole_message(qb, acme):
     assert caught.value.message == "QuickBooks found an error when parsing the provided XML text stream."
     assert "PaidStatus" in caught.value.advice
     assert qb.count("SELECT COUNT(*) FROM lists WHERE name='Beta'") == 0
+
+
+@pytest.mark.parametrize("kind,body,table", [
+    ("CustomerAdd", {"Name": "Acme:Gala"}, "Customer"),
+    ("ClassAdd", {"Name": "Events:Gala"}, "Class"),
+    ("ItemServiceAdd", {"Name": "Dues:Gold", "SalesOrPurchase": {"AccountRef": {"FullName": "Membership Dues"}}},
+     "ItemService"),
+])
+def test_a_list_name_with_a_colon_is_refused_with_3020_and_not_stored(qb, dues, kind, body, table):
+    """The colon separates a parent from its child in FullName; before, ClassAdd "Events:Gala" was stored as a
+    class of Sublevel 1 with no parent (and an item likewise)."""
+    before = qb.count(f"SELECT COUNT(*) FROM lists WHERE kind='{table}'")
+    rs = qb.one(kind, body)
+    assert rs.code == 3020 and "contains a colon" in rs.message, rs.message
+    assert qb.count(f"SELECT COUNT(*) FROM lists WHERE kind='{table}'") == before

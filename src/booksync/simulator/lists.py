@@ -14,6 +14,16 @@ from booksync.simulator.common import _UNSET, BANK_LIKE, ITEM_KINDS, Refusal, _a
 from booksync.simulator.store import amount, now_text
 
 
+def _no_colon(name: str, child: str) -> None:
+    """A list name never contains ":": QuickBooks reserves it to separate a parent from its ``child`` (a job,
+    subclass or subitem) in FullName (qbxmlops130.xsd FullName is "Parent:Child"; the parent is given by
+    ParentRef). Refused with 3020 as for any value QuickBooks cannot take (the status the simulator gives a
+    customer name with a colon; public integrations replace the colon, reference/peer-systems.md row 3)."""
+    if ":" in name:
+        raise Refusal(3020, f'The name "{name}" contains a colon, which QuickBooks reserves to separate a parent '
+                            f"from a {child}.")
+
+
 class Lists:
     """List handlers, mixed into :class:`~.processor.Processor`."""
 
@@ -133,6 +143,7 @@ class Lists:
         add = rq.find(rq.tag[:-2])  # ItemServiceAddRq holds ItemServiceAdd
         kind = add.tag[:-3]
         name = text(add, "Name")
+        _no_colon(name, "subitem")
         sop = add.find("SalesOrPurchase")
         if sop is None:
             raise Refusal(3140, f"{add.tag} needs SalesOrPurchase with an AccountRef "
@@ -149,6 +160,7 @@ class Lists:
         ItemRef must name an item (3140 otherwise); the simulator keeps the group, not its lines."""
         add = rq.find("ItemGroupAdd")
         name = text(add, "Name")
+        _no_colon(name, "subitem")
         for line in add.findall("ItemGroupLine"):
             self._list_row(line.find("ItemRef"), ("ItemService", "ItemNonInventory", "ItemOtherCharge"), "Item",
                            "ItemGroup")
@@ -178,6 +190,7 @@ class Lists:
         shows the Class fields on forms: Intuit's PreferencesQuery page, IsUsingClassTracking)."""
         add = rq.find("ClassAdd")
         name = text(add, "Name")
+        _no_colon(name, "subclass")
         parent = None
         if add.find("ParentRef") is not None:
             parent = self._list_row(add.find("ParentRef"), ("Class",), "Class", "ClassAdd")
@@ -285,9 +298,7 @@ class Lists:
     def customer_add(self, rq: etree._Element) -> etree._Element:
         add = rq.find("CustomerAdd")
         name = text(add, "Name")
-        if ":" in name:
-            raise Refusal(3020, f'The name "{name}" contains a colon, which QuickBooks reserves to '
-                                "separate a parent from a sub-customer.")
+        _no_colon(name, "sub-customer")
         parent_id, full_name = None, name
         if add.find("ParentRef") is not None:   # a job (sub-customer): FullName "Parent:Job", Sublevel 1 and up
             parent = self._list_row(add.find("ParentRef"), ("Customer",), "Customer", "Customer")
