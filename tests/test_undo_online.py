@@ -106,9 +106,13 @@ def test_undo_of_a_first_sync_leaves_the_online_company_as_it_was_but_for_inacti
     undone = cli("runs", "undo", run, "--yes", "--home", home)
     assert undone.code == 0, str(undone)
     said = " ".join(undone.stdout.split())
-    assert "No backup is taken before the undo: booksync cannot copy a QuickBooks Online company" in said
+    assert "Backup taken before the undo:" in said and "booksync cannot copy a QuickBooks Online company" in said
     assert "pre-images.jsonl" in said and f"Run {run} was undone" in said
-    assert not (unsynced.home / "backups").exists() or not any((unsynced.home / "backups").glob(f"*-undo-{run}"))
+    backups = list((unsynced.home / "backups").glob(f"*-undo-{run}"))  # booksync's database, which the undo changes
+    assert len(backups) == 1 and ((backups[0] / "billing.db").exists() or (backups[0] / "billing").is_dir()), backups
+    assert any(backups[0].glob("quickbooks-online-*.json"))
+    listed = json.loads(cli("backups", "list", "--json", "--home", home).stdout)["backups"]
+    assert any(b["run_id"] == backups[0].name for b in listed), listed
     after = every_query(unsynced.srv)
     extra = {key for key in after if key not in before}
     inactive = {key for key in extra if key[0] == "Customer"}

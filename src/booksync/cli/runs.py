@@ -158,7 +158,7 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
     setup_logging(home)
     sessions = sessions_for(home)
     out = err if as_json else console
-    unavailable = run_history.undo_unavailable(home, run_id, dry_run)
+    unavailable = run_history.undo_unavailable(home, run_id)
     if unavailable:
         if as_json:
             fail_json("refused", EXIT_CHECKS, unavailable)
@@ -177,12 +177,9 @@ def undo(run_id: str, yes: bool, dry_run: bool, home_dir: Path | None, as_json: 
         _show_undo(out, plan, log)
         _stop_before_sending(plan, log, port, run_id, yes, dry_run, as_json, out)
         backup = run_history.back_up_before_undo(home, port, sessions, run_id)
-        if not backup[0]:  # QuickBooks Online: the pre-images are the backup
-            out.print(escape(backup[1]))
-        else:
-            out.print(f"Backup taken before the undo: {escape(backup[0])}")
-            if backup[1]:
-                out.print(f"The company file is not in it: {escape(backup[1])}")
+        out.print(f"Backup taken before the undo: {escape(backup[0])}")
+        if backup[1]:
+            out.print(f"The company file is not in it: {escape(backup[1])}")
         done, failed, log = run_history.undo_run(session, port, home, plan)
     _report_undo(run_id, plan, done, failed, log, as_json, backup)
 

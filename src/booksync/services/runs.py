@@ -193,7 +193,7 @@ UNDO_KINDS = ("simulator", "rp2", "online", "webconnector")
 Online, and the Web Connector (staged for its next update: :func:`stage_undo`)."""
 
 
-def undo_unavailable(home: Home, run_id: str, dry_run: bool) -> str:
+def undo_unavailable(home: Home, run_id: str) -> str:
     """"" when ``booksync runs undo`` can go ahead for this home's company kind; else why not. Through the Web
     Connector it is staged for the next update (:func:`stage_undo`)."""
     kind = str(home.settings["company"].get("kind", "simulator"))
@@ -224,17 +224,20 @@ class _Quiet:
 
 def back_up_before_undo(home: Home, port: BooksPort, sessions: sessionmaker[Session], run_id: str) -> tuple[str, str]:
     """Back up before an undo writes, as a sync does (:func:`booksync.sync.backups.back_up`): the company file when
-    the port can copy it, booksync's database and the logs, into ``backups/YYYYMMDD-HHMMSS-undo-RUN_ID`` (pruned
-    with the sync's backups, ``[sync] keep_backups``; restored with ``booksync backups restore``). Returns (the
-    backup's folder, why the company file is not in it: "" when it is). QuickBooks Online (the port's
-    ``copies_company`` is False): no backup is taken, ("", the sentence saying why and where the pre-images are)."""
-    if not getattr(port, "copies_company", True):
-        images = home.run_folder(run_id) / PRE_IMAGES
-        return "", ("No backup is taken before the undo: booksync cannot copy a QuickBooks Online company. The run's "
-                    f"pre-images are the backup: each record it changed as it was before the run, in {images}.")
+    the port can copy it (QuickBooks Online: the port's JSON export instead), booksync's database and the logs, into
+    ``backups/YYYYMMDD-HHMMSS-undo-RUN_ID`` (pruned with the sync's backups, ``[sync] keep_backups``; restored with
+    ``booksync backups restore``). Returns (the backup's folder, why the company file is not in it: "" when it is).
+    QuickBooks Online (the port's ``copies_company`` is False): the reason says booksync cannot copy an Online
+    company and that the run's pre-images are QuickBooks' side of the backup."""
     backup_id = f"{new_run_id(home.backups_dir)}-undo-{run_id}"
     keep = int(home.settings.get("sync", {}).get("keep_backups", 10))
-    return back_up(home, port, sessions, backup_id, keep, _Quiet())  # type: ignore[arg-type]
+    folder, note = back_up(home, port, sessions, backup_id, keep, _Quiet())  # type: ignore[arg-type]
+    if not getattr(port, "copies_company", True):
+        images = home.run_folder(run_id) / PRE_IMAGES
+        note = ("booksync cannot copy a QuickBooks Online company (the backup holds booksync's database, the logs "
+                "and a JSON export of the company, which cannot be restored into QuickBooks). QuickBooks' side of "
+                f"the backup is the run's pre-images: each record it changed as it was before the run, in {images}.")
+    return folder, note
 
 
 # ---------------------------------------------------------------------- undo through the Web Connector
