@@ -46,9 +46,9 @@ def only_run(home: Path) -> Path:
 def test_demo_exits_0_and_says_what_it_did(demo_home):
     """`booksync demo` (exit 0, checked by the fixture) sent QuickBooks exactly the plan's adds, and says so."""
     writes = Counter(demo_home.result.writes)
-    assert writes == {"CustomerAddRq": 400, "ItemServiceAddRq": 8, "PaymentMethodAddRq": 2, "InvoiceAddRq": 1003,
-                      "CreditMemoAddRq": 25, "ReceivePaymentAddRq": 842}
-    assert "QuickBooks was updated: 2280 operation(s) applied." in demo_home.output
+    assert writes == {"CustomerAddRq": 400, "ItemServiceAddRq": 9, "PaymentMethodAddRq": 2, "InvoiceAddRq": 1003,
+                      "CreditMemoAddRq": 25, "SalesReceiptAddRq": 45, "ReceivePaymentAddRq": 842}
+    assert "QuickBooks was updated: 2326 operation(s) applied." in demo_home.output
     assert "Backup taken before the update" in demo_home.output
     assert list((demo_home.path / "backups").iterdir()), "a backup was taken before the first write"
 
@@ -202,7 +202,7 @@ def test_every_staged_request_validates_and_covers_the_plan(demo_home, qbxml_sch
     request_ids = [int(rq.get("requestID")) for path in files
                    for rq in etree.parse(str(path)).getroot().find("QBXMLMsgsRq")]
     assert request_ids == list(range(1, len(plan["operations"]) + 1))
-    assert sum(plan["counts"].values()) == len(plan["operations"]) == 2280
+    assert sum(plan["counts"].values()) == len(plan["operations"]) == 2326
 
 
 def test_names_that_break_syncs_are_in_the_company(demo_home, company_db):

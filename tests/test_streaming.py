@@ -31,8 +31,8 @@ from conftest import POSTGRES, CompanyDB, DemoHome, SqliteFile, copy_home, demo_
 INVOICE_HEADER = "number,member,date,due_date,memo,gl_account,description,quantity,rate,amount"
 PAYMENT_HEADER = ("number,member,date,amount,method,reference,deposit_account,memo,apply_to,apply_amount,"
                   "apply_credit_memo,apply_credit_amount")
-DEMO_PLAN = {"add customer": 400, "add item": 8, "add payment_method": 2, "add invoice": 1003,
-             "add credit_memo": 25, "add payment": 842}
+DEMO_PLAN = {"add customer": 400, "add item": 9, "add payment_method": 2, "add invoice": 1003,
+             "add credit_memo": 25, "add sales_receipt": 45, "add payment": 842}
 
 needs_sqlite_billing = pytest.mark.sqlite_billing  # edits the SQLite billing file directly
 
@@ -138,7 +138,7 @@ def assert_same_staging(runs: dict[str, tuple[dict, Path]]) -> None:
 
 def test_a_first_sync_plans_the_same_whatever_the_part_size(nosync_home, tmp_path, cli, monkeypatch):
     """`sync --dry-run` of the demo with parts of 1, 7 and 100,000 records: the same digest, counts,
-    plan.txt, plan.json and byte-identical request files (2280 operations)."""
+    plan.txt, plan.json and byte-identical request files (2326 operations)."""
     runs = {}
     for part in ("7", "1", "100000"):
         home = copy_home(nosync_home, tmp_path / f"home-{part}")
@@ -359,7 +359,7 @@ def test_a_refusal_mid_run_journals_every_operation_and_the_next_run_finishes(no
     run_id = refused["run_id"]
     plan = json.loads((Path(refused["folder"]) / "plan.json").read_text(encoding="utf-8"))
     operations = plan["operations"]
-    assert len(operations) == 2280 and refused["planned"] == DEMO_PLAN
+    assert len(operations) == 2326 and refused["planned"] == DEMO_PLAN
 
     journal = SqliteFile(billing).rows("SELECT seq, action, kind, number, status FROM journal WHERE run_id=? "
                                        "ORDER BY seq", run_id)
@@ -372,14 +372,14 @@ def test_a_refusal_mid_run_journals_every_operation_and_the_next_run_finishes(no
         {s: statuses.count(s) for s in set(statuses)}
     assert sum(refused["applied"].values()) == failed - 1 > 1800
     db = company_db(nosync_copy.company)
-    assert db.count_txns("ReceivePayment") == refused["applied"]["add payment"] == failed - 1 - 1438
+    assert db.count_txns("ReceivePayment") == refused["applied"]["add payment"] == failed - 1 - 1484
 
     with sqlite3.connect(billing) as conn:  # the billing store is corrected
         conn.execute("UPDATE payments SET amount=amount-100000 WHERE id=?", (payment_id,))
         conn.execute("UPDATE applications SET amount=amount-100000 WHERE payment_id=?", (payment_id,))
     finished, result = sync_json(cli, home, "--yes")
     assert result.code == 0 and finished["status"] == "completed", result
-    assert finished["planned"] == {"add payment": 2280 - (failed - 1)}, finished["planned"]
+    assert finished["planned"] == {"add payment": 2326 - (failed - 1)}, finished["planned"]
     assert scratch_files(home) == []
     assert db.count_lists("Customer") == 400
     assert (db.count_txns("Invoice"), db.count_txns("CreditMemo"), db.count_txns("ReceivePayment")) == (1003, 25, 842)

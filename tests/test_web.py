@@ -468,12 +468,12 @@ def test_a_sync_answered_through_the_pages_updates_quickbooks(home: Path, signed
     assert stale.status_code == 303
     assert "already answered" in signed_in.flash(f"/sync/{job}")
     assert company.count_lists("Customer") == 0, "nothing is written before the user confirms"
-    assert "Synchronization plan: 2280 change(s)" in client.get(f"/sync/{job}").text
+    assert "Synchronization plan: 2326 change(s)" in client.get(f"/sync/{job}").text
     signed_in.post(f"/sync/{job}/answer", {"question": status["question"], "choice": "yes"}, token_from=f"/sync/{job}")
     status = _wait(client, job, lambda s: s["state"] in ("finished", "failed"))
     assert status["result_status"] == "completed", client.get(f"/sync/{job}").text
     page = client.get(f"/sync/{job}").text
-    assert "QuickBooks was updated: 2280 operation(s) applied." in page
+    assert "QuickBooks was updated: 2326 operation(s) applied." in page
     assert company.count_lists("Customer") == 400 and company.count_txns("Invoice") == 1003
     assert company.count_txns("ReceivePayment") == 842
     dashboard = client.get("/").text

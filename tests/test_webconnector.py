@@ -231,12 +231,12 @@ def test_the_demo_synchronizes_through_the_web_connector(nosync_copy, demo_home,
 
         confirmed = cli("runs", "confirm", "--latest", "--home", str(home))
         assert confirmed.code == 0, str(confirmed)
-        assert "2280 change(s)" in confirmed.stdout
+        assert "2326 change(s)" in confirmed.stdout
 
         applied = wc.update()
         assert applied.status == "" and applied.percents[-1] == 100, applied
-        assert "QuickBooks was updated: 2280 operation(s) applied" in applied.closed
-        assert len(writes(applied)) == 2280
+        assert "QuickBooks was updated: 2326 operation(s) applied" in applied.closed
+        assert len(writes(applied)) == 2326
         assert not any("CustomerAddRq" in tags and len(tags) > 50 for tags in applied.requests)
 
         done = wc.update()
