@@ -54,7 +54,7 @@ GL_ACCOUNTS = [
     ("4200", "Sponsorships", "Income", "Sponsorships"),
     ("4300", "Advertising", "Income", "Advertising Income"),
     ("4400", "Certificates of Origin", "Income", "Certificates of Origin"),
-    ("4500", "Contributions", "Income", "Contributions"),
+    ("4550", "Contributions", "Income", "Contributions"),
 ]
 
 TIERS = {  # dues G/L -> (tier name, annual rate)
@@ -1136,7 +1136,7 @@ def make_receipts(members: list[Member]) -> list[Receipt]:
         out.append(Receipt("", rng.choice(active), day, "Thank you for your gift", "Check" if by_check else
                            "Credit Card", str(rng.randint(1001, 9999)) if by_check else f"x{rng.randint(1000, 9999)}",
                            "1000" if by_check else "1050",
-                           [Line("4500", rng.choice(DONATIONS), 1, amount)]))
+                           [Line("4550", rng.choice(DONATIONS), 1, amount)]))
     out.sort(key=lambda r: (r.day, r.member.number))
     for n, receipt in enumerate(out, 1):
         receipt.number = f"SR{30000 + n}"

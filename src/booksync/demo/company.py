@@ -27,7 +27,7 @@ STANDARD_CHART: list[dict[str, str]] = [
     {"name": "Sponsorships", "type": "Income", "number": "4200"},
     {"name": "Advertising Income", "type": "Income", "number": "4300"},
     {"name": "Certificates of Origin", "type": "Income", "number": "4400"},
-    {"name": "Contributions", "type": "Income", "number": "4500"},
+    {"name": "Contributions", "type": "Income", "number": "4550"},
     {"name": "Program Service Revenue", "type": "Income", "number": "4900"},
     {"name": "Salaries and Wages", "type": "Expense", "number": "6000"},
     {"name": "Rent Expense", "type": "Expense", "number": "6100"},

@@ -35,12 +35,15 @@ from sqlalchemy.orm import Session
 from booksync.books.port import BooksPort, Outcome
 from booksync.domain import Action, Kind, Operation, record_words
 from booksync.kinds import TRANSACTIONS
+from booksync.kinds import BILLING_KINDS
 from booksync.store.models import JournalEntry, Link, Member, Outstanding, SyncRun
 from booksync.sync.pre_images import PRE_IMAGES
 from booksync.sync.undo_foresight import foresee_refusals
 
 BATCH = 50
 """Deletions sent per message."""
+BILLING_KIND_VALUES = frozenset(kind.value for kind in BILLING_KINDS)
+"""Kinds of the records the billing store holds (members and billed transactions): undone, they are outstanding."""
 SENT = ("delete", "deactivate", "restore")
 """The actions an undo sends."""
 ACTION_WORDS = {"deactivate": "make inactive"}
@@ -322,7 +325,7 @@ def _record(session: Session, run: SyncRun, step: UndoStep, outcome: Any, failed
         if link is not None:
             link.edit_sequence, link.fingerprint = outcome.edit_sequence, "undone"
             link.source_updated_at, link.run_id = dt.datetime(1970, 1, 1), run.id
-    if step.kind in (Kind.INVOICE.value, Kind.CREDIT_MEMO.value, Kind.PAYMENT.value, Kind.CUSTOMER.value):
+    if step.kind in BILLING_KIND_VALUES:  # a billing record (kinds.BILLING_KINDS): the next sync writes it again
         session.execute(delete(Outstanding.__table__).where(
             Outstanding.company_key == key, Outstanding.kind == step.kind, Outstanding.local_id == step.local_id))
         session.execute(insert(Outstanding.__table__), [{"company_key": key, "kind": step.kind,
