@@ -43,7 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "company": {"kind": "simulator", "path": "company.qbsim", "app_name": "booksync"},
     # create_payment_methods: a billing payment method without a mapping ('booksync payments methods') whose name
     # QuickBooks does not have is created (true) or stops the run before anything is written (false).
-    "sync": {"message_size": 50, "keep_backups": 10, "create_payment_methods": True},
+    # default_class: the QuickBooks class of every line whose G/L account names none ('booksync accounts classes').
+    "sync": {"message_size": 50, "keep_backups": 10, "create_payment_methods": True, "default_class": ""},
     # How 'booksync import' reads files (docs/import.md): dates "iso" (YYYY-MM-DD) or "us" (MM/DD/YYYY);
     # amounts "strict" (1250.00) or "lenient" (also $1,250.00); encoding "" = detect a CSV file's encoding.
     "import": {"date_format": "iso", "amounts": "strict", "encoding": ""},

@@ -45,6 +45,9 @@ class QBCompany:
     product: str = ""
     qbxml_versions: tuple[str, ...] = ()
     first_fiscal_month: str = "January"
+    uses_classes: bool = False
+    """The company tracks classes: Desktop AccountingPreferences/IsUsingClassTracking (PreferencesQuery), Online
+    Preferences AccountingInfoPrefs.ClassTrackingPerTxnLine (issue 21 item 4)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ class QBSnapshot:
     customers: list[QBCustomer]
     other_names: list[QBListEntry]
     complete: bool = True
+    classes: list[QBListEntry] = field(default_factory=list)
+    """The company's classes (full names), active or not."""
 
     def account_by_name(self) -> dict[str, QBAccount]:
         return {a.full_name.casefold(): a for a in self.accounts}

@@ -83,6 +83,8 @@ class GLAccountRecord(Protocol):
     def qb_account(self) -> str: ...
     @property
     def qb_item(self) -> str: ...
+    @property
+    def qb_class(self) -> str: ...
 
 
 class SaleLineRecord(Protocol):
@@ -271,6 +273,7 @@ class GLAccount:
     type: str
     qb_account: str = ""
     qb_item: str = ""
+    qb_class: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from booksync.account_rules import allowed_types, incompatibility, item_type
 from booksync.services.mapping import (CrossReference, MappingRefused, RefusedInQuickBooks, find_customers, link_member,
                                        make_customer_inactive, members_without_customer)
+from booksync.services.classes import ClassMap
 from booksync.services.items import OWN_ITEM, ItemReference
 from booksync.store.keys import adopt_company_key
 from booksync.store.models import Member
@@ -223,6 +224,61 @@ def _print_items(ref: ItemReference, rows: list[Any], show_qb: bool, show_sugges
     if bad:
         err.print(f"{len(bad)} G/L account(s) name an item their lines cannot use; the sync stops until it is "
                   "changed. Set another with --set NUMBER=\"Item\", or --clear NUMBER to use booksync's own.")
+
+
+@accounts.command()
+@home_option
+@click.option("--quickbooks", "show_qb", is_flag=True, help="List the company's classes.")
+@click.option("--set", "assignments", multiple=True, metavar="NUMBER=CLASS",
+              help="Track G/L account NUMBER's lines under QuickBooks class CLASS (full name). The company must use "
+                   "class tracking and have the class active. Repeatable.")
+@click.option("--clear", "clears", multiple=True, metavar="NUMBER",
+              help="Remove a G/L account's class: its lines get the home's [sync] default_class, if any.")
+@json_option
+def classes(home_dir: Path | None, show_qb: bool, assignments: tuple[str, ...], clears: tuple[str, ...],
+            as_json: bool) -> None:
+    """Track G/L accounts' lines under QuickBooks classes (a class per G/L account).
+
+    Lines of a G/L account without a class get the home's default class
+    ([sync] default_class in booksync.toml), or none. Exit 3 when a class is
+    refused (nothing is changed).
+    """
+    home = load_home(home_dir)
+    setup_logging(home)
+    with books(home) as port:
+        snapshot = port.snapshot(customers=False)
+    with sessions_for(home)() as session:
+        cm = ClassMap(session, snapshot, str(home.settings["sync"].get("default_class") or ""))
+        try:
+            for assignment in assignments:
+                number, sep, name = assignment.partition("=")
+                if not sep:
+                    raise click.BadParameter(f"{assignment!r}: write NUMBER=CLASS", param_hint="--set")
+                cm.assign(number, name)
+            for number in clears:
+                cm.clear(number)
+        except MappingRefused as exc:
+            session.rollback()
+            err.print(f"[bold red]Not changed:[/] {escape(str(exc))}")
+            sys.exit(EXIT_CHECKS)
+        session.commit()
+        rows = cm.rows()
+        if as_json:
+            console.print_json(json.dumps({"gl_accounts": rows, "changed": cm.changed, "uses_classes":
+                                           snapshot.company.uses_classes, "quickbooks_classes":
+                                           [{"full_name": c.name, "active": c.is_active} for c in cm.classes]
+                                           if show_qb else None}))
+            return
+        for number, name in cm.changed:
+            console.print(f"G/L account {number} -> class {escape(name) or '(none)'}")
+        table = Table(title="G/L accounts and their QuickBooks classes", show_edge=False)
+        for col in ("G/L", "Name", "Class"):
+            table.add_column(col)
+        for r in rows:
+            shown = escape(str(r["class"] or "(none)")) + (" (default)" if r["from_default"] else "")
+            table.add_row(str(r["number"]), escape(str(r["name"])),
+                          f"[red]{shown}: {escape(str(r['refused']))}[/]" if r["refused"] else shown)
+        console.print(table)
 
 
 @click.group()

@@ -37,7 +37,8 @@ def sync_options(settings: dict[str, Any], *, dry_run: bool = False, full_scan: 
     sync = settings["sync"]
     return SyncOptions(dry_run=dry_run, message_size=int(sync.get("message_size", 50)),
                        keep_backups=int(sync.get("keep_backups", 10)), policy=policy, full_scan=full_scan,
-                       create_payment_methods=bool(sync.get("create_payment_methods", True)))
+                       create_payment_methods=bool(sync.get("create_payment_methods", True)),
+                       default_class=str(sync.get("default_class") or ""))
 
 
 def run_sync(sessions: sessionmaker[Session], port: BooksPort, home: Home, interaction: Interaction,

@@ -99,6 +99,8 @@ class GLAccount(Timestamps, Base):
     type: Mapped[str] = mapped_column(String(40))
     qb_account: Mapped[str] = mapped_column(String(159), default="")
     qb_item: Mapped[str] = mapped_column(String(159), default="", server_default="")
+    qb_class: Mapped[str] = mapped_column(String(159), default="", server_default="")
+    """The QuickBooks class (full name) its lines are tracked under; "" = the home's ``[sync] default_class``."""
 
 
 class PaymentMethodMap(Base):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from booksync.domain import Problem, QBSnapshot
 from booksync.exits import EXIT_CHECKS, EXIT_DECLINED
 from booksync.sync.checks import (UNMAPPED_HEADLINE, check_accounts, check_deposit_accounts, check_items,
-                                  check_payment_methods)
+                                  check_classes, check_payment_methods)
 from booksync.sync.customers import (CustomerResolution, customer_gone_problem, customers_gone, hold_back,
                                      resolve_customers)
 from booksync.sync.labels import member_label
@@ -49,6 +49,10 @@ def check(work: Work, snapshot: QBSnapshot, ui: Interaction, create_methods: boo
     if problems:
         return Stop("stopped", EXIT_CHECKS, f"{len(problems)} G/L account(s) name a QuickBooks item their lines "
                     "cannot use; nothing was written.", problems)
+    problems = check_classes(work, snapshot)
+    if problems:
+        return Stop("stopped", EXIT_CHECKS, "The lines' classes cannot be used in QuickBooks; nothing was written.",
+                    problems)
     problems = check_payment_methods(work, snapshot, create_methods)
     if problems:
         return Stop("stopped", EXIT_CHECKS, f"{len(problems)} payment method(s) cannot reach a QuickBooks payment "

@@ -94,6 +94,40 @@ def check_items(work: Work, snapshot: QBSnapshot) -> list[Problem]:
     return problems
 
 
+def check_classes(work: Work, snapshot: QBSnapshot) -> list[Problem]:
+    """Lines tracked under a class (the G/L account's ``qb_class``, else the home's default class) need a company
+    that tracks classes (Desktop: PreferencesQuery's IsUsingClassTracking; Online: ClassTrackingPerTxnLine) and a
+    class it has and holds active (QuickBooks refuses a missing or inactive ClassRef: 3140, reference §7; Online
+    2500/610). Before anything is written."""
+    used = work.line_accounts()
+    wanted: dict[str, list[str]] = {}
+    for gl_id in sorted(used, key=lambda i: work.gl_accounts[i].number):
+        name = work.line_class(gl_id)
+        if name:
+            wanted.setdefault(name, []).append(gl_label(work.gl_accounts[gl_id]))
+    if not wanted:
+        return []
+    if not snapshot.company.uses_classes:
+        return [Problem("no-class-tracking", f"company \"{snapshot.company.name}\"",
+                        f"does not use class tracking, and the lines of {len(sum(wanted.values(), []))} G/L "
+                        f"account(s) are to be tracked under classes ({', '.join(sorted(wanted))})",
+                        "turn class tracking on in QuickBooks (Preferences > Accounting > Use class tracking), or "
+                        "remove the classes: booksync accounts classes --clear NUMBER (and [sync] default_class)",
+                        "turn class tracking on in QuickBooks, or remove the classes from the G/L accounts")]
+    classes = {c.name.casefold(): c for c in snapshot.classes}
+    problems = []
+    for name, gls in sorted(wanted.items()):
+        found = classes.get(name.casefold())
+        if found is not None and found.is_active:
+            continue
+        why = "which the company file does not have" if found is None else "which is inactive in QuickBooks"
+        problems.append(Problem("refused-class", f"class \"{name}\"", f"{why} (for {', '.join(gls)})",
+                                "add or reactivate it in QuickBooks (Lists > Class List), or choose another: "
+                                "booksync accounts classes --quickbooks",
+                                "add or reactivate it in QuickBooks, or choose another class for the G/L account"))
+    return problems
+
+
 def check_payment_methods(work: Work, snapshot: QBSnapshot, create_missing: bool) -> list[Problem]:
     """Every payment method the payments carry must reach a payment method QuickBooks has and holds active, or one
     booksync may create: the method mapped by ``booksync payments methods`` (created when the mapping asks), else

@@ -136,7 +136,7 @@ class SalesCorrections:
                     amount = (diff * wanted).quantize(Decimal("0.01"))
                     lines.append(LineData(self._item_ref(gl_id), f"Adjustment of {kind.label} {record.number} "
                                                                    f"({gl.number} {gl.name})",
-                                          Decimal(1), amount, amount))
+                                          Decimal(1), amount, amount, class_ref=self.class_ref(gl_id)))
             if not lines:
                 continue
             prefix = "A" if doc_kind is Kind.INVOICE else "C"

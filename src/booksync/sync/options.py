@@ -32,6 +32,8 @@ class SyncOptions:
     policy: CorrectionPolicy = field(default_factory=CorrectionPolicy)
     full_scan: bool = False
     """Examine every billing record, not only those changed since the change mark (load_work everything)."""
+    default_class: str = ""
+    """The class of lines whose G/L account names none (the home's ``[sync] default_class``; issue 21 item 4)."""
     create_payment_methods: bool = True
     """Create the QuickBooks payment method of a billing method without a mapping when QuickBooks has none of its
     name (the home's ``[sync] create_payment_methods``); False: such payments stop the run before anything is

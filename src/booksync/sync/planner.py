@@ -210,11 +210,13 @@ class Planner:
 
     def lines_data(self, label: str, lines: Sequence[SaleLineRecord]) -> tuple[LineData, ...]:
         """The lines of an invoice, credit memo or sales receipt (``label``: "invoice INV1"): each G/L account's
-        item, the description fitted to the limits. The one place a line is planned, for every kind with lines."""
+        item and class, the description fitted to the limits. The one place a line is planned, for every kind with
+        lines."""
         return tuple(LineData(item=self._items[line.gl_account_id],
                               description=self.fit.text(label, f"line {line.seq} description", line.description,
                                                         self.limits.line_description),
-                              quantity=line.quantity, rate=line.rate, amount=line.amount)
+                              quantity=line.quantity, rate=line.rate, amount=line.amount,
+                              class_ref=self.class_ref(line.gl_account_id))
                      for line in lines)
 
     def sales_data(self, kind: Kind, record: SaleRecord) -> SalesData:
@@ -226,6 +228,15 @@ class Planner:
                          lines=lines, due_date=record.due_date,
                          memo=self.fit.text(label, "memo", record.memo, self.limits.memo),
                          external_guid=external_guid(self.company_key, kind, record.id))
+
+    def class_ref(self, gl_id: int) -> Ref | None:
+        """The ClassRef of G/L account ``gl_id``'s lines (checked by :func:`booksync.sync.checks.check_classes`),
+        None when they have no class."""
+        name = self.work.line_class(gl_id)
+        if not name:
+            return None
+        found = next((c for c in self.snapshot.classes if c.name.casefold() == name.casefold()), None)
+        return Ref("class", None, found.list_id if found else None, found.name if found else name)
 
     def _tick(self) -> None:
         self._planned = getattr(self, "_planned", 0) + 1

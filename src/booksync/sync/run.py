@@ -143,6 +143,7 @@ class Run:
             self.held = hold_back_gone(work, snapshot)
             if self.held and work.is_empty():
                 return self.result("nothing", EXIT_OK, "Nothing else to synchronize.")
+            work.default_class = self.options.default_class
             checked = check(work, snapshot, self.ui, self.options.create_payment_methods)
             if isinstance(checked, Stop):
                 return self.stopped(checked)

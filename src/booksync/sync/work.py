@@ -39,6 +39,8 @@ class Work:
     receipts: list[ReceiptRecord] = field(default_factory=list)
     """Sales receipts not yet in QuickBooks, when held in memory."""
     gl_accounts: dict[int, GLAccountRecord] = field(default_factory=dict)
+    default_class: str = ""
+    """The QuickBooks class of lines whose G/L account names none (``[sync] default_class``; issue 21 item 4)."""
     method_map: dict[str, tuple[str, bool]] = field(default_factory=dict)
     """Billing payment method (casefolded) → (the QuickBooks payment method to use, create it when missing): the
     explicit mappings of ``booksync payments methods`` (issue 21 item 6)."""
@@ -179,6 +181,10 @@ class Work:
         if self.source is not None and invoice_ids:
             out += self.source.payments_applying_to(invoice_ids)
         return out
+
+    def line_class(self, gl_id: int) -> str:
+        """The class (full name) the lines of G/L account ``gl_id`` are tracked under, "" for none."""
+        return getattr(self.gl_accounts[gl_id], "qb_class", "") or self.default_class
 
     def methods_used(self) -> set[str]:
         """Payment methods of the payments and sales receipts QuickBooks will receive."""

@@ -123,7 +123,9 @@ class DesktopBooks:
             closing_date=date(prefs.rets[0], "AccountingPreferences/ClosingDate") if prefs.rets else None,
             product=text(host.rets[0], "ProductName"),
             qbxml_versions=tuple(e.text or "" for e in host.rets[0].findall("SupportedQBXMLVersion")),
-            first_fiscal_month=text(company_ret, "FirstMonthFiscalYear") or "January")
+            first_fiscal_month=text(company_ret, "FirstMonthFiscalYear") or "January",
+            uses_classes=boolean(prefs.rets[0], "AccountingPreferences/IsUsingClassTracking", False)
+            if prefs.rets else False)
         self._company_key = company_key(company_ret, self.owner_id)
         self.legacy_key = "company:" + info.name
         accounts = [QBAccount(list_id=text(r, "ListID"), full_name=text(r, "FullName"),
@@ -140,13 +142,16 @@ class DesktopBooks:
         methods = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "Name"), kind="PaymentMethod",
                                is_active=boolean(r, "IsActive", True))
                    for r in self.query("PaymentMethodQuery", {"ActiveStatus": "All"}, iterate=False)]
+        classes = [QBListEntry(list_id=text(r, "ListID"), name=text(r, "FullName"), kind="Class",
+                               is_active=boolean(r, "IsActive", True))
+                   for r in self.query("ClassQuery", {"ActiveStatus": "All"}, iterate=False)]
         if not customers:
-            return QBSnapshot(info, accounts, items, methods, [], [], complete=False)
+            return QBSnapshot(info, accounts, items, methods, [], [], complete=False, classes=classes)
         include = SNAPSHOT_CUSTOMER + (("Balance",) if balances else ())
         found = [customer_of(r, balances) for r in self.query("CustomerQuery", {"ActiveStatus": "All"},
                                                                  include=include)]
         vendors = [vendor_of(r) for r in self.query("VendorQuery", {"ActiveStatus": "All"})]
-        return QBSnapshot(info, accounts, items, methods, found, vendors)
+        return QBSnapshot(info, accounts, items, methods, found, vendors, classes=classes)
 
     def find_customers(self, list_ids: Iterable[str] = (),
                        names: Iterable[str] = ()) -> tuple[list[QBCustomer], list[QBListEntry]]:

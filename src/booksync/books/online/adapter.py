@@ -127,13 +127,14 @@ class OnlineBooks:
         # (Intuit Invoice page, DocNumber).
         self.custom_txn_numbers = bool((prefs.get("SalesFormsPrefs") or {}).get("CustomTxnNumbers", True))
         raw = {name: list(self.client.query_all(name, "Active IN (true, false)"))
-               for name in ("Account", "Item", "PaymentMethod", "Customer", "Vendor", "Employee")}
+               for name in ("Account", "Item", "PaymentMethod", "Customer", "Vendor", "Employee", "Class")}
         self._raw = {"CompanyInfo": info, "Preferences": prefs, **raw}
         company = QBCompany(
             name=info.get("CompanyName", ""),
             closing_date=date_of((prefs.get("AccountingInfoPrefs") or {}).get("BookCloseDate")),
             product=f"QuickBooks Online ({self.environment or 'api'}, minorversion {self.client.minorversion})",
-            first_fiscal_month=info.get("FiscalYearStartMonth") or "January")
+            first_fiscal_month=info.get("FiscalYearStartMonth") or "January",
+            uses_classes=bool((prefs.get("AccountingInfoPrefs") or {}).get("ClassTrackingPerTxnLine")))
         accounts = [account_of(a) for a in raw["Account"]]
         items = [QBListEntry(list_id=str(i["Id"]), name=i.get("FullyQualifiedName") or i.get("Name", ""),
                              kind=i.get("Type", "Service"), is_active=bool(i.get("Active", True)),
@@ -151,7 +152,9 @@ class OnlineBooks:
         others = [QBListEntry(list_id=f"{kind}:{v['Id']}", name=v.get("DisplayName", ""), kind=kind,
                               is_active=bool(v.get("Active", True)))
                   for kind in ("Vendor", "Employee") for v in raw[kind]]
-        self._snapshot = QBSnapshot(company, accounts, items, methods, customers, others)
+        classes = [QBListEntry(list_id=str(c["Id"]), name=c.get("FullyQualifiedName") or c.get("Name", ""),
+                               kind="Class", is_active=bool(c.get("Active", True))) for c in raw["Class"]]
+        self._snapshot = QBSnapshot(company, accounts, items, methods, customers, others, classes=classes)
         return self._snapshot
 
     def find_customers(self, list_ids: Iterable[str] = (),
