@@ -142,3 +142,27 @@ def test_intuit_unreachable_is_explained(home: Home, client: TestClient,
     assert "Not connected to QuickBooks Online" in shown and "Could not read Intuit's OAuth discovery document" in shown
     not_connected(home, realm)
     assert TokenStore(home.path).load_pending() is not None  # still pending: the same URL can be tried again
+
+
+def test_the_web_shows_the_connect_advice_as_the_full_command_for_the_served_home(home: Home, client: TestClient,
+                                                                                   ) -> None:
+    """The books error's advice is "Connect: booksync company connect online --sandbox" (the command line adds
+    its --home); the browser cannot connect, so the page shows the whole command for the home it serves."""
+    import shlex
+
+    from booksync.services.quickbooks import advice_for_the_web
+
+    home.settings["company"]["kind"] = "online"  # online, but not connected yet
+    home.save()
+    served = Home.load(home.path)
+    with TestClient(create_app(served), base_url="http://localhost:8080") as c:
+        assert sign_in(c).status_code == 303
+        shown = text(c.get("/accounts"))
+    command = f"booksync company connect online --home {shlex.quote(str(home.path))} --sandbox"
+    assert "not connected to a QuickBooks Online company yet" in shown, shown
+    assert command in shown and "run this command on the machine serving booksync" in shown, shown
+    assert "Connect: booksync company connect online --sandbox" not in shown
+    # The transport's placeholder form becomes the same command; other advice is kept as it is.
+    assert advice_for_the_web("Reconnect: booksync company connect online --home HOME", served).endswith(
+        f"booksync company connect online --home {shlex.quote(str(home.path))}")
+    assert advice_for_the_web("Open QuickBooks.", served) == "Open QuickBooks."

@@ -6,6 +6,8 @@ for companies that are slow to ask; :func:`company_key` says which company the l
 from __future__ import annotations
 
 import logging
+import re
+import shlex
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +35,22 @@ class Books:
     @property
     def reachable(self) -> bool:
         return self.snapshot is not None
+
+
+_CONNECT = re.compile(r"^(?:Reconnect|Connect): (booksync company connect online)(?: --home HOME)?(.*)$", re.S)
+
+
+def advice_for_the_web(advice: str, home: Home) -> str:
+    """``advice`` of a books error as the web interface shows it. QuickBooks Online's "(Re)connect: booksync company
+    connect online --ENV" (``books.online.auth.reconnect_command``, which the command line completes with its
+    ``--home``) cannot be done in the browser: it becomes the full pasteable command for the served home (``--home``
+    quoted with shlex) and says where to run it. Any other advice is returned as it is."""
+    match = _CONNECT.match(advice or "")
+    if not match:
+        return advice
+    command = f"{match.group(1)} --home {shlex.quote(str(home.path))}{match.group(2)}"
+    return (f"The web interface cannot connect booksync to QuickBooks Online: run this command on the machine "
+            f"serving booksync, then reload this page: {command}")
 
 
 class QuickBooksReader:
@@ -88,7 +106,7 @@ class QuickBooksReader:
             return Books(None, self.last_key, error=str(exc))
         except BooksError as exc:
             return Books(None, self.last_key, error=getattr(exc, "message", str(exc)),
-                         advice=getattr(exc, "advice", ""))
+                         advice=advice_for_the_web(getattr(exc, "advice", ""), self.home))
         except Exception as exc:  # noqa: BLE001 - a page must still show what it can
             logging.getLogger("booksync.web").exception("reading QuickBooks failed")
             return Books(None, self.last_key, error=f"QuickBooks could not be read: {exc}")

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from booksync.config import ConfigError, Home
 from booksync.domain import Plan
+from booksync.services.quickbooks import advice_for_the_web
 
 log = logging.getLogger("booksync.web")
 
@@ -240,7 +241,8 @@ class SyncJobs:
                        "QuickBooks at the start of the next synchronization. Synchronize again.")
         except ConnectionFailure as exc:
             job.finish(None, f"Could not connect to QuickBooks. {exc.message} {exc.outcome}".strip(),
-                       (exc.advice + " " if exc.advice else "") + "Nothing will be written twice: synchronize again "
+                       (advice_for_the_web(exc.advice, self.home) + " " if exc.advice else "")
+                       + "Nothing will be written twice: synchronize again "
                        "once QuickBooks is reachable.")
         except ConfigError as exc:
             job.finish(None, str(exc))
