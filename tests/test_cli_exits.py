@@ -21,6 +21,7 @@ JSON_COMMANDS = [("import", "members", "members.csv"), ("sync",), ("reconcile",)
                  ("runs", "confirm", "--latest"), ("runs", "undo", "20260101-000000"), ("backups", "list"),
                  ("company", "disconnect", "online"),
                  ("company", "status"), ("webconnector", "status"), ("users", "list"),
+                 ("accounts", "items"), ("payments", "methods"), ("accounts", "classes"),
                  ("deposits", "suggest", "--amount", "1.00", "--date", "2025-03-10")]
 """Every command that takes --json, with arguments that get it past Click's parsing."""
 
