@@ -108,6 +108,7 @@ def test_undo_of_a_first_sync_leaves_the_online_company_as_it_was_but_for_inacti
     said = " ".join(undone.stdout.split())
     assert "Backup taken before the undo:" in said and "booksync cannot copy a QuickBooks Online company" in said
     assert "pre-images.jsonl" in said and f"Run {run} was undone" in said
+    assert said.count("Corrections Log of the undo:") == 1, said
     backups = list((unsynced.home / "backups").glob(f"*-undo-{run}"))  # booksync's database, which the undo changes
     assert len(backups) == 1 and ((backups[0] / "billing.db").exists() or (backups[0] / "billing").is_dir()), backups
     assert any(backups[0].glob("quickbooks-online-*.json"))
@@ -193,6 +194,8 @@ def test_a_payment_deposited_since_the_run_is_refused_up_front_on_quickbooks_onl
     dry = cli("runs", "undo", run, "--dry-run", "--home", home)
     said = " ".join(dry.stdout.split())
     assert dry.code == 0 and "payment R3: will be refused: it is in the deposit of 2025-01-31 to Checking" in said, said
+    assert "in QuickBooks Online (find the deposit with Search or in the bank account's register" in said, said
+    assert "Make Deposits" not in said  # QuickBooks Desktop's menu
     undone = cli("runs", "undo", run, "--yes", "--home", home)
     assert undone.code == 5 and "Nothing was undone: QuickBooks would refuse all 1 record(s)" in undone.stdout
     assert books.state() == state

@@ -215,7 +215,8 @@ def _stop_before_sending(plan: Any, log: Path, port: Any, run_id: str, yes: bool
 
 def _report_undo(run_id: str, plan: Any, done: int, failed: list[Any], log: Path, as_json: bool,
                  backup: tuple[str, str]) -> None:
-    """What the undo did, then exit 0, or 5 when QuickBooks refused part or all of it."""
+    """What the undo did, then exit 0, or 5 when QuickBooks refused part or all of it. The Corrections Log (``log``,
+    now with each outcome) was named with the plan (:func:`_show_undo`), once."""
     if not failed:
         status, message = "undone", f"Run {run_id} was undone: {done} record(s) deleted or set back."
     elif done:
@@ -236,7 +237,6 @@ def _report_undo(run_id: str, plan: Any, done: int, failed: list[Any], log: Path
         if done:
             console.print("The billing store still holds the run's records: the next sync writes them again unless "
                           "you correct them first.")
-        console.print(f"Corrections Log of the undo: {escape(str(log))}")
     raise SystemExit(code)
 
 

@@ -38,7 +38,7 @@ from booksync.kinds import TRANSACTIONS
 from booksync.kinds import BILLING_KINDS
 from booksync.store.models import JournalEntry, Link, Member, Outstanding, SyncRun
 from booksync.sync.pre_images import PRE_IMAGES
-from booksync.sync.undo_foresight import foresee_refusals
+from booksync.sync.undo_foresight import deposits_window, foresee_refusals
 
 BATCH = 50
 """Deletions sent per message."""
@@ -183,7 +183,7 @@ def plan_undo(session: Session, port: BooksPort | None, run_id: str, folder: Pat
             step.action, step.reason = "cannot", ("no pre-image was recorded for it (a run from before pre-images "
                                                   "were kept)" if remote not in pre else
                                                   "the undo does not change deposits: compare it with its pre-image "
-                                                  f"({PRE_IMAGES} in the run's folder) in QuickBooks' Make Deposits")
+                                                  f"({PRE_IMAGES} in the run's folder) {deposits_window(port)}")
         (plan.cannot if step.action == "cannot" else steps).append(step)
     if port is not None:
         _check_versions(session, port, run, steps, plan)

@@ -52,6 +52,17 @@ def foresee_refusals(session: Session, port: BooksPort, run: SyncRun, plan: Any)
     plan.steps = [s for s in plan.steps if s.action != "refused"]
 
 
+DESKTOP_DEPOSITS = "in QuickBooks (Banking > Make Deposits)"
+"""Where a person changes a deposit in QuickBooks Desktop; a port elsewhere says its own (``deposits_window``)."""
+
+
+def deposits_window(port: BooksPort | None) -> str:
+    """Where, in the port's QuickBooks, a person opens a deposit to take a payment out of it (words for advice):
+    the port's ``deposits_window``, else Desktop's :data:`DESKTOP_DEPOSITS` (also with no port: the Web
+    Connector)."""
+    return str(getattr(port, "deposits_window", "") or DESKTOP_DEPOSITS)
+
+
 def _deposited_payments(port: BooksPort, plan: Any) -> None:
     payments = [s for s in plan.steps if s.kind == Kind.PAYMENT.value]
     if not payments:
@@ -63,16 +74,17 @@ def _deposited_payments(port: BooksPort, plan: Any) -> None:
         if deposit is None:
             continue
         where = f"the deposit of {deposit.date} to {deposit.account_name} ({deposit.total})"
+        window = deposits_window(port)
         verb = "delete" if step.action == "delete" else "change"
         if deposit.txn_id in corrected_in:  # the run took it out of the deposit, changed it and put it back
             step.action, step.reason = "refused", (
                 f"the run corrected it inside {where} (took it out, changed it, put it back); QuickBooks refuses to "
                 f"{verb} a deposited payment and the undo does not change deposits: take the payment out of that "
-                "deposit in QuickBooks (Banking > Make Deposits), run the undo again, then put it back in the deposit")
+                f"deposit {window}, run the undo again, then put it back in the deposit")
         else:
             step.action, step.reason = "refused", (
                 f"it is in {where}, and QuickBooks refuses to {verb} a deposited payment; take it out of that deposit "
-                "in QuickBooks (Banking > Make Deposits), then run the undo again")
+                f"{window}, then run the undo again")
 
 
 class _RunLinks:

@@ -89,6 +89,9 @@ class OnlineBooks:
     """QuickBooks Online cannot delete customers, items or payment methods (reference §3.6): ``booksync runs undo``
     makes those a run added inactive (:meth:`deactivate`)."""
     version_name = "SyncToken"
+    deposits_window = ("in QuickBooks Online (find the deposit with Search or in the bank account's register, open it "
+                       "and remove the payment's line)")
+    """Where a person changes a deposit in QuickBooks Online (Desktop's is Banking > Make Deposits), for advice."""
     copies_company = False
     """booksync cannot copy a QuickBooks Online company (the Accounting API has no backup); an undo's backup is the
     run's pre-images."""
