@@ -38,12 +38,12 @@ def test_sales_receipts_are_synchronized_to_desktop_and_reconcile_agrees(demo_co
     sync sends nothing."""
     home = str(demo_copy.path)
     db = company_db(demo_copy.company)
-    assert db.count_txns("SalesReceipt") == 0
+    assert db.count_txns("SalesReceipt") == 45  # the demo's own (tools/gen_demo_chamber.py)
     csv_path = write_receipts(
         tmp_path,
-        "SR30001,1150,2026-03-02,Gala ticket,95.00,Visa,x4242,1050,4100,Annual Gala ticket,1,95.00,95.00",
-        "SR30002,1252,2026-03-03,,150.00,Check,1207,1000,4100,Luncheon seats,2,50.00,100.00",
-        "SR30002,1252,2026-03-03,,150.00,Check,1207,1000,4200,Table sponsor,1,50.00,50.00")
+        "SR39001,1150,2026-03-02,Gala ticket,95.00,Visa,x4242,1050,4100,Annual Gala ticket,1,95.00,95.00",
+        "SR39002,1252,2026-03-03,,150.00,Check,1207,1000,4100,Luncheon seats,2,50.00,100.00",
+        "SR39002,1252,2026-03-03,,150.00,Check,1207,1000,4200,Table sponsor,1,50.00,50.00")
     imported = cli("import", "sales-receipts", str(csv_path), "--home", home)
     assert imported.code == 0, imported
     before = cli("reconcile", "--json", "--home", home)
@@ -58,9 +58,9 @@ def test_sales_receipts_are_synchronized_to_desktop_and_reconcile_agrees(demo_co
     receipts = {r["ref_number"]: r for r in db.rows(
         "SELECT t.*, a.full_name AS account, m.full_name AS method, c.account_number AS member FROM txns t "
         "JOIN lists a ON a.list_id=t.account_id LEFT JOIN lists m ON m.list_id=t.method_id "
-        "JOIN lists c ON c.list_id=t.customer_id WHERE t.txn_type='SalesReceipt'")}
-    assert set(receipts) == {"SR30001", "SR30002"}
-    gala, lunch = receipts["SR30001"], receipts["SR30002"]
+        "JOIN lists c ON c.list_id=t.customer_id WHERE t.txn_type='SalesReceipt' AND t.ref_number LIKE 'SR39%'")}
+    assert set(receipts) == {"SR39001", "SR39002"}
+    gala, lunch = receipts["SR39001"], receipts["SR39002"]
     assert (gala["account"], gala["method"], gala["check_number"], gala["total"], gala["member"]) == \
         ("Undeposited Funds", "Visa", "x4242", 9500, "1150")
     assert (lunch["account"], lunch["method"], lunch["check_number"], lunch["total"], lunch["member"]) == \
@@ -91,24 +91,25 @@ def test_sales_receipts_are_synchronized_to_quickbooks_online_and_reconcile_agre
     home = nosync_copy.path
     imported = cli("import", "sales-receipts", str(write_receipts(
         tmp_path,
-        "SR30001,1150,2026-03-02,Gala ticket,95.00,Visa,x4242,1050,4100,Annual Gala ticket,1,95.00,95.00",
-        "SR30002,1252,2026-03-03,,150.00,Check,1207,1000,4100,Luncheon seats,2,50.00,100.00",
-        "SR30002,1252,2026-03-03,,150.00,Check,1207,1000,4200,Table sponsor,1,50.00,50.00")), "--home", str(home))
+        "SR39001,1150,2026-03-02,Gala ticket,95.00,Visa,x4242,1050,4100,Annual Gala ticket,1,95.00,95.00",
+        "SR39002,1252,2026-03-03,,150.00,Check,1207,1000,4100,Luncheon seats,2,50.00,100.00",
+        "SR39002,1252,2026-03-03,,150.00,Check,1207,1000,4200,Table sponsor,1,50.00,50.00")), "--home", str(home))
     assert imported.code == 0, imported
     connect_with_the_cli(cli, home, server)
     synced = cli("sync", "--yes", "--json", "--home", str(home))
     assert synced.code == 0, str(synced)
-    assert json.loads(synced.stdout)["applied"]["add sales_receipt"] == 2
+    assert json.loads(synced.stdout)["applied"]["add sales_receipt"] == 45 + 2  # the demo's and these two
     company = server.double.company
-    receipts = {r["DocNumber"]: r for r in company.entities["SalesReceipt"].values()}
-    assert set(receipts) == {"SR30001", "SR30002"}
-    lunch = receipts["SR30002"]
+    receipts = {r["DocNumber"]: r for r in company.entities["SalesReceipt"].values()
+                if r["DocNumber"].startswith("SR39")}
+    assert set(receipts) == {"SR39001", "SR39002"}
+    lunch = receipts["SR39002"]
     assert (lunch["TotalAmt"], lunch["DepositToAccountRef"]["name"], lunch["PaymentRefNum"]) == \
         (Decimal("150.00"), "Checking", "1207")
     assert company.entities["PaymentMethod"][lunch["PaymentMethodRef"]["value"]]["Name"] == "Check"
     assert [ln["Amount"] for ln in lunch["Line"] if ln["DetailType"] == "SalesItemLineDetail"] == \
         [Decimal("100.00"), Decimal("50.00")]
-    assert receipts["SR30001"]["DepositToAccountRef"]["name"] == "Undeposited Funds"
+    assert receipts["SR39001"]["DepositToAccountRef"]["name"] == "Undeposited Funds"
 
     reconcile = cli("reconcile", "--json", "--home", str(home))
     assert reconcile.code == 0, str(reconcile)
@@ -273,8 +274,8 @@ def test_a_sales_receipt_add_killed_at_any_point_is_finished_by_the_next_without
     resumed = cli("sync", "--yes", "--home", home)
     assert resumed.code == 0, str(resumed)
     db = company_db(demo_copy.company)
-    assert sorted(r[0] for r in db.rows("SELECT ref_number FROM txns WHERE txn_type='SalesReceipt'")) == \
-        ["SR60001", "SR60002"]
+    assert sorted(r[0] for r in db.rows("SELECT ref_number FROM txns WHERE txn_type='SalesReceipt' "
+                                        "AND ref_number LIKE 'SR6%'")) == ["SR60001", "SR60002"]
     agreed = cli("reconcile", "--home", home)
     assert agreed.code == 0 and "zero differences" in agreed.stdout, str(agreed)
     again = cli("sync", "--yes", "--home", home)
