@@ -60,7 +60,7 @@ def test_unmapped_account_stops_the_sync_before_anything_is_written(nosync_copy,
     assert run["status"] == "stopped"
     shown = cli("runs", "show", run["run_id"], "--home", home)
     assert shown.code == 0 and "Run " + run["run_id"] + ": stopped" in shown.stdout
-    assert "G/L account 4300 Advertising" in shown.stdout and "booksync accounts xref --set 4300=" in shown.stdout
+    assert "G/L account 4300 Advertising" in shown.stdout and f"accounts xref --home {home} --set 4300=" in shown.stdout, "pasteable, as the sync printed it"
 
 
 # ---------------------------------------------------------------------- check 2: customers
