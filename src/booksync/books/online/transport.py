@@ -282,7 +282,7 @@ class QboClient:
             refused = getattr(self.tokens, "refused", None)
             raise refused(what) if refused else ReconnectNeeded(
                 f"QuickBooks Online no longer accepts booksync's authorization for company {self.realm_id}: "
-                f"{what}.", "Reconnect: booksync company connect online --home HOME")
+                f"{what}.", "Reconnect: booksync company connect online")
         if status == 403 and not throttled(data):
             raise OnlineConnectionFailure(f"QuickBooks Online refused access to company {self.realm_id} "
                                           f"({_fault_text(data)}).",
