@@ -39,7 +39,7 @@ def store(tmp_path: Path):
     sessions = open_store(f"sqlite:///{tmp_path / 'billing.db'}")
     with sessions() as session, resources.as_file(
             resources.files("booksync.demo") / "data" / "gl_accounts.csv") as gl_path:
-        assert import_file(session, "gl-accounts", gl_path).added == 12
+        assert import_file(session, "gl-accounts", gl_path).added == 13
         import_file(session, "members", write(tmp_path, "members.csv", MEMBERS))
     return sessions
 

@@ -316,10 +316,10 @@ def test_the_office_manager_maps_links_and_synchronizes_the_demo_through_every_d
         shot(page, "09-sync-progress")
     except AssertionError:
         pass
-    expect(result_message(page)).to_have_text("QuickBooks was updated: 2279 operation(s) applied.")
+    expect(result_message(page)).to_have_text("QuickBooks was updated: 2325 operation(s) applied.")
     applied = page.get_by_role("table", name="Applied")
     for change, count in (("Add customer", "399"), ("Add invoice", "1003"), ("Add credit memo", "25"),
-                          ("Add payment", "842")):
+                          ("Add sales receipt", "45"), ("Add payment", "842")):
         expect(applied.get_by_role("row", name=f"{change} {count}", exact=True)).to_be_visible()
     expect(page.locator("#result")).to_contain_text("Completed")
     shot(page, "10-sync-result")

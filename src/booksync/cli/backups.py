@@ -45,7 +45,7 @@ def list_cmd(home_dir: Path | None, as_json: bool) -> None:
     for col in ("Run", "Taken", "Contents", "Size"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["run"], r["taken"], ", ".join(r["files"]), f"{r['bytes'] / 1024 / 1024:.1f} MB")
+        table.add_row(r["run_id"], r["taken"], ", ".join(r["files"]), f"{r['bytes'] / 1024 / 1024:.1f} MB")
     console.print(table)
     console.print(f"Keeping the last {home.settings['sync'].get('keep_backups', 10)} (setting sync.keep_backups).")
 
