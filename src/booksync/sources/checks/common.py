@@ -174,3 +174,20 @@ def applied_in_store(session: Session, column: Any, ids: list[int], excluded: se
 def receipts(numbers: list[str]) -> str:
     """The words for these receipts: "payment 5501", "payments 5501, 5502" (sorted)."""
     return ("payment " if len(numbers) == 1 else "payments ") + ", ".join(sorted(numbers))
+
+
+def replace_lines(session: Any, stored: Any, lines: list[Any], line_model: Any) -> bool:
+    """Give ``stored`` (an invoice, credit memo or sales receipt) the checked ``lines`` (``seq``, ``account``,
+    ``description``, ``quantity``, ``rate``, ``amount``) as ``line_model`` rows when they differ from its lines;
+    True when they were replaced."""
+    new = [(ln.account.id, ln.description, ln.quantity, ln.rate, ln.amount) for ln in lines]
+    old = [(ln.gl_account_id, ln.description, ln.quantity, ln.rate, ln.amount) for ln in stored.lines]
+    if new == old:
+        return False
+    stored.lines.clear()
+    session.flush()
+    for ln in lines:
+        stored.lines.append(line_model(seq=ln.seq, gl_account=ln.account, description=ln.description,
+                                       quantity=ln.quantity, rate=ln.rate, amount=ln.amount))
+    return True
+

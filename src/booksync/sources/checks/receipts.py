@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from booksync.account_rules import DEPOSIT_GL_TYPES
 from booksync.fields import receipt_total_problem
-from booksync.sources.checks.common import Records, by_number, count, present
+from booksync.sources.checks.common import Records, by_number, count, present, replace_lines
 from booksync.sources.checks.sales import INCOME_TYPES, REFUSED_LINE_TYPES, _line_amounts
 from booksync.sources.layouts import Row
 from booksync.sources.report import ImportResult
@@ -133,15 +133,7 @@ def _write(session: Session, reader: Reader, result: ImportResult, stored: Any, 
         "member": receipt.member, "date": receipt.date, "method": first.get("method"),
         "reference": first.get("reference"), "deposit_account": receipt.account, "memo": first.get("memo")},
         is_new, deposit_account="deposit_account"))
-    new_lines = [(ln.account.id, ln.description, ln.quantity, ln.rate, ln.amount) for ln in receipt.lines]
-    old_lines = [(ln.gl_account_id, ln.description, ln.quantity, ln.rate, ln.amount) for ln in stored.lines]
-    if new_lines != old_lines:
-        stored.lines.clear()
-        session.flush()
-        for ln in receipt.lines:
-            stored.lines.append(SalesReceiptLine(seq=ln.seq, gl_account=ln.account, description=ln.description,
-                                                 quantity=ln.quantity, rate=ln.rate, amount=ln.amount))
-        changed = True
+    changed = replace_lines(session, stored, receipt.lines, SalesReceiptLine) or changed
     if changed and not is_new:
         touch(stored)
     count(result, is_new, changed)

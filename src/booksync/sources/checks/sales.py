@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from booksync import kinds
 from booksync.fields import amount_problem, quantity_problem, sales_total_problem
-from booksync.sources.checks.common import Records, applied_in_store, by_number, count, present, receipts
+from booksync.sources.checks.common import (Records, applied_in_store, by_number, count, present, receipts,
+                                            replace_lines)
 from booksync.sources.layouts import Row
 from booksync.sources.report import ImportResult
 from booksync.sources.values import BAD, CENT, ZERO, Reader, canonical_quantity, ok
@@ -186,17 +187,9 @@ def _write(session: Session, reader: Reader, result: ImportResult, model: Any, l
     if is_new:
         stored = model(number=record.number)
         session.add(stored)
-    new_lines = [(ln.account.id, ln.description, ln.quantity, ln.rate, ln.amount) for ln in record.lines]
-    old_lines = [(ln.gl_account_id, ln.description, ln.quantity, ln.rate, ln.amount) for ln in stored.lines]
     changed = assign(stored, present(reader, {"member": record.member, "date": record.date,
                                               "due_date": record.due, "memo": record.first.get("memo")}, is_new))
-    if new_lines != old_lines:
-        stored.lines.clear()
-        session.flush()
-        for ln in record.lines:
-            stored.lines.append(line_model(seq=ln.seq, gl_account=ln.account, description=ln.description,
-                                           quantity=ln.quantity, rate=ln.rate, amount=ln.amount))
-        changed = True
+    changed = replace_lines(session, stored, record.lines, line_model) or changed
     if changed and not is_new:
         touch(stored)
     count(result, is_new, changed)
